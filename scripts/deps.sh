@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of heed from Debian's packages.
+# Idempotent and quiet when everything is present; runs `apt-get update`
+# only when something is missing (a new machine's package lists are empty).
+set -euo pipefail
+
+pkgs=(
+  # build
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  # libraries (DESIGN.md's dependency table)
+  libevent-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev libssl-dev
+  libfyaml-dev libsqlite3-dev
+  # tests
+  libcmocka-dev python3 postgresql redis-server mariadb-server
+  fping iproute2 procps
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts freshly installed servers; heed's tests start their own on
+# free loopback ports, so stop the system-wide ones we just brought in.
+for svc in postgresql redis-server mariadb mysql; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+exit 0

@@ -1,0 +1,27 @@
+/* cmd — the subcommands. Each parses its own flags, calls the modules
+ * through their headers, and prints; it returns the process exit status. */
+#ifndef HD_CMD_H
+#define HD_CMD_H
+
+#include <stdio.h>
+
+#define HD_EXIT_USAGE 2 /* a bad flag, argument or URL */
+
+typedef struct hd_cmd_s {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+    const char *summary;               /* one line for `heed --help` */
+    const char *usage;                 /* the full `heed CMD --help` text */
+} hd_cmd_t;
+
+extern const hd_cmd_t hd_cmd_wait;
+
+/* Prints "heed CMD: MSG (see heed CMD --help)" to stderr; returns 2. */
+int hd_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the value of a flag that takes one ("--timeout 5s" or
+ * "--timeout=5s"); *i advances past it. NULL (after a usage message) when
+ * it is missing. name is the flag as the user typed it, without "=...". */
+const char *hd_cmd_flag_value(const char *cmd, int argc, char **argv, int *i, const char *eq);
+
+#endif

@@ -1,0 +1,196 @@
+/* probe — the engine every kind plugs into: deadlines, exactly-once
+ * delivery, and the table of reasons with their messages. */
+#include "probe/probe_impl.h"
+#include "util/mem.h"
+#include "util/resolver.h"
+#include "util/time.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    const char *msg;
+} reasons[HD_R__COUNT] = {
+    [HD_R_OK] = {"ok", "ok"},
+    [HD_R_TIMEOUT] = {"timeout", "timed out"},
+    [HD_R_DNS_NOT_FOUND] = {"dns_not_found", "name not found"},
+    [HD_R_DNS_FAIL] = {"dns_fail", "name lookup failed"},
+    [HD_R_CONNECT_REFUSED] = {"connect_refused", "connection refused"},
+    [HD_R_CONNECT_FAIL] = {"connect_fail", "connect failed"},
+    [HD_R_NO_SOCKET] = {"no_socket", "socket does not exist"},
+    [HD_R_CLOSED] = {"closed", "connection closed before a complete reply"},
+    [HD_R_IO_FAIL] = {"io_fail", "read or write failed"},
+    [HD_R_BAD_REPLY] = {"bad_reply", "unexpected reply"},
+    [HD_R_REPLY_TOO_LARGE] = {"reply_too_large", "reply too large"},
+    [HD_R_HTTP_STATUS] = {"http_status", "unexpected HTTP status"},
+    [HD_R_HTTP_BODY] = {"http_body", "body does not contain the expected text"},
+    [HD_R_HTTP_FAIL] = {"http_fail", "HTTP request failed"},
+    [HD_R_TLS_FAIL] = {"tls_fail", "TLS failed"},
+    [HD_R_PG_STARTING] = {"pg_starting", "the database system is not accepting connections yet"},
+    [HD_R_PG_NO_DATABASE] = {"pg_no_database", "database does not exist"},
+    [HD_R_PG_ERROR] = {"pg_error", "server error"},
+    [HD_R_MYSQL_ERROR] = {"mysql_error", "server error"},
+    [HD_R_REDIS_LOADING] = {"redis_loading", "server not ready"},
+    [HD_R_REDIS_ERROR] = {"redis_error", "server error"},
+    [HD_R_FILE_MISSING] = {"file_missing", "no such file"},
+    [HD_R_FILE_FAIL] = {"file_fail", "cannot stat file"},
+    [HD_R_EXEC_SPAWN] = {"exec_spawn", "cannot run command"},
+    [HD_R_EXEC_STATUS] = {"exec_status", "command failed"},
+    [HD_R_EXEC_SIGNAL] = {"exec_signal", "command killed by a signal"},
+    [HD_R_UNSUPPORTED] = {"unsupported", "not supported by this build"},
+};
+
+const char *hd_reason_str(hd_reason_t r)
+{
+    return (unsigned)r < HD_R__COUNT && reasons[r].msg ? reasons[r].msg : "unknown reason";
+}
+
+const char *hd_reason_name(hd_reason_t r)
+{
+    return (unsigned)r < HD_R__COUNT && reasons[r].name ? reasons[r].name : "unknown";
+}
+
+const char *hd_status_str(hd_status_t s)
+{
+    switch (s) {
+    case HD_STATUS_PASSING:
+        return "passing";
+    case HD_STATUS_WARNING:
+        return "warning";
+    case HD_STATUS_CRITICAL:
+        return "critical";
+    }
+    return "critical";
+}
+
+void hd_probe_env_init(hd_probe_env_t *env, struct event_base *base)
+{
+    memset(env, 0, sizeof(*env));
+    env->base = base;
+}
+
+void hd_probe_env_close(hd_probe_env_t *env)
+{
+    hd_resolver_free(env->resolver);
+    hd_http_free(env->http);
+    memset(env, 0, sizeof(*env));
+}
+
+static const hd_probe_kind_t *kind_of(const hd_target_t *t)
+{
+    switch (t->kind) {
+    case HD_KIND_TCP:
+    case HD_KIND_UNIX:
+    case HD_KIND_PG:
+    case HD_KIND_MYSQL:
+    case HD_KIND_REDIS:
+        return &hd_probe_conn;
+    case HD_KIND_HTTP:
+        return &hd_probe_http;
+    case HD_KIND_FILE:
+        return &hd_probe_file;
+    case HD_KIND_EXEC:
+        return &hd_probe_exec;
+    case HD_KIND_ICMP:
+        return NULL;
+    }
+    return NULL;
+}
+
+static void finish(hd_probe_t *p)
+{
+    p->kind->stop(p);
+    event_free(p->timer);
+    p->res.latency_us = hd_time_now_us() - p->start_us;
+    p->cb(&p->res, p->arg);
+    free(p);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hd_probe_t *p = arg;
+    if (!p->result_ready) {
+        p->res.status = HD_STATUS_CRITICAL;
+        p->res.reason = HD_R_TIMEOUT;
+        snprintf(p->res.output, sizeof(p->res.output), "timed out after %.0f ms",
+                 (double)(p->deadline_us - p->start_us) / 1000.0);
+    }
+    finish(p);
+}
+
+int hd_probe_start(hd_probe_env_t *env, const hd_target_t *t, int64_t timeout_us, hd_probe_cb cb,
+                   void *arg, hd_probe_t **out)
+{
+    const hd_probe_kind_t *kind = kind_of(t);
+    if (!kind) return -ENOTSUP;
+    hd_probe_t *p = hd_xcalloc(1, sizeof(*p));
+    p->env = env;
+    p->t = t;
+    p->kind = kind;
+    p->cb = cb;
+    p->arg = arg;
+    p->start_us = hd_time_now_us();
+    if (timeout_us < 1000) timeout_us = 1000;
+    p->deadline_us = p->start_us + timeout_us;
+    p->timer = evtimer_new(env->base, on_timer, p);
+    struct timeval tv = {(time_t)(timeout_us / HD_USEC_PER_SEC),
+                         (suseconds_t)(timeout_us % HD_USEC_PER_SEC)};
+    evtimer_add(p->timer, &tv);
+    int rc = kind->start(p);
+    if (rc < 0) {
+        event_free(p->timer);
+        free(p);
+        return rc;
+    }
+    if (out) *out = p;
+    return 0;
+}
+
+void hd_probe_cancel(hd_probe_t *p)
+{
+    if (!p) return;
+    p->kind->stop(p);
+    event_free(p->timer);
+    free(p);
+}
+
+static void set_result(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, va_list ap)
+{
+    p->res.status = st;
+    p->res.reason = r;
+    p->res.output[0] = '\0';
+    if (fmt) vsnprintf(p->res.output, sizeof(p->res.output), fmt, ap);
+}
+
+void hd_probe_done(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_result(p, st, r, fmt, ap);
+    va_end(ap);
+    finish(p);
+}
+
+void hd_probe_done_soon(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_result(p, st, r, fmt, ap);
+    va_end(ap);
+    p->result_ready = 1;
+    struct timeval zero = {0, 0};
+    evtimer_add(p->timer, &zero);
+}
+
+int64_t hd_probe_remaining_us(const hd_probe_t *p)
+{
+    int64_t left = p->deadline_us - hd_time_now_us();
+    return left > 0 ? left : 1;
+}

@@ -1,0 +1,53 @@
+/* probe_impl — what a probe kind implements and the helpers it may call.
+ * Only files in src/probe include this. */
+#ifndef HD_PROBE_IMPL_H
+#define HD_PROBE_IMPL_H
+
+#include "probe/probe.h"
+#include "probe/target.h"
+
+struct event;
+
+struct hd_probe_s {
+    hd_probe_env_t *env;
+    const hd_target_t *t;
+    const struct hd_probe_kind_s *kind;
+    hd_probe_cb cb;
+    void *arg;
+    int64_t start_us;
+    int64_t deadline_us; /* monotonic */
+    struct event *timer; /* the deadline, or a zero delay for hd_probe_done_soon() */
+    int result_ready;    /* the timer delivers res rather than a timeout */
+    void *impl;          /* the kind's own state */
+    hd_result_t res;
+};
+
+typedef struct hd_probe_kind_s {
+    /* Begins the attempt. Returns 0 or a negative errno; on error the kind
+     * has released what it took. */
+    int (*start)(hd_probe_t *p);
+    /* Releases p->impl and everything the attempt holds. Called exactly once
+     * after a successful start: on finish, timeout or cancel. */
+    void (*stop)(hd_probe_t *p);
+} hd_probe_kind_t;
+
+/* Finishes the probe now: stops the kind, runs the callback, frees p. The
+ * kind must not touch p afterwards. */
+void hd_probe_done(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Records the result and delivers it from the loop on its next turn: for
+ * kinds that know their answer inside start(). */
+void hd_probe_done_soon(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Microseconds left before the deadline (at least 1). */
+int64_t hd_probe_remaining_us(const hd_probe_t *p);
+
+extern const hd_probe_kind_t hd_probe_conn; /* tcp, unix, postgres, mysql, redis */
+extern const hd_probe_kind_t hd_probe_http;
+extern const hd_probe_kind_t hd_probe_file;
+extern const hd_probe_kind_t hd_probe_exec;
+
+/* The HTTP client's teardown, called by hd_probe_env_close(). */
+void hd_http_free(struct hd_http_s *h);
+
+#endif

@@ -1,0 +1,241 @@
+/* resolver — c-ares driven by libevent: socket events feed
+ * ares_process_fd(), one timer follows ares_timeout(), and answers are
+ * handed to callers through a zero-delay event so that no callback ever runs
+ * inside the call that asked. */
+#include "util/resolver.h"
+#include "util/mem.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sockev_s {
+    ares_socket_t fd;
+    struct event *ev;
+    struct sockev_s *next;
+} sockev_t;
+
+struct hd_resolver_s {
+    struct event_base *base;
+    ares_channel channel;
+    struct event *timer;
+    sockev_t *socks;
+    hd_resolve_req_t *reqs; /* every request not yet delivered */
+};
+
+struct hd_resolve_req_s {
+    hd_resolver_t *r;
+    hd_resolve_cb cb; /* NULL once cancelled */
+    void *arg;
+    int port;
+    int done; /* c-ares has answered; result is below */
+    int status;
+    char msg[128];
+    struct sockaddr_storage addrs[HD_RESOLVE_MAX_ADDRS];
+    int naddrs;
+    struct event *deliver;
+    hd_resolve_req_t *prev, *next;
+};
+
+static void update_timer(hd_resolver_t *r)
+{
+    struct timeval tv, *tvp = ares_timeout(r->channel, NULL, &tv);
+    if (tvp)
+        evtimer_add(r->timer, tvp);
+    else
+        evtimer_del(r->timer);
+}
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+    hd_resolver_t *r = arg;
+    ares_process_fd(r->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+                    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+    update_timer(r);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hd_resolver_t *r = arg;
+    ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    update_timer(r);
+}
+
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+    hd_resolver_t *r = data;
+    sockev_t **pp = &r->socks, *s;
+    while ((s = *pp) && s->fd != fd)
+        pp = &s->next;
+    if (s) {
+        event_free(s->ev);
+        if (!readable && !writable) {
+            *pp = s->next;
+            free(s);
+            return;
+        }
+    } else {
+        if (!readable && !writable) return;
+        s = hd_xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->next = r->socks;
+        r->socks = s;
+    }
+    short ev = EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
+    s->ev = event_new(r->base, fd, ev, on_sock, r);
+    event_add(s->ev, NULL);
+}
+
+hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen)
+{
+    int rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+        return NULL;
+    }
+    hd_resolver_t *r = hd_xcalloc(1, sizeof(*r));
+    r->base = base;
+    struct ares_options o;
+    memset(&o, 0, sizeof(o));
+    o.sock_state_cb = sock_state;
+    o.sock_state_cb_data = r;
+    o.timeout = 1000; /* ms per try; a readiness gate retries the whole lookup anyway */
+    o.tries = 2;
+    rc = ares_init_options(&r->channel, &o,
+                           ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
+        free(r);
+        ares_library_cleanup();
+        return NULL;
+    }
+    r->timer = evtimer_new(base, on_timer, r);
+    return r;
+}
+
+static void unlink_req(hd_resolve_req_t *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        q->r->reqs = q->next;
+    if (q->next) q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+}
+
+static void free_req(hd_resolve_req_t *q)
+{
+    if (q->deliver) event_free(q->deliver);
+    free(q);
+}
+
+void hd_resolver_free(hd_resolver_t *r)
+{
+    if (!r) return;
+    /* ares_destroy calls pending callbacks with ARES_EDESTRUCTION; they see
+     * cancelled requests and free them. Delivered-but-unrun ones we free. */
+    for (hd_resolve_req_t *q = r->reqs; q; q = q->next)
+        q->cb = NULL;
+    ares_destroy(r->channel);
+    while (r->reqs) {
+        hd_resolve_req_t *q = r->reqs;
+        unlink_req(q);
+        free_req(q);
+    }
+    while (r->socks) {
+        sockev_t *s = r->socks;
+        r->socks = s->next;
+        event_free(s->ev);
+        free(s);
+    }
+    event_free(r->timer);
+    free(r);
+    ares_library_cleanup();
+}
+
+static void on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hd_resolve_req_t *q = arg;
+    unlink_req(q);
+    if (q->cb) q->cb(q->status, q->addrs, q->naddrs, q->msg, q->arg);
+    free_req(q);
+}
+
+static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    hd_resolve_req_t *q = arg;
+    if (status == ARES_EDESTRUCTION) {
+        /* hd_resolver_free() owns the request now. */
+        if (res) ares_freeaddrinfo(res);
+        return;
+    }
+    q->done = 1;
+    if (status == ARES_SUCCESS && res) {
+        for (struct ares_addrinfo_node *n = res->nodes; n && q->naddrs < HD_RESOLVE_MAX_ADDRS;
+             n = n->ai_next) {
+            if (n->ai_family != AF_INET && n->ai_family != AF_INET6) continue;
+            if ((size_t)n->ai_addrlen > sizeof(q->addrs[0])) continue;
+            struct sockaddr_storage *ss = &q->addrs[q->naddrs++];
+            memset(ss, 0, sizeof(*ss));
+            memcpy(ss, n->ai_addr, (size_t)n->ai_addrlen);
+            if (n->ai_family == AF_INET)
+                ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)q->port);
+            else
+                ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)q->port);
+        }
+        q->status = q->naddrs ? HD_RESOLVE_OK : HD_RESOLVE_NOTFOUND;
+        if (!q->naddrs) snprintf(q->msg, sizeof(q->msg), "name has no usable address");
+    } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_ENONAME) {
+        q->status = HD_RESOLVE_NOTFOUND;
+        snprintf(q->msg, sizeof(q->msg), "name not found");
+    } else {
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "name lookup failed: %s", ares_strerror(status));
+    }
+    if (res) ares_freeaddrinfo(res);
+    event_active(q->deliver, 0, 0);
+}
+
+hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int family,
+                             hd_resolve_cb cb, void *arg)
+{
+    hd_resolve_req_t *q = hd_xcalloc(1, sizeof(*q));
+    q->r = r;
+    q->cb = cb;
+    q->arg = arg;
+    q->port = port;
+    q->deliver = event_new(r->base, -1, 0, on_deliver, q);
+    q->next = r->reqs;
+    if (r->reqs) r->reqs->prev = q;
+    r->reqs = q;
+    struct ares_addrinfo_hints hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, q);
+    update_timer(r);
+    return q;
+}
+
+void hd_resolve_cancel(hd_resolve_req_t *q)
+{
+    if (!q) return;
+    if (q->done) {
+        /* answered, delivery pending: drop it now */
+        event_del(q->deliver);
+        unlink_req(q);
+        free_req(q);
+        return;
+    }
+    /* c-ares cannot cancel one query; its answer will find cb == NULL. */
+    q->cb = NULL;
+}

@@ -1,0 +1,52 @@
+/* time — monotonic clock and duration parsing. */
+#include "util/time.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t hd_time_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * HD_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static const struct {
+    const char *name;
+    double us;
+} units[] = {
+    {"us", 1.0}, {"ms", 1e3}, {"s", 1e6}, {"m", 60e6}, {"h", 3600e6},
+};
+
+int hd_time_parse_duration(const char *s, int64_t *out_us, char *err, size_t errlen)
+{
+    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '.')) goto bad;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0) goto bad;
+    double mult = 1e6; /* a bare number is seconds */
+    if (*end) {
+        size_t i;
+        for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (strcmp(end, units[i].name) == 0) break;
+        if (i == sizeof(units) / sizeof(units[0])) goto bad;
+        mult = units[i].us;
+    }
+    double us = v * mult;
+    if (us > 9.0e15) goto bad; /* ~285 years: anything larger is a typo */
+    *out_us = (int64_t)llround(us);
+    return 0;
+bad:
+    snprintf(err, errlen, "invalid duration '%s' (expected e.g. 500ms, 2s, 1.5m, 1h)", s ? s : "");
+    return -1;
+}
+
+void hd_time_format_secs(int64_t us, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%.1f s", (double)us / 1e6);
+}
