@@ -113,6 +113,30 @@ static void fail(conn_t *c, hd_reason_t r, const char *fmt, const char *arg)
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
+/* A TCP connect to a local port nobody listens on can succeed by meeting
+ * itself: the kernel picked the destination port as the source port (a
+ * "simultaneous open"). That is no server, and it holds the port the server
+ * is about to bind; it is reported as refused. */
+static int self_connected(int fd)
+{
+    struct sockaddr_storage a, b;
+    socklen_t alen = sizeof(a), blen = sizeof(b);
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
+        getpeername(fd, (struct sockaddr *)&b, &blen) < 0)
+        return 0;
+    if (alen != blen || a.ss_family != b.ss_family) return 0;
+    if (a.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return 0;
+}
+
 static void want(conn_t *c, short what)
 {
     if (c->ev) event_free(c->ev);
@@ -191,6 +215,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         int err = 0;
         socklen_t len = sizeof(err);
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (!err && self_connected(c->fd)) err = ECONNREFUSED;
         if (err) {
             c->last_reason = err == ECONNREFUSED ? HD_R_CONNECT_REFUSED : HD_R_CONNECT_FAIL;
             snprintf(c->last_msg, sizeof(c->last_msg), "%s",
@@ -224,6 +249,12 @@ static void try_next(conn_t *c)
             continue;
         }
         if (connect(c->fd, (struct sockaddr *)ss, len) == 0) {
+            if (self_connected(c->fd)) {
+                close_fd(c);
+                c->last_reason = HD_R_CONNECT_REFUSED;
+                snprintf(c->last_msg, sizeof(c->last_msg), "connection refused");
+                continue;
+            }
             connected(c);
             return;
         }
