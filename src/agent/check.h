@@ -1,0 +1,58 @@
+/* check — what the agent knows about one check: its definition (from the
+ * config file or the API) and its current state. The scheduler runs
+ * definitions, the state machine turns results into states, the store keeps
+ * both, the API shows them. */
+#ifndef HD_CHECK_H
+#define HD_CHECK_H
+
+#include "probe/probe.h"
+#include "probe/target.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum hd_check_status_e {
+    HD_CHECK_PASSING = 0,
+    HD_CHECK_WARNING,
+    HD_CHECK_CRITICAL,
+    HD_CHECK_MAINTENANCE, /* paused by an operator */
+} hd_check_status_t;
+
+typedef struct hd_check_def_s {
+    char *id;           /* stable: "name" from the config, or assigned by the API */
+    char *name;
+    char *service_id;   /* the service it belongs to, NULL for a standalone check */
+    char *tenant;       /* NULL: no tenant (management's own) */
+    hd_target_t target; /* what to probe and the probe-level expectations */
+    int ttl;            /* a TTL check: no probe; the service reports through the API */
+    int64_t interval_us;
+    int64_t timeout_us;
+    int64_t ttl_us;          /* TTL checks: critical when not updated within this */
+    int64_t latency_warn_us; /* expect.latency_ms: a slower pass is a warning; 0 = off */
+    int success_before_passing;
+    int failures_before_warning;
+    int failures_before_critical;
+    char **tags; /* NULL-terminated, may be NULL */
+    int from_config; /* defined in the config file (exec: allowed there) */
+} hd_check_def_t;
+
+/* The state the state machine keeps for a check. */
+typedef struct hd_check_state_s {
+    hd_check_status_t status;
+    hd_reason_t reason;
+    char *output;          /* capped (4 KiB by default) */
+    int64_t latency_us;
+    int64_t last_checked;  /* wall clock, microseconds since the epoch */
+    int64_t last_change;   /* wall clock, when status last changed */
+    int64_t last_success;
+    int consecutive_ok;
+    int consecutive_fail;
+    int paused;
+} hd_check_state_t;
+
+/* Frees everything a definition holds. */
+void hd_check_def_free(hd_check_def_t *d);
+/* "passing", "warning", "critical", "maintenance". */
+const char *hd_check_status_str(hd_check_status_t s);
+
+#endif
