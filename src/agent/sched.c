@@ -1,0 +1,144 @@
+/* sched — the check schedule (see sched.h). */
+#include "agent/sched.h"
+#include "util/mem.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void swap(hd_sched_t *s, size_t a, size_t b)
+{
+    hd_sched_item_t *t = s->heap[a];
+    s->heap[a] = s->heap[b];
+    s->heap[b] = t;
+    s->heap[a]->idx = a;
+    s->heap[b]->idx = b;
+}
+
+static void up(hd_sched_t *s, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (s->heap[parent]->due_us <= s->heap[i]->due_us) break;
+        swap(s, parent, i);
+        i = parent;
+    }
+}
+
+static void down(hd_sched_t *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->n && s->heap[l]->due_us < s->heap[m]->due_us) m = l;
+        if (r < s->n && s->heap[r]->due_us < s->heap[m]->due_us) m = r;
+        if (m == i) return;
+        swap(s, i, m);
+        i = m;
+    }
+}
+
+void hd_sched_init(hd_sched_t *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void hd_sched_free(hd_sched_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->heap[i]->idx = SIZE_MAX;
+    free(s->heap);
+    if (s->timer) event_free(s->timer);
+    memset(s, 0, sizeof(*s));
+}
+
+void hd_sched_item_init(hd_sched_item_t *it)
+{
+    it->due_us = 0;
+    it->idx = SIZE_MAX;
+}
+
+void hd_sched_add(hd_sched_t *s, hd_sched_item_t *it, int64_t due_us)
+{
+    if (it->idx != SIZE_MAX) {
+        int64_t old = it->due_us;
+        it->due_us = due_us;
+        if (due_us < old)
+            up(s, it->idx);
+        else
+            down(s, it->idx);
+        return;
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->heap = hd_xrealloc(s->heap, s->cap * sizeof(*s->heap));
+    }
+    it->due_us = due_us;
+    it->idx = s->n;
+    s->heap[s->n++] = it;
+    up(s, it->idx);
+}
+
+void hd_sched_remove(hd_sched_t *s, hd_sched_item_t *it)
+{
+    size_t i = it->idx;
+    if (i == SIZE_MAX || i >= s->n || s->heap[i] != it) return;
+    s->n--;
+    if (i != s->n) {
+        s->heap[i] = s->heap[s->n];
+        s->heap[i]->idx = i;
+        down(s, i);
+        up(s, i);
+    }
+    it->idx = SIZE_MAX;
+}
+
+hd_sched_item_t *hd_sched_pop_due(hd_sched_t *s, int64_t now_us)
+{
+    if (!s->n || s->heap[0]->due_us > now_us) return NULL;
+    hd_sched_item_t *it = s->heap[0];
+    hd_sched_remove(s, it);
+    hd_hist_add(&s->lag, now_us - it->due_us);
+    return it;
+}
+
+int64_t hd_sched_next_due(const hd_sched_t *s)
+{
+    return s->n ? s->heap[0]->due_us : INT64_MAX;
+}
+
+int64_t hd_sched_first_due(const char *id, int64_t interval_us, int64_t now_us)
+{
+    /* FNV-1a of the id: cheap, stable, and spreads ids well enough. */
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    if (interval_us < 1) interval_us = 1;
+    return now_us + (int64_t)(h % (uint64_t)interval_us);
+}
+
+int64_t hd_sched_next_after(int64_t due_us, int64_t interval_us, int64_t now_us)
+{
+    if (interval_us < 1) interval_us = 1;
+    int64_t next = due_us + interval_us;
+    if (next + interval_us > now_us) return next;
+    /* More than one interval behind: jump to the first slot after now. */
+    int64_t behind = now_us - due_us;
+    return due_us + (behind / interval_us + 1) * interval_us;
+}
+
+void hd_sched_arm(hd_sched_t *s, struct event_base *base, int64_t now_us,
+                  void (*cb)(int, short, void *), void *arg)
+{
+    if (!s->timer) s->timer = evtimer_new(base, cb, arg);
+    int64_t due = hd_sched_next_due(s);
+    if (due == INT64_MAX) {
+        evtimer_del(s->timer);
+        return;
+    }
+    int64_t d = due - now_us;
+    if (d < 0) d = 0;
+    struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+    evtimer_add(s->timer, &tv);
+}

@@ -1,0 +1,37 @@
+/* state — the check state machine: turns each probe result into the
+ * check's status with thresholds, as Gatus and Consul users expect:
+ *
+ *   - a pass counts towards success_before_passing; a check that is not
+ *     passing becomes passing after that many passes in a row;
+ *   - a failure (a critical result) counts towards failures_before_warning
+ *     and failures_before_critical; at the first threshold the check is
+ *     warning, at the second critical;
+ *   - a warning result (exec exit 1, a certificate near expiry, a pass
+ *     slower than expect.latency_ms) counts as a failure that can raise the
+ *     check to warning but never to critical;
+ *   - a paused check is in maintenance and ignores results.
+ *
+ * A new check starts critical ("not checked yet"), as Consul's do: nothing
+ * is routed to a service before its checks pass. Pure: no I/O, no clock. */
+#ifndef HD_STATE_H
+#define HD_STATE_H
+
+#include "agent/check.h"
+
+enum {
+    HD_STATE_STATUS_CHANGED = 1, /* status differs: write it now */
+    HD_STATE_OUTPUT_CHANGED = 2, /* only the output differs: write when throttling allows */
+};
+
+/* Sets st to a new check's state at wall time now_us. */
+void hd_state_init(hd_check_state_t *st, int64_t now_us);
+/* Frees what st holds. */
+void hd_state_free(hd_check_state_t *st);
+/* Applies one result at wall time now_us; output is capped at output_max
+ * bytes. Returns HD_STATE_* flags. */
+int hd_state_apply(hd_check_state_t *st, const hd_check_def_t *d, const hd_result_t *r,
+                   int64_t now_us, size_t output_max);
+/* Pauses (maintenance) or resumes a check. Returns HD_STATE_* flags. */
+int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us);
+
+#endif
