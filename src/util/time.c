@@ -24,11 +24,21 @@ static const struct {
 
 int hd_time_parse_duration(const char *s, int64_t *out_us, char *err, size_t errlen)
 {
-    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '.')) goto bad;
+    if (!s) goto bad;
+    /* The number is digits with at most one '.': checked here because
+     * strtod alone also reads "0x10" as 16 and "1e3" as 1000. */
+    size_t num = 0, digits = 0, dots = 0;
+    for (; (s[num] >= '0' && s[num] <= '9') || s[num] == '.'; num++) {
+        if (s[num] == '.')
+            dots++;
+        else
+            digits++;
+    }
+    if (digits == 0 || dots > 1) goto bad;
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v) || v < 0) goto bad;
+    if (errno || end != s + num || !isfinite(v)) goto bad;
     double mult = 1e6; /* a bare number is seconds */
     if (*end) {
         size_t i;
