@@ -80,8 +80,9 @@ char **hd_argv_split(const char *s, char *err, size_t errlen)
         }
         in_word = 1;
         if (c == '\\') {
-            if (p[1] == '\0') break;
-            hd_buf_append(&word, ++p, 1);
+            /* A trailing backslash stands for itself, as in sh. */
+            if (p[1] != '\0') p++;
+            hd_buf_append(&word, p, 1);
         } else if (c == '\'' || c == '"') {
             const char *q = p + 1;
             while (*q && *q != c) {
