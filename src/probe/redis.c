@@ -55,20 +55,20 @@ static int redis_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_
     int expect = (t->password ? 1 : 0) + (t->redis_db >= 0 ? 1 : 0) + 1;
     size_t off = 0;
     for (int i = 0; i < expect; i++) {
-        const uint8_t *cr = NULL;
-        for (size_t k = off; k + 1 < len; k++)
-            if (buf[k] == '\r' && buf[k + 1] == '\n') {
-                cr = buf + k;
-                break;
-            }
-        if (!cr) return HD_PARSE_MORE;
-        const char *line = (const char *)buf + off + 1;
-        size_t n = (size_t)(cr - (buf + off)) - 1;
+        /* A reply line is printable ASCII up to CRLF. Any other byte is
+         * refused as soon as it arrives (a TLS server's alert, say), not
+         * at the read limit or when the server hangs up. */
+        size_t k = off;
+        while (k < len && buf[k] >= 0x20 && buf[k] <= 0x7e)
+            k++;
+        if (k == len || (k + 1 == len && buf[k] == '\r')) return HD_PARSE_MORE;
+        if (buf[k] != '\r' || buf[k + 1] != '\n')
+            VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "not a Redis reply (binary data)");
+        if (k == off) VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "not a Redis reply (empty line)");
         char type = (char)buf[off];
-        off = (size_t)(cr - buf) + 2;
-        for (size_t k = 0; k < n; k++)
-            if ((unsigned char)line[k] < 0x20 || (unsigned char)line[k] > 0x7e)
-                VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "not a Redis reply (binary data)");
+        const char *line = (const char *)buf + off + 1;
+        size_t n = k - off - 1;
+        off = k + 2;
         int last = i == expect - 1;
         if (type == '-') {
             if (starts(line, n, "LOADING") || starts(line, n, "BUSY") ||
