@@ -60,3 +60,42 @@ void hd_time_format_secs(int64_t us, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%.1f s", (double)us / 1e6);
 }
+
+int64_t hd_time_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * HD_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+void hd_time_format_duration(int64_t us, char *out, size_t outlen)
+{
+    static const struct {
+        int64_t us;
+        const char *unit;
+    } steps[] = {{3600 * HD_USEC_PER_SEC, "h"},
+                 {60 * HD_USEC_PER_SEC, "m"},
+                 {HD_USEC_PER_SEC, "s"},
+                 {HD_USEC_PER_MSEC, "ms"}};
+    if (us == 0) {
+        snprintf(out, outlen, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (us % steps[i].us == 0) {
+            snprintf(out, outlen, "%lld%s", (long long)(us / steps[i].us), steps[i].unit);
+            return;
+        }
+    }
+    snprintf(out, outlen, "%lldus", (long long)us);
+}
+
+void hd_time_format_rfc3339(int64_t wall_us, char *out, size_t outlen)
+{
+    time_t secs = (time_t)(wall_us / HD_USEC_PER_SEC);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03dZ", date, (int)((wall_us % HD_USEC_PER_SEC) / 1000));
+}

@@ -19,4 +19,15 @@ int hd_time_parse_duration(const char *s, int64_t *out_us, char *err, size_t err
 /* Formats microseconds as seconds with one decimal ("2.1 s") into out. */
 void hd_time_format_secs(int64_t us, char *out, size_t outlen);
 
+/* Microseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t hd_time_wall_us(void);
+
+/* Formats a duration in the largest unit that holds it exactly ("10s",
+ * "1500ms", "2m", "1h", "250us"), so that it parses back to the same value. */
+void hd_time_format_duration(int64_t us, char *out, size_t outlen);
+
+/* Formats wall-clock microseconds as RFC 3339 UTC with milliseconds
+ * ("2026-11-22T00:10:00.123Z"). */
+void hd_time_format_rfc3339(int64_t wall_us, char *out, size_t outlen);
+
 #endif
