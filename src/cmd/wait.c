@@ -32,6 +32,7 @@ typedef struct wtarget_s {
     int ready;
     int attempts;
     int64_t attempt_start_us;
+    int cut_short;    /* the wait's deadline shortened the attempt in flight */
     int64_t ready_us; /* when it became ready, from the wait's start */
     hd_reason_t last_reason;
     char last[LAST_MAX]; /* first line of the last failed attempt's output */
@@ -89,9 +90,13 @@ static void on_result(const hd_result_t *res, void *arg)
         if (w->any || w->nready == w->n) finish(w, 1);
         return;
     }
-    wt->last_reason = res->reason;
-    first_line(wt->last, sizeof(wt->last),
-               res->output[0] ? res->output : hd_reason_str(res->reason));
+    /* An attempt that the wait's own deadline cut short only says "timed
+     * out"; the answer before it tells why the target is not ready. */
+    if (!(wt->cut_short && res->reason == HD_R_TIMEOUT && wt->last[0])) {
+        wt->last_reason = res->reason;
+        first_line(wt->last, sizeof(wt->last),
+                   res->output[0] ? res->output : hd_reason_str(res->reason));
+    }
     int64_t gap = hd_backoff_interval(now - w->start_us, w->interval_us, w->max_interval_us);
     int64_t delay = wt->attempt_start_us + gap - now;
     if (delay < 0) delay = 0;
@@ -109,6 +114,7 @@ static void attempt(wtarget_t *wt)
         if (left < budget) budget = left;
     }
     wt->attempt_start_us = now;
+    wt->cut_short = budget < w->attempt_timeout_us;
     int rc = hd_probe_start(&w->env, &wt->t, budget, on_result, wt, &wt->probe);
     if (rc < 0) {
         /* Cannot even start (out of descriptors, say): count it and retry. */
