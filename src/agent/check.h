@@ -19,7 +19,7 @@ typedef enum hd_check_status_e {
 } hd_check_status_t;
 
 typedef struct hd_check_def_s {
-    char *id;           /* stable: "name" from the config, or assigned by the API */
+    char *id; /* stable: "name" from the config, or assigned by the API */
     char *name;
     char *service_id;   /* the service it belongs to, NULL for a standalone check */
     char *tenant;       /* NULL: no tenant (management's own) */
@@ -32,18 +32,20 @@ typedef struct hd_check_def_s {
     int success_before_passing;
     int failures_before_warning;
     int failures_before_critical;
-    char **tags; /* NULL-terminated, may be NULL */
-    int from_config; /* defined in the config file (exec: allowed there) */
+    char **tags;        /* NULL-terminated, may be NULL */
+    int from_config;    /* defined in the config file (exec: allowed there) */
+    int cert_days_left; /* expect.cert_days_left (https, tls): fewer days left fails; 0 = off */
+    char *dns_expect;   /* expect.dns (dns://): a record the name must resolve to; NULL = any */
 } hd_check_def_t;
 
 /* The state the state machine keeps for a check. */
 typedef struct hd_check_state_s {
     hd_check_status_t status;
     hd_reason_t reason;
-    char *output;          /* capped (4 KiB by default) */
+    char *output; /* capped (4 KiB by default) */
     int64_t latency_us;
-    int64_t last_checked;  /* wall clock, microseconds since the epoch */
-    int64_t last_change;   /* wall clock, when status last changed */
+    int64_t last_checked; /* wall clock, microseconds since the epoch */
+    int64_t last_change;  /* wall clock, when status last changed */
     int64_t last_success;
     int consecutive_ok;
     int consecutive_fail;
@@ -52,6 +54,10 @@ typedef struct hd_check_state_s {
 
 /* Frees everything a definition holds. */
 void hd_check_def_free(hd_check_def_t *d);
+/* 1 when a and b define the same check (every field of the definition, tags
+ * in order), else 0. A config reload keeps the state of checks that compare
+ * equal. */
+int hd_check_def_equal(const hd_check_def_t *a, const hd_check_def_t *b);
 /* "passing", "warning", "critical", "maintenance". */
 const char *hd_check_status_str(hd_check_status_t s);
 

@@ -1,0 +1,1264 @@
+/* config — the agent's YAML configuration (see config.h and docs/config.md).
+ *
+ * util/yaml.c turns the text into a tree whose nodes know their line and
+ * column; this file walks that tree against the schema below, fills an
+ * hd_config_t and reports every wrong value at its own position. Each
+ * mapping is checked by fields(), which knows the allowed keys of its
+ * section; each value is read by one typed getter (text, id, integer,
+ * duration, size, rate, bool), which reports "expected ..., got ...". */
+#include "agent/config.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/time.h"
+#include "util/yaml.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef hd_yaml_node_t node_t;
+
+#define PATHMAX 320
+#define KIB     1024LL
+#define MIB     (1024LL * KIB)
+#define GIB     (1024LL * MIB)
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* Where a check's id came from, to report a duplicate there. */
+typedef struct seen_s {
+    const char *id;
+    size_t order;
+    const node_t *at;
+    char *path;
+} seen_t;
+
+/* One error, kept until all are known so that they are shown in file order. */
+typedef struct cerr_s {
+    int line, column;
+    size_t seq; /* order of discovery, for equal positions */
+    char *msg;  /* "path: message" */
+} cerr_t;
+
+/* Errors kept; past this the walk stops. Only HD_CONFIG_MAX_ERRORS are shown. */
+#define MAX_KEPT 1000
+
+typedef struct ctx_s {
+    const char *name; /* the file name that starts each message */
+    cerr_t *errs;
+    size_t nerr;
+    hd_config_t *cfg;
+    seen_t *ids; /* one per check in cfg->checks */
+} ctx_t;
+
+static void errf(ctx_t *c, const node_t *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Keeps one error at the position of node at: "path: message". */
+static void errf(ctx_t *c, const node_t *at, const char *path, const char *fmt, ...)
+{
+    if (c->nerr >= MAX_KEPT) return;
+    if (c->nerr % 64 == 0) c->errs = hd_xrealloc(c->errs, (c->nerr + 64) * sizeof(*c->errs));
+    hd_buf_t b = {0};
+    if (path && *path) hd_buf_printf(&b, "%s: ", path);
+    va_list ap;
+    va_start(ap, fmt);
+    hd_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    cerr_t *e = &c->errs[c->nerr];
+    e->line = at ? at->line : 1;
+    e->column = at ? at->column : 1;
+    e->seq = c->nerr++;
+    e->msg = b.data;
+}
+
+static int cerr_cmp(const void *a, const void *b)
+{
+    const cerr_t *x = a, *y = b;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    if (x->column != y->column) return x->column < y->column ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Writes the first HD_CONFIG_MAX_ERRORS errors in file order into err,
+ * "file:line:column: path: message" one per line, and frees them all. */
+static void errs_flush(ctx_t *c, char *err, size_t errlen)
+{
+    qsort(c->errs, c->nerr, sizeof(*c->errs), cerr_cmp);
+    hd_buf_t b = {0};
+    for (size_t i = 0; i < c->nerr && i < HD_CONFIG_MAX_ERRORS; i++)
+        hd_buf_printf(&b, "%s%s:%d:%d: %s", i ? "\n" : "", c->name, c->errs[i].line,
+                      c->errs[i].column, c->errs[i].msg);
+    if (c->nerr > HD_CONFIG_MAX_ERRORS)
+        hd_buf_printf(&b, "\n%s: %s%zu more errors not shown", c->name,
+                      c->nerr == MAX_KEPT ? "at least " : "", c->nerr - HD_CONFIG_MAX_ERRORS);
+    snprintf(err, errlen, "%s", b.data ? b.data : "");
+    hd_buf_free(&b);
+    for (size_t i = 0; i < c->nerr; i++)
+        free(c->errs[i].msg);
+    free(c->errs);
+    c->errs = NULL;
+    c->nerr = 0;
+}
+
+/* How a wrong value is shown after "got": a scalar quoted, escaped and cut
+ * short, anything else by its kind. */
+static const char *got(const node_t *n, char *buf, size_t len)
+{
+    if (!n || hd_yaml_is_null(n)) return "nothing";
+    if (n->type == HD_YAML_MAP) return "a mapping";
+    if (n->type == HD_YAML_SEQ) return "a list";
+    size_t o = 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < n->len && o + 8 < len; i++) {
+        unsigned char ch = (unsigned char)n->text[i];
+        if (i >= 48 && (ch & 0xc0) != 0x80) { /* cut, but not inside a UTF-8 sequence */
+            o += (size_t)snprintf(buf + o, len - o, "...");
+            break;
+        }
+        if (ch == '"' || ch == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+        } else {
+            buf[o++] = (char)ch;
+        }
+    }
+    if (o + 2 > len) o = len - 2;
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+static void expected(ctx_t *c, const node_t *n, const char *path, const char *what)
+{
+    char g[256];
+    errf(c, n, path, "expected %s, got %s", what, got(n, g, sizeof(g)));
+}
+
+/* path + "." + key, with the key's control bytes shown as '?' and cut at
+ * 64 bytes: a key that is wrong is quoted back to the user. */
+static const char *sub(char *out, const char *path, const char *key)
+{
+    char k[68];
+    size_t i = 0;
+    for (; key[i] && i < 64; i++)
+        k[i] = ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) ? '?' : key[i];
+    k[i] = '\0';
+    snprintf(out, PATHMAX, "%s%s%s", path, *path ? "." : "", k);
+    return out;
+}
+
+static const char *idx(char *out, const char *path, size_t i)
+{
+    size_t l = strnlen(path, PATHMAX - 24); /* room for "[index]" */
+    memmove(out, path, l);
+    snprintf(out + l, PATHMAX - l, "[%zu]", i);
+    return out;
+}
+
+/* Reads the mapping map against keys (NULL-terminated): v[i] gets the
+ * value of keys[i] or stays NULL. Unknown and repeated keys are errors. An
+ * empty value is an empty mapping. Returns -1 when map is not a mapping. */
+static int fields(ctx_t *c, const node_t *map, const char *path, const char *const *keys,
+                  const node_t **v)
+{
+    size_t nkeys = 0;
+    while (keys[nkeys])
+        nkeys++;
+    for (size_t i = 0; i < nkeys; i++)
+        v[i] = NULL;
+    if (hd_yaml_is_null(map)) return 0;
+    if (!map || map->type != HD_YAML_MAP) {
+        expected(c, map, path, "a mapping of keys");
+        return -1;
+    }
+    char p[PATHMAX];
+    for (size_t i = 0; i < map->n; i++) {
+        const node_t *k = map->items[2 * i], *val = map->items[2 * i + 1];
+        size_t j;
+        for (j = 0; j < nkeys; j++)
+            if (strlen(keys[j]) == k->len && strcmp(keys[j], k->text) == 0) break;
+        if (j == nkeys) {
+            hd_buf_t allowed = {0};
+            for (j = 0; j < nkeys; j++)
+                hd_buf_printf(&allowed, "%s%s", j ? ", " : "", keys[j]);
+            errf(c, k, sub(p, path, k->text), "unknown key (expected one of: %s)", allowed.data);
+            hd_buf_free(&allowed);
+        } else if (v[j]) {
+            const node_t *first = map->items[0];
+            for (size_t f = 0; f < i; f++)
+                if (map->items[2 * f + 1] == v[j]) first = map->items[2 * f];
+            errf(c, k, sub(p, path, k->text), "duplicate key (first at line %d)", first->line);
+        } else {
+            v[j] = val ? val : k;
+        }
+    }
+    return 0;
+}
+
+/* ---- typed values -------------------------------------------------------- */
+
+typedef enum strkind_e {
+    S_ANY,    /* anything but a NUL byte */
+    S_TEXT,   /* no control characters */
+    S_ID,     /* letters, digits and . _ - : @ */
+    S_SECRET, /* printable ASCII without spaces; never echoed */
+} strkind_t;
+
+static int id_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-' || ch == ':' || ch == '@';
+}
+
+static int str_ok(const char *s, size_t len, strkind_t kind)
+{
+    if (memchr(s, '\0', len)) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (kind) {
+        case S_ANY:
+            break;
+        case S_TEXT:
+            if (ch < 0x20 || ch == 0x7f) return 0;
+            break;
+        case S_ID:
+            if (!id_char(ch)) return 0;
+            break;
+        case S_SECRET:
+            if (ch <= 0x20 || ch >= 0x7f) return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+static const char *const str_what[] = {
+    [S_ANY] = "a string",
+    [S_TEXT] = "text without control characters",
+    [S_ID] = "an id (letters, digits and . _ - : @)",
+    [S_SECRET] = "printable ASCII without spaces",
+};
+
+/* A scalar that is not null: the base of every typed getter. */
+static int scalar(ctx_t *c, const node_t *n, const char *path, const char *what)
+{
+    if (n && n->type == HD_YAML_SCALAR && !hd_yaml_is_null(n)) return 0;
+    expected(c, n, path, what);
+    return -1;
+}
+
+/* A string of 1 to maxlen bytes of the given kind, copied into *out. */
+static int get_str(ctx_t *c, const node_t *n, const char *path, strkind_t kind, size_t maxlen,
+                   char **out)
+{
+    if (scalar(c, n, path, str_what[kind]) < 0) return -1;
+    if (n->len == 0 || n->len > maxlen || !str_ok(n->text, n->len, kind)) {
+        char what[128];
+        snprintf(what, sizeof(what), "%s of 1 to %zu bytes", str_what[kind], maxlen);
+        if (kind == S_SECRET)
+            errf(c, n, path, "expected %s (the value is not shown)", what);
+        else
+            expected(c, n, path, what);
+        return -1;
+    }
+    *out = hd_xstrdup(n->text);
+    return 0;
+}
+
+static int get_bool(ctx_t *c, const node_t *n, const char *path, int *out)
+{
+    static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False",
+                                                                           "FALSE"};
+    if (n && n->type == HD_YAML_SCALAR && n->plain)
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(n->text, t[i]) == 0 || strcmp(n->text, f[i]) == 0) {
+                *out = strcmp(n->text, t[i]) == 0;
+                return 0;
+            }
+        }
+    expected(c, n, path, "true or false");
+    return -1;
+}
+
+static int parse_i64(const char *s, size_t len, int64_t *out)
+{
+    size_t i = s[0] == '-';
+    if (i == len || len - i > 18) return -1;
+    int64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = s[0] == '-' ? -v : v;
+    return 0;
+}
+
+static int get_int(ctx_t *c, const node_t *n, const char *path, int64_t lo, int64_t hi, int *out)
+{
+    char what[96];
+    snprintf(what, sizeof(what), "an integer from %lld to %lld", (long long)lo, (long long)hi);
+    if (scalar(c, n, path, what) < 0) return -1;
+    int64_t v;
+    if (parse_i64(n->text, n->len, &v) < 0 || v < lo || v > hi) {
+        expected(c, n, path, what);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* hd_time_parse_duration's units, plus d (days) for retention periods. */
+static int parse_duration(const char *s, size_t len, int64_t *us)
+{
+    char e[160];
+    if (len > 1 && s[len - 1] == 'd') {
+        char num[32];
+        if (len - 1 >= sizeof(num)) return -1;
+        memcpy(num, s, len - 1);
+        num[len - 1] = '\0';
+        int64_t secs_us; /* a bare number is seconds */
+        for (size_t i = 0; num[i]; i++)
+            if (!(num[i] >= '0' && num[i] <= '9') && num[i] != '.') return -1;
+        if (hd_time_parse_duration(num, &secs_us, e, sizeof(e)) < 0) return -1;
+        if (secs_us > INT64_MAX / 86400 / 2) return -1;
+        *us = secs_us * 86400;
+        return 0;
+    }
+    if (strlen(s) != len) return -1;
+    return hd_time_parse_duration(s, us, e, sizeof(e));
+}
+
+/* A duration of at least lo_us (lo_text says it to the user). */
+static int get_duration(ctx_t *c, const node_t *n, const char *path, int64_t lo_us,
+                        const char *lo_text, int64_t *out)
+{
+    if (scalar(c, n, path, "a duration like 10s") < 0) return -1;
+    int64_t us;
+    if (parse_duration(n->text, n->len, &us) < 0) {
+        expected(c, n, path, "a duration like 10s");
+        return -1;
+    }
+    if (us < lo_us) {
+        char what[64];
+        snprintf(what, sizeof(what), "a duration of at least %s", lo_text);
+        expected(c, n, path, what);
+        return -1;
+    }
+    *out = us;
+    return 0;
+}
+
+/* Bytes: a number, optionally with B, KiB, MiB or GiB. */
+static int get_size(ctx_t *c, const node_t *n, const char *path, int64_t lo, int64_t hi,
+                    const char *range, size_t *out)
+{
+    char what[128];
+    snprintf(what, sizeof(what), "a size from %s (bytes, or a number with KiB, MiB or GiB)", range);
+    if (scalar(c, n, path, what) < 0) return -1;
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"", 1}, {"B", 1}, {"KiB", KIB}, {"MiB", MIB}, {"GiB", GIB}};
+    size_t d = 0;
+    while (d < n->len && n->text[d] >= '0' && n->text[d] <= '9')
+        d++;
+    const char *unit = n->text + d + (n->text[d] == ' ');
+    int64_t v;
+    if (d == 0 || d > 12 || parse_i64(n->text, d, &v) < 0) goto bad;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(unit, units[i].unit) == 0 && strlen(n->text) == n->len) {
+            v *= units[i].mult;
+            if (v < lo || v > hi) goto bad;
+            *out = (size_t)v;
+            return 0;
+        }
+bad:
+    expected(c, n, path, what);
+    return -1;
+}
+
+/* A rate: a number per second, or "N/s", "N/m", "N/h". *burst_default is
+ * N rounded up (what the rate allows in its own unit), at least 1. */
+static int get_rate(ctx_t *c, const node_t *n, const char *path, double *per_sec,
+                    int *burst_default)
+{
+    const char *what = "a rate like 12/m or 100/s (at most 1000000 per unit)";
+    if (scalar(c, n, path, what) < 0) return -1;
+    size_t d = 0, dots = 0;
+    for (; d < n->len && ((n->text[d] >= '0' && n->text[d] <= '9') || n->text[d] == '.'); d++)
+        dots += n->text[d] == '.';
+    double secs = 1;
+    const char *unit = n->text + d;
+    if (strcmp(unit, "/m") == 0)
+        secs = 60;
+    else if (strcmp(unit, "/h") == 0)
+        secs = 3600;
+    else if (*unit && strcmp(unit, "/s") != 0)
+        goto bad;
+    if (d == 0 || d > 16 || dots > 1 || dots == d || strlen(n->text) != n->len) goto bad;
+    char num[20];
+    memcpy(num, n->text, d);
+    num[d] = '\0';
+    char *end;
+    double v = strtod(num, &end);
+    if (*end || !(v >= 0 && v <= 1e6)) goto bad;
+    *per_sec = v / secs;
+    *burst_default = v > 0 && v < 1 ? 1 : (int)ceil(v);
+    return 0;
+bad:
+    expected(c, n, path, what);
+    return -1;
+}
+
+/* A list of short texts (tags) into a NULL-terminated array, or NULL. */
+static int get_list(ctx_t *c, const node_t *n, const char *path, char ***out)
+{
+    *out = NULL;
+    if (hd_yaml_is_null(n)) return 0;
+    if (!n || n->type != HD_YAML_SEQ) {
+        expected(c, n, path, "a list like [web, prod]");
+        return -1;
+    }
+    char **list = hd_xcalloc(n->n + 1, sizeof(*list));
+    size_t k = 0;
+    char p[PATHMAX];
+    for (size_t i = 0; i < n->n; i++)
+        if (get_str(c, n->items[i], idx(p, path, i), S_TEXT, 256, &list[k]) == 0) k++;
+    if (k == 0) {
+        free(list);
+        list = NULL;
+    }
+    *out = list;
+    return 0;
+}
+
+static void list_free(char **l)
+{
+    if (!l) return;
+    for (char **p = l; *p; p++)
+        free(*p);
+    free(l);
+}
+
+/* A list of mappings (checks, services, tokens); n items in *count. */
+static int get_seq(ctx_t *c, const node_t *n, const char *path, const char *what, size_t *count)
+{
+    *count = 0;
+    if (hd_yaml_is_null(n)) return 0;
+    if (!n || n->type != HD_YAML_SEQ) {
+        expected(c, n, path, what);
+        return -1;
+    }
+    *count = n->n;
+    return 0;
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+static const char *const check_keys[] = {"name",
+                                         "id",
+                                         "target",
+                                         "ttl",
+                                         "interval",
+                                         "timeout",
+                                         "expect",
+                                         "success_before_passing",
+                                         "failures_before_warning",
+                                         "failures_before_critical",
+                                         "tags",
+                                         "follow_redirects",
+                                         "insecure",
+                                         NULL};
+enum {
+    C_NAME,
+    C_ID,
+    C_TARGET,
+    C_TTL,
+    C_INTERVAL,
+    C_TIMEOUT,
+    C_EXPECT,
+    C_SBP,
+    C_FBW,
+    C_FBC,
+    C_TAGS,
+    C_FOLLOW,
+    C_INSECURE,
+    C_N
+};
+
+static const char *const expect_keys[] = {"status",         "body_contains", "latency_ms",
+                                          "cert_days_left", "dns",           NULL};
+enum { E_STATUS, E_BODY, E_LATENCY, E_CERT, E_DNS, E_N };
+
+#define DEFAULT_INTERVAL_US (10 * HD_USEC_PER_SEC)
+#define DEFAULT_TIMEOUT_US  (5 * HD_USEC_PER_SEC)
+#define MIN_INTERVAL_US     (100 * HD_USEC_PER_MSEC)
+
+/* Kinds named by scheme, so that this file accepts expectations for kinds
+ * (dns, tls) as soon as hd_target_parse knows them. */
+static int kind_is(const hd_check_def_t *d, const char *scheme)
+{
+    return strcmp(hd_kind_name(d->target.kind), scheme) == 0;
+}
+
+static int is_https(const hd_check_def_t *d)
+{
+    return d->target.kind == HD_KIND_HTTP && strncasecmp(d->target.url, "https:", 6) == 0;
+}
+
+static void wrong_kind(ctx_t *c, const node_t *n, const char *path, const char *for_what,
+                       const hd_check_def_t *d)
+{
+    errf(c, n, path, "only for %s targets (this one is %s)", for_what,
+         hd_kind_name(d->target.kind));
+}
+
+static void parse_status(ctx_t *c, const node_t *n, const char *path, hd_check_def_t *d)
+{
+    const node_t *const *items = &n;
+    size_t count = 1;
+    int seq = n->type == HD_YAML_SEQ;
+    if (seq) {
+        items = (const node_t *const *)n->items;
+        count = n->n;
+    }
+    if (count == 0 || count > HD_HTTP_STATUS_MAX) {
+        errf(c, n, path, "expected 1 to %d status codes, got %zu", HD_HTTP_STATUS_MAX, count);
+        return;
+    }
+    char p[PATHMAX];
+    for (size_t i = 0; i < count; i++) {
+        int code;
+        if (get_int(c, items[i], seq ? idx(p, path, i) : path, 100, 599, &code) == 0)
+            d->target.http.status[d->target.http.nstatus++] = code;
+    }
+}
+
+/* expect: what a result must show to pass. have_target: the target parsed,
+ * so its kind can be checked. *latency gets the latency_ms node. */
+static void parse_expect(ctx_t *c, const node_t *n, const char *path, hd_check_def_t *d,
+                         int have_target, const node_t **latency)
+{
+    const node_t *v[E_N];
+    char p[PATHMAX];
+    *latency = NULL;
+    if (fields(c, n, path, expect_keys, v) < 0) return;
+    if (v[E_STATUS]) {
+        sub(p, path, "status");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[E_STATUS], p, "http(s)", d);
+        else
+            parse_status(c, v[E_STATUS], p, d);
+    }
+    if (v[E_BODY]) {
+        sub(p, path, "body_contains");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[E_BODY], p, "http(s)", d);
+        else
+            (void)get_str(c, v[E_BODY], p, S_ANY, 4096, &d->target.http.body_contains);
+    }
+    if (v[E_LATENCY]) {
+        int ms;
+        if (get_int(c, v[E_LATENCY], sub(p, path, "latency_ms"), 1, 3600000, &ms) == 0) {
+            d->latency_warn_us = ms * HD_USEC_PER_MSEC;
+            *latency = v[E_LATENCY];
+        }
+    }
+    if (v[E_CERT]) {
+        sub(p, path, "cert_days_left");
+        if (have_target && !is_https(d) && !kind_is(d, "tls"))
+            wrong_kind(c, v[E_CERT], p, "https and tls", d);
+        else
+            (void)get_int(c, v[E_CERT], p, 1, 3650, &d->cert_days_left);
+    }
+    if (v[E_DNS]) {
+        sub(p, path, "dns");
+        if (have_target && !kind_is(d, "dns"))
+            wrong_kind(c, v[E_DNS], p, "dns", d);
+        else
+            (void)get_str(c, v[E_DNS], p, S_TEXT, 255, &d->dns_expect);
+    }
+}
+
+/* The rest of a probing (not TTL) check: interval, timeout, expect and the
+ * http switches. */
+static void parse_probe(ctx_t *c, const node_t **v, const char *path, hd_check_def_t *d,
+                        int have_target)
+{
+    char p[PATHMAX];
+    d->interval_us = DEFAULT_INTERVAL_US;
+    if (v[C_INTERVAL])
+        (void)get_duration(c, v[C_INTERVAL], sub(p, path, "interval"), MIN_INTERVAL_US, "100ms",
+                           &d->interval_us);
+    d->timeout_us = d->interval_us < DEFAULT_TIMEOUT_US ? d->interval_us : DEFAULT_TIMEOUT_US;
+    if (v[C_TIMEOUT] &&
+        get_duration(c, v[C_TIMEOUT], sub(p, path, "timeout"), HD_USEC_PER_MSEC, "1ms",
+                     &d->timeout_us) == 0 &&
+        d->timeout_us > d->interval_us)
+        errf(c, v[C_TIMEOUT], p,
+             "%s is longer than the interval (%s): a run must end before "
+             "the next one starts",
+             v[C_TIMEOUT]->text, v[C_INTERVAL] ? v[C_INTERVAL]->text : "10s by default");
+    if (v[C_EXPECT]) {
+        const node_t *lat;
+        char e[PATHMAX];
+        parse_expect(c, v[C_EXPECT], sub(e, path, "expect"), d, have_target, &lat);
+        if (lat && d->latency_warn_us >= d->timeout_us)
+            errf(c, lat, sub(p, e, "latency_ms"),
+                 "%s ms is not below the timeout (%.3gs): the check would time out first",
+                 lat->text, (double)d->timeout_us / 1e6);
+    }
+    if (v[C_FOLLOW]) {
+        sub(p, path, "follow_redirects");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[C_FOLLOW], p, "http(s)", d);
+        else
+            (void)get_bool(c, v[C_FOLLOW], p, &d->target.http.follow);
+    }
+    if (v[C_INSECURE]) {
+        sub(p, path, "insecure");
+        if (have_target && !is_https(d) && !kind_is(d, "tls"))
+            wrong_kind(c, v[C_INSECURE], p, "https and tls", d);
+        else
+            (void)get_bool(c, v[C_INSECURE], p, &d->target.http.insecure);
+    }
+}
+
+/* One check at path. svc: the service it belongs to (NULL: standalone),
+ * whose checks get default_id when they have no id. *id_key says which key
+ * the id came from ("id", "name", or NULL for a default). */
+static void parse_check(ctx_t *c, const node_t *n, const char *path, const char *svc,
+                        const char *default_id, hd_check_def_t *d, const node_t **id_at,
+                        const char **id_key)
+{
+    const node_t *v[C_N];
+    char p[PATHMAX];
+    memset(d, 0, sizeof(*d));
+    d->from_config = 1;
+    d->success_before_passing = 1;
+    d->failures_before_warning = 1;
+    d->failures_before_critical = 3;
+    *id_at = n;
+    *id_key = NULL;
+    if (fields(c, n, path, check_keys, v) < 0) return;
+
+    if (v[C_NAME])
+        (void)get_str(c, v[C_NAME], sub(p, path, "name"), S_TEXT, 256, &d->name);
+    else if (!svc)
+        errf(c, n, path, "missing key name (every check outside a service needs one)");
+    if (v[C_ID]) {
+        if (get_str(c, v[C_ID], sub(p, path, "id"), S_ID, 128, &d->id) == 0) {
+            *id_at = v[C_ID];
+            *id_key = "id";
+        }
+    } else if (svc) {
+        d->id = hd_xstrdup(default_id);
+    } else if (d->name) {
+        if (strlen(d->name) <= 128 && str_ok(d->name, strlen(d->name), S_ID)) {
+            d->id = hd_xstrdup(d->name);
+            *id_at = v[C_NAME];
+            *id_key = "name";
+        } else {
+            char g[256];
+            errf(c, v[C_NAME], sub(p, path, "name"),
+                 "%s cannot serve as the check's id: add an id (letters, digits and . _ - : @)",
+                 got(v[C_NAME], g, sizeof(g)));
+        }
+    }
+    if (!d->name && d->id) d->name = hd_xstrdup(d->id);
+    if (svc) d->service_id = hd_xstrdup(svc);
+
+    int have_target = 0;
+    if (v[C_TARGET] && v[C_TTL]) {
+        errf(c, v[C_TTL], sub(p, path, "ttl"), "a check has a target or a ttl, not both");
+    } else if (v[C_TTL]) {
+        static const int unused[] = {C_INTERVAL, C_TIMEOUT, C_EXPECT, C_FOLLOW, C_INSECURE};
+        d->ttl = 1;
+        (void)get_duration(c, v[C_TTL], sub(p, path, "ttl"), HD_USEC_PER_SEC, "1s", &d->ttl_us);
+        for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
+            if (v[unused[i]])
+                errf(c, v[unused[i]], sub(p, path, check_keys[unused[i]]),
+                     "not used by a ttl check (its service reports its status through the API)");
+    } else if (v[C_TARGET]) {
+        char *url = NULL;
+        if (get_str(c, v[C_TARGET], sub(p, path, "target"), S_TEXT, 4096, &url) == 0) {
+            char terr[256];
+            if (hd_target_parse(url, &d->target, terr, sizeof(terr)) == 0)
+                have_target = 1;
+            else
+                errf(c, v[C_TARGET], p, "%s", terr);
+            free(url);
+        }
+    } else {
+        errf(c, n, path, "missing key target (a URL like tcp://host:port) or ttl (a TTL check)");
+    }
+    if (!d->ttl) parse_probe(c, v, path, d, have_target);
+
+    if (v[C_SBP])
+        (void)get_int(c, v[C_SBP], sub(p, path, "success_before_passing"), 1, 10000,
+                      &d->success_before_passing);
+    if (v[C_FBW])
+        (void)get_int(c, v[C_FBW], sub(p, path, "failures_before_warning"), 1, 10000,
+                      &d->failures_before_warning);
+    if (v[C_FBC])
+        (void)get_int(c, v[C_FBC], sub(p, path, "failures_before_critical"), 1, 10000,
+                      &d->failures_before_critical);
+    if (d->failures_before_warning > d->failures_before_critical) {
+        int crit = v[C_FBC] != NULL;
+        errf(c, crit ? v[C_FBC] : v[C_FBW],
+             sub(p, path, crit ? "failures_before_critical" : "failures_before_warning"),
+             "failures_before_critical (%d) must be at least failures_before_warning (%d)",
+             d->failures_before_critical, d->failures_before_warning);
+    }
+    if (v[C_TAGS]) (void)get_list(c, v[C_TAGS], sub(p, path, "tags"), &d->tags);
+}
+
+/* Appends the check at path to cfg->checks, remembering where its id came
+ * from for the duplicate check. */
+static void add_check(ctx_t *c, const node_t *n, const char *path, const char *svc,
+                      const char *default_id, size_t *cap)
+{
+    hd_config_t *cfg = c->cfg;
+    if (cfg->nchecks == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        cfg->checks = hd_xrealloc(cfg->checks, *cap * sizeof(*cfg->checks));
+        c->ids = hd_xrealloc(c->ids, *cap * sizeof(*c->ids));
+    }
+    hd_check_def_t *d = &cfg->checks[cfg->nchecks];
+    seen_t *s = &c->ids[cfg->nchecks];
+    const char *key;
+    parse_check(c, n, path, svc, default_id, d, &s->at, &key);
+    char p[PATHMAX];
+    s->id = d->id;
+    s->order = cfg->nchecks;
+    s->path = hd_xstrdup(key ? sub(p, path, key) : path);
+    cfg->nchecks++;
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+    const seen_t *x = a, *y = b;
+    int r = strcmp(x->id ? x->id : "", y->id ? y->id : "");
+    if (r) return r;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Reports every id of s that an earlier one already has. Sorts s. */
+static void dup_ids(ctx_t *c, seen_t *s, size_t n, const char *what)
+{
+    qsort(s, n, sizeof(*s), seen_cmp);
+    size_t first = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (!s[i].id || !s[first].id || strcmp(s[i].id, s[first].id) != 0) {
+            first = i;
+            continue;
+        }
+        errf(c, s[i].at, s[i].path, "duplicate %s id \"%s\" (first: %s, line %d)", what, s[i].id,
+             s[first].path, s[first].at->line);
+    }
+}
+
+/* ---- services -------------------------------------------------------------- */
+
+static const char *const service_keys[] = {"name", "id",   "address", "port",
+                                           "tags", "meta", "checks",  NULL};
+enum { V_NAME, V_ID, V_ADDRESS, V_PORT, V_TAGS, V_META, V_CHECKS, V_N };
+
+static int meta_key_ok(const node_t *k)
+{
+    if (k->len == 0 || k->len > 128) return 0;
+    for (size_t i = 0; i < k->len; i++) {
+        unsigned char ch = (unsigned char)k->text[i];
+        if (!id_char(ch) || ch == '.' || ch == ':' || ch == '@') return 0;
+    }
+    return 1;
+}
+
+static void parse_meta(ctx_t *c, const node_t *n, const char *path, hd_config_service_t *s)
+{
+    char p[PATHMAX];
+    if (hd_yaml_is_null(n)) return;
+    if (n->type != HD_YAML_MAP) {
+        expected(c, n, path, "a mapping of keys to strings");
+        return;
+    }
+    if (n->n > HD_CONFIG_MAX_META) {
+        errf(c, n, path, "at most %d keys, got %zu", HD_CONFIG_MAX_META, n->n);
+        return;
+    }
+    s->meta = hd_xcalloc(n->n ? n->n : 1, sizeof(*s->meta));
+    for (size_t i = 0; i < n->n; i++) {
+        const node_t *k = n->items[2 * i], *val = n->items[2 * i + 1];
+        sub(p, path, k->text);
+        if (!meta_key_ok(k)) {
+            errf(c, k, p, "a meta key is 1 to 128 letters, digits, _ and -");
+            continue;
+        }
+        size_t f;
+        for (f = 0; f < i; f++)
+            if (strcmp(n->items[2 * f]->text, k->text) == 0) break;
+        if (f < i) {
+            errf(c, k, p, "duplicate key (first at line %d)", n->items[2 * f]->line);
+            continue;
+        }
+        /* A value may be empty ("") but not missing. */
+        if (scalar(c, val, p, "a string") < 0) continue;
+        if (val->len > 512 || !str_ok(val->text, val->len, S_TEXT)) {
+            expected(c, val, p, "text without control characters of at most 512 bytes");
+            continue;
+        }
+        s->meta[s->nmeta].key = hd_xstrdup(k->text);
+        s->meta[s->nmeta].value = hd_xstrdup(val->text);
+        s->nmeta++;
+    }
+}
+
+/* One service; its checks are added by the caller, which knows its id. */
+static void parse_service(ctx_t *c, const node_t *n, const char *path, hd_config_service_t *s,
+                          seen_t *seen, const node_t **checks)
+{
+    const node_t *v[V_N];
+    char p[PATHMAX];
+    memset(s, 0, sizeof(*s));
+    seen->at = n;
+    seen->path = hd_xstrdup(path);
+    *checks = NULL;
+    if (fields(c, n, path, service_keys, v) < 0) return;
+    if (v[V_NAME])
+        (void)get_str(c, v[V_NAME], sub(p, path, "name"), S_ID, 128, &s->name);
+    else
+        errf(c, n, path, "missing key name");
+    if (v[V_ID]) {
+        if (get_str(c, v[V_ID], sub(p, path, "id"), S_ID, 128, &s->id) == 0) seen->at = v[V_ID];
+    } else if (s->name) {
+        s->id = hd_xstrdup(s->name);
+        seen->at = v[V_NAME];
+    }
+    if (seen->at != n) {
+        free(seen->path);
+        seen->path = hd_xstrdup(sub(p, path, v[V_ID] ? "id" : "name"));
+    }
+    seen->id = s->id;
+    if (v[V_ADDRESS])
+        (void)get_str(c, v[V_ADDRESS], sub(p, path, "address"), S_TEXT, 255, &s->address);
+    if (v[V_PORT]) (void)get_int(c, v[V_PORT], sub(p, path, "port"), 1, 65535, &s->port);
+    if (v[V_TAGS]) (void)get_list(c, v[V_TAGS], sub(p, path, "tags"), &s->tags);
+    if (v[V_META]) parse_meta(c, v[V_META], sub(p, path, "meta"), s);
+    *checks = v[V_CHECKS];
+}
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+static const char *const token_keys[] = {"secret", "role", "tenant", NULL};
+enum { K_SECRET, K_ROLE, K_TENANT, K_N };
+
+static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_token_t *t)
+{
+    const node_t *v[K_N];
+    char p[PATHMAX];
+    memset(t, 0, sizeof(*t));
+    if (fields(c, n, path, token_keys, v) < 0) return;
+    if (v[K_SECRET])
+        (void)get_str(c, v[K_SECRET], sub(p, path, "secret"), S_SECRET, 256, &t->secret);
+    else
+        errf(c, n, path, "missing key secret");
+    int role_ok = 0;
+    if (v[K_ROLE]) {
+        static const char *const roles[] = {[HD_ROLE_READ] = "read",
+                                            [HD_ROLE_WRITE] = "write",
+                                            [HD_ROLE_MANAGEMENT] = "management"};
+        for (int r = 0; r < 3; r++)
+            if (v[K_ROLE]->type == HD_YAML_SCALAR && strcmp(v[K_ROLE]->text, roles[r]) == 0 &&
+                strlen(roles[r]) == v[K_ROLE]->len) {
+                t->role = (hd_token_role_t)r;
+                role_ok = 1;
+            }
+        if (!role_ok) expected(c, v[K_ROLE], sub(p, path, "role"), "management, write or read");
+    } else {
+        errf(c, n, path, "missing key role (management, write or read)");
+    }
+    if (v[K_TENANT]) {
+        sub(p, path, "tenant");
+        if (role_ok && t->role == HD_ROLE_MANAGEMENT)
+            errf(c, v[K_TENANT], p, "a management token has no tenant: it sees every tenant");
+        else
+            (void)get_str(c, v[K_TENANT], p, S_ID, 128, &t->tenant);
+    }
+}
+
+/* ---- the top level ----------------------------------------------------------- */
+
+static const char *const top_keys[] = {"node",    "bind",        "data_dir",
+                                       "tokens",  "checks",      "services",
+                                       "limits",  "rate_limits", "enable_api_exec_checks",
+                                       "history", NULL};
+enum {
+    T_NODE,
+    T_BIND,
+    T_DATA,
+    T_TOKENS,
+    T_CHECKS,
+    T_SERVICES,
+    T_LIMITS,
+    T_RATES,
+    T_EXEC,
+    T_HIST,
+    T_N
+};
+
+/* host:port, [v6]:port. */
+static void parse_bind(ctx_t *c, const node_t *n, const char *path, hd_config_t *cfg)
+{
+    const char *what = "host:port like 127.0.0.1:8500 or [::1]:8500";
+    if (scalar(c, n, path, what) < 0) return;
+    const char *s = n->text, *host = s, *hend, *colon;
+    if (strlen(s) != n->len || n->len > 300) goto bad;
+    if (s[0] == '[') {
+        host = s + 1;
+        hend = strchr(s, ']');
+        if (!hend || hend[1] != ':') goto bad;
+        colon = hend + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) goto bad;
+        hend = colon;
+        if (memchr(s, ':', (size_t)(colon - s))) {
+            errf(c, n, path, "write an IPv6 address in brackets, like [::1]:8500");
+            return;
+        }
+    }
+    if (hend == host) goto bad;
+    char h[300];
+    memcpy(h, host, (size_t)(hend - host));
+    h[hend - host] = '\0';
+    if (s[0] == '[') {
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, h, &a6) != 1) goto bad;
+    } else {
+        for (const char *q = h; *q; q++)
+            if (!id_char((unsigned char)*q) || *q == ':' || *q == '@') goto bad;
+    }
+    int64_t port;
+    size_t plen = strlen(colon + 1);
+    if (plen == 0 || plen > 5 || colon[1] == '-' || parse_i64(colon + 1, plen, &port) < 0 ||
+        port > 65535)
+        goto bad;
+    free(cfg->bind_host);
+    cfg->bind_host = hd_xstrdup(h);
+    cfg->bind_port = (int)port;
+    return;
+bad:
+    expected(c, n, path, what);
+}
+
+static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
+{
+    static const char *const keys[] = {"max_body_bytes", "max_header_bytes", "max_conns_per_client",
+                                       "output_max_bytes", NULL};
+    const node_t *v[4];
+    char p[PATHMAX];
+    if (fields(c, n, "limits", keys, v) < 0) return;
+    if (v[0])
+        (void)get_size(c, v[0], sub(p, "limits", keys[0]), KIB, GIB, "1 KiB to 1 GiB",
+                       &l->max_body_bytes);
+    if (v[1])
+        (void)get_size(c, v[1], sub(p, "limits", keys[1]), KIB, MIB, "1 KiB to 1 MiB",
+                       &l->max_header_bytes);
+    if (v[2])
+        (void)get_int(c, v[2], sub(p, "limits", keys[2]), 1, 100000, &l->max_conns_per_client);
+    if (v[3])
+        (void)get_size(c, v[3], sub(p, "limits", keys[3]), 64, MIB, "64 bytes to 1 MiB",
+                       &l->output_max_bytes);
+}
+
+static void parse_rate(ctx_t *c, const node_t *n, const char *path, hd_config_rate_t *r)
+{
+    static const char *const keys[] = {"rate", "burst", NULL};
+    const node_t *v[2];
+    char p[PATHMAX];
+    if (fields(c, n, path, keys, v) < 0) return;
+    if (v[0]) (void)get_rate(c, v[0], sub(p, path, "rate"), &r->rate, &r->burst);
+    if (v[1]) (void)get_int(c, v[1], sub(p, path, "burst"), 1, 1000000, &r->burst);
+}
+
+static void parse_rates(ctx_t *c, const node_t *n, hd_config_rate_limits_t *r)
+{
+    static const char *const keys[] = {"api", "ping", NULL};
+    const node_t *v[2];
+    if (fields(c, n, "rate_limits", keys, v) < 0) return;
+    if (v[0]) parse_rate(c, v[0], "rate_limits.api", &r->api);
+    if (v[1]) parse_rate(c, v[1], "rate_limits.ping", &r->ping);
+}
+
+static void parse_history(ctx_t *c, const node_t *n, hd_config_history_t *h)
+{
+    static const char *const keys[] = {"raw", "minute", "hour", NULL};
+    const node_t *v[3];
+    int64_t *dst[3] = {&h->raw_us, &h->minute_us, &h->hour_us};
+    char p[PATHMAX];
+    if (fields(c, n, "history", keys, v) < 0) return;
+    for (int i = 0; i < 3; i++)
+        if (v[i] &&
+            get_duration(c, v[i], sub(p, "history", keys[i]), 60 * HD_USEC_PER_SEC, "1m", dst[i]))
+            return;
+    /* A coarser level is kept at least as long as the finer one before it,
+     * or it would hold nothing the finer one does not. */
+    for (int i = 1; i < 3; i++)
+        if (*dst[i] < *dst[i - 1]) {
+            const node_t *at = v[i] ? v[i] : v[i - 1];
+            errf(c, at, sub(p, "history", keys[v[i] ? i : i - 1]),
+                 "%s must not be shorter than %s (a coarser level keeps older data)", keys[i],
+                 keys[i - 1]);
+            return;
+        }
+}
+
+static void parse_top(ctx_t *c, const node_t *root)
+{
+    hd_config_t *cfg = c->cfg;
+    const node_t *v[T_N];
+    char p[PATHMAX];
+    if (root->type != HD_YAML_MAP) {
+        expected(c, root, "", "a mapping of settings (node, bind, checks, ...)");
+        return;
+    }
+    if (fields(c, root, "", top_keys, v) < 0) return;
+    if (v[T_NODE]) {
+        free(cfg->node);
+        cfg->node = NULL;
+        (void)get_str(c, v[T_NODE], "node", S_ID, 128, &cfg->node);
+    }
+    if (v[T_BIND]) parse_bind(c, v[T_BIND], "bind", cfg);
+    if (v[T_DATA]) {
+        char *dir = NULL;
+        if (get_str(c, v[T_DATA], "data_dir", S_TEXT, 4096, &dir) == 0) {
+            if (dir[0] == '/') {
+                free(cfg->data_dir);
+                cfg->data_dir = dir;
+            } else {
+                expected(c, v[T_DATA], "data_dir", "an absolute path");
+                free(dir);
+            }
+        }
+    }
+    if (v[T_EXEC])
+        (void)get_bool(c, v[T_EXEC], "enable_api_exec_checks", &cfg->enable_api_exec_checks);
+    if (v[T_LIMITS]) parse_limits(c, v[T_LIMITS], &cfg->limits);
+    if (v[T_RATES]) parse_rates(c, v[T_RATES], &cfg->rate_limits);
+    if (v[T_HIST]) parse_history(c, v[T_HIST], &cfg->history);
+
+    size_t n = 0;
+    if (v[T_TOKENS] && get_seq(c, v[T_TOKENS], "tokens", "a list of tokens", &n) == 0 && n) {
+        cfg->tokens = hd_xcalloc(n, sizeof(*cfg->tokens));
+        for (size_t i = 0; i < n; i++)
+            parse_token(c, v[T_TOKENS]->items[i], idx(p, "tokens", i), &cfg->tokens[i]);
+        cfg->ntokens = n;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i && cfg->tokens[i].secret; j++)
+                if (cfg->tokens[j].secret &&
+                    strcmp(cfg->tokens[i].secret, cfg->tokens[j].secret) == 0) {
+                    char q[PATHMAX];
+                    const node_t *tn = v[T_TOKENS]->items[i];
+                    const node_t *at = tn->type == HD_YAML_MAP ? tn : NULL;
+                    for (size_t k = 0; at && k < tn->n; k++)
+                        if (strcmp(tn->items[2 * k]->text, "secret") == 0)
+                            at = tn->items[2 * k + 1];
+                    errf(c, at, sub(q, idx(p, "tokens", i), "secret"),
+                         "the same secret as tokens[%zu]", j);
+                    break;
+                }
+    }
+
+    size_t cap = 0;
+    if (v[T_CHECKS] && get_seq(c, v[T_CHECKS], "checks", "a list of checks", &n) == 0)
+        for (size_t i = 0; i < n && c->nerr < MAX_KEPT; i++)
+            add_check(c, v[T_CHECKS]->items[i], idx(p, "checks", i), NULL, NULL, &cap);
+
+    if (v[T_SERVICES] && get_seq(c, v[T_SERVICES], "services", "a list of services", &n) == 0 &&
+        n) {
+        seen_t *sids = hd_xcalloc(n, sizeof(*sids));
+        cfg->services = hd_xcalloc(n, sizeof(*cfg->services));
+        for (size_t i = 0; i < n && c->nerr < MAX_KEPT; i++) {
+            hd_config_service_t *s = &cfg->services[i];
+            const node_t *checks;
+            char spath[PATHMAX];
+            idx(spath, "services", i);
+            parse_service(c, v[T_SERVICES]->items[i], spath, s, &sids[i], &checks);
+            sids[i].order = i;
+            cfg->nservices = i + 1;
+            size_t nc = 0;
+            if (!checks || get_seq(c, checks, sub(p, spath, "checks"), "a list of checks", &nc) < 0)
+                continue;
+            for (size_t j = 0; j < nc && c->nerr < MAX_KEPT; j++) {
+                char def[200], cpath[PATHMAX];
+                const char *sid = s->id ? s->id : "?";
+                if (nc == 1)
+                    snprintf(def, sizeof(def), "service:%s", sid);
+                else
+                    snprintf(def, sizeof(def), "service:%s:%zu", sid, j + 1);
+                add_check(c, checks->items[j], idx(cpath, p, j), sid, def, &cap);
+            }
+        }
+        dup_ids(c, sids, cfg->nservices, "service");
+        for (size_t i = 0; i < n; i++)
+            free(sids[i].path);
+        free(sids);
+    }
+    dup_ids(c, c->ids, cfg->nchecks, "check");
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+void hd_config_defaults(hd_config_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0 || !host[0]) snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    out->node = hd_xstrdup(host);
+    out->bind_host = hd_xstrdup(HD_CONFIG_DEFAULT_BIND);
+    out->bind_port = HD_CONFIG_DEFAULT_PORT;
+    out->data_dir = hd_xstrdup(HD_CONFIG_DEFAULT_DATA);
+    out->limits.max_body_bytes = 1 * MIB;
+    out->limits.max_header_bytes = 16 * KIB;
+    out->limits.max_conns_per_client = 200;
+    out->limits.output_max_bytes = 4096;
+    out->rate_limits.api.rate = 0; /* unlimited */
+    out->rate_limits.api.burst = 0;
+    out->rate_limits.ping.rate = 12.0 / 60.0;
+    out->rate_limits.ping.burst = 12;
+    out->enable_api_exec_checks = 0;
+    out->history.raw_us = 48 * 3600 * HD_USEC_PER_SEC;
+    out->history.minute_us = 30 * 86400 * HD_USEC_PER_SEC;
+    out->history.hour_us = 365 * 86400 * HD_USEC_PER_SEC;
+}
+
+int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_config_t *out,
+                          char *err, size_t errlen)
+{
+    ctx_t c = {.name = name ? name : "config", .cfg = out};
+    hd_config_defaults(out);
+    hd_yaml_node_t *root;
+    int line, col;
+    char yerr[256];
+    if (hd_yaml_parse(yaml, len, &root, &line, &col, yerr, sizeof(yerr)) < 0) {
+        snprintf(err, errlen, "%s:%d:%d: %s", c.name, line, col, yerr);
+        hd_config_free(out);
+        return -1;
+    }
+    if (root) parse_top(&c, root);
+    hd_yaml_free(root);
+    for (size_t i = 0; i < out->nchecks; i++)
+        free(c.ids[i].path);
+    free(c.ids);
+    if (c.nerr == 0) return 0;
+    errs_flush(&c, err, errlen);
+    hd_config_free(out);
+    return -1;
+}
+
+int hd_config_load_file(const char *path, hd_config_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    hd_buf_t b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        hd_buf_append(&b, chunk, n);
+        if (b.len > HD_CONFIG_MAX_FILE) break;
+    }
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    int rc = -1;
+    if (rerr)
+        snprintf(err, errlen, "%s: %s", path, strerror(rerr ? rerr : EIO));
+    else if (b.len > HD_CONFIG_MAX_FILE)
+        snprintf(err, errlen, "%s: larger than %d MiB; is it really the config file?", path,
+                 HD_CONFIG_MAX_FILE / (1024 * 1024));
+    else
+        rc = hd_config_load_string(b.data ? b.data : "", b.len, path, out, err, errlen);
+    hd_buf_free(&b);
+    return rc;
+}
+
+/* The checks of `heed agent --dev`: they pass on any machine. */
+static const char dev_yaml[] = "checks:\n"
+                               "  - name: agent-api\n"
+                               "    target: tcp://" HD_CONFIG_DEFAULT_BIND
+                               ":" STR(HD_CONFIG_DEFAULT_PORT) "\n"
+                                                               "  - name: hostname-file\n"
+                                                               "    target: file:///etc/hostname\n"
+                                                               "    interval: 30s\n"
+                                                               "  - name: exec-true\n"
+                                                               "    target: exec:true\n"
+                                                               "    interval: 30s\n";
+
+int hd_config_dev(hd_config_t *out, const char *data_dir)
+{
+    char err[512];
+    if (hd_config_load_string(dev_yaml, sizeof(dev_yaml) - 1, "dev", out, err, sizeof(err)) < 0)
+        return -1; /* a bug: the unit tests load it */
+    if (data_dir) {
+        free(out->data_dir);
+        out->data_dir = hd_xstrdup(data_dir);
+    }
+    return 0;
+}
+
+void hd_config_free(hd_config_t *c)
+{
+    if (!c) return;
+    free(c->node);
+    free(c->bind_host);
+    free(c->data_dir);
+    for (size_t i = 0; i < c->ntokens; i++) {
+        free(c->tokens[i].secret);
+        free(c->tokens[i].tenant);
+    }
+    free(c->tokens);
+    for (size_t i = 0; i < c->nchecks; i++)
+        hd_check_def_free(&c->checks[i]);
+    free(c->checks);
+    for (size_t i = 0; i < c->nservices; i++) {
+        hd_config_service_t *s = &c->services[i];
+        free(s->id);
+        free(s->name);
+        free(s->address);
+        list_free(s->tags);
+        for (size_t j = 0; j < s->nmeta; j++) {
+            free(s->meta[j].key);
+            free(s->meta[j].value);
+        }
+        free(s->meta);
+    }
+    free(c->services);
+    memset(c, 0, sizeof(*c));
+}
+
+const char *hd_config_role_str(hd_token_role_t r)
+{
+    switch (r) {
+    case HD_ROLE_READ:
+        return "read";
+    case HD_ROLE_WRITE:
+        return "write";
+    case HD_ROLE_MANAGEMENT:
+        return "management";
+    }
+    return "read";
+}

@@ -1,0 +1,121 @@
+/* config — the agent's YAML configuration file: read, checked against its
+ * schema, turned into an hd_config_t with every default filled in.
+ *
+ * docs/config.md is the reference of the format. Every error names
+ * `file:line:column: key.path: what was expected`, e.g.
+ *   heed.yaml:12:14: checks[2].interval: expected a duration like 10s, got "ten"
+ * Unknown keys, duplicate keys and duplicate ids are errors. Up to
+ * HD_CONFIG_MAX_ERRORS errors are reported, one per line, in file order of
+ * discovery.
+ *
+ * This module reads and validates; it does not run anything, open the data
+ * directory or bind the address. */
+#ifndef HD_CONFIG_H
+#define HD_CONFIG_H
+
+#include "agent/check.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HD_CONFIG_MAX_ERRORS   20
+#define HD_CONFIG_MAX_FILE     (16 * 1024 * 1024) /* a larger file is refused */
+#define HD_CONFIG_DEFAULT_BIND "127.0.0.1"
+#define HD_CONFIG_DEFAULT_PORT 8500
+#define HD_CONFIG_DEFAULT_DATA "/var/lib/heed"
+#define HD_CONFIG_MAX_STATUS   HD_HTTP_STATUS_MAX
+#define HD_CONFIG_MAX_META     64 /* meta pairs per service (Consul's limit) */
+
+typedef enum hd_token_role_e {
+    HD_ROLE_READ = 0,   /* GET only */
+    HD_ROLE_WRITE,      /* GET and changes, within its tenant */
+    HD_ROLE_MANAGEMENT, /* everything, every tenant */
+} hd_token_role_t;
+
+typedef struct hd_config_token_s {
+    char *secret;         /* printable ASCII, no spaces; unique */
+    hd_token_role_t role; /* required */
+    char *tenant;         /* write/read: the tenant it is limited to; NULL: limited to the
+                           * objects without a tenant (never "all tenants", which only
+                           * management sees). Always NULL for management. */
+} hd_config_token_t;
+
+typedef struct hd_config_meta_s {
+    char *key;
+    char *value;
+} hd_config_meta_t;
+
+typedef struct hd_config_service_s {
+    char *id;      /* unique; default: name */
+    char *name;    /* required */
+    char *address; /* NULL: the node's address */
+    int port;      /* 0: none given */
+    char **tags;   /* NULL-terminated, may be NULL */
+    hd_config_meta_t *meta;
+    size_t nmeta;
+} hd_config_service_t;
+
+/* A token bucket: rate tokens a second, at most burst saved up. */
+typedef struct hd_config_rate_s {
+    double rate; /* requests per second; 0: unlimited */
+    int burst;
+} hd_config_rate_t;
+
+typedef struct hd_config_limits_s {
+    size_t max_body_bytes;    /* request body; default 1 MiB */
+    size_t max_header_bytes;  /* request line and headers; default 16 KiB */
+    int max_conns_per_client; /* open connections from one address; default 200 */
+    size_t output_max_bytes;  /* check output kept; default 4096 */
+} hd_config_limits_t;
+
+typedef struct hd_config_rate_limits_s {
+    hd_config_rate_t api;  /* every request, per token; default unlimited */
+    hd_config_rate_t ping; /* GET /v1/ping, per token; default 12 a minute, burst 12 */
+} hd_config_rate_limits_t;
+
+typedef struct hd_config_history_s {
+    int64_t raw_us;    /* every result; default 48 h */
+    int64_t minute_us; /* per-minute rollups; default 30 days */
+    int64_t hour_us;   /* per-hour rollups; default 365 days */
+} hd_config_history_t;
+
+typedef struct hd_config_s {
+    char *node;      /* default: the host name */
+    char *bind_host; /* without brackets for IPv6; default 127.0.0.1 */
+    int bind_port;   /* default 8500; 0: any free port */
+    char *data_dir;  /* absolute; default /var/lib/heed */
+    hd_config_token_t *tokens;
+    size_t ntokens;
+    /* Every check: the standalone ones in file order, then each service's
+     * in file order (service_id set). All have from_config = 1. */
+    hd_check_def_t *checks;
+    size_t nchecks;
+    hd_config_service_t *services;
+    size_t nservices;
+    hd_config_limits_t limits;
+    hd_config_rate_limits_t rate_limits;
+    int enable_api_exec_checks; /* default 0: exec: checks from the config file only */
+    hd_config_history_t history;
+} hd_config_t;
+
+/* Fills out with the configuration of an empty file: every default, no
+ * tokens, checks or services. */
+void hd_config_defaults(hd_config_t *out);
+/* Reads and validates the file at path. Returns 0, or -1 with the errors in
+ * err (one per line, the first always complete when errlen allows) and out
+ * left empty. */
+int hd_config_load_file(const char *path, hd_config_t *out, char *err, size_t errlen);
+/* As hd_config_load_file for len bytes of YAML; name (e.g. the file name)
+ * starts each error message. */
+int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_config_t *out,
+                          char *err, size_t errlen);
+/* The configuration of `heed agent --dev`: the defaults (loopback, port
+ * 8500), data_dir, and sample checks that work on any machine: the agent's
+ * own API port (tcp), /etc/hostname (file), `exec:true`. Returns 0. */
+int hd_config_dev(hd_config_t *out, const char *data_dir);
+/* Frees everything out holds and empties it. */
+void hd_config_free(hd_config_t *c);
+/* "read", "write", "management". */
+const char *hd_config_role_str(hd_token_role_t r);
+
+#endif

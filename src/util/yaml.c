@@ -1,0 +1,208 @@
+/* yaml — a YAML document as a tree with positions (see yaml.h). */
+#include "util/yaml.h"
+#include "util/mem.h"
+
+#include <libfyaml.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The diagnostics are collected (fy_diag_set_collect_errors) and read back
+ * below; this output function only makes sure that nothing that slips past
+ * the collection is ever printed. */
+static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
+}
+
+static hd_yaml_node_t *node_new(hd_yaml_type_t type, int line, int column)
+{
+    hd_yaml_node_t *n = hd_xcalloc(1, sizeof(*n));
+    n->type = type;
+    n->line = line;
+    n->column = column;
+    return n;
+}
+
+static void push_item(hd_yaml_node_t *parent, hd_yaml_node_t *n)
+{
+    size_t used = parent->type == HD_YAML_MAP ? 2 * parent->n : parent->n;
+    if (used + 2 > parent->cap) {
+        parent->cap = parent->cap ? parent->cap * 2 : 8;
+        parent->items = hd_xrealloc(parent->items, parent->cap * sizeof(*parent->items));
+    }
+    parent->items[used] = n;
+    if (parent->type == HD_YAML_MAP) parent->items[used + 1] = NULL; /* until the value comes */
+    parent->n++;
+}
+
+void hd_yaml_free(hd_yaml_node_t *n)
+{
+    if (!n) return;
+    size_t used = n->type == HD_YAML_MAP ? 2 * n->n : n->n;
+    for (size_t i = 0; i < used; i++)
+        hd_yaml_free(n->items[i]); /* recursion bounded by HD_YAML_MAX_DEPTH */
+    free(n->items);
+    free(n->text);
+    free(n);
+}
+
+int hd_yaml_is_null(const hd_yaml_node_t *n)
+{
+    if (!n || n->type != HD_YAML_SCALAR || !n->plain) return 0;
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+        if (strcmp(n->text, nulls[i]) == 0 && strlen(n->text) == n->len) return 1;
+    return 0;
+}
+
+/* One open mapping or sequence while the tree is built. */
+typedef struct frame_s {
+    hd_yaml_node_t *node;
+    int want_value; /* mappings: the next node is the value of the last key */
+} frame_t;
+
+int hd_yaml_parse(const char *s, size_t len, hd_yaml_node_t **root, int *line, int *column,
+                  char *err, size_t errlen)
+{
+    *root = NULL;
+    *line = 1;
+    *column = 1;
+    snprintf(err, errlen, "invalid YAML");
+
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.output_fn = quiet;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (!diag) {
+        snprintf(err, errlen, "cannot start the YAML parser (out of memory)");
+        return -1;
+    }
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2);
+    pc.diag = diag;
+    struct fy_parser *p = fy_parser_create(&pc);
+    if (!p || fy_parser_set_string(p, s, len) != 0) {
+        snprintf(err, errlen, "cannot start the YAML parser (out of memory)");
+        if (p) fy_parser_destroy(p);
+        fy_diag_destroy(diag);
+        return -1;
+    }
+
+    frame_t stack[HD_YAML_MAX_DEPTH];
+    int depth = 0, docs = 0, failed = 0;
+    hd_yaml_node_t *top = NULL;
+    struct fy_event *e;
+    while (!failed && (e = fy_parser_parse(p))) {
+        /* An empty value has no position of its own: it keeps its key's. */
+        const struct fy_mark *m = fy_event_start_mark(e);
+        if (m) {
+            *line = m->line + 1;
+            *column = m->column + 1;
+        }
+        hd_yaml_node_t *n = NULL;
+        switch (e->type) {
+        case FYET_DOCUMENT_START:
+            if (++docs > 1) {
+                snprintf(err, errlen, "only one YAML document is allowed (found a second '---')");
+                failed = 1;
+            }
+            break;
+        case FYET_ALIAS:
+            snprintf(err, errlen, "aliases (*name) are not supported: write the value out");
+            failed = 1;
+            break;
+        case FYET_SCALAR: {
+            n = node_new(HD_YAML_SCALAR, *line, *column);
+            struct fy_token *tok = e->scalar.value;
+            size_t tlen = 0;
+            const char *text = tok ? fy_token_get_text(tok, &tlen) : NULL;
+            if (!text) tlen = 0;
+            n->text = hd_xmalloc(tlen + 1);
+            if (tlen) memcpy(n->text, text, tlen);
+            n->text[tlen] = '\0';
+            n->len = tlen;
+            n->plain = !tok || fy_token_scalar_style(tok) == FYSS_PLAIN;
+            break;
+        }
+        case FYET_MAPPING_START:
+            n = node_new(HD_YAML_MAP, *line, *column);
+            break;
+        case FYET_SEQUENCE_START:
+            n = node_new(HD_YAML_SEQ, *line, *column);
+            break;
+        case FYET_MAPPING_END:
+        case FYET_SEQUENCE_END:
+            if (depth > 0) depth--;
+            break;
+        default:
+            break;
+        }
+        fy_parser_event_free(p, e);
+        if (!n) continue;
+
+        if (depth == 0) {
+            if (top) { /* cannot happen within one document; kept safe anyway */
+                hd_yaml_free(n);
+                snprintf(err, errlen, "unexpected second top-level node");
+                failed = 1;
+                break;
+            }
+            top = n;
+        } else {
+            frame_t *f = &stack[depth - 1];
+            if (f->node->type == HD_YAML_MAP && f->want_value) {
+                f->node->items[2 * f->node->n - 1] = n;
+                f->want_value = 0;
+            } else {
+                push_item(f->node, n);
+                if (f->node->type == HD_YAML_MAP) {
+                    f->want_value = 1;
+                    if (n->type != HD_YAML_SCALAR) {
+                        snprintf(err, errlen, "a key must be a plain value, not a %s",
+                                 n->type == HD_YAML_MAP ? "mapping" : "list");
+                        failed = 1;
+                        break;
+                    }
+                }
+            }
+        }
+        if (n->type != HD_YAML_SCALAR) {
+            if (depth == HD_YAML_MAX_DEPTH) {
+                snprintf(err, errlen, "nested deeper than %d levels", HD_YAML_MAX_DEPTH);
+                failed = 1;
+                break;
+            }
+            stack[depth].node = n;
+            stack[depth].want_value = 0;
+            depth++;
+        }
+    }
+
+    if (!failed && fy_parser_get_stream_error(p)) {
+        failed = 1;
+        void *it = NULL;
+        struct fy_diag_error *de = fy_diag_errors_iterate(diag, &it);
+        if (de) {
+            *line = de->line > 0 ? de->line : 1;
+            *column = de->column > 0 ? de->column : 1;
+            snprintf(err, errlen, "invalid YAML: %s", de->msg ? de->msg : "syntax error");
+        }
+    }
+    fy_parser_destroy(p);
+    fy_diag_destroy(diag);
+    if (failed) {
+        hd_yaml_free(top);
+        return -1;
+    }
+    *root = top;
+    return 0;
+}
