@@ -1,0 +1,33 @@
+/* fuzz_duration — hd_time_parse_duration on any NUL-terminated input: a
+ * value it accepts is within 0 .. 9e15 us, and a refusal says what it
+ * refused. */
+#include "util/time.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s) return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+
+    int64_t us = -1;
+    char err[128] = "";
+    if (hd_time_parse_duration(s, &us, err, sizeof(err)) == 0) {
+        if (us < 0 || us > 9000000000000000LL) abort();
+        /* Only digits, one '.', and a unit get through. */
+        size_t num = strspn(s, "0123456789.");
+        if (num == 0 || strchr(s + num, '.')) abort();
+        const char *unit = s + num;
+        if (*unit && strcmp(unit, "us") != 0 && strcmp(unit, "ms") != 0 && strcmp(unit, "s") != 0 &&
+            strcmp(unit, "m") != 0 && strcmp(unit, "h") != 0)
+            abort();
+    } else {
+        if (strncmp(err, "invalid duration '", 18) != 0 || us != -1) abort();
+    }
+    free(s);
+    return 0;
+}

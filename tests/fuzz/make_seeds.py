@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into corpus/<name>/.
+
+Each seed is a real-shaped input: what servers answer, what users type.
+Run it again after changing a seed here, and commit the files it writes;
+libFuzzer grows its own corpus from these (under the build directory).
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(corpus, name, data):
+    d = os.path.join(HERE, "corpus", corpus)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- target: URLs as users write them -----------------------------------
+TARGETS = {
+    "tcp": "tcp://db:5432",
+    "tcp-ipv6": "tcp://[::1]:6379",
+    "tcp-zone": "tcp://[fe80::1%25eth0]:22",
+    "http": "http://web:8080/health?full=1#top",
+    "https-user": "https://admin:hunter2@web/status",
+    "postgres": "postgres://alice:s%40cret@db:6543/app?sslmode=disable",
+    "postgresql": "postgresql://db",
+    "mysql": "mysql://root@db/shop",
+    "redis": "redis://:secret@cache:6380/2",
+    "redis-acl": "redis://default:p%40ss@cache/0",
+    "unix": "unix:///run/postgresql/.s.PGSQL.5432",
+    "unix-localhost": "unix://localhost/run/a%20b.sock",
+    "file": "file:///var/run/app.ready",
+    "exec": "exec:sh -c 'pg_isready -h \"db\" -p 5432' a\\ b",
+    "bad-port": "tcp://db:65536",
+    "bad-ipv6": "tcp://[::1",
+}
+for name, url in TARGETS.items():
+    write("target", name, url)
+
+# --- duration ----------------------------------------------------------
+for d in ["10ms", "1.5s", "2m", "1h", "30", "500us", ".5s", "9000000000s"]:
+    write("duration", d.replace(".", "_"), d)
+
+
+# --- postgres: backend messages ----------------------------------------
+def pg(t, body=b""):
+    return t.encode() + struct.pack("!I", len(body) + 4) + body
+
+
+def pg_auth(code, extra=b""):
+    return pg("R", struct.pack("!I", code) + extra)
+
+
+def pg_error(code, msg, t="E"):
+    body = b"SFATAL\0VFATAL\0C" + code.encode() + b"\0M" + msg.encode() + b"\0"
+    body += b"Fpostmaster.c\0L2343\0RProcessStartupPacket\0\0"
+    return pg(t, body)
+
+
+def pg_param(k, v):
+    return pg("S", k.encode() + b"\0" + v.encode() + b"\0")
+
+
+TRUST_TAIL = (pg_param("application_name", "heed") + pg_param("server_version", "16.2")
+              + pg_param("client_encoding", "UTF8") + pg("K", struct.pack("!II", 12345, 0x12345678)))
+write("pg", "auth-md5", pg_auth(5, b"\x9a\x1b\x2c\x3d"))
+write("pg", "auth-sasl", pg_auth(10, b"SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0"))
+write("pg", "trust-ready", pg_auth(0) + TRUST_TAIL + pg("Z", b"I"))
+write("pg", "trust-no-ready", pg_auth(0) + TRUST_TAIL)
+write("pg", "starting-up", pg_error("57P03", "the database system is starting up"))
+write("pg", "no-database", pg_auth(0) + pg_error("3D000", 'database "app" does not exist'))
+write("pg", "auth-failed", pg_error("28P01", 'password authentication failed for user "alice"'))
+write("pg", "too-many", pg_error("53300", "sorry, too many clients already"))
+write("pg", "notice-negotiate",
+      pg_error("01000", "note", "N") + pg("v", struct.pack("!II", 0, 1) + b"_pq_.x\0") + pg_auth(3))
+write("pg", "http", "HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+# --- mysql: the server's first packet -----------------------------------
+def my_packet(payload, seq=0):
+    n = len(payload)
+    return bytes([n & 0xff, (n >> 8) & 0xff, n >> 16, seq]) + payload
+
+
+def my_greeting(version):
+    return my_packet(b"\x0a" + version.encode() + b"\0" + struct.pack("<I", 42)
+                     + b"\x3b\x5f\x1e\x6a\x22\x4d\x0f\x52\0" + b"\xff\xff\xff\x02\x00\xff\xdf\x15"
+                     + b"\0" * 10 + b"\x12\x34\x56\x78\x1a\x2b\x3c\x4d\x5e\x6f\x70\x01\0"
+                     + b"caching_sha2_password\0")
+
+
+def my_error(code, msg, sqlstate=None):
+    p = b"\xff" + struct.pack("<H", code)
+    if sqlstate:
+        p += b"#" + sqlstate.encode()
+    return my_packet(p + msg.encode())
+
+
+write("mysql", "greeting-mysql8", my_greeting("8.0.36"))
+write("mysql", "greeting-mariadb", my_greeting("5.5.5-10.11.6-MariaDB-0+deb12u1"))
+write("mysql", "greeting-min", my_packet(b"\x0a5.7.44\0\x01\0\0\0abcdefgh\0"))
+write("mysql", "err-1040", my_error(1040, "Too many connections"))
+write("mysql", "err-1040-sqlstate", my_error(1040, "Too many connections", "08004"))
+write("mysql", "err-1129", my_error(1129, "Host '172.17.0.1' is blocked because of many "
+                                          "connection errors; unblock with 'mysqladmin flush-hosts'"))
+write("mysql", "http", "HTTP/1.1 400 Bad Request\r\n\r\n")
+
+# --- redis: first byte picks the target (see fuzz_redis.c) ---------------
+PLAIN, PASS, ACL = 0x00, 0x01, 0x03
+
+
+def db(n):
+    return 0x04 | (n << 3)
+
+
+write("redis", "pong", bytes([PLAIN]) + b"+PONG\r\n")
+write("redis", "loading", bytes([PLAIN]) + b"-LOADING Redis is loading the dataset in memory\r\n")
+write("redis", "busy", bytes([PLAIN]) + b"-BUSY Redis is busy running a script.\r\n")
+write("redis", "noauth", bytes([PLAIN]) + b"-NOAUTH Authentication required.\r\n")
+write("redis", "err", bytes([PLAIN]) + b"-ERR unknown command 'PING'\r\n")
+write("redis", "auth-select-ping", bytes([PASS | db(2)]) + b"+OK\r\n+OK\r\n+PONG\r\n")
+write("redis", "acl-wrongpass", bytes([ACL]) + b"-WRONGPASS invalid username-password pair\r\n")
+write("redis", "select-out-of-range", bytes([db(31)]) + b"-ERR DB index is out of range\r\n")
+write("redis", "http", bytes([PLAIN]) + b"HTTP/1.1 400 Bad Request\r\n")
