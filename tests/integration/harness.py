@@ -37,7 +37,7 @@ HEED = os.environ.get("HEED_BIN") or os.path.join(ROOT, "build", "heed")
 def _is_sanitized(path):
     try:
         with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
+            return b"__asan_init" in f.read()  # gcc and clang both reference it
     except OSError:
         return False
 

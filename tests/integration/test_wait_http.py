@@ -103,7 +103,10 @@ class Http(HeedTestCase):
         rc, out, err = run_heed(["wait", "-t", "0.5", url])
         self.assertEqual(rc, 124, err)
         attempts, _ = self.assertTimeoutLine(err, url, "HTTP 503")
-        self.assertEqual(attempts, len(app.requests))
+        # The attempt in flight at the deadline may or may not have reached
+        # the server, and may or may not be counted.
+        self.assertLessEqual(abs(attempts - len(app.requests)), 1, (attempts, app.requests))
+        self.assertGreater(attempts, 2)
 
     def test_status_list(self):
         port = serve(self.reg, App())
