@@ -13,6 +13,7 @@ pkgs=(
   # tests
   libcmocka-dev python3 postgresql redis-server mariadb-server
   fping iproute2 procps
+  dnsmasq-base  # dns:// tests: a name server on a loopback port (no system service)
 )
 
 missing=()

@@ -224,6 +224,9 @@ static int run_wait(int argc, char **argv)
     char **cmd = NULL;
     const char **urls = hd_xcalloc((size_t)argc, sizeof(char *));
     int nurls = 0, rc = HD_EXIT_USAGE;
+    /* tls: a readiness gate wants a valid certificate; a short-lived one
+     * (step-ca issues 24-hour certificates) is ready unless asked. */
+    int cert_days = 0;
 
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
@@ -280,6 +283,18 @@ static int run_wait(int argc, char **argv)
             free(http.body_contains);
             http.body_contains = hd_xstrdup(val);
             continue;
+        } else if (!strcmp(name, "--cert-days-left")) {
+            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || errno || v < 0 || v > 36500) {
+                hd_cmd_usage_error("wait", "invalid --cert-days-left '%s' (expected 0-36500 days)",
+                                   val);
+                goto out;
+            }
+            cert_days = (int)v;
+            continue;
         } else {
             hd_cmd_usage_error("wait", "unknown flag '%s'", name);
             goto out;
@@ -325,6 +340,7 @@ static int run_wait(int argc, char **argv)
             t->http = http;
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;
         }
+        if (t->kind == HD_KIND_TLS) t->tls = (hd_tls_expect_t){cert_days, http.insecure};
         w.targets[i].w = &w;
     }
 
@@ -419,6 +435,11 @@ const hd_cmd_t hd_cmd_wait = {
     "                                   PING answers PONG (not LOADING)\n"
     "  file:///PATH                     the path exists\n"
     "  'exec:COMMAND ARGS'              the command exits 0 (no shell; quotes work)\n"
+    "  tls://HOST[:PORT]                a TLS handshake with a certificate that verifies\n"
+    "                                   for HOST and has not expired (port 443)\n"
+    "  'dns://NAME[?type=T&server=ADDR[:PORT]&expect=VALUE]'\n"
+    "                                   NAME has records of type T (A, AAAA, CNAME, MX,\n"
+    "                                   NS, TXT; default A), one equal to VALUE if given\n"
     "\n"
     "Flags:\n"
     "  -t, --timeout DUR        give up after DUR (default 60s; 0 = never)\n"
@@ -429,7 +450,8 @@ const hd_cmd_t hd_cmd_wait = {
     "      --status LIST        http: accepted status codes, e.g. 200,204\n"
     "      --body-contains TEXT http: the body must contain TEXT\n"
     "      --follow             http: follow redirects\n"
-    "  -k, --insecure           https: do not verify the certificate\n"
+    "  -k, --insecure           https, tls: do not verify the certificate\n"
+    "      --cert-days-left N   tls: the certificate must have N days left (default 0)\n"
     "  -q, --quiet              print nothing\n"
     "      --json               print one JSON object per target on stdout:\n"
     "                           target, ready, attempts, elapsed_ms, last_error, reason\n"

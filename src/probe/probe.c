@@ -20,6 +20,7 @@ static const struct {
     [HD_R_TIMEOUT] = {"timeout", "timed out"},
     [HD_R_DNS_NOT_FOUND] = {"dns_not_found", "name not found"},
     [HD_R_DNS_FAIL] = {"dns_fail", "name lookup failed"},
+    [HD_R_DNS_MISMATCH] = {"dns_mismatch", "no answer equals the expected record"},
     [HD_R_CONNECT_REFUSED] = {"connect_refused", "connection refused"},
     [HD_R_CONNECT_FAIL] = {"connect_fail", "connect failed"},
     [HD_R_NO_SOCKET] = {"no_socket", "socket does not exist"},
@@ -31,6 +32,8 @@ static const struct {
     [HD_R_HTTP_BODY] = {"http_body", "body does not contain the expected text"},
     [HD_R_HTTP_FAIL] = {"http_fail", "HTTP request failed"},
     [HD_R_TLS_FAIL] = {"tls_fail", "TLS failed"},
+    [HD_R_TLS_EXPIRING] = {"tls_expiring", "certificate expires soon"},
+    [HD_R_TLS_EXPIRED] = {"tls_expired", "certificate expired"},
     [HD_R_PG_STARTING] = {"pg_starting", "the database system is not accepting connections yet"},
     [HD_R_PG_NO_DATABASE] = {"pg_no_database", "database does not exist"},
     [HD_R_PG_ERROR] = {"pg_error", "server error"},
@@ -78,6 +81,7 @@ void hd_probe_env_close(hd_probe_env_t *env)
 {
     hd_resolver_free(env->resolver);
     hd_http_free(env->http);
+    hd_tls_free(env->tls);
     memset(env, 0, sizeof(*env));
 }
 
@@ -96,6 +100,10 @@ static const hd_probe_kind_t *kind_of(const hd_target_t *t)
         return &hd_probe_file;
     case HD_KIND_EXEC:
         return &hd_probe_exec;
+    case HD_KIND_DNS:
+        return &hd_probe_dns;
+    case HD_KIND_TLS:
+        return &hd_probe_tls;
     case HD_KIND_ICMP:
         return NULL;
     }

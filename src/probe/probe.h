@@ -32,6 +32,7 @@ typedef enum hd_reason_e {
     HD_R_TIMEOUT,         /* the attempt's deadline passed */
     HD_R_DNS_NOT_FOUND,   /* the name does not resolve (yet) */
     HD_R_DNS_FAIL,        /* the lookup failed */
+    HD_R_DNS_MISMATCH,    /* dns: no answer equals the expected record */
     HD_R_CONNECT_REFUSED, /* ECONNREFUSED, or no listener on a unix socket */
     HD_R_CONNECT_FAIL,    /* any other connect error */
     HD_R_NO_SOCKET,       /* a unix socket path that does not exist */
@@ -43,6 +44,8 @@ typedef enum hd_reason_e {
     HD_R_HTTP_BODY,       /* the body lacks the expected text */
     HD_R_HTTP_FAIL,       /* transfer error (libcurl) */
     HD_R_TLS_FAIL,        /* TLS handshake or certificate verification */
+    HD_R_TLS_EXPIRING,    /* tls: the certificate expires within the warning threshold */
+    HD_R_TLS_EXPIRED,     /* tls: the certificate has expired */
     HD_R_PG_STARTING,     /* SQLSTATE 57P03: starting up, shutting down, recovery */
     HD_R_PG_NO_DATABASE,  /* SQLSTATE 3D000: the database does not exist (yet) */
     HD_R_PG_ERROR,        /* another error before the startup exchange completed */
@@ -64,15 +67,17 @@ typedef struct hd_result_s {
     hd_status_t status;
     hd_reason_t reason;
     int64_t latency_us;               /* start to finish of this attempt */
+    int64_t cert_expiry;              /* tls: the leaf's notAfter, epoch seconds; 0 otherwise */
     char output[HD_PROBE_OUTPUT_MAX]; /* short human text; "" when none */
 } hd_result_t;
 
-/* Everything probes share within one process: the loop, the resolver and
- * the HTTP client, the latter two made on first use. */
+/* Everything probes share within one process: the loop, the resolver, the
+ * HTTP client and the TLS context, the latter three made on first use. */
 typedef struct hd_probe_env_s {
     struct event_base *base;
     struct hd_resolver_s *resolver;
     struct hd_http_s *http;
+    struct hd_tls_s *tls;
 } hd_probe_env_t;
 
 typedef struct hd_probe_s hd_probe_t;

@@ -46,8 +46,12 @@ extern const hd_probe_kind_t hd_probe_conn; /* tcp, unix, postgres, mysql, redis
 extern const hd_probe_kind_t hd_probe_http;
 extern const hd_probe_kind_t hd_probe_file;
 extern const hd_probe_kind_t hd_probe_exec;
+extern const hd_probe_kind_t hd_probe_dns;
+extern const hd_probe_kind_t hd_probe_tls;
 
 /* The HTTP client's teardown, called by hd_probe_env_close(). */
 void hd_http_free(struct hd_http_s *h);
+/* The TLS context's teardown, called by hd_probe_env_close(). */
+void hd_tls_free(struct hd_tls_s *tls);
 
 #endif

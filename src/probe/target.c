@@ -1,6 +1,7 @@
 /* target — turns a URL into something a probe can run, with each scheme's
  * defaults (ports 5432, 3306, 6379, 80, 443) and rules. */
 #include "probe/target.h"
+#include "probe/dns.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/url.h"
@@ -20,7 +21,8 @@ static const struct {
     {"postgres", HD_KIND_PG, 5432}, {"postgresql", HD_KIND_PG, 5432},
     {"mysql", HD_KIND_MYSQL, 3306}, {"redis", HD_KIND_REDIS, 6379},
     {"file", HD_KIND_FILE, -1},     {"exec", HD_KIND_EXEC, -1},
-    {"icmp", HD_KIND_ICMP, -1},
+    {"icmp", HD_KIND_ICMP, -1},     {"dns", HD_KIND_DNS, -1},
+    {"tls", HD_KIND_TLS, 443},
 };
 
 const char *hd_kind_name(hd_kind_t k)
@@ -44,6 +46,10 @@ const char *hd_kind_name(hd_kind_t k)
         return "exec";
     case HD_KIND_ICMP:
         return "icmp";
+    case HD_KIND_DNS:
+        return "dns";
+    case HD_KIND_TLS:
+        return "tls";
     }
     return "?";
 }
@@ -136,10 +142,45 @@ static char *redact(const char *s, const hd_url_t *u)
         goto bad;                                                                                  \
     } while (0)
 
+/* Reads a dns:// query ("type=MX&server=127.0.0.1:5353&expect=...") into
+ * t. Returns 0, or -1 with a message. */
+static int dns_query(char *q, hd_target_t *t, char *err, size_t errlen)
+{
+    char *save = NULL;
+    for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) FAIL("dns query item '%s' is not KEY=VALUE", kv);
+        *eq = '\0';
+        char **dst = !strcmp(kv, "type")     ? &t->dns_type
+                     : !strcmp(kv, "server") ? &t->dns_server
+                     : !strcmp(kv, "expect") ? &t->dns_expect
+                                             : NULL;
+        if (!dst) FAIL("unknown dns query key '%s' (expected type, server or expect)", kv);
+        if (*dst) FAIL("dns query key '%s' given twice", kv);
+        *dst = hd_url_decode(eq + 1, strlen(eq + 1));
+        if (!*dst) FAIL("bad percent-escape in dns %s", kv);
+        if (!**dst) FAIL("empty dns %s", kv);
+    }
+    if (t->dns_type) {
+        int code = hd_dns_type_code(t->dns_type);
+        if (!code)
+            FAIL("unknown dns type '%s' (expected A, AAAA, CNAME, MX, NS or TXT)", t->dns_type);
+        free(t->dns_type);
+        t->dns_type = hd_xstrdup(hd_dns_type_name(code));
+    }
+    if (t->dns_server && !hd_dns_server_valid(t->dns_server))
+        FAIL("dns server '%s' is not ADDR[:PORT] (an IPv4 address or [IPv6], port 1-65535)",
+             t->dns_server);
+    return 0;
+bad:
+    return -1;
+}
+
 int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->redis_db = -1;
+    t->tls.cert_days_left = HD_TLS_DAYS_DEFAULT;
     hd_url_t u;
     char uerr[200];
     if (hd_url_parse(s, &u, uerr, sizeof(uerr)) < 0) {
@@ -195,9 +236,22 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
     switch (t->kind) {
     case HD_KIND_TCP:
     case HD_KIND_ICMP:
+    case HD_KIND_TLS:
         if ((u.path[0] && strcmp(u.path, "/") != 0) || u.query || u.user)
             FAIL("%s URLs are %s://host%s only", u.scheme, u.scheme,
-                 t->kind == HD_KIND_TCP ? ":port" : "");
+                 t->kind == HD_KIND_ICMP  ? ""
+                 : t->kind == HD_KIND_TLS ? "[:port]"
+                                          : ":port");
+        break;
+    case HD_KIND_DNS:
+        if ((u.path[0] && strcmp(u.path, "/") != 0) || u.user)
+            FAIL("dns URLs are dns://name[?type=T&server=ADDR&expect=VALUE]");
+        if (u.host_is_ipv6) FAIL("dns URLs name a DNS name, not an IPv6 address");
+        if (u.query && dns_query(u.query, t, err, errlen) < 0) {
+            hd_url_free(&u);
+            hd_target_free(t);
+            return -1;
+        }
         break;
     case HD_KIND_HTTP:
         break;
@@ -250,5 +304,8 @@ void hd_target_free(hd_target_t *t)
     free(t->database);
     hd_argv_free(t->argv);
     free(t->http.body_contains);
+    free(t->dns_type);
+    free(t->dns_server);
+    free(t->dns_expect);
     memset(t, 0, sizeof(*t));
 }

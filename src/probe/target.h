@@ -5,6 +5,16 @@
  *   postgres://[user[:pw]@]host[:port][/db]   (also postgresql://)
  *   mysql://[user[:pw]@]host[:port][/db]
  *   redis://[[user]:pw@]host[:port][/db]
+ *   tls://host[:port]       (port 443 by default)
+ *   dns://name[?type=T][&server=ADDR[:PORT]][&expect=VALUE]
+ *
+ * dns:// asks for records of type T (A, AAAA, CNAME, MX, NS or TXT, any
+ * case; A by default, AAAA when VALUE is an IPv6 address) of the name, from
+ * the system's name servers or only from ADDR (an IPv4 address or a
+ * bracketed IPv6 one, port 53 by default). With expect=VALUE one answer must
+ * equal VALUE: addresses as addresses, names without case or final dot, MX
+ * as "HOST" or "PREF HOST", TXT as its strings joined, exactly. Query
+ * values are percent-decoded ("v%3Dspf1%20-all"); each key at most once.
  *
  * `heed wait` and the agent's checks both parse targets here. */
 #ifndef HD_TARGET_H
@@ -22,6 +32,8 @@ typedef enum hd_kind_e {
     HD_KIND_FILE,
     HD_KIND_EXEC,
     HD_KIND_ICMP,
+    HD_KIND_DNS,
+    HD_KIND_TLS,
 } hd_kind_t;
 
 #define HD_HTTP_STATUS_MAX 32
@@ -34,6 +46,15 @@ typedef struct hd_http_expect_s {
     int follow;          /* follow redirects (off by default, CVE-2022-29153) */
     int insecure;        /* skip TLS verification */
 } hd_http_expect_t;
+
+#define HD_TLS_DAYS_DEFAULT 14
+
+/* What a tls:// target must show: a valid certificate, warning when it
+ * expires within cert_days_left days, critical when expired or invalid. */
+typedef struct hd_tls_expect_s {
+    int cert_days_left; /* HD_TLS_DAYS_DEFAULT unless set; 0: no warning */
+    int insecure;       /* skip chain and host name verification */
+} hd_tls_expect_t;
 
 typedef struct hd_target_s {
     char *url;     /* as given */
@@ -48,6 +69,10 @@ typedef struct hd_target_s {
     int redis_db;   /* redis SELECT index, -1 when absent */
     char **argv;    /* exec: NULL-terminated */
     hd_http_expect_t http;
+    hd_tls_expect_t tls;
+    char *dns_type;   /* dns: "A", "AAAA", "CNAME", "MX", "NS" or "TXT"; NULL: see above */
+    char *dns_server; /* dns: "ADDR[:PORT]" to ask instead of the system's servers, or NULL */
+    char *dns_expect; /* dns: a value one answer must equal, or NULL */
 } hd_target_t;
 
 /* Parses s into t. Returns 0, or -1 with a message naming what is wrong. */

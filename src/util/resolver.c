@@ -29,7 +29,10 @@ struct hd_resolver_s {
 
 struct hd_resolve_req_s {
     hd_resolver_t *r;
-    hd_resolve_cb cb; /* NULL once cancelled */
+    hd_resolve_cb cb;     /* NULL once cancelled */
+    hd_query_cb qcb;      /* instead of cb for hd_resolve_query(); NULL once cancelled */
+    unsigned char *reply; /* hd_resolve_query(): the reply, owned */
+    size_t reply_len;
     void *arg;
     int port;
     int done; /* c-ares has answered; result is below */
@@ -92,7 +95,9 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
     event_add(s->ev, NULL);
 }
 
-hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen)
+/* A resolver with the system's configuration, or (servers != NULL) asking
+ * only those servers and searching no domains. */
+static hd_resolver_t *make(struct event_base *base, const char *servers, char *err, size_t errlen)
 {
     int rc = ares_library_init(ARES_LIB_INIT_ALL);
     if (rc != ARES_SUCCESS) {
@@ -107,16 +112,36 @@ hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen
     o.sock_state_cb_data = r;
     o.timeout = 1000; /* ms per try; a readiness gate retries the whole lookup anyway */
     o.tries = 2;
-    rc = ares_init_options(&r->channel, &o,
-                           ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    o.ndomains = 0;
+    int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    if (servers) mask |= ARES_OPT_DOMAINS;
+    rc = ares_init_options(&r->channel, &o, mask);
     if (rc != ARES_SUCCESS) {
         snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
         free(r);
         ares_library_cleanup();
         return NULL;
     }
+    if (servers && (rc = ares_set_servers_ports_csv(r->channel, servers)) != ARES_SUCCESS) {
+        snprintf(err, errlen, "name server '%s': %s", servers, ares_strerror(rc));
+        ares_destroy(r->channel);
+        free(r);
+        ares_library_cleanup();
+        return NULL;
+    }
     r->timer = evtimer_new(base, on_timer, r);
     return r;
+}
+
+hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen)
+{
+    return make(base, NULL, err, errlen);
+}
+
+hd_resolver_t *hd_resolver_new_servers(struct event_base *base, const char *csv, char *err,
+                                       size_t errlen)
+{
+    return make(base, csv, err, errlen);
 }
 
 static void unlink_req(hd_resolve_req_t *q)
@@ -132,6 +157,7 @@ static void unlink_req(hd_resolve_req_t *q)
 static void free_req(hd_resolve_req_t *q)
 {
     if (q->deliver) event_free(q->deliver);
+    free(q->reply);
     free(q);
 }
 
@@ -140,8 +166,10 @@ void hd_resolver_free(hd_resolver_t *r)
     if (!r) return;
     /* ares_destroy calls pending callbacks with ARES_EDESTRUCTION; they see
      * cancelled requests and free them. Delivered-but-unrun ones we free. */
-    for (hd_resolve_req_t *q = r->reqs; q; q = q->next)
+    for (hd_resolve_req_t *q = r->reqs; q; q = q->next) {
         q->cb = NULL;
+        q->qcb = NULL;
+    }
     ares_destroy(r->channel);
     while (r->reqs) {
         hd_resolve_req_t *q = r->reqs;
@@ -166,6 +194,7 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
     hd_resolve_req_t *q = arg;
     unlink_req(q);
     if (q->cb) q->cb(q->status, q->addrs, q->naddrs, q->msg, q->arg);
+    if (q->qcb) q->qcb(q->status, q->reply, q->reply_len, q->msg, q->arg);
     free_req(q);
 }
 
@@ -205,23 +234,64 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
     event_active(q->deliver, 0, 0);
 }
 
-hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int family,
-                             hd_resolve_cb cb, void *arg)
+/* A new request, linked into r's list. */
+static hd_resolve_req_t *new_req(hd_resolver_t *r, void *arg)
 {
     hd_resolve_req_t *q = hd_xcalloc(1, sizeof(*q));
     q->r = r;
-    q->cb = cb;
     q->arg = arg;
-    q->port = port;
     q->deliver = event_new(r->base, -1, 0, on_deliver, q);
     q->next = r->reqs;
     if (r->reqs) r->reqs->prev = q;
     r->reqs = q;
+    return q;
+}
+
+hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int family,
+                             hd_resolve_cb cb, void *arg)
+{
+    hd_resolve_req_t *q = new_req(r, arg);
+    q->cb = cb;
+    q->port = port;
     struct ares_addrinfo_hints hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM;
     ares_getaddrinfo(r->channel, host, NULL, &hints, on_addrinfo, q);
+    update_timer(r);
+    return q;
+}
+
+static void on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    hd_resolve_req_t *q = arg;
+    if (status == ARES_EDESTRUCTION) return; /* hd_resolver_free() owns the request now */
+    q->done = 1;
+    if (status == ARES_SUCCESS && abuf && alen > 0) {
+        q->status = HD_RESOLVE_OK;
+        q->reply = hd_xmalloc((size_t)alen);
+        memcpy(q->reply, abuf, (size_t)alen);
+        q->reply_len = (size_t)alen;
+    } else if (status == ARES_ENOTFOUND || status == ARES_ENONAME) {
+        q->status = HD_RESOLVE_NOTFOUND;
+        snprintf(q->msg, sizeof(q->msg), "no such name");
+    } else if (status == ARES_ENODATA || status == ARES_SUCCESS) {
+        q->status = HD_RESOLVE_NOTFOUND;
+        snprintf(q->msg, sizeof(q->msg), "no record of this type");
+    } else {
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "lookup failed: %s", ares_strerror(status));
+    }
+    event_active(q->deliver, 0, 0);
+}
+
+hd_resolve_req_t *hd_resolve_query(hd_resolver_t *r, const char *name, int type, hd_query_cb cb,
+                                   void *arg)
+{
+    hd_resolve_req_t *q = new_req(r, arg);
+    q->qcb = cb;
+    ares_search(r->channel, name, 1 /* class IN */, type, on_reply, q);
     update_timer(r);
     return q;
 }
@@ -238,4 +308,5 @@ void hd_resolve_cancel(hd_resolve_req_t *q)
     }
     /* c-ares cannot cancel one query; its answer will find cb == NULL. */
     q->cb = NULL;
+    q->qcb = NULL;
 }

@@ -26,14 +26,30 @@ enum {
 typedef void (*hd_resolve_cb)(int status, const struct sockaddr_storage *addrs, int naddrs,
                               const char *msg, void *arg);
 
+/* Called once with HD_RESOLVE_* and, on success, the DNS reply as received
+ * (valid during the call only). msg describes a failure: "no such name",
+ * "no record of this type", or why the lookup failed. */
+typedef void (*hd_query_cb)(int status, const unsigned char *reply, size_t len, const char *msg,
+                            void *arg);
+
 /* Creates a resolver on base; NULL with a message in err on failure. */
 hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen);
+/* Creates a resolver that asks only the servers in csv ("ADDR[:PORT],...",
+ * IPv6 addresses in brackets) and searches no domains. */
+hd_resolver_t *hd_resolver_new_servers(struct event_base *base, const char *csv, char *err,
+                                       size_t errlen);
 /* Frees the resolver. Outstanding requests are cancelled without callback. */
 void hd_resolver_free(hd_resolver_t *r);
 /* Resolves host (family AF_UNSPEC, AF_INET or AF_INET6) and calls cb from
  * the loop. The request is valid until cb runs or it is cancelled. */
 hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int family,
                              hd_resolve_cb cb, void *arg);
+/* Asks for the records of type (an RR type code, class IN) of name, through
+ * the search domains as the system's resolver would, and calls cb from the
+ * loop. Only DNS servers answer: /etc/hosts is not read. The request is
+ * valid until cb runs or it is cancelled with hd_resolve_cancel(). */
+hd_resolve_req_t *hd_resolve_query(hd_resolver_t *r, const char *name, int type, hd_query_cb cb,
+                                   void *arg);
 /* Cancels a pending request: its callback will not be called. */
 void hd_resolve_cancel(hd_resolve_req_t *req);
 

@@ -1,0 +1,336 @@
+/* tls — tls://host:port probes: connect (dial.h), a nonblocking TLS
+ * handshake with OpenSSL driven by the loop, then the leaf certificate.
+ *
+ * Verdicts, as Nagios check_http -C: critical when the handshake fails,
+ * the certificate has expired or is not valid yet, or (unless insecure) the
+ * chain or the host name do not verify; warning when fewer than
+ * cert_days_left whole days are left; passing otherwise. The SNI name is the
+ * host unless it is an address; an address is checked against the
+ * certificate's IP entries. The leaf's notAfter goes to res.cert_expiry
+ * whenever a certificate was seen.
+ *
+ * The handshake runs with SSL_VERIFY_NONE and the verification result is
+ * read afterwards: the probe then still sees the certificate of a server it
+ * does not trust and can say both what is wrong and when it expires.
+ *
+ * OpenSSL is loaded with dlopen() on the first tls:// probe, as libcurl is
+ * in http.c: linking libssl and libcrypto adds about 1.7 MB of resident
+ * memory to every `heed wait`, against a 3 MB goal. The SSL_CTX (with the
+ * system's trust store, or SSL_CERT_FILE / SSL_CERT_DIR) is made once per
+ * process and shared. */
+#include "probe/dial.h"
+#include "probe/probe_impl.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIBSSL_SONAME "libssl.so.3"
+#define SECS_PER_DAY  86400
+
+/* The part of OpenSSL's API heed calls, resolved by dlsym(); the types come
+ * from the headers, so a mismatch does not compile. */
+#define API(X)                                                                                     \
+    X(TLS_client_method)                                                                           \
+    X(SSL_CTX_new)                                                                                 \
+    X(SSL_CTX_free)                                                                                \
+    X(SSL_CTX_set_default_verify_paths)                                                            \
+    X(SSL_new)                                                                                     \
+    X(SSL_free)                                                                                    \
+    X(SSL_set_fd)                                                                                  \
+    X(SSL_ctrl)                                                                                    \
+    X(SSL_set_verify)                                                                              \
+    X(SSL_set1_host)                                                                               \
+    X(SSL_get0_param)                                                                              \
+    X(X509_VERIFY_PARAM_set1_ip_asc)                                                               \
+    X(SSL_connect)                                                                                 \
+    X(SSL_shutdown)                                                                                \
+    X(SSL_get_error)                                                                               \
+    X(SSL_get_verify_result)                                                                       \
+    X(X509_verify_cert_error_string)                                                               \
+    X(SSL_get1_peer_certificate)                                                                   \
+    X(X509_free)                                                                                   \
+    X(X509_get0_notAfter)                                                                          \
+    X(X509_get0_notBefore)                                                                         \
+    X(ASN1_TIME_to_tm)                                                                             \
+    X(X509_get_subject_name)                                                                       \
+    X(X509_NAME_get_text_by_NID)                                                                   \
+    X(ERR_get_error)                                                                               \
+    X(ERR_error_string_n)                                                                          \
+    X(ERR_clear_error)
+
+typedef struct ssl_api_s {
+#define FIELD(name) __typeof__(name) *name;
+    API(FIELD)
+#undef FIELD
+} ssl_api_t;
+
+typedef struct hd_tls_s hd_tls_t;
+
+struct hd_tls_s {
+    void *dl;
+    ssl_api_t f;
+    SSL_CTX *ctx;
+    char err[200]; /* why OpenSSL could not be set up, if it could not */
+};
+
+typedef struct tlsp_s {
+    hd_probe_t *p;
+    hd_tls_t *tls;
+    hd_dial_t *dial;
+    int fd;
+    SSL *ssl;
+    struct event *ev;
+} tlsp_t;
+
+/* Loads OpenSSL and makes the shared context; 0, or -1 with tls->err. */
+static int load(hd_tls_t *tls)
+{
+    tls->dl = dlopen(LIBSSL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!tls->dl) {
+        snprintf(tls->err, sizeof(tls->err), "cannot load %s (install Debian's libssl3): %s",
+                 LIBSSL_SONAME, dlerror());
+        return -1;
+    }
+#define LOOKUP(name)                                                                               \
+    *(void **)&tls->f.name = dlsym(tls->dl, #name);                                                \
+    if (!tls->f.name) {                                                                            \
+        snprintf(tls->err, sizeof(tls->err), "%s lacks %s", LIBSSL_SONAME, #name);                 \
+        return -1;                                                                                 \
+    }
+    API(LOOKUP)
+#undef LOOKUP
+    tls->ctx = tls->f.SSL_CTX_new(tls->f.TLS_client_method());
+    if (!tls->ctx) {
+        snprintf(tls->err, sizeof(tls->err), "cannot create a TLS context");
+        return -1;
+    }
+    /* Without a trust store every chain fails, which the probe reports;
+     * insecure probes still work. */
+    (void)tls->f.SSL_CTX_set_default_verify_paths(tls->ctx);
+    return 0;
+}
+
+void hd_tls_free(hd_tls_t *tls)
+{
+    if (!tls) return;
+    if (tls->ctx) tls->f.SSL_CTX_free(tls->ctx);
+    /* The library stays loaded: OpenSSL keeps process-wide state and
+     * registers its own clean-up at exit. */
+    free(tls);
+}
+
+static hd_tls_t *tls_of(hd_probe_env_t *env)
+{
+    if (!env->tls) {
+        env->tls = hd_xcalloc(1, sizeof(*env->tls));
+        if (load(env->tls) < 0 && env->tls->ctx) {
+            env->tls->f.SSL_CTX_free(env->tls->ctx);
+            env->tls->ctx = NULL;
+        }
+    }
+    return env->tls;
+}
+
+static void tls_stop(hd_probe_t *p)
+{
+    tlsp_t *c = p->impl;
+    if (!c) return;
+    hd_dial_cancel(c->dial);
+    if (c->ev) event_free(c->ev);
+    if (c->ssl) c->tls->f.SSL_free(c->ssl);
+    if (c->fd >= 0) close(c->fd);
+    free(c);
+    p->impl = NULL;
+}
+
+/* OpenSSL's first queued error as text, or fallback. */
+static void ssl_error(hd_tls_t *tls, char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = tls->f.ERR_get_error();
+    if (e)
+        tls->f.ERR_error_string_n(e, buf, len);
+    else
+        snprintf(buf, len, "%s", fallback);
+    tls->f.ERR_clear_error();
+}
+
+/* Epoch seconds of an ASN1 time; 0 when unreadable. */
+static int64_t epoch_of(hd_tls_t *tls, const ASN1_TIME *at)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (!at || tls->f.ASN1_TIME_to_tm(at, &tm) != 1) return 0;
+    return (int64_t)timegm(&tm);
+}
+
+static void ymd(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+/* The handshake is complete: judge the certificate. */
+static void judge(tlsp_t *c)
+{
+    hd_probe_t *p = c->p;
+    hd_tls_t *tls = c->tls;
+    const hd_target_t *t = p->t;
+    X509 *cert = tls->f.SSL_get1_peer_certificate(c->ssl);
+    if (!cert) {
+        hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "the server sent no certificate");
+        return;
+    }
+    char cn[256] = "";
+    X509_NAME *subj = tls->f.X509_get_subject_name(cert);
+    if (!subj || tls->f.X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn)) < 0)
+        snprintf(cn, sizeof(cn), "(no CN)");
+    int64_t not_after = epoch_of(tls, tls->f.X509_get0_notAfter(cert));
+    int64_t not_before = epoch_of(tls, tls->f.X509_get0_notBefore(cert));
+    long verify = tls->f.SSL_get_verify_result(c->ssl);
+    tls->f.X509_free(cert);
+    tls->f.SSL_shutdown(c->ssl); /* best effort close_notify; the verdict does not depend on it */
+    tls->f.ERR_clear_error();
+
+    int64_t now = (int64_t)time(NULL);
+    char date[32];
+    ymd(not_after, date, sizeof(date));
+    p->res.cert_expiry = not_after;
+    if (!not_after) {
+        hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL,
+                      "certificate for CN=%s has an unreadable expiry date", cn);
+    } else if (not_after <= now) {
+        int64_t days = (now - not_after) / SECS_PER_DAY;
+        hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_EXPIRED,
+                      "certificate for CN=%s expired %lld day%s ago (%s)", cn, (long long)days,
+                      days == 1 ? "" : "s", date);
+    } else if (not_before > now) {
+        char from[32];
+        ymd(not_before, from, sizeof(from));
+        hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL,
+                      "certificate for CN=%s is not valid before %s", cn, from);
+    } else if (!t->tls.insecure && verify != X509_V_OK) {
+        hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL,
+                      "certificate for CN=%s does not verify: %s (use --insecure to skip)", cn,
+                      tls->f.X509_verify_cert_error_string(verify));
+    } else {
+        int64_t days = (not_after - now) / SECS_PER_DAY;
+        if (days < t->tls.cert_days_left)
+            hd_probe_done(p, HD_STATUS_WARNING, HD_R_TLS_EXPIRING,
+                          "certificate for CN=%s expires in %lld day%s (%s), fewer than %d", cn,
+                          (long long)days, days == 1 ? "" : "s", date, t->tls.cert_days_left);
+        else
+            hd_probe_done(p, HD_STATUS_PASSING, HD_R_OK,
+                          "certificate for CN=%s expires in %lld day%s (%s)", cn, (long long)days,
+                          days == 1 ? "" : "s", date);
+    }
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Drives the handshake one step: done, or waiting for the socket. */
+static void step(tlsp_t *c)
+{
+    hd_tls_t *tls = c->tls;
+    tls->f.ERR_clear_error();
+    errno = 0;
+    int rc = tls->f.SSL_connect(c->ssl);
+    if (rc == 1) {
+        judge(c);
+        return;
+    }
+    int e = tls->f.SSL_get_error(c->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (c->ev) event_free(c->ev);
+        c->ev = event_new(c->p->env->base, c->fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
+                          on_io, c);
+        event_add(c->ev, NULL);
+        return;
+    }
+    char msg[256];
+    if (e == SSL_ERROR_SYSCALL && errno)
+        snprintf(msg, sizeof(msg), "%s", strerror(errno));
+    else
+        ssl_error(tls, msg, sizeof(msg), "the server closed the connection");
+    hd_probe_done(c->p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "TLS handshake failed: %s", msg);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    step(arg);
+}
+
+static int is_address(const char *host)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static void on_dialed(int fd, hd_reason_t reason, const char *msg, void *arg)
+{
+    tlsp_t *c = arg;
+    hd_tls_t *tls = c->tls;
+    const hd_target_t *t = c->p->t;
+    c->dial = NULL;
+    if (fd < 0) {
+        hd_probe_done(c->p, HD_STATUS_CRITICAL, reason, "%s", msg);
+        return;
+    }
+    c->fd = fd;
+    c->ssl = tls->f.SSL_new(tls->ctx);
+    if (!c->ssl || tls->f.SSL_set_fd(c->ssl, fd) != 1) {
+        char err[200];
+        ssl_error(tls, err, sizeof(err), "out of memory");
+        hd_probe_done(c->p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "TLS setup: %s", err);
+        return;
+    }
+    tls->f.SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+    int ok;
+    if (is_address(t->host)) {
+        ok = tls->f.X509_VERIFY_PARAM_set1_ip_asc(tls->f.SSL_get0_param(c->ssl), t->host);
+    } else {
+        ok = tls->f.SSL_ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                             (void *)t->host) == 1 &&
+             tls->f.SSL_set1_host(c->ssl, t->host) == 1;
+    }
+    if (ok != 1) {
+        char err[200];
+        ssl_error(tls, err, sizeof(err), "cannot set the host name");
+        hd_probe_done(c->p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "TLS setup for %s: %s", t->host,
+                      err);
+        return;
+    }
+    step(c);
+}
+
+static int tls_start(hd_probe_t *p)
+{
+    hd_tls_t *tls = tls_of(p->env);
+    if (!tls->ctx) {
+        hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_UNSUPPORTED, "%s", tls->err);
+        return 0;
+    }
+    tlsp_t *c = hd_xcalloc(1, sizeof(*c));
+    c->p = p;
+    c->tls = tls;
+    c->fd = -1;
+    p->impl = c;
+    c->dial = hd_dial_start(p->env, p->t->host, p->t->port, on_dialed, c);
+    return 0;
+}
+
+const hd_probe_kind_t hd_probe_tls = {tls_start, tls_stop};
