@@ -102,7 +102,7 @@ static inline void t_teardown(tstore_t *t)
     rmdir(t->dir);
 }
 
-static void t_write_cb(int status, const hd_store_write_result_t *r, void *arg)
+static inline void t_write_cb(int status, const hd_store_write_result_t *r, void *arg)
 {
     answer_t *a = arg;
     if (a->done) fail_msg("write callback called twice");
@@ -111,7 +111,7 @@ static void t_write_cb(int status, const hd_store_write_result_t *r, void *arg)
     a->done = 1;
 }
 
-static void t_get_cb(int status, const hd_store_kv_t *kv, int64_t revision, void *arg)
+static inline void t_get_cb(int status, const hd_store_kv_t *kv, int64_t revision, void *arg)
 {
     answer_t *a = arg;
     a->status = status;
@@ -127,7 +127,7 @@ static void t_get_cb(int status, const hd_store_kv_t *kv, int64_t revision, void
     a->done = 1;
 }
 
-static void t_range_cb(int status, const hd_store_range_t *r, void *arg)
+static inline void t_range_cb(int status, const hd_store_range_t *r, void *arg)
 {
     answer_t *a = arg;
     a->status = status;
@@ -141,7 +141,7 @@ static void t_range_cb(int status, const hd_store_range_t *r, void *arg)
     a->done = 1;
 }
 
-static void t_lease_cb(int status, int64_t lease, int64_t ttl_ms, void *arg)
+static inline void t_lease_cb(int status, int64_t lease, int64_t ttl_ms, void *arg)
 {
     answer_t *a = arg;
     a->status = status;
@@ -151,7 +151,7 @@ static void t_lease_cb(int status, int64_t lease, int64_t ttl_ms, void *arg)
 }
 
 /* Callbacks for requests that must have been refused. */
-static void t_never_write(int status, const hd_store_write_result_t *r, void *arg)
+static inline void t_never_write(int status, const hd_store_write_result_t *r, void *arg)
 {
     (void)status, (void)r, (void)arg;
     fail_msg("callback of a refused request was called");

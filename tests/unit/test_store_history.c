@@ -1,0 +1,298 @@
+/* test_store_history — result history: raw rows, per-minute and per-hour
+ * rollups, pruning by age, the choice of table by a query's reach. All on
+ * synthetic times: the rollup slice takes its "now" from the test, so
+ * nothing sleeps. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "store/history.h"
+#include "store_util.h"
+
+#define SEC  1000000LL
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
+#define T0   (1699999200LL * SEC) /* on the hour */
+
+typedef struct hq_s {
+    int done, status, more;
+    hd_hist_step_t step;
+    size_t n;
+    hd_hist_point_t pts[512];
+} hq_t;
+
+static void query_cb(int status, const hd_hist_series_t *r, void *arg)
+{
+    hq_t *q = arg;
+    q->status = status;
+    if (r) {
+        q->step = r->step;
+        q->n = r->n;
+        for (size_t i = 0; i < r->n && i < 512; i++)
+            q->pts[i] = r->pts[i];
+    }
+    q->done = 1;
+}
+
+static void maint_cb(int status, int more, void *arg)
+{
+    hq_t *q = arg;
+    q->status = status;
+    q->more = more;
+    q->done = 1;
+}
+
+static int setup(void **state)
+{
+    tstore_t *t = malloc(sizeof(*t));
+    t_setup(t);
+    t_open_cfg(t);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tstore_t *t = *state;
+    t_teardown(t);
+    free(t);
+    return 0;
+}
+
+static void add(tstore_t *t, const char *id, int64_t ts, hd_check_status_t st, int64_t lat)
+{
+    assert_int_equal(hd_store_history_add(t->s, id, ts, st, st ? 1 : 0, lat, NULL, NULL), 0);
+}
+
+/* Waits until every write queued so far is committed. */
+static void sync_writes(tstore_t *t)
+{
+    assert_int_equal(t_put(t, "heed/sync", "", 0, NULL), 0);
+}
+
+/* Runs rollup slices as of now until a round is complete; returns slices. */
+static int maintain(tstore_t *t, int64_t now)
+{
+    int slices = 0;
+    hq_t q;
+    do {
+        memset(&q, 0, sizeof(q));
+        assert_int_equal(hd_store_history_maintain(t->s, now, maint_cb, &q), 0);
+        t_spin(t, &q.done);
+        assert_int_equal(q.status, 0);
+        slices++;
+        assert_true(slices < 100);
+    } while (q.more);
+    return slices;
+}
+
+static hq_t *query(tstore_t *t, const char *id, int64_t since, int64_t until, hd_hist_step_t step,
+                   int64_t now)
+{
+    static hq_t q;
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(hd_store_history_query(t->s, id, since, until, step, now, query_cb, &q), 0);
+    t_spin(t, &q.done);
+    assert_int_equal(q.status, 0);
+    return &q;
+}
+
+/* Three hours of "web" every 10 s: critical once in minute 5, warning once
+ * in minute 70; latency 1000..1500 us within each minute. */
+static void three_hours(tstore_t *t)
+{
+    for (int i = 0; i < 3 * 360; i++) {
+        hd_check_status_t st = i == 30    ? HD_CHECK_CRITICAL
+                               : i == 420 ? HD_CHECK_WARNING
+                                          : HD_CHECK_PASSING;
+        add(t, "web", T0 + i * 10 * SEC, st, 1000 + (i % 6) * 100);
+    }
+    add(t, "db", T0, HD_CHECK_PASSING, 5);
+    sync_writes(t);
+}
+
+static void test_raw_and_rollups(void **state)
+{
+    tstore_t *t = *state;
+    three_hours(t);
+    int64_t now = T0 + 3 * HOUR + 10 * SEC;
+
+    /* Before any rollup, a per-minute query is computed from raw rows. */
+    hq_t *q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->n, 180);
+    assert_int_equal(q->pts[5].count, 6);
+
+    maintain(t, now);
+
+    q = query(t, "web", T0 + 2 * HOUR, T0 + 3 * HOUR, HD_HIST_RAW, now);
+    assert_int_equal(q->step, HD_HIST_RAW);
+    assert_int_equal(q->n, 360);
+    assert_int_equal(q->pts[0].ts_us, T0 + 2 * HOUR);
+    assert_int_equal(q->pts[0].count, 1);
+    assert_int_equal(q->pts[1].lat_avg_us, 1100);
+
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->step, HD_HIST_1M);
+    assert_int_equal(q->n, 180);
+    for (size_t i = 0; i < 180; i++) {
+        const hd_hist_point_t *p = &q->pts[i];
+        assert_int_equal(p->ts_us, T0 + (int64_t)i * MIN);
+        assert_int_equal(p->count, 6);
+        assert_int_equal(p->lat_min_us, 1000);
+        assert_int_equal(p->lat_max_us, 1500);
+        assert_int_equal(p->lat_avg_us, 1250);
+        assert_int_equal(p->ok, i == 5 || i == 70 ? 5 : 6);
+        assert_int_equal(p->worst, i == 5    ? HD_CHECK_CRITICAL
+                                   : i == 70 ? HD_CHECK_WARNING
+                                             : HD_CHECK_PASSING);
+    }
+
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1H, now);
+    assert_int_equal(q->step, HD_HIST_1H);
+    assert_int_equal(q->n, 3);
+    assert_int_equal(q->pts[0].count, 360);
+    assert_int_equal(q->pts[0].ok, 359);
+    assert_int_equal(q->pts[0].worst, HD_CHECK_CRITICAL);
+    assert_int_equal(q->pts[1].worst, HD_CHECK_WARNING);
+    assert_int_equal(q->pts[2].ok, 360);
+    assert_int_equal(q->pts[2].worst, HD_CHECK_PASSING);
+    assert_int_equal(q->pts[2].lat_avg_us, 1250);
+
+    /* A since inside a bucket still gets that whole bucket. */
+    q = query(t, "web", T0 + 90 * MIN, T0 + 3 * HOUR, HD_HIST_1H, now);
+    assert_int_equal(q->n, 2);
+    assert_int_equal(q->pts[0].ts_us, T0 + HOUR);
+
+    /* Checks do not mix; an unknown check has no history. */
+    q = query(t, "db", T0, T0 + 3 * HOUR, HD_HIST_RAW, now);
+    assert_int_equal(q->n, 1);
+    assert_int_equal(q->pts[0].lat_max_us, 5);
+    q = query(t, "nope", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->n, 0);
+}
+
+static void test_unfinished_buckets(void **state)
+{
+    tstore_t *t = *state;
+    three_hours(t);
+    maintain(t, T0 + 3 * HOUR + 10 * SEC);
+    /* Three results in the running minute: not rolled up yet, but shown. */
+    for (int i = 0; i < 3; i++)
+        add(t, "web", T0 + 3 * HOUR + 20 * SEC + i * 10 * SEC, HD_CHECK_PASSING, 700);
+    sync_writes(t);
+    int64_t now = T0 + 3 * HOUR + 50 * SEC;
+    maintain(t, now);
+    hq_t *q = query(t, "web", T0 + 2 * HOUR, T0 + 4 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->n, 61);
+    assert_int_equal(q->pts[60].count, 3);
+    assert_int_equal(q->pts[60].lat_min_us, 700);
+    q = query(t, "web", T0, T0 + 4 * HOUR, HD_HIST_1H, now);
+    assert_int_equal(q->n, 4);
+    assert_int_equal(q->pts[3].count, 3);
+    assert_int_equal(q->pts[3].ts_us, T0 + 3 * HOUR);
+}
+
+static void test_retention_and_table_choice(void **state)
+{
+    tstore_t *t = *state;
+    three_hours(t);
+    maintain(t, T0 + 3 * HOUR + 10 * SEC);
+
+    /* Two days on: raw no longer reaches back to T0, so 1m answers. */
+    int64_t now = T0 + 3 * HOUR + 49 * HOUR;
+    hq_t *q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_RAW, now);
+    assert_int_equal(q->step, HD_HIST_1M);
+    assert_int_equal(q->n, 180);
+    maintain(t, now);
+    /* Raw rows older than 48 h are gone. */
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_RAW, T0 + 3 * HOUR);
+    assert_int_equal(q->step, HD_HIST_RAW);
+    assert_int_equal(q->n, 0);
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->n, 180);
+
+    /* A month on: per-minute rows pruned, 1h answers. */
+    now = T0 + 31 * DAY;
+    maintain(t, now);
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
+    assert_int_equal(q->step, HD_HIST_1H);
+    assert_int_equal(q->n, 3);
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1M, T0 + 3 * HOUR);
+    assert_int_equal(q->n, 0);
+
+    /* Past a year nothing is left. */
+    now = T0 + 400 * DAY;
+    maintain(t, now);
+    q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1H, T0 + 3 * HOUR);
+    assert_int_equal(q->n, 0);
+}
+
+static void test_slices_are_bounded(void **state)
+{
+    tstore_t *t = *state;
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "check-%d", i);
+        for (int j = 0; j < 12; j++)
+            add(t, id, T0 + j * 10 * SEC, HD_CHECK_PASSING, 100);
+    }
+    sync_writes(t);
+    /* 300 checks and 3,600 rows take more than one slice. */
+    assert_true(maintain(t, T0 + HOUR) > 1);
+    hq_t *q = query(t, "check-299", T0, T0 + HOUR, HD_HIST_1M, T0 + HOUR);
+    assert_int_equal(q->n, 2);
+    assert_int_equal(q->pts[1].count, 6);
+}
+
+static void test_history_survives_reopen(void **state)
+{
+    tstore_t *t = *state;
+    three_hours(t);
+    maintain(t, T0 + 3 * HOUR + 10 * SEC);
+    t_close(t);
+    t_open_cfg(t);
+    hq_t *q = query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_1H, T0 + 3 * HOUR + 10 * SEC);
+    assert_int_equal(q->n, 3);
+    assert_int_equal(q->pts[0].count, 360);
+}
+
+static void test_history_bad_input(void **state)
+{
+    tstore_t *t = *state;
+    hq_t q = {0};
+    assert_int_equal(
+        hd_store_history_add(t->s, "", T0, HD_CHECK_PASSING, 0, 1, t_never_write, NULL),
+        HD_STORE_EKEY);
+    assert_int_equal(
+        hd_store_history_add(t->s, NULL, T0, HD_CHECK_PASSING, 0, 1, t_never_write, NULL),
+        HD_STORE_EKEY);
+    assert_int_equal(
+        hd_store_history_add(t->s, "x", T0, (hd_check_status_t)9, 0, 1, t_never_write, NULL),
+        HD_STORE_EINVAL);
+    assert_int_equal(
+        hd_store_history_add(t->s, "x", T0, HD_CHECK_PASSING, 0, -1, t_never_write, NULL),
+        HD_STORE_EINVAL);
+    assert_int_equal(hd_store_history_query(t->s, "x", T0, T0 - 1, HD_HIST_RAW, 0, query_cb, &q),
+                     HD_STORE_EINVAL);
+    assert_int_equal(hd_store_history_query(t->s, "x", T0, T0 + 1, HD_HIST_RAW, 0, NULL, NULL),
+                     HD_STORE_EINVAL);
+    assert_false(q.done);
+    assert_string_equal(hd_hist_step_str(HD_HIST_1M), "1m");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_raw_and_rollups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unfinished_buckets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_and_table_choice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slices_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_bad_input, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
