@@ -1,0 +1,210 @@
+/* test_store_durability — an acknowledged write survives kill -9.
+ *
+ * A child process keeps 64 puts in flight against the store and, from each
+ * write's callback, prints "index revision" to a pipe: that line is the
+ * acknowledgement. The parent reads the lines, kills the child with SIGKILL
+ * in the middle of the burst, reopens the store and checks that every
+ * acknowledged write is there with its value and that the store's revision
+ * is at least the highest acknowledged one. Three rounds on the same file,
+ * killed after different numbers of acknowledgements. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "store_util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define IN_FLIGHT 64
+#define MAX_INDEX (1 << 20)
+
+typedef struct child_s {
+    hd_store_t *s;
+    int fd;
+    int round;
+    int next;
+} child_t;
+
+typedef struct put_s {
+    child_t *c;
+    int i;
+} put_t;
+
+static void child_put(child_t *c);
+
+static void child_ack(int status, const hd_store_write_result_t *r, void *arg)
+{
+    put_t *p = arg;
+    char line[64];
+    if (status) _exit(3);
+    int n = snprintf(line, sizeof(line), "%d %lld\n", p->i, (long long)r->revision);
+    /* One short write per line: atomic on a pipe. */
+    if (write(p->c->fd, line, (size_t)n) != n) _exit(4);
+    child_put(p->c);
+    free(p);
+}
+
+static void child_put(child_t *c)
+{
+    char key[64], val[64];
+    put_t *p = malloc(sizeof(*p));
+    if (!p || c->next >= MAX_INDEX) _exit(5);
+    *p = (put_t){c, c->next++};
+    snprintf(key, sizeof(key), "heed/kv/d%d/%06d", c->round, p->i);
+    snprintf(val, sizeof(val), "v%d-%06d", c->round, p->i);
+    if (hd_store_put(c->s, key, strlen(key), val, strlen(val), 0, child_ack, p) != 0) _exit(5);
+}
+
+/* The child: writes until killed. Never returns. */
+static void child_main(const char *path, int fd, int round)
+{
+    struct event_base *base = event_base_new();
+    hd_store_config_t cfg = {.path = path, .hist_maint_us = -1};
+    child_t c = {NULL, fd, round, 0};
+    char err[256];
+    if (!base || hd_store_open(base, &cfg, &c.s, err, sizeof(err)) != 0) _exit(2);
+    for (int i = 0; i < IN_FLIGHT; i++)
+        child_put(&c);
+    event_base_dispatch(base);
+    _exit(6);
+}
+
+/* What the parent heard acknowledged in one round. */
+typedef struct acks_s {
+    int64_t n;
+    int64_t max_rev;
+    unsigned char *acked; /* [MAX_INDEX]: 1 when index i was acknowledged */
+} acks_t;
+
+/* Reads acknowledgements until kill_after of them, then SIGKILLs the
+ * child, and reads what was already in the pipe. */
+static void run_round(const char *path, int round, int kill_after, acks_t *acks)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_main(path, p[1], round);
+    }
+    close(p[1]);
+    char buf[8192];
+    size_t have = 0;
+    int killed = 0;
+    int64_t deadline = t_now_ms() + 10000;
+    acks->n = acks->max_rev = 0;
+    memset(acks->acked, 0, MAX_INDEX);
+    for (;;) {
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        if (!killed && acks->n >= kill_after) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        if (t_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            fail_msg("round %d: only %lld acknowledgements in 10 s", round, (long long)acks->n);
+        }
+        if (poll(&pfd, 1, 100) <= 0) continue;
+        ssize_t r = read(p[0], buf + have, sizeof(buf) - have - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* the child is gone and the pipe drained */
+        have += (size_t)r;
+        buf[have] = '\0';
+        char *line = buf, *nl, *end;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            long i = strtol(line, &end, 10);
+            int64_t rev = strtoll(end, NULL, 10);
+            assert_true(i >= 0 && i < MAX_INDEX);
+            acks->acked[i] = 1;
+            acks->n++;
+            if (rev > acks->max_rev) acks->max_rev = rev;
+            line = nl + 1;
+        }
+        have = strlen(line);
+        memmove(buf, line, have);
+    }
+    close(p[0]);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    if (!killed || !WIFSIGNALED(wst))
+        fail_msg("round %d: the child ended by itself (status %d)", round, wst);
+}
+
+typedef struct found_s {
+    int done, status, round;
+    int64_t keys, bad;
+    unsigned char *found; /* [MAX_INDEX] */
+} found_t;
+
+static void found_cb(int status, const hd_store_range_t *r, void *arg)
+{
+    found_t *f = arg;
+    f->status = status;
+    for (size_t i = 0; r && i < r->n; i++) {
+        /* heed/kv/d<round>/<index> must hold v<round>-<index>. */
+        const char *slash = strrchr(r->kvs[i].key, '/');
+        long idx = strtol(slash + 1, NULL, 10);
+        char want[64];
+        snprintf(want, sizeof(want), "v%d-%06ld", f->round, idx);
+        if (idx < 0 || idx >= MAX_INDEX || strcmp(r->kvs[i].value, want) != 0) {
+            f->bad++;
+            continue;
+        }
+        f->found[idx] = 1;
+        f->keys++;
+    }
+    f->done = 1;
+}
+
+static void test_acknowledged_writes_survive_kill(void **state)
+{
+    tstore_t t;
+    const int kill_after[] = {50, 700, 3000};
+    acks_t acks = {0, 0, calloc(1, MAX_INDEX)};
+    found_t f = {0};
+    f.found = calloc(1, MAX_INDEX);
+    (void)state;
+    t_setup(&t);
+    for (int round = 0; round < 3; round++) {
+        run_round(t.path, round, kill_after[round], &acks);
+        assert_true(acks.n >= kill_after[round]);
+
+        t_open_cfg(&t);
+        assert_true(hd_store_revision(t.s) >= acks.max_rev);
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "heed/kv/d%d/", round);
+        f.done = f.status = 0;
+        f.keys = f.bad = 0;
+        f.round = round;
+        memset(f.found, 0, MAX_INDEX);
+        assert_int_equal(hd_store_range(t.s, prefix, strlen(prefix), 0, found_cb, &f), 0);
+        t_spin(&t, &f.done);
+        assert_int_equal(f.status, 0);
+        assert_int_equal(f.bad, 0);
+        for (int i = 0; i < MAX_INDEX; i++)
+            if (acks.acked[i] && !f.found[i])
+                fail_msg("round %d: write %d was acknowledged and is lost", round, i);
+        /* Committed but not yet acknowledged writes may be there too. */
+        assert_true(f.keys >= acks.n);
+        t_close(&t);
+    }
+    t_teardown(&t);
+    free(acks.acked);
+    free(f.found);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_acknowledged_writes_survive_kill),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
