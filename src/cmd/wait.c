@@ -330,12 +330,6 @@ static int run_wait(int argc, char **argv)
             w.n = i;
             goto out;
         }
-        if (t->kind == HD_KIND_ICMP) {
-            hd_cmd_usage_error("wait", "%s: icmp targets are not supported by this version",
-                               urls[i]);
-            w.n = i + 1;
-            goto out;
-        }
         if (t->kind == HD_KIND_HTTP) {
             t->http = http;
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;

@@ -1,5 +1,6 @@
 /* probe — the engine every kind plugs into: deadlines, exactly-once
  * delivery, and the table of reasons with their messages. */
+#include "probe/icmp.h"
 #include "probe/probe_impl.h"
 #include "util/mem.h"
 #include "util/resolver.h"
@@ -46,6 +47,9 @@ static const struct {
     [HD_R_EXEC_STATUS] = {"exec_status", "command failed"},
     [HD_R_EXEC_SIGNAL] = {"exec_signal", "command killed by a signal"},
     [HD_R_UNSUPPORTED] = {"unsupported", "not supported by this build"},
+    [HD_R_ICMP_ERROR] = {"icmp_error", "ICMP error"},
+    [HD_R_ICMP_SOCKET] = {"icmp_socket", "cannot open an ICMP socket"},
+    [HD_R_ICMP_SEND] = {"icmp_send", "cannot send the echo request"},
 };
 
 const char *hd_reason_str(hd_reason_t r)
@@ -82,6 +86,7 @@ void hd_probe_env_close(hd_probe_env_t *env)
     hd_resolver_free(env->resolver);
     hd_http_free(env->http);
     hd_tls_free(env->tls);
+    hd_icmp_free(env->icmp);
     memset(env, 0, sizeof(*env));
 }
 
@@ -105,7 +110,7 @@ static const hd_probe_kind_t *kind_of(const hd_target_t *t)
     case HD_KIND_TLS:
         return &hd_probe_tls;
     case HD_KIND_ICMP:
-        return NULL;
+        return &hd_probe_icmp;
     }
     return NULL;
 }

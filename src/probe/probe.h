@@ -58,6 +58,9 @@ typedef enum hd_reason_e {
     HD_R_EXEC_STATUS,     /* the command exited non-zero */
     HD_R_EXEC_SIGNAL,     /* the command was killed by a signal */
     HD_R_UNSUPPORTED,     /* this build cannot probe that kind (e.g. no libcurl) */
+    HD_R_ICMP_ERROR,      /* icmp: an ICMP error (unreachable, time exceeded) came back */
+    HD_R_ICMP_SOCKET,     /* icmp: neither a raw nor a ping socket could be opened */
+    HD_R_ICMP_SEND,       /* icmp: the echo request could not be sent */
     HD_R__COUNT
 } hd_reason_t;
 
@@ -78,6 +81,7 @@ typedef struct hd_probe_env_s {
     struct hd_resolver_s *resolver;
     struct hd_http_s *http;
     struct hd_tls_s *tls;
+    struct hd_icmp_s *icmp; /* the ICMP engine (probe/icmp.h), made on first use */
 } hd_probe_env_t;
 
 typedef struct hd_probe_s hd_probe_t;

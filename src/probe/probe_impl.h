@@ -46,6 +46,7 @@ extern const hd_probe_kind_t hd_probe_conn; /* tcp, unix, postgres, mysql, redis
 extern const hd_probe_kind_t hd_probe_http;
 extern const hd_probe_kind_t hd_probe_file;
 extern const hd_probe_kind_t hd_probe_exec;
+extern const hd_probe_kind_t hd_probe_icmp; /* icmp.c */
 extern const hd_probe_kind_t hd_probe_dns;
 extern const hd_probe_kind_t hd_probe_tls;
 
