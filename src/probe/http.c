@@ -2,19 +2,17 @@
  * driven by the libevent loop (socket and timer callbacks).
  *
  * libcurl is loaded with dlopen() when the first http(s) probe starts, not
- * linked: libcurl and the libraries it pulls in (OpenSSL, nghttp2, GSSAPI,
- * LDAP, ...) cost about 6 MB of resident memory at start-up, which would
- * triple the footprint of a `heed wait` that only checks TCP or PostgreSQL.
+ * linked, through util/curl_dl.h (which says why: start-up memory).
  *
  * Passing: a status in the expected set (any 2xx by default), and the body
  * contains the expected text if one is set (searched in the first
  * HTTP_BODY_MAX bytes). Redirects are followed only when asked
  * (CVE-2022-29153). TLS is verified unless insecure. */
 #include "probe/probe_impl.h"
+#include "util/curl_dl.h"
 #include "util/mem.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -23,31 +21,9 @@
 
 typedef struct hd_http_s hd_http_t;
 
-#define HTTP_BODY_MAX  (1 << 20) /* bytes of body kept for body_contains */
-#define LIBCURL_SONAME "libcurl.so.4"
-
-/* The part of libcurl's API heed calls, resolved by dlsym(). */
-typedef struct curl_api_s {
-    CURLcode (*global_init)(long);
-    void (*global_cleanup)(void);
-    CURLM *(*multi_init)(void);
-    CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
-    CURLMcode (*multi_add_handle)(CURLM *, CURL *);
-    CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
-    CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
-    CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
-    CURLMsg *(*multi_info_read)(CURLM *, int *);
-    CURLMcode (*multi_cleanup)(CURLM *);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-    void (*easy_cleanup)(CURL *);
-    const char *(*easy_strerror)(CURLcode);
-} curl_api_t;
-
+#define HTTP_BODY_MAX (1 << 20) /* bytes of body kept for body_contains */
 struct hd_http_s {
-    void *dl;
-    curl_api_t c;
+    const hd_curl_api_t *c; /* NULL when libcurl could not be loaded */
     CURLM *multi;
     struct event_base *base;
     struct event *timer;
@@ -62,45 +38,6 @@ typedef struct req_s {
     char errbuf[CURL_ERROR_SIZE];
 } req_t;
 
-#define SYM(field, name)                                                                           \
-    do {                                                                                           \
-        *(void **)&h->c.field = dlsym(h->dl, name);                                                \
-        if (!h->c.field) {                                                                         \
-            snprintf(h->err, sizeof(h->err), "%s lacks %s", LIBCURL_SONAME, name);                 \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-static int load(hd_http_t *h)
-{
-    h->dl = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h->dl) {
-        snprintf(h->err, sizeof(h->err), "cannot load %s (install Debian's libcurl4): %s",
-                 LIBCURL_SONAME, dlerror());
-        return -1;
-    }
-    SYM(global_init, "curl_global_init");
-    SYM(global_cleanup, "curl_global_cleanup");
-    SYM(multi_init, "curl_multi_init");
-    SYM(multi_setopt, "curl_multi_setopt");
-    SYM(multi_add_handle, "curl_multi_add_handle");
-    SYM(multi_remove_handle, "curl_multi_remove_handle");
-    SYM(multi_socket_action, "curl_multi_socket_action");
-    SYM(multi_assign, "curl_multi_assign");
-    SYM(multi_info_read, "curl_multi_info_read");
-    SYM(multi_cleanup, "curl_multi_cleanup");
-    SYM(easy_init, "curl_easy_init");
-    SYM(easy_setopt, "curl_easy_setopt");
-    SYM(easy_getinfo, "curl_easy_getinfo");
-    SYM(easy_cleanup, "curl_easy_cleanup");
-    SYM(easy_strerror, "curl_easy_strerror");
-    if (h->c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(h->err, sizeof(h->err), "curl_global_init failed");
-        return -1;
-    }
-    return 0;
-}
-
 static void check_done(hd_http_t *h);
 
 static void on_sock(evutil_socket_t fd, short what, void *arg)
@@ -108,7 +45,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
     hd_http_t *h = arg;
     int running, flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
                          ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    h->c.multi_socket_action(h->multi, fd, flags, &running);
+    h->c->multi_socket_action(h->multi, fd, flags, &running);
     check_done(h);
 }
 
@@ -118,7 +55,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     hd_http_t *h = arg;
     int running;
-    h->c.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    h->c->multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(h);
 }
 
@@ -129,7 +66,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
     struct event *ev = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (ev) event_free(ev);
-        h->c.multi_assign(h->multi, s, NULL);
+        h->c->multi_assign(h->multi, s, NULL);
         return 0;
     }
     short flags = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
@@ -137,7 +74,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
     if (ev) event_free(ev);
     ev = event_new(h->base, s, flags, on_sock, h);
     event_add(ev, NULL);
-    h->c.multi_assign(h->multi, s, ev);
+    h->c->multi_assign(h->multi, s, ev);
     return 0;
 }
 
@@ -164,29 +101,25 @@ static hd_http_t *http_get(hd_probe_env_t *env, char *err, size_t errlen)
     hd_http_t *h = hd_xcalloc(1, sizeof(*h));
     env->http = h;
     h->base = env->base;
-    if (load(h) < 0) {
+    h->c = hd_curl_load(h->err, sizeof(h->err));
+    if (!h->c) {
         snprintf(err, errlen, "%s", h->err);
         return NULL;
     }
-    h->multi = h->c.multi_init();
+    h->multi = h->c->multi_init();
     h->timer = evtimer_new(env->base, on_timer, h);
-    h->c.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    h->c.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    h->c.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    h->c.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    h->c->multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    h->c->multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    h->c->multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    h->c->multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return h;
 }
 
 void hd_http_free(hd_http_t *h)
 {
     if (!h) return;
-    if (h->multi) h->c.multi_cleanup(h->multi);
+    if (h->multi) h->c->multi_cleanup(h->multi);
     if (h->timer) event_free(h->timer);
-    if (h->dl) {
-        if (h->c.global_cleanup) h->c.global_cleanup();
-        /* libcurl's dependencies register atexit handlers (OpenSSL): never
-         * dlclose, or they would run from unmapped memory at exit. */
-    }
     free(h);
 }
 
@@ -217,9 +150,9 @@ static void judge(hd_http_t *h, req_t *r, CURLcode rc)
     hd_probe_t *p = r->p;
     const hd_http_expect_t *x = &p->t->http;
     if (rc != CURLE_OK) {
-        const char *msg = r->errbuf[0] ? r->errbuf : h->c.easy_strerror(rc);
+        const char *msg = r->errbuf[0] ? r->errbuf : h->c->easy_strerror(rc);
         long oserr = 0;
-        h->c.easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+        h->c->easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
         hd_reason_t reason = HD_R_HTTP_FAIL;
         switch (rc) {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -255,7 +188,7 @@ static void judge(hd_http_t *h, req_t *r, CURLcode rc)
         return;
     }
     long code = 0;
-    h->c.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    h->c->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     if (!status_ok(x, code)) {
         int redirect = code >= 300 && code < 400 && !x->follow;
         hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_HTTP_STATUS, "HTTP %ld%s", code,
@@ -274,10 +207,10 @@ static void check_done(hd_http_t *h)
 {
     CURLMsg *m;
     int left;
-    while ((m = h->c.multi_info_read(h->multi, &left))) {
+    while ((m = h->c->multi_info_read(h->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         req_t *r = NULL;
-        h->c.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        h->c->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         judge(h, r, m->data.result);
     }
 }
@@ -287,8 +220,8 @@ static void http_stop(hd_probe_t *p)
     req_t *r = p->impl;
     if (!r) return;
     if (r->easy) {
-        p->env->http->c.multi_remove_handle(p->env->http->multi, r->easy);
-        p->env->http->c.easy_cleanup(r->easy);
+        p->env->http->c->multi_remove_handle(p->env->http->multi, r->easy);
+        p->env->http->c->easy_cleanup(r->easy);
     }
     free(r->body);
     free(r);
@@ -309,27 +242,27 @@ static int http_start(hd_probe_t *p)
     const hd_http_expect_t *x = &p->t->http;
     long ms = (long)(hd_probe_remaining_us(p) / 1000);
     if (ms < 1) ms = 1;
-    CURL *e = r->easy = h->c.easy_init();
-    h->c.easy_setopt(e, CURLOPT_URL, p->t->url);
-    h->c.easy_setopt(e, CURLOPT_PRIVATE, r);
-    h->c.easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    h->c.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    h->c.easy_setopt(e, CURLOPT_WRITEDATA, r);
-    h->c.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    h->c.easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-    h->c.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    h->c.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    h->c.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    h->c.easy_setopt(e, CURLOPT_FOLLOWLOCATION, x->follow ? 1L : 0L);
-    h->c.easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-    h->c.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, x->insecure ? 0L : 1L);
-    h->c.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, x->insecure ? 0L : 2L);
-    h->c.easy_setopt(e, CURLOPT_USERAGENT, "heed/" HEED_VERSION);
+    CURL *e = r->easy = h->c->easy_init();
+    h->c->easy_setopt(e, CURLOPT_URL, p->t->url);
+    h->c->easy_setopt(e, CURLOPT_PRIVATE, r);
+    h->c->easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    h->c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    h->c->easy_setopt(e, CURLOPT_WRITEDATA, r);
+    h->c->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    h->c->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+    h->c->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    h->c->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    h->c->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    h->c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, x->follow ? 1L : 0L);
+    h->c->easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    h->c->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, x->insecure ? 0L : 1L);
+    h->c->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, x->insecure ? 0L : 2L);
+    h->c->easy_setopt(e, CURLOPT_USERAGENT, "heed/" HEED_VERSION);
     /* Each attempt is a new connection: a reused one would hide a restart. */
-    h->c.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    h->c.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    if (h->c.multi_add_handle(h->multi, e) != CURLM_OK) {
-        h->c.easy_cleanup(e);
+    h->c->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    h->c->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    if (h->c->multi_add_handle(h->multi, e) != CURLM_OK) {
+        h->c->easy_cleanup(e);
         r->easy = NULL;
         hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_HTTP_FAIL, "curl_multi_add_handle failed");
     }
