@@ -14,6 +14,7 @@ pkgs=(
   libcmocka-dev python3 postgresql redis-server mariadb-server
   fping iproute2 procps
   dnsmasq-base  # dns:// tests: a name server on a loopback port (no system service)
+  prometheus    # promtool: tests/unit/test_metrics checks the /metrics text with it
 )
 
 missing=()
@@ -31,7 +32,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts freshly installed servers; heed's tests start their own on
 # free loopback ports, so stop the system-wide ones we just brought in.
-for svc in postgresql redis-server mariadb mysql; do
+for svc in postgresql redis-server mariadb mysql prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
