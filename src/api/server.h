@@ -1,0 +1,199 @@
+/* server — the agent's HTTP API server core on the libevent loop (evhttp):
+ * listening, routing, authentication, rate limits, bounds, JSON replies,
+ * asynchronous replies and statistics. Resource handlers (checks, ping,
+ * metrics, ...) live in their own files and plug in with hd_api_route().
+ *
+ * A request goes through, in this order:
+ *   413 too_large    Content-Length over max_body_bytes (the body is not read)
+ *   400 bad_path     a target that is not a path, or a bad percent-escape
+ *   404 not_found    no route has this path
+ *   405 method_not_allowed  a route has the path, not the method (Allow: lists them)
+ *   401 no_token     tokens are configured and the request carries none
+ *   403 bad_token    the token is not one of them (as Consul's "ACL not found")
+ *   403 forbidden    the token's role is below the route's
+ *   429 rate_limited the caller's bucket or the route's is empty (Retry-After: s)
+ *   400 bad_json     POST/PUT/PATCH with a body that is not a JSON object
+ * and then the handler. Every error body is {"error": "...", "code": "..."}.
+ *
+ * Authentication: with no token configured every request is management
+ * with no tenant, so the agent must then listen on loopback only (the
+ * agent enforces that, not this module). With tokens, a request carries one
+ * in "X-Consul-Token: S" or "Authorization: Bearer S" (Consul's order).
+ * Secrets are compared in constant time. Tenant checks are the handlers'
+ * (hd_api_tenant_allows).
+ *
+ * Rate limits are token buckets per caller: per token when tokens are
+ * configured, else per client IP address. A route may have its own limit,
+ * a separate bucket per caller (e.g. GET /v1/ping, 12 a minute as nova's
+ * os-fping).
+ *
+ * Lifetime of a request: a handler gets an hd_api_req_t and must finish it
+ * exactly once with hd_api_reply_json, hd_api_reply_text or hd_api_error,
+ * now or later from another callback on the same loop. Until then the
+ * request stays valid even if the client goes away: its cancel callback
+ * (hd_api_on_cancel) runs, and the eventual reply is dropped. This holds
+ * across hd_api_free as well. */
+#ifndef HD_API_SERVER_H
+#define HD_API_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/hist.h"
+
+struct event_base;
+struct hd_metrics_s;
+
+typedef enum hd_api_role_e {
+    HD_ROLE_NONE = 0, /* no valid token (only in error paths) */
+    HD_ROLE_READ = 1,
+    HD_ROLE_WRITE = 2,
+    HD_ROLE_MANAGEMENT = 3, /* everything, all tenants */
+} hd_api_role_t;
+
+typedef struct hd_api_token_s {
+    const char *secret;
+    hd_api_role_t role;
+    const char *tenant; /* NULL: not limited to a tenant */
+    double rate;        /* requests per second for this token; 0: the opts' rate */
+    double burst;       /* 0: the opts' burst */
+} hd_api_token_t;
+
+/* Bounds and settings. A field left 0 takes the default in brackets. */
+typedef struct hd_api_opts_s {
+    const hd_api_token_t *tokens; /* copied by hd_api_new; none: no authentication */
+    size_t ntokens;
+    size_t max_body_bytes;   /* request body [1 MiB] */
+    size_t max_header_bytes; /* request line and headers [16 KiB] */
+    int max_conns;           /* open connections in all [1024]; more are closed */
+    int max_conns_per_ip;    /* open connections from one address [64] */
+    int request_timeout_ms;  /* a request must arrive whole, and a reply be taken,
+                                within this; idle keep-alive ends after it too [30 s] */
+    double rate;             /* requests per second per caller; <0 none [none] */
+    double burst;            /* bucket size [max(1, rate)] */
+} hd_api_opts_t;
+
+#define HD_API_DEFAULT_MAX_BODY     (1u << 20)
+#define HD_API_DEFAULT_MAX_HEADER   (16u << 10)
+#define HD_API_DEFAULT_MAX_CONNS    1024
+#define HD_API_DEFAULT_CONNS_PER_IP 64
+#define HD_API_DEFAULT_TIMEOUT_MS   30000
+
+/* Counters for GET /metrics; see hd_api_write_metrics. */
+typedef struct hd_api_stats_s {
+    uint64_t replies[6];      /* [1..5]: replies sent by status class 1xx..5xx */
+    uint64_t dropped;         /* replies dropped: the client was gone */
+    uint64_t conns_accepted;  /* connections taken */
+    uint64_t conns_rejected;  /* connections closed at once: over a connection limit */
+    uint64_t conns_timed_out; /* connections closed: request_timeout_ms passed */
+    int64_t conns_open;
+    uint64_t rate_limited; /* 429 replies */
+    hd_hist_t latency;     /* request fully read → reply handed to evhttp */
+} hd_api_stats_t;
+
+typedef struct hd_api_s hd_api_t;
+typedef struct hd_api_req_s hd_api_req_t;
+
+/* What a handler may read from its request; all strings valid until the
+ * reply. */
+struct hd_api_req_s {
+    const char *method;    /* "GET", "POST", ... */
+    const char *path;      /* raw path without the query */
+    hd_api_role_t role;    /* the caller's */
+    const char *tenant;    /* the caller's tenant, NULL for none */
+    const char *client_ip; /* the peer address, e.g. "127.0.0.1", "::1" */
+    json_t *body;          /* the JSON object of a POST/PUT/PATCH with a body, else NULL;
+                              borrowed: json_incref it to keep it */
+};
+
+typedef void (*hd_api_handler_fn)(hd_api_req_t *r, void *arg);
+typedef void (*hd_api_cancel_fn)(hd_api_req_t *r, void *arg);
+
+/* A server on base; nothing listens yet. opts may be NULL (all defaults). */
+hd_api_t *hd_api_new(struct event_base *base, const hd_api_opts_t *opts);
+
+/* Listens on host (an IPv4 or IPv6 literal, or a name) and port (0: any
+ * free port, see hd_api_port). May be called more than once. Returns 0, or
+ * -1 with a message naming the address in err. */
+int hd_api_listen(hd_api_t *api, const char *host, int port, char *err, size_t errlen);
+
+/* The port of the last successful hd_api_listen, or -1. */
+int hd_api_port(const hd_api_t *api);
+
+/* Closes every connection (cancelling requests in handlers' hands) and
+ * frees the server. */
+void hd_api_free(hd_api_t *api);
+
+/* Adds a route: method ("GET", "POST", "PUT", "DELETE", "PATCH", ...) and a
+ * pattern of literal and ":name" segments ("/v1/checks/:id"), the least
+ * role that may call it, and its handler. A trailing '/' in a request's
+ * path is ignored. Returns 0, or -1 with a message in err for a bad
+ * pattern or a method and pattern already taken. */
+int hd_api_route(hd_api_t *api, const char *method, const char *pattern, hd_api_role_t role,
+                 hd_api_handler_fn fn, void *arg, char *err, size_t errlen);
+
+/* Gives a registered route its own rate limit per caller: rate requests per
+ * second, burst at most at once (e.g. 12.0 / 60, 12). Returns 0, or -1 if
+ * no such route. */
+int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
+                       double burst);
+
+/* The decoded value of the path parameter name (":name" in the pattern),
+ * or NULL if the route has none such. */
+const char *hd_api_param(const hd_api_req_t *r, const char *name);
+
+/* The decoded value of the first query parameter key; "" for a key without
+ * a value ("?pretty"); NULL when absent. */
+const char *hd_api_query(const hd_api_req_t *r, const char *key);
+
+/* The value of a request header (case-insensitive name), or NULL. */
+const char *hd_api_header(const hd_api_req_t *r, const char *name);
+
+/* 1 when the caller may see an object of tenant obj_tenant (NULL: none):
+ * management and tenant-less tokens see all, a tenant token its own only. */
+int hd_api_tenant_allows(const hd_api_req_t *r, const char *obj_tenant);
+
+/* Sets fn to run if the client goes away before the reply (or the server
+ * is freed). The request stays valid; the reply is still due, and dropped.
+ * fn may reply at once. */
+void hd_api_on_cancel(hd_api_req_t *r, hd_api_cancel_fn fn, void *arg);
+
+/* 1 when the client has gone away (the reply will be dropped). */
+int hd_api_cancelled(const hd_api_req_t *r);
+
+/* Adds a header to the reply (e.g. Location, X-Consul-Index). */
+void hd_api_set_header(hd_api_req_t *r, const char *name, const char *value);
+
+/* Replies with status and body (which the call takes ownership of; NULL
+ * sends no body), as compact JSON, indented with "?pretty". Finishes r. */
+void hd_api_reply_json(hd_api_req_t *r, int status, json_t *body);
+
+/* Replies with status and len bytes of data of the given content type.
+ * Finishes r. */
+void hd_api_reply_text(hd_api_req_t *r, int status, const char *content_type, const char *data,
+                       size_t len);
+
+/* Replies {"error": <formatted message>, "code": code}. Finishes r. */
+void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The server's counters. */
+const hd_api_stats_t *hd_api_stats(const hd_api_t *api);
+
+/* Writes the server's counters as heed_api_* families into m. */
+void hd_api_write_metrics(const hd_api_t *api, struct hd_metrics_s *m);
+
+/* "read", "write", "management" (and "none"). */
+const char *hd_api_role_name(hd_api_role_t role);
+
+/* Parses a role name; returns HD_ROLE_NONE for anything else. */
+hd_api_role_t hd_api_role_parse(const char *s);
+
+/* Validates a request body as the server does: NULL body or len 0 gives
+ * *out NULL; else a JSON object, or -1 with "invalid JSON at line L column
+ * C: ..." or "the request body must be a JSON object" in err. Exposed for
+ * tests and the fuzz target. */
+int hd_api_parse_body(const char *data, size_t len, json_t **out, char *err, size_t errlen);
+
+#endif

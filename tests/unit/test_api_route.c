@@ -1,0 +1,228 @@
+/* test_api_route — the API's request parsing that needs no socket: targets
+ * (paths, params, percent-decoding, trailing '/', query strings), route
+ * patterns, the JSON body check with its error position, and the
+ * request-head watcher behind the JSON 413. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "api/head.h"
+#include "api/route.h"
+#include "api/server.h"
+
+#include <stdio.h>
+
+static hd_api_target_t target(const char *uri)
+{
+    hd_api_target_t t;
+    char err[200] = "";
+    if (hd_api_target_parse(uri, &t, err, sizeof(err)) < 0) fail_msg("'%s' refused: %s", uri, err);
+    return t;
+}
+
+static void target_bad(const char *uri, const char *want)
+{
+    hd_api_target_t t;
+    char err[200] = "";
+    if (hd_api_target_parse(uri, &t, err, sizeof(err)) == 0) fail_msg("'%s' accepted", uri);
+    assert_contains(err, want);
+}
+
+static hd_api_pattern_t pattern(const char *s)
+{
+    hd_api_pattern_t p;
+    char err[200] = "";
+    if (hd_api_pattern_parse(s, &p, err, sizeof(err)) < 0) fail_msg("'%s' refused: %s", s, err);
+    return p;
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    hd_api_target_t t = target("/v1/checks/web%201?x=1");
+    assert_string_equal(t.path, "/v1/checks/web%201");
+    assert_int_equal(t.nsegs, 3);
+    assert_string_equal(t.segs[2], "web 1");
+    hd_api_target_free(&t);
+
+    t = target("/v1/checks/");
+    assert_int_equal(t.nsegs, 2);
+    hd_api_target_free(&t);
+
+    t = target("/");
+    assert_int_equal(t.nsegs, 0);
+    hd_api_target_free(&t);
+
+    /* An encoded '/' stays inside its segment. */
+    t = target("/v1/kv/a%2Fb");
+    assert_int_equal(t.nsegs, 3);
+    assert_string_equal(t.segs[2], "a/b");
+    hd_api_target_free(&t);
+
+    /* Absolute form. */
+    t = target("http://127.0.0.1:8500/v1/checks?pretty");
+    assert_string_equal(t.path, "/v1/checks");
+    assert_non_null(hd_api_target_query(&t, "pretty"));
+    hd_api_target_free(&t);
+
+    target_bad("v1/checks", "must be a path");
+    target_bad("*", "must be a path");
+    target_bad("/v1/checks/%zz", "bad percent-escape in the path");
+    target_bad("/v1/checks/%00", "bad percent-escape");
+    target_bad("/v1/checks/%4", "bad percent-escape");
+    target_bad("/v1?a=%", "bad percent-escape in the query");
+}
+
+static void test_query(void **state)
+{
+    (void)state;
+    hd_api_target_t t = target("/x?since=1h&include=a+b%2Bc&pretty&&include=later&e=");
+    assert_string_equal(hd_api_target_query(&t, "since"), "1h");
+    assert_string_equal(hd_api_target_query(&t, "include"), "a b+c"); /* first wins */
+    assert_string_equal(hd_api_target_query(&t, "pretty"), "");
+    assert_string_equal(hd_api_target_query(&t, "e"), "");
+    assert_null(hd_api_target_query(&t, "until"));
+    assert_int_equal(t.nquery, 5);
+    hd_api_target_free(&t);
+}
+
+static void test_patterns(void **state)
+{
+    (void)state;
+    hd_api_pattern_t p = pattern("/v1/checks/:id/history");
+    assert_int_equal(p.nparams, 1);
+    const char *v[2] = {NULL, NULL};
+    hd_api_target_t t = target("/v1/checks/db%3A1/history/");
+    assert_true(hd_api_pattern_match(&p, &t, v));
+    assert_string_equal(v[0], "db:1");
+    hd_api_target_free(&t);
+
+    t = target("/v1/checks//history");
+    assert_false(hd_api_pattern_match(&p, &t, v)); /* a parameter is never empty */
+    hd_api_target_free(&t);
+    t = target("/v1/checks/a/b/history");
+    assert_false(hd_api_pattern_match(&p, &t, v));
+    hd_api_target_free(&t);
+    t = target("/v1/%63hecks/a/history"); /* literals compare decoded */
+    assert_true(hd_api_pattern_match(&p, &t, v));
+    hd_api_target_free(&t);
+    hd_api_pattern_free(&p);
+
+    hd_api_pattern_t q;
+    char err[200] = "";
+    assert_int_equal(hd_api_pattern_parse("v1", &q, err, sizeof(err)), -1);
+    assert_contains(err, "must start with '/'");
+    assert_int_equal(hd_api_pattern_parse("/v1//x", &q, err, sizeof(err)), -1);
+    assert_contains(err, "empty segment");
+    assert_int_equal(hd_api_pattern_parse("/v1/:", &q, err, sizeof(err)), -1);
+    assert_int_equal(hd_api_pattern_parse("/v1/:a/:a", &q, err, sizeof(err)), -1);
+    assert_contains(err, "repeats parameter ':a'");
+}
+
+static void body_bad(const char *body, const char *want)
+{
+    json_t *j = (json_t *)1;
+    char err[300] = "";
+    assert_int_equal(hd_api_parse_body(body, strlen(body), &j, err, sizeof(err)), -1);
+    assert_null(j);
+    assert_string_equal(err, want);
+}
+
+static void test_body(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    char err[300] = "";
+    assert_int_equal(hd_api_parse_body("{\"name\": \"web\"}", 15, &j, err, sizeof(err)), 0);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "web");
+    json_decref(j);
+    assert_int_equal(hd_api_parse_body(NULL, 0, &j, err, sizeof(err)), 0);
+    assert_null(j);
+
+    body_bad("{\"name\": \"web\",\n \"interval\": 10s}",
+             "invalid JSON at line 2 column 16: '}' expected near 's'");
+    body_bad("{\"a\": 1, \"a\": 2}", "invalid JSON at line 1 column 12: duplicate object key near "
+                                     "'\"a\"'");
+    body_bad("[1, 2]", "the request body must be a JSON object, not an array");
+    body_bad("null", "the request body must be a JSON object, not null");
+    body_bad("{} x", "invalid JSON at line 1 column 4: end of file expected near 'x'");
+}
+
+/* Feeds s to a head watcher in pieces of n bytes; returns the reported
+ * line (rewritten) or "" when none. */
+static void head_in_pieces(const char *s, size_t piece, uint64_t limit, char *got, size_t gotlen)
+{
+    char buf[512];
+    size_t len = strlen(s);
+    memcpy(buf, s, len + 1);
+    hd_api_head_t h;
+    hd_api_head_reset(&h);
+    got[0] = '\0';
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < piece ? len - off : piece, used, linelen;
+        size_t end = off + n;
+        while (off < end) {
+            if (!hd_api_head_feed(&h, buf + off, end - off, limit, &used, &linelen)) {
+                off = end;
+                break;
+            }
+            off += used;
+            assert_int_equal(hd_api_head_zero_length(buf + off - linelen, linelen), 0);
+            snprintf(got, gotlen, "%.*s", (int)linelen, buf + off - linelen);
+        }
+    }
+}
+
+static void test_head(void **state)
+{
+    (void)state;
+    char got[128];
+    const char *req = "POST /v1/checks HTTP/1.1\r\nHost: x\r\ncontent-LENGTH:  2000000 \r\n\r\n";
+    for (size_t piece = 1; piece < 80; piece += 7) {
+        head_in_pieces(req, piece, 1 << 20, got, sizeof(got));
+        assert_string_equal(got, "content-LENGTH:  0       \r\n");
+    }
+    head_in_pieces(req, 5, 2000000, got, sizeof(got)); /* at the limit: fine */
+    assert_string_equal(got, "");
+    /* After the head, a body line that looks like a header is not one. */
+    head_in_pieces("GET / HTTP/1.1\n\nContent-Length: 99999999\n", 3, 10, got, sizeof(got));
+    assert_string_equal(got, "");
+    /* The request line is not a header; a bare-LF head works. */
+    head_in_pieces("Content-Length: 99\nContent-Length: 99\n\n", 4, 10, got, sizeof(got));
+    assert_string_equal(got, "Content-Length: 0 \n");
+    /* Huge values saturate rather than wrap. */
+    head_in_pieces("P / HTTP/1.1\nContent-Length: 99999999999999999999999\n\n", 9, 10, got,
+                   sizeof(got));
+    assert_string_equal(got, "Content-Length: 0                      \n");
+    /* Not numbers: left to evhttp. */
+    head_in_pieces("P / HTTP/1.1\nContent-Length: 12ab\nContent-Length: +99\n\n", 9, 10, got,
+                   sizeof(got));
+    assert_string_equal(got, "");
+
+    char line[] = "Content-Type: 99\r\n";
+    assert_int_equal(hd_api_head_zero_length(line, sizeof(line) - 1), -1);
+    assert_string_equal(line, "Content-Type: 99\r\n");
+}
+
+static void test_roles(void **state)
+{
+    (void)state;
+    assert_int_equal(hd_api_role_parse("read"), HD_ROLE_READ);
+    assert_int_equal(hd_api_role_parse("write"), HD_ROLE_WRITE);
+    assert_int_equal(hd_api_role_parse("management"), HD_ROLE_MANAGEMENT);
+    assert_int_equal(hd_api_role_parse("admin"), HD_ROLE_NONE);
+    assert_string_equal(hd_api_role_name(HD_ROLE_WRITE), "write");
+    assert_true(HD_ROLE_READ < HD_ROLE_WRITE && HD_ROLE_WRITE < HD_ROLE_MANAGEMENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths), cmocka_unit_test(test_query), cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_body),  cmocka_unit_test(test_head),  cmocka_unit_test(test_roles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

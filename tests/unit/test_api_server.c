@@ -1,0 +1,866 @@
+/* test_api_server — the API server core over real HTTP on loopback.
+ *
+ * Each test starts a server on a free 127.0.0.1 port with a few demo routes
+ * and runs its libevent loop in a thread; the test drives it from the main
+ * thread with plain sockets (and once with util/httpc) and asserts statuses,
+ * headers and JSON bodies: 404/405/400/413, the token and role matrix, 429
+ * with Retry-After, replies made later, clients that leave before such a
+ * reply, connection limits, slow clients, pipelining, /metrics text.
+ * The server's counters are read through a route, on the loop's thread. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "api/metrics.h"
+#include "api/server.h"
+#include "util/buf.h"
+#include "util/httpc.h"
+#include "util/time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- the server side: demo routes on a loop in a thread ------------------ */
+
+typedef struct slow_s slow_t;
+
+typedef struct fix_s {
+    struct event_base *base;
+    hd_api_t *api;
+    pthread_t th;
+    int stop[2];
+    struct event *stopev;
+    int port;
+    int cancels;  /* cancel callbacks run */
+    slow_t *slow; /* replies still to make */
+} fix_t;
+
+struct slow_s {
+    fix_t *f;
+    hd_api_req_t *r;
+    struct event *ev;
+    int reply_on_cancel;
+    slow_t *next;
+};
+
+static void slow_unlink(slow_t *s)
+{
+    for (slow_t **pp = &s->f->slow; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            return;
+        }
+}
+
+static void slow_finish(slow_t *s)
+{
+    slow_unlink(s);
+    hd_api_reply_json(s->r, 200, json_pack("{s:b}", "slow", 1));
+    event_free(s->ev);
+    free(s);
+}
+
+static void slow_fire(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    slow_finish(arg);
+}
+
+static void slow_cancel(hd_api_req_t *r, void *arg)
+{
+    slow_t *s = arg;
+    if (!hd_api_cancelled(r)) abort(); /* not cmocka: this is the loop's thread */
+    s->f->cancels++;
+    if (s->reply_on_cancel) slow_finish(s);
+}
+
+/* GET /v1/slow?ms=N[&reply_on_cancel]: replies {"slow":true} after N ms. */
+static void h_slow(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    const char *ms = hd_api_query(r, "ms");
+    long n = ms ? strtol(ms, NULL, 10) : 100;
+    slow_t *s = calloc(1, sizeof(*s));
+    s->f = f;
+    s->r = r;
+    s->reply_on_cancel = hd_api_query(r, "reply_on_cancel") != NULL;
+    s->ev = evtimer_new(f->base, slow_fire, s);
+    s->next = f->slow;
+    f->slow = s;
+    hd_api_on_cancel(r, slow_cancel, s);
+    struct timeval tv = {n / 1000, (n % 1000) * 1000};
+    evtimer_add(s->ev, &tv);
+}
+
+/* GET|PUT /v1/echo/:id: what the server made of the request. */
+static void h_echo(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    json_t *j =
+        json_pack("{s:s?, s:s, s:s, s:s?, s:s?, s:b, s:b}", "id", hd_api_param(r, "id"), "method",
+                  r->method, "role", hd_api_role_name(r->role), "tenant", r->tenant, "x",
+                  hd_api_query(r, "x"), "sees_team_a", hd_api_tenant_allows(r, "team-a"),
+                  "sees_team_b", hd_api_tenant_allows(r, "team-b"));
+    if (hd_api_param(r, "nope")) abort();
+    hd_api_set_header(r, "X-Heed-Test", "echo");
+    hd_api_reply_json(r, 200, j);
+}
+
+/* POST /v1/things: 201 with the body back. */
+static void h_things(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    hd_api_reply_json(r, 201, json_pack("{s:O?}", "got", r->body));
+}
+
+static void h_plain(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    hd_api_error(r, 418, "teapot", "short and %s", "stout");
+}
+
+static void h_stats(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    const hd_api_stats_t *s = hd_api_stats(f->api);
+    hd_api_reply_json(
+        r, 200,
+        json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cancels", f->cancels, "dropped",
+                  (json_int_t)s->dropped, "rejected", (json_int_t)s->conns_rejected, "accepted",
+                  (json_int_t)s->conns_accepted, "timed_out", (json_int_t)s->conns_timed_out,
+                  "open", (json_int_t)s->conns_open, "rate_limited", (json_int_t)s->rate_limited,
+                  "r2xx", (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]));
+}
+
+static void h_metrics(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    hd_metrics_t *m = hd_metrics_new();
+    hd_api_write_metrics(f->api, m);
+    size_t len;
+    const char *text = hd_metrics_text(m, &len);
+    hd_api_reply_text(r, 200, HD_METRICS_CONTENT_TYPE, text, len);
+    hd_metrics_free(m);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(((fix_t *)arg)->base);
+}
+
+static void *loop_main(void *arg)
+{
+    event_base_dispatch(((fix_t *)arg)->base);
+    return NULL;
+}
+
+static const hd_api_token_t TOKENS[] = {
+    {"r-secret", HD_ROLE_READ, "team-a", 0, 0},
+    {"w-secret", HD_ROLE_WRITE, "team-a", 0, 0},
+    {"m-secret", HD_ROLE_MANAGEMENT, NULL, 0, 0},
+    {"g-secret", HD_ROLE_READ, NULL, 0, 0},
+};
+
+static void route(fix_t *f, const char *m, const char *p, hd_api_role_t role, hd_api_handler_fn fn)
+{
+    char err[200];
+    if (hd_api_route(f->api, m, p, role, fn, f, err, sizeof(err)) < 0) fail_msg("%s", err);
+}
+
+static fix_t *start(const hd_api_opts_t *o)
+{
+    fix_t *f = calloc(1, sizeof(*f));
+    f->base = event_base_new();
+    f->api = hd_api_new(f->base, o);
+    route(f, "GET", "/v1/echo/:id", HD_ROLE_READ, h_echo);
+    route(f, "PUT", "/v1/echo/:id", HD_ROLE_WRITE, h_echo);
+    route(f, "POST", "/v1/things", HD_ROLE_WRITE, h_things);
+    route(f, "GET", "/v1/slow", HD_ROLE_READ, h_slow);
+    route(f, "GET", "/v1/limited", HD_ROLE_READ, h_echo);
+    route(f, "GET", "/v1/teapot", HD_ROLE_READ, h_plain);
+    route(f, "GET", "/v1/manage", HD_ROLE_MANAGEMENT, h_echo);
+    route(f, "GET", "/test/stats", HD_ROLE_READ, h_stats);
+    route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
+    assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
+    assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/none", 1, 1), -1);
+    char err[200];
+    assert_int_equal(
+        hd_api_route(f->api, "GET", "/v1/echo/:id", HD_ROLE_READ, h_echo, f, err, sizeof(err)), -1);
+    assert_contains(err, "already taken");
+    assert_int_equal(hd_api_port(f->api), -1);
+    if (hd_api_listen(f->api, "127.0.0.1", 0, err, sizeof(err)) < 0) fail_msg("%s", err);
+    f->port = hd_api_port(f->api);
+    assert_true(f->port > 0);
+    assert_int_equal(pipe(f->stop), 0);
+    f->stopev = event_new(f->base, f->stop[0], EV_READ, on_stop, f);
+    event_add(f->stopev, NULL);
+    assert_int_equal(pthread_create(&f->th, NULL, loop_main, f), 0);
+    return f;
+}
+
+static fix_t *start_tokens(void)
+{
+    hd_api_opts_t o = {.tokens = TOKENS, .ntokens = 4, .max_body_bytes = 1024};
+    return start(&o);
+}
+
+static void stop(fix_t *f)
+{
+    assert_int_equal(write(f->stop[1], "x", 1), 1);
+    pthread_join(f->th, NULL);
+    hd_api_free(f->api);
+    /* Replies due after the server is gone are dropped, safely. */
+    while (f->slow)
+        slow_finish(f->slow);
+    event_free(f->stopev);
+    event_base_free(f->base);
+    close(f->stop[0]);
+    close(f->stop[1]);
+    free(f);
+}
+
+/* ---- the client side: plain sockets ------------------------------------- */
+
+typedef struct resp_s {
+    int status;
+    char head[4096];
+    char body[8192];
+    json_t *json;
+} resp_t;
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void send_str(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    assert_int_equal(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Reads until the server closes (or ms pass): 0, or -1 on a timeout. */
+static int read_to_eof(int fd, hd_buf_t *out, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0) return 0;
+        if (n < 0) return errno == ECONNRESET ? 0 : -1;
+        hd_buf_append(out, buf, (size_t)n);
+    }
+}
+
+static void parse(const char *raw, resp_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (sscanf(raw, "HTTP/1.%*d %d", &r->status) != 1) fail_msg("not an HTTP reply: '%s'", raw);
+    const char *end = strstr(raw, "\r\n\r\n");
+    assert_non_null(end);
+    snprintf(r->head, sizeof(r->head), "%.*s", (int)(end - raw + 2), raw);
+    snprintf(r->body, sizeof(r->body), "%s", end + 4);
+    if (r->body[0] == '{') {
+        json_error_t je;
+        r->json = json_loads(r->body, 0, &je);
+        if (!r->json) fail_msg("bad JSON reply '%s': %s", r->body, je.text);
+    }
+}
+
+/* The value of header name in r (case-insensitive), or NULL. */
+static const char *hdr(const resp_t *r, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        if (!strncasecmp(p + 2, name, n) && p[2 + n] == ':') {
+            const char *v = p + 3 + n;
+            while (*v == ' ')
+                v++;
+            snprintf(out, outlen, "%.*s", (int)strcspn(v, "\r"), v);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* One request on its own connection ("Connection: close"). extra: more
+ * header lines, each ending in \r\n. */
+static void call(const fix_t *f, const char *method, const char *path, const char *extra,
+                 const char *body, resp_t *r)
+{
+    int fd = dial(f->port);
+    hd_buf_t req = {0}, out = {0};
+    hd_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s", method, path,
+                  extra ? extra : "");
+    if (body) hd_buf_printf(&req, "Content-Length: %zu\r\n", strlen(body));
+    hd_buf_printf(&req, "\r\n%s", body ? body : "");
+    send_str(fd, req.data);
+    if (read_to_eof(fd, &out, 5000) < 0) fail_msg("no reply to %s %s", method, path);
+    close(fd);
+    parse(out.data ? out.data : "", r);
+    hd_buf_free(&req);
+    hd_buf_free(&out);
+}
+
+static void done(resp_t *r)
+{
+    json_decref(r->json);
+    r->json = NULL;
+}
+
+static const char *jstr(const resp_t *r, const char *key)
+{
+    return json_string_value(json_object_get(r->json, key));
+}
+
+static json_int_t jint(const resp_t *r, const char *key)
+{
+    return json_integer_value(json_object_get(r->json, key));
+}
+
+/* Expects an error reply with this status and code. */
+static void expect_error(const fix_t *f, const char *method, const char *path, const char *extra,
+                         const char *body, int status, const char *code)
+{
+    resp_t r;
+    call(f, method, path, extra, body, &r);
+    if (r.status != status || !jstr(&r, "code") || strcmp(jstr(&r, "code"), code) != 0)
+        fail_msg("%s %s: want %d %s, got %d %s", method, path, status, code, r.status, r.body);
+    assert_non_null(jstr(&r, "error"));
+    char ct[100];
+    assert_string_equal(hdr(&r, "Content-Type", ct, sizeof(ct)), "application/json");
+    done(&r);
+}
+
+static json_int_t stat_of(const fix_t *f, const char *key)
+{
+    resp_t r;
+    call(f, "GET", "/test/stats", "X-Consul-Token: m-secret\r\n", NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_int_t v = jint(&r, key);
+    done(&r);
+    return v;
+}
+
+/* Waits up to 2 s for a counter to reach want. */
+static void stat_reaches(const fix_t *f, const char *key, json_int_t want)
+{
+    json_int_t v = 0;
+    for (int i = 0; i < 100; i++) {
+        if ((v = stat_of(f, key)) == want) return;
+        usleep(20000);
+    }
+    fail_msg("stat %s is %lld, want %lld", key, (long long)v, (long long)want);
+}
+
+#define M "X-Consul-Token: m-secret\r\n"
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void test_routing(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    call(f, "GET", "/v1/echo/a%2Fb%20c/?x=1+2&pretty", M, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "id"), "a/b c");
+    assert_string_equal(jstr(&r, "x"), "1 2");
+    assert_string_equal(jstr(&r, "method"), "GET");
+    assert_contains(r.body, "{\n  \""); /* ?pretty indents */
+    char v[100];
+    assert_string_equal(hdr(&r, "X-Heed-Test", v, sizeof(v)), "echo");
+    done(&r);
+
+    expect_error(f, "GET", "/v1/nope", M, NULL, 404, "not_found");
+    expect_error(f, "GET", "/v1/echo", M, NULL, 404, "not_found");
+    expect_error(f, "GET", "/v1/echo/a/b", M, NULL, 404, "not_found");
+    expect_error(f, "GET", "/v1/echo/%zz", M, NULL, 400, "bad_path");
+
+    call(f, "DELETE", "/v1/echo/1", M, NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(jstr(&r, "code"), "method_not_allowed");
+    assert_string_equal(hdr(&r, "Allow", v, sizeof(v)), "GET, PUT");
+    done(&r);
+    expect_error(f, "PATCH", "/v1/things", M, "{}", 405, "method_not_allowed");
+
+    call(f, "GET", "/v1/teapot", M, NULL, &r);
+    assert_int_equal(r.status, 418);
+    assert_string_equal(jstr(&r, "error"), "short and stout");
+    done(&r);
+    stop(f);
+}
+
+static void test_bad_json(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    call(f, "POST", "/v1/things", M, "{\"name\": \"web\",\n \"interval\": }", &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(jstr(&r, "code"), "bad_json");
+    assert_string_equal(jstr(&r, "error"),
+                        "invalid JSON at line 2 column 14: unexpected token near '}'");
+    done(&r);
+    call(f, "POST", "/v1/things", M, "[1]", &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(jstr(&r, "error"), "the request body must be a JSON object, not an array");
+    done(&r);
+
+    call(f, "POST", "/v1/things", M, "{\"name\": \"web\"}", &r);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "got"), "name")),
+                        "web");
+    done(&r);
+    /* No body at all is the handler's to judge. */
+    call(f, "POST", "/v1/things", M, NULL, &r);
+    assert_int_equal(r.status, 201);
+    done(&r);
+    /* PUT bodies are checked too. */
+    expect_error(f, "PUT", "/v1/echo/1", M, "nope", 400, "bad_json");
+    stop(f);
+}
+
+/* A body over max_body_bytes (1024 here) is refused with JSON before it is
+ * sent, even when the head arrives a few bytes at a time. */
+static void test_too_large(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    for (int trickle = 0; trickle <= 1; trickle++) {
+        int fd = dial(f->port);
+        const char *head = "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M
+                           "Content-Length: 50000000\r\nContent-Type: application/json\r\n\r\n";
+        if (trickle) {
+            for (const char *p = head; *p;) {
+                char piece[8];
+                snprintf(piece, sizeof(piece), "%.7s", p);
+                send_str(fd, piece);
+                p += strlen(piece);
+                usleep(2000);
+            }
+        } else {
+            send_str(fd, head);
+        }
+        send_str(fd, "{\"a\": ");
+        hd_buf_t out = {0};
+        assert_int_equal(read_to_eof(fd, &out, 3000), 0); /* and the server closes */
+        close(fd);
+        resp_t r;
+        parse(out.data, &r);
+        assert_int_equal(r.status, 413);
+        assert_string_equal(jstr(&r, "code"), "too_large");
+        assert_string_equal(jstr(&r, "error"),
+                            "the request body is larger than the limit of 1024 bytes");
+        done(&r);
+        hd_buf_free(&out);
+    }
+    /* At the limit is fine. */
+    char body[1025];
+    memset(body, ' ', 1024);
+    body[0] = '{';
+    body[1023] = '}';
+    body[1024] = '\0';
+    resp_t r;
+    call(f, "POST", "/v1/things", M, body, &r);
+    assert_int_equal(r.status, 201);
+    done(&r);
+    stop(f);
+}
+
+static void test_auth_matrix(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    char v[100];
+    call(f, "GET", "/v1/echo/1", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(jstr(&r, "code"), "no_token");
+    assert_string_equal(hdr(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer realm=\"heed\"");
+    done(&r);
+    expect_error(f, "GET", "/v1/echo/1", "Authorization: Basic dTpw\r\n", NULL, 401, "no_token");
+    expect_error(f, "GET", "/v1/echo/1", "Authorization: Bearer \r\n", NULL, 401, "no_token");
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secreT\r\n", NULL, 403, "bad_token");
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secre\r\n", NULL, 403, "bad_token");
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secret-\r\n", NULL, 403, "bad_token");
+
+    /* role x route: read < write < management */
+    static const struct {
+        const char *tok, *method, *path, *body;
+        int status;
+    } m[] = {
+        {"r-secret", "GET", "/v1/echo/1", NULL, 200},
+        {"r-secret", "PUT", "/v1/echo/1", "{}", 403},
+        {"r-secret", "POST", "/v1/things", "{}", 403},
+        {"r-secret", "GET", "/v1/manage", NULL, 403},
+        {"w-secret", "GET", "/v1/echo/1", NULL, 200},
+        {"w-secret", "PUT", "/v1/echo/1", "{}", 200},
+        {"w-secret", "POST", "/v1/things", "{}", 201},
+        {"w-secret", "GET", "/v1/manage", NULL, 403},
+        {"m-secret", "PUT", "/v1/echo/1", "{}", 200},
+        {"m-secret", "POST", "/v1/things", "{}", 201},
+        {"m-secret", "GET", "/v1/manage", NULL, 200},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        char h[100];
+        snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", m[i].tok);
+        call(f, m[i].method, m[i].path, h, m[i].body, &r);
+        if (r.status != m[i].status)
+            fail_msg("%s %s %s: %d %s", m[i].tok, m[i].method, m[i].path, r.status, r.body);
+        if (r.status == 403) {
+            assert_string_equal(jstr(&r, "code"), "forbidden");
+            assert_contains(jstr(&r, "error"), "role");
+        }
+        done(&r);
+    }
+
+    /* Who sees which tenant. */
+    call(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secret\r\n", NULL, &r);
+    assert_string_equal(jstr(&r, "role"), "read");
+    assert_string_equal(jstr(&r, "tenant"), "team-a");
+    assert_true(json_is_true(json_object_get(r.json, "sees_team_a")));
+    assert_true(json_is_false(json_object_get(r.json, "sees_team_b")));
+    done(&r);
+    call(f, "GET", "/v1/echo/1", "Authorization: bearer   m-secret  \r\n", NULL, &r);
+    assert_string_equal(jstr(&r, "role"), "management");
+    assert_true(json_is_null(json_object_get(r.json, "tenant")));
+    assert_true(json_is_true(json_object_get(r.json, "sees_team_b")));
+    done(&r);
+    call(f, "GET", "/v1/echo/1", "X-Consul-Token: g-secret\r\n", NULL, &r);
+    assert_true(json_is_true(json_object_get(r.json, "sees_team_b")));
+    done(&r);
+    /* X-Consul-Token first, as Consul. */
+    call(f, "GET", "/v1/manage", "X-Consul-Token: m-secret\r\nAuthorization: Bearer r-secret\r\n",
+         NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    stop(f);
+}
+
+static void test_no_tokens_is_management(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    resp_t r;
+    call(f, "GET", "/v1/manage", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "role"), "management");
+    done(&r);
+    /* A token is ignored when none is configured. */
+    call(f, "POST", "/v1/things", "X-Consul-Token: whatever\r\n", "{}", &r);
+    assert_int_equal(r.status, 201);
+    done(&r);
+    stop(f);
+}
+
+static void test_rate_limits(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    char v[100];
+    /* /v1/limited: 2 a minute per token. */
+    for (int i = 0; i < 2; i++) {
+        call(f, "GET", "/v1/limited", "X-Consul-Token: r-secret\r\n", NULL, &r);
+        assert_int_equal(r.status, 200);
+        done(&r);
+    }
+    call(f, "GET", "/v1/limited", "X-Consul-Token: r-secret\r\n", NULL, &r);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(jstr(&r, "code"), "rate_limited");
+    long secs = strtol(hdr(&r, "Retry-After", v, sizeof(v)), NULL, 10);
+    assert_true(secs >= 29 && secs <= 30);
+    done(&r);
+    /* Another token has its own bucket; other routes are not limited. */
+    call(f, "GET", "/v1/limited", "X-Consul-Token: w-secret\r\n", NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    call(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secret\r\n", NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    assert_int_equal(stat_of(f, "rate_limited"), 1);
+    stop(f);
+
+    /* Without tokens: per client address, here 2 at once then 1 a second. */
+    hd_api_opts_t o = {.rate = 1, .burst = 2};
+    f = start(&o);
+    call(f, "GET", "/v1/echo/1", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    call(f, "GET", "/v1/echo/2", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    call(f, "GET", "/v1/echo/3", NULL, NULL, &r);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(hdr(&r, "Retry-After", v, sizeof(v)), "1");
+    assert_contains(jstr(&r, "error"), "address");
+    done(&r);
+    stop(f);
+}
+
+static int64_t ms_since(int64_t t0)
+{
+    return (hd_time_now_us() - t0) / 1000;
+}
+
+static void test_async_reply(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    int64_t t0 = hd_time_now_us();
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/slow?ms=300 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" M "\r\n");
+    /* The loop is free meanwhile. */
+    resp_t r;
+    call(f, "GET", "/v1/echo/1", M, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(ms_since(t0) < 250);
+    done(&r);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    assert_true(ms_since(t0) >= 300);
+    parse(out.data, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "slow")));
+    done(&r);
+    hd_buf_free(&out);
+    assert_int_equal(stat_of(f, "cancels"), 0);
+    stop(f);
+}
+
+/* The client leaves before the reply: the handler hears of it, its late
+ * reply is dropped, nothing is used after being freed (ASan build). */
+static void test_client_gone(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/slow?ms=300 HTTP/1.1\r\nHost: t\r\n" M "\r\n");
+    int fd2 = dial(f->port);
+    send_str(fd2, "GET /v1/slow?ms=5000&reply_on_cancel HTTP/1.1\r\nHost: t\r\n" M "\r\n");
+    usleep(50000);
+    close(fd);
+    close(fd2);
+    stat_reaches(f, "cancels", 2);
+    usleep(400000); /* the first handler's late reply */
+    assert_int_equal(stat_of(f, "dropped"), 2);
+    assert_int_equal(stat_of(f, "open"), 1); /* just the stats request */
+
+    /* Requests still out when the server is freed are cancelled too. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/slow?ms=60000 HTTP/1.1\r\nHost: t\r\n" M "\r\n");
+    stat_reaches(f, "open", 2);
+    stop(f); /* the reply comes after hd_api_free, and is dropped */
+    close(fd);
+}
+
+static void test_connection_limits(void **state)
+{
+    (void)state;
+    hd_api_opts_t o = {.max_conns_per_ip = 3};
+    fix_t *f = start(&o);
+    int fds[4];
+    for (int i = 0; i < 4; i++)
+        fds[i] = dial(f->port);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(fds[3], &out, 2000), 0); /* closed by the server */
+    assert_int_equal(out.len, 0);
+    assert_int_equal(read_to_eof(fds[0], &out, 200), -1); /* still open */
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    stat_reaches(f, "open", 1);
+    assert_int_equal(stat_of(f, "rejected"), 1);
+    stop(f);
+
+    hd_api_opts_t o2 = {.max_conns = 2};
+    f = start(&o2);
+    fds[0] = dial(f->port);
+    fds[1] = dial(f->port);
+    fds[2] = dial(f->port);
+    assert_int_equal(read_to_eof(fds[2], &out, 2000), 0);
+    close(fds[0]);
+    close(fds[1]);
+    close(fds[2]);
+    stat_reaches(f, "open", 1);
+    assert_int_equal(stat_of(f, "rejected"), 1);
+    hd_buf_free(&out);
+    stop(f);
+}
+
+/* A client that trickles its head byte by byte, each within the read
+ * timeout, still meets the whole-request deadline. */
+static void test_slow_client(void **state)
+{
+    (void)state;
+    hd_api_opts_t o = {.request_timeout_ms = 500};
+    fix_t *f = start(&o);
+    int64_t t0 = hd_time_now_us();
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\n");
+    int closed = 0;
+    for (int i = 0; i < 30 && !closed; i++) {
+        usleep(100000);
+        if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) closed = 1;
+        char b;
+        ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) closed = 1;
+    }
+    int64_t took = ms_since(t0);
+    assert_true(closed);
+    assert_true(took >= 450 && took < 1500);
+    close(fd);
+    assert_int_equal(stat_of(f, "timed_out"), 1);
+    /* An idle keep-alive connection ends after the same time. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    hd_buf_t out = {0};
+    t0 = hd_time_now_us();
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    assert_true(ms_since(t0) >= 400);
+    assert_contains(out.data, "HTTP/1.1 200");
+    hd_buf_free(&out);
+    close(fd);
+    stop(f);
+}
+
+static void test_pipelined(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/one HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}"
+                 "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999\r\n\r\n");
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    const char *p = out.data;
+    assert_contains(p, "\"id\":\"one\"");
+    p = strstr(p, "HTTP/1.1 201");
+    assert_non_null(p);
+    p = strstr(p, "HTTP/1.1 413");
+    assert_non_null(p);
+    assert_contains(p, "\"code\":\"too_large\"");
+    hd_buf_free(&out);
+    stop(f);
+}
+
+static void test_httpc_client(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    char base[64], err[300];
+    snprintf(base, sizeof(base), "127.0.0.1:%d", f->port);
+    char *addr = hd_httpc_addr_normalize(base, err, sizeof(err));
+    char *url = hd_httpc_url(addr, "/v1/things");
+    hd_httpc_req_t req = {
+        .method = "POST", .url = url, .token = "w-secret", .body = "{\"a\": 1}", .body_len = 8};
+    hd_httpc_resp_t resp;
+    if (hd_httpc_do(&req, &resp, err, sizeof(err)) < 0) fail_msg("%s", err);
+    assert_int_equal(resp.status, 201);
+    assert_string_equal(resp.body, "{\"got\":{\"a\":1}}\n");
+    hd_httpc_resp_free(&resp);
+    req.token = NULL;
+    assert_int_equal(hd_httpc_do(&req, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 401);
+    hd_httpc_resp_free(&resp);
+    free(url);
+    free(addr);
+    stop(f);
+}
+
+static void test_metrics_text(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    call(f, "GET", "/v1/nope", M, NULL, &r);
+    done(&r);
+    call(f, "GET", "/metrics", M, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char v[100];
+    assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), HD_METRICS_CONTENT_TYPE);
+    assert_contains(r.body, "heed_api_requests_total{class=\"4xx\"} 1\n");
+    assert_contains(r.body, "# TYPE heed_api_request_duration_seconds summary\n");
+    char path[] = "/tmp/heed-api-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_int_equal(write(fd, r.body, strlen(r.body)), (ssize_t)strlen(r.body));
+    close(fd);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+    int st = system(cmd);
+    unlink(path);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    stop(f);
+}
+
+static void test_listen_errors(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    char err[300] = "";
+    assert_int_equal(hd_api_listen(f->api, "127.0.0.1", f->port, err, sizeof(err)), -1);
+    char want[100];
+    snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d: Address already in use", f->port);
+    assert_string_equal(err, want);
+    assert_int_equal(hd_api_listen(f->api, "no such host.invalid", 1, err, sizeof(err)), -1);
+    assert_contains(err, "cannot listen on no such host.invalid:1");
+    stop(f);
+
+    /* IPv6 loopback, where the machine has it. */
+    struct event_base *base = event_base_new();
+    hd_api_t *api = hd_api_new(base, NULL);
+    if (hd_api_listen(api, "::1", 0, err, sizeof(err)) == 0)
+        assert_true(hd_api_port(api) > 0);
+    else
+        assert_contains(err, "cannot listen on [::1]:0");
+    hd_api_free(api);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_auth_matrix),
+        cmocka_unit_test(test_no_tokens_is_management),
+        cmocka_unit_test(test_rate_limits),
+        cmocka_unit_test(test_async_reply),
+        cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_httpc_client),
+        cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_listen_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
