@@ -91,7 +91,7 @@ static int cerr_cmp(const void *a, const void *b)
  * "file:line:column: path: message" one per line, and frees them all. */
 static void errs_flush(ctx_t *c, char *err, size_t errlen)
 {
-    qsort(c->errs, c->nerr, sizeof(*c->errs), cerr_cmp);
+    if (c->nerr > 1) qsort(c->errs, c->nerr, sizeof(*c->errs), cerr_cmp);
     hd_buf_t b = {0};
     for (size_t i = 0; i < c->nerr && i < HD_CONFIG_MAX_ERRORS; i++)
         hd_buf_printf(&b, "%s%s:%d:%d: %s", i ? "\n" : "", c->name, c->errs[i].line,
@@ -756,6 +756,7 @@ static int seen_cmp(const void *a, const void *b)
 /* Reports every id of s that an earlier one already has. Sorts s. */
 static void dup_ids(ctx_t *c, seen_t *s, size_t n, const char *what)
 {
+    if (n < 2) return;
     qsort(s, n, sizeof(*s), seen_cmp);
     size_t first = 0;
     for (size_t i = 1; i < n; i++) {
@@ -874,13 +875,13 @@ static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_t
         errf(c, n, path, "missing key secret");
     int role_ok = 0;
     if (v[K_ROLE]) {
-        static const char *const roles[] = {[HD_ROLE_READ] = "read",
-                                            [HD_ROLE_WRITE] = "write",
-                                            [HD_ROLE_MANAGEMENT] = "management"};
+        static const char *const roles[] = {[HD_CONFIG_ROLE_READ] = "read",
+                                            [HD_CONFIG_ROLE_WRITE] = "write",
+                                            [HD_CONFIG_ROLE_MANAGEMENT] = "management"};
         for (int r = 0; r < 3; r++)
             if (v[K_ROLE]->type == HD_YAML_SCALAR && strcmp(v[K_ROLE]->text, roles[r]) == 0 &&
                 strlen(roles[r]) == v[K_ROLE]->len) {
-                t->role = (hd_token_role_t)r;
+                t->role = (hd_config_role_t)r;
                 role_ok = 1;
             }
         if (!role_ok) expected(c, v[K_ROLE], sub(p, path, "role"), "management, write or read");
@@ -889,7 +890,7 @@ static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_t
     }
     if (v[K_TENANT]) {
         sub(p, path, "tenant");
-        if (role_ok && t->role == HD_ROLE_MANAGEMENT)
+        if (role_ok && t->role == HD_CONFIG_ROLE_MANAGEMENT)
             errf(c, v[K_TENANT], p, "a management token has no tenant: it sees every tenant");
         else
             (void)get_str(c, v[K_TENANT], p, S_ID, 128, &t->tenant);
@@ -916,49 +917,74 @@ enum {
     T_N
 };
 
-/* host:port, [v6]:port. */
-static void parse_bind(ctx_t *c, const node_t *n, const char *path, hd_config_t *cfg)
+#define BIND_WHAT "host:port like 127.0.0.1:8500 or [::1]:8500"
+
+/* Splits "host:port" or "[v6]:port" (len bytes) into host (without
+ * brackets) and port. Returns 0, or -1 with what is wrong in msg. */
+static int bind_split(const char *s, size_t len, char *host, size_t hostlen, int *port, char *msg,
+                      size_t msglen)
 {
-    const char *what = "host:port like 127.0.0.1:8500 or [::1]:8500";
-    if (scalar(c, n, path, what) < 0) return;
-    const char *s = n->text, *host = s, *hend, *colon;
-    if (strlen(s) != n->len || n->len > 300) goto bad;
+    const char *h = s, *hend, *colon;
+    snprintf(msg, msglen, "expected " BIND_WHAT);
+    if (strlen(s) != len || len >= hostlen) return -1;
     if (s[0] == '[') {
-        host = s + 1;
+        h = s + 1;
         hend = strchr(s, ']');
-        if (!hend || hend[1] != ':') goto bad;
+        if (!hend || hend[1] != ':') return -1;
         colon = hend + 1;
     } else {
         colon = strrchr(s, ':');
-        if (!colon) goto bad;
+        if (!colon) return -1;
         hend = colon;
         if (memchr(s, ':', (size_t)(colon - s))) {
-            errf(c, n, path, "write an IPv6 address in brackets, like [::1]:8500");
-            return;
+            snprintf(msg, msglen, "write an IPv6 address in brackets, like [::1]:8500");
+            return -1;
         }
     }
-    if (hend == host) goto bad;
-    char h[300];
-    memcpy(h, host, (size_t)(hend - host));
-    h[hend - host] = '\0';
+    if (hend == h) return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
     if (s[0] == '[') {
         struct in6_addr a6;
-        if (inet_pton(AF_INET6, h, &a6) != 1) goto bad;
+        if (inet_pton(AF_INET6, host, &a6) != 1) return -1;
     } else {
-        for (const char *q = h; *q; q++)
-            if (!id_char((unsigned char)*q) || *q == ':' || *q == '@') goto bad;
+        for (const char *q = host; *q; q++)
+            if (!id_char((unsigned char)*q) || *q == ':' || *q == '@') return -1;
     }
-    int64_t port;
+    int64_t p;
     size_t plen = strlen(colon + 1);
-    if (plen == 0 || plen > 5 || colon[1] == '-' || parse_i64(colon + 1, plen, &port) < 0 ||
-        port > 65535)
-        goto bad;
+    if (plen == 0 || plen > 5 || colon[1] == '-' || parse_i64(colon + 1, plen, &p) < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static void parse_bind(ctx_t *c, const node_t *n, const char *path, hd_config_t *cfg)
+{
+    if (scalar(c, n, path, BIND_WHAT) < 0) return;
+    char host[300], msg[128];
+    int port;
+    if (bind_split(n->text, n->len, host, sizeof(host), &port, msg, sizeof(msg)) < 0) {
+        if (strncmp(msg, "expected ", 9) == 0)
+            expected(c, n, path, BIND_WHAT);
+        else
+            errf(c, n, path, "%s", msg);
+        return;
+    }
     free(cfg->bind_host);
-    cfg->bind_host = hd_xstrdup(h);
-    cfg->bind_port = (int)port;
-    return;
-bad:
-    expected(c, n, path, what);
+    cfg->bind_host = hd_xstrdup(host);
+    cfg->bind_port = port;
+}
+
+int hd_config_parse_bind(const char *bind, hd_config_t *cfg, char *err, size_t errlen)
+{
+    char host[300];
+    int port;
+    if (bind_split(bind, strlen(bind), host, sizeof(host), &port, err, errlen) < 0) return -1;
+    free(cfg->bind_host);
+    cfg->bind_host = hd_xstrdup(host);
+    cfg->bind_port = port;
+    return 0;
 }
 
 static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
@@ -1156,7 +1182,7 @@ int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_con
         hd_config_free(out);
         return -1;
     }
-    if (root) parse_top(&c, root);
+    if (root && !hd_yaml_is_null(root)) parse_top(&c, root); /* "---" alone is empty */
     hd_yaml_free(root);
     for (size_t i = 0; i < out->nchecks; i++)
         free(c.ids[i].path);
@@ -1194,6 +1220,32 @@ int hd_config_load_file(const char *path, hd_config_t *out, char *err, size_t er
         rc = hd_config_load_string(b.data ? b.data : "", b.len, path, out, err, errlen);
     hd_buf_free(&b);
     return rc;
+}
+
+int hd_config_parse_check(const char *text, size_t len, const char *name, hd_check_def_t *out,
+                          char *err, size_t errlen)
+{
+    ctx_t c = {.name = name ? name : "check"};
+    memset(out, 0, sizeof(*out));
+    hd_yaml_node_t *root;
+    int line, col;
+    char yerr[256];
+    if (hd_yaml_parse(text, len, &root, &line, &col, yerr, sizeof(yerr)) < 0) {
+        snprintf(err, errlen, "%s:%d:%d: %s", c.name, line, col, yerr);
+        return -1;
+    }
+    const node_t *at;
+    const char *key;
+    if (!root || root->type != HD_YAML_MAP)
+        expected(&c, root, "", "a check: a mapping of name, target, interval, ...");
+    else
+        parse_check(&c, root, "", NULL, NULL, out, &at, &key);
+    hd_yaml_free(root);
+    out->from_config = 0;
+    if (c.nerr == 0) return 0;
+    errs_flush(&c, err, errlen);
+    hd_check_def_free(out);
+    return -1;
 }
 
 /* The checks of `heed agent --dev`: they pass on any machine. */
@@ -1250,14 +1302,14 @@ void hd_config_free(hd_config_t *c)
     memset(c, 0, sizeof(*c));
 }
 
-const char *hd_config_role_str(hd_token_role_t r)
+const char *hd_config_role_str(hd_config_role_t r)
 {
     switch (r) {
-    case HD_ROLE_READ:
+    case HD_CONFIG_ROLE_READ:
         return "read";
-    case HD_ROLE_WRITE:
+    case HD_CONFIG_ROLE_WRITE:
         return "write";
-    case HD_ROLE_MANAGEMENT:
+    case HD_CONFIG_ROLE_MANAGEMENT:
         return "management";
     }
     return "read";

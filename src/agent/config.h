@@ -26,18 +26,18 @@
 #define HD_CONFIG_MAX_STATUS   HD_HTTP_STATUS_MAX
 #define HD_CONFIG_MAX_META     64 /* meta pairs per service (Consul's limit) */
 
-typedef enum hd_token_role_e {
-    HD_ROLE_READ = 0,   /* GET only */
-    HD_ROLE_WRITE,      /* GET and changes, within its tenant */
-    HD_ROLE_MANAGEMENT, /* everything, every tenant */
-} hd_token_role_t;
+typedef enum hd_config_role_e {
+    HD_CONFIG_ROLE_READ = 0,   /* GET only */
+    HD_CONFIG_ROLE_WRITE,      /* GET and changes, within its tenant */
+    HD_CONFIG_ROLE_MANAGEMENT, /* everything, every tenant */
+} hd_config_role_t;
 
 typedef struct hd_config_token_s {
-    char *secret;         /* printable ASCII, no spaces; unique */
-    hd_token_role_t role; /* required */
-    char *tenant;         /* write/read: the tenant it is limited to; NULL: limited to the
-                           * objects without a tenant (never "all tenants", which only
-                           * management sees). Always NULL for management. */
+    char *secret;          /* printable ASCII, no spaces; unique */
+    hd_config_role_t role; /* required */
+    char *tenant;          /* write/read: the tenant it is limited to; NULL: limited to the
+                            * objects without a tenant (never "all tenants", which only
+                            * management sees). Always NULL for management. */
 } hd_config_token_t;
 
 typedef struct hd_config_meta_s {
@@ -109,6 +109,16 @@ int hd_config_load_file(const char *path, hd_config_t *out, char *err, size_t er
  * starts each error message. */
 int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_config_t *out,
                           char *err, size_t errlen);
+/* Reads one check definition, in the config file's form (YAML or JSON,
+ * e.g. an API request body or a stored definition), with the config file's
+ * rules and defaults; name starts each error message. from_config is 0:
+ * whether an exec: target is allowed is the caller's decision. Returns 0,
+ * or -1 with the errors in err and out empty. */
+int hd_config_parse_check(const char *text, size_t len, const char *name, hd_check_def_t *out,
+                          char *err, size_t errlen);
+/* Sets cfg's bind_host and bind_port from "host:port" or "[v6]:port" (the
+ * --bind flag). Returns 0, or -1 with a message in err and cfg unchanged. */
+int hd_config_parse_bind(const char *bind, hd_config_t *cfg, char *err, size_t errlen);
 /* The configuration of `heed agent --dev`: the defaults (loopback, port
  * 8500), data_dir, and sample checks that work on any machine: the agent's
  * own API port (tcp), /etc/hostname (file), `exec:true`. Returns 0. */
@@ -116,6 +126,6 @@ int hd_config_dev(hd_config_t *out, const char *data_dir);
 /* Frees everything out holds and empties it. */
 void hd_config_free(hd_config_t *c);
 /* "read", "write", "management". */
-const char *hd_config_role_str(hd_token_role_t r);
+const char *hd_config_role_str(hd_config_role_t r);
 
 #endif

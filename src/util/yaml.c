@@ -60,6 +60,70 @@ int hd_yaml_is_null(const hd_yaml_node_t *n)
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. Strict:
+ * no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t len;
+    unsigned cp, min;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+        min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+        min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4;
+        cp = s[0] & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+/* Refuses input that is not UTF-8, or holds a control character YAML does
+ * not allow, at the first bad byte: YAML read here is UTF-8 only, and
+ * libfyaml 0.7 can loop forever on some invalid bytes ("%\xf2"). */
+static int check_utf8(const char *s, size_t len, int *line, int *column, char *err, size_t errlen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int l = 1, c = 1;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len(p + i, len - i);
+        if (n == 0) {
+            *line = l;
+            *column = c;
+            snprintf(err, errlen, "invalid UTF-8 (byte 0x%02x): the file must be UTF-8 text", p[i]);
+            return -1;
+        }
+        /* YAML's printable set: no C0 controls but tab, LF, CR; no DEL. */
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f) {
+            *line = l;
+            *column = c;
+            snprintf(err, errlen, "control character 0x%02x is not allowed in YAML", p[i]);
+            return -1;
+        }
+        if (p[i] == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+        i += n;
+    }
+    return 0;
+}
+
 /* One open mapping or sequence while the tree is built. */
 typedef struct frame_s {
     hd_yaml_node_t *node;
@@ -73,6 +137,7 @@ int hd_yaml_parse(const char *s, size_t len, hd_yaml_node_t **root, int *line, i
     *line = 1;
     *column = 1;
     snprintf(err, errlen, "invalid YAML");
+    if (check_utf8(s, len, line, column, err, errlen) < 0) return -1;
 
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
@@ -117,6 +182,7 @@ int hd_yaml_parse(const char *s, size_t len, hd_yaml_node_t **root, int *line, i
             }
             break;
         case FYET_ALIAS:
+            if (*column > 1) (*column)--; /* libfyaml marks the name, after the '*' */
             snprintf(err, errlen, "aliases (*name) are not supported: write the value out");
             failed = 1;
             break;
@@ -130,7 +196,11 @@ int hd_yaml_parse(const char *s, size_t len, hd_yaml_node_t **root, int *line, i
             if (tlen) memcpy(n->text, text, tlen);
             n->text[tlen] = '\0';
             n->len = tlen;
-            n->plain = !tok || fy_token_scalar_style(tok) == FYSS_PLAIN;
+            enum fy_scalar_style style = tok ? fy_token_scalar_style(tok) : FYSS_PLAIN;
+            n->plain = style == FYSS_PLAIN;
+            /* libfyaml marks a quoted scalar's first character; show the quote. */
+            if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->column > 1)
+                n->column--;
             break;
         }
         case FYET_MAPPING_START:
