@@ -109,7 +109,8 @@ struct ping_s {
     int64_t timeout_us, period_us;
     int timeout_set;
     size_t data_len;
-    int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u) */
+    int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u/-x) */
+    int lists;       /* -a, -u or -x: no "is alive" lines, no ICMP error lines */
     int name_width;  /* padding in count/loop modes */
     int progress_on; /* a progress line may be on stderr */
     uint64_t total;  /* targets known in advance, for progress; 0 unknown */
@@ -391,7 +392,7 @@ static void host_finish(ping_t *pg, host_t *h)
                 printf("%s (%s ms)\n", name, tm(h->first_rtt_us, a, sizeof(a)));
             else
                 printf("%s\n", name);
-        } else if (!pg->quiet && !pg->show_unreach) {
+        } else if (!pg->quiet && !pg->lists) {
             if (pg->elapsed)
                 printf("%s is alive (%s ms)\n", name, tm(h->first_rtt_us, a, sizeof(a)));
             else
@@ -400,7 +401,7 @@ static void host_finish(ping_t *pg, host_t *h)
     } else {
         if (pg->show_unreach)
             printf("%s\n", name);
-        else if (!pg->quiet && !pg->show_alive)
+        else if (!pg->quiet && !pg->lists)
             printf("%s is unreachable\n", name);
     }
     pg->active--;
@@ -544,7 +545,7 @@ static void on_icmp(const hd_icmp_result_t *r, void *arg)
     if (r->event == HD_ICMP_ERROR) {
         char from[INET6_ADDRSTRLEN], to[INET6_ADDRSTRLEN];
         pg->nother++;
-        if (pg->json) return;
+        if (pg->json || pg->quiet || pg->lists) return;
         addr_text(&r->from, from, sizeof(from));
         addr_text(&h->addr, to, sizeof(to));
         clear_progress(pg);
@@ -1080,7 +1081,9 @@ static int run_ping(int argc, char **argv)
         if (pg.timeout_us < HD_USEC_PER_MSEC) pg.timeout_us = HD_USEC_PER_MSEC;
     }
     if (pg.timeout_us < 1) pg.timeout_us = 1;
-    pg.per_ping = (pg.count || pg.loop) && !pg.quiet && !pg.show_alive && !pg.show_unreach;
+    /* fping: -a, -u and -x replace the per-target and per-ping lines */
+    pg.lists = pg.show_alive || pg.show_unreach || pg.min_reach;
+    pg.per_ping = (pg.count || pg.loop) && !pg.quiet && !pg.lists;
 
     if (generate) {
         /* ranges are checked before anything is sent, and sized for progress */

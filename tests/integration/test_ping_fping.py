@@ -1,0 +1,189 @@
+"""heed ping against fping (Debian's fping 5.1) on the same target lists, in
+a private pair of network namespaces (see netns.py): hosts that answer
+(loopback), a silent host, a host behind a router that answers "host
+unreachable", and names that do not resolve. Output is compared line for
+line once round-trip times are masked; heed prints a target's "is
+unreachable" line when it gives up rather than at the very end, so lines
+are compared as sorted lists where fping's order depends on timing.
+
+Also here because they need a namespace: the unprivileged ping socket
+(HEED_ICMP_SOCKET=dgram with net.ipv4.ping_group_range opened inside the
+namespace) and `heed wait icmp://` against the silent and erroring hosts."""
+
+import os
+import re
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import netns  # noqa: E402
+
+HEED = harness.HEED
+ALIVE, SILENT, ERRING = "127.0.0.1", "10.77.0.2", "10.78.0.5"
+NET = None
+
+
+def setUpModule():
+    global NET
+    if not netns.have_netns() or not shutil.which("fping"):
+        raise unittest.SkipTest("needs root, ip netns and fping")
+    NET = netns.Net()
+
+
+def tearDownModule():
+    if NET:
+        NET.close()
+
+
+def mask(text):
+    """Round-trip times and elapsed time vary between runs: mask them."""
+    text = re.sub(r"\d+\.\d+e[+-]\d+|\d+\.\d+|NaN", "T", text)
+    return re.sub(r"(?m)^\[T\] ", "", text)
+
+
+def lines(text):
+    return sorted(l for l in text.splitlines())
+
+
+class Compare(unittest.TestCase):
+    maxDiff = None
+
+    def both(self, args, timeout=60):
+        h = NET.run([HEED, "ping"] + args, timeout=timeout)
+        f = NET.run(["fping"] + args, timeout=timeout)
+        return h, f
+
+    def same(self, args, sort=True, unique_err=False):
+        (hrc, hout, herr), (frc, fout, ferr) = self.both(args)
+        self.assertEqual(hrc, frc, "exit codes differ for %s\nheed: %s%s\nfping: %s%s"
+                         % (args, hout, herr, fout, ferr))
+        conv = lines if sort else (lambda t: t.splitlines())
+        self.assertEqual(conv(mask(hout)), conv(mask(fout)), "stdout for %s" % args)
+        he, fe = conv(mask(herr)), conv(mask(ferr))
+        if unique_err:  # ICMP error lines: one per error received, timing-dependent
+            he, fe = sorted(set(he)), sorted(set(fe))
+        self.assertEqual(he, fe, "stderr for %s" % args)
+        return hrc, hout, herr
+
+    def test_alive_silent_erring(self):
+        rc, out, err = self.same(["-t", "100", "-r", "1", ALIVE, SILENT, ERRING, "::1"],
+                                 unique_err=True)
+        self.assertEqual(rc, 1)
+        self.assertIn("%s is unreachable" % SILENT, out)
+        self.assertIn("ICMP Host Unreachable from 10.77.0.2 for ICMP Echo sent to %s" % ERRING,
+                      err)
+
+    def test_all_alive(self):
+        rc, out, _ = self.same([ALIVE, "127.0.0.2", "::1", "localhost"])
+        self.assertEqual(rc, 0)
+        self.assertEqual(lines(out), lines("127.0.0.1 is alive\n127.0.0.2 is alive\n"
+                                           "::1 is alive\nlocalhost is alive\n"))
+
+    def test_name_not_found(self):
+        rc, out, err = self.same(["-t", "100", "nosuch.invalid", ALIVE])
+        self.assertEqual(rc, 2)
+        self.assertEqual(err, "nosuch.invalid: Name or service not known\n")
+
+    def test_count(self):
+        rc, out, err = self.same(["-c", "2", "-p", "50", "-t", "100", ALIVE, SILENT, "::1"])
+        self.assertEqual(rc, 1)
+        self.assertIn("10.77.0.2 : [1], timed out (NaN avg, 100% loss)", out)
+        self.assertIn("10.77.0.2 : xmt/rcv/%loss = 2/0/100%", err)
+
+    def test_count_order_of_summaries(self):
+        # the closing lines come in input order, after a blank line
+        _, _, err = self.same(["-c", "1", "-t", "100", SILENT, ALIVE, "127.0.0.3"], sort=False,
+                              unique_err=True)
+        self.assertTrue(err.startswith("\n10.77.0.2 : xmt/rcv/%loss = 1/0/100%\n"), err)
+
+    def test_vcount(self):
+        rc, _, err = self.same(["-C", "3", "-p", "30", "-t", "100", ALIVE, SILENT])
+        self.assertEqual(rc, 1)
+        self.assertIn("10.77.0.2 : - - -", err)
+
+    def test_quiet_count(self):
+        self.same(["-q", "-c", "2", "-p", "30", "-t", "100", ALIVE, SILENT, ERRING],
+                  unique_err=True)
+
+    def test_stats(self):
+        (hrc, hout, herr), (frc, fout, ferr) = self.both(
+            ["-s", "-t", "100", "-r", "2", ALIVE, SILENT, "nosuch.invalid"])
+        self.assertEqual(hrc, frc)
+        self.assertEqual(hout, fout)
+        self.assertEqual(mask(herr), mask(ferr))
+        self.assertIn("       3 timeouts (waiting for response)", herr)
+
+    def test_alive_and_unreachable_lists(self):
+        self.same(["-a", "-t", "100", "-r", "0", ALIVE, SILENT, "127.0.0.9"])
+        self.same(["-u", "-t", "100", "-r", "0", ALIVE, SILENT, "127.0.0.9"])
+        self.same(["-a", "-q", "-c", "1", "-t", "100", ALIVE, SILENT])
+
+    def test_generate(self):
+        rc, out, _ = self.same(["-a", "-g", "127.0.0.0/29"])
+        self.assertEqual(len(out.splitlines()), 6)
+        self.same(["-a", "-g", "127.0.0.250", "127.0.1.2"])
+        rc, out, _ = self.same(["-u", "-t", "100", "-r", "0", "-g", "10.78.0.0/30"],
+                               unique_err=True)
+        self.assertEqual(lines(out), ["10.78.0.1", "10.78.0.2"])
+
+    def test_min_reachable(self):
+        rc, out, _ = self.same(["-x", "1", "-t", "100", "-r", "0", ALIVE, SILENT])
+        self.assertEqual((rc, out), (0, "Enough hosts reachable (required: 1, reachable: 1)\n"))
+        rc, out, _ = self.same(["-x", "2", "-q", "-t", "100", "-r", "0", ALIVE, SILENT])
+        self.assertEqual(rc, 1)
+
+    def test_elapsed_and_addr(self):
+        self.same(["-e", ALIVE])
+        self.same(["-a", "-e", ALIVE])
+        self.same(["-A", "localhost"])
+
+    def test_data_size(self):
+        self.same(["-b", "100", "-c", "1", ALIVE])
+
+
+class HeedOnly(unittest.TestCase):
+    """What fping 5.1 cannot compare: -X, IPv6 ranges, the ping socket, wait."""
+
+    def test_fast_reachable_stops_early(self):
+        rc, out, err = NET.run([HEED, "ping", "-X", "1", "-t", "2000", "-r", "3", SILENT,
+                                ALIVE], timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Enough hosts reachable (required: 1, reachable: 1)", out)
+
+    def test_ping_socket(self):
+        NET.sysctl(NET.a, "net.ipv4.ping_group_range=0 0")
+        try:
+            env = dict(os.environ, HEED_ICMP_SOCKET="dgram")
+            rc, out, err = NET.run([HEED, "ping", "-t", "100", "-r", "0", ALIVE, "::1", SILENT,
+                                    ERRING], env=env)
+            self.assertEqual(rc, 1, err)
+            self.assertEqual(lines(out), lines("127.0.0.1 is alive\n::1 is alive\n"
+                                               "10.77.0.2 is unreachable\n"
+                                               "10.78.0.5 is unreachable\n"))
+            self.assertIn("ICMP Host Unreachable from 10.77.0.2 for ICMP Echo sent to "
+                          "10.78.0.5", err)
+        finally:
+            NET.sysctl(NET.a, "net.ipv4.ping_group_range=1 0")
+        # closed again: the error names both socket kinds and the sysctl
+        rc, out, err = NET.run([HEED, "ping", ALIVE], env=dict(os.environ,
+                                                             HEED_ICMP_SOCKET="dgram"))
+        self.assertEqual(rc, 4)
+        self.assertIn("net.ipv4.ping_group_range is '1 0'", err)
+
+    def test_wait_icmp(self):
+        rc, out, err = NET.run([HEED, "wait", "-t", "5s", "icmp://127.0.0.1", "icmp://[::1]"])
+        self.assertEqual(rc, 0, err)
+        rc, out, err = NET.run([HEED, "wait", "-t", "500ms", "icmp://" + ERRING])
+        self.assertEqual(rc, 124)
+        self.assertRegex(err, r"icmp://10\.78\.0\.5: ICMP Host Unreachable from 10\.77\.0\.2 "
+                              r"\(\d+ attempts?, ")
+        rc, out, err = NET.run([HEED, "wait", "-t", "500ms", "--attempt-timeout", "100ms",
+                                "--json", "icmp://" + SILENT])
+        self.assertEqual(rc, 124)
+        self.assertIn('"reason":"timeout"', out)
+
+
+if __name__ == "__main__":
+    harness.main()
