@@ -35,9 +35,9 @@ typedef enum hd_config_role_e {
 typedef struct hd_config_token_s {
     char *secret;          /* printable ASCII, no spaces; unique */
     hd_config_role_t role; /* required */
-    char *tenant;          /* write/read: the tenant it is limited to; NULL: limited to the
-                            * objects without a tenant (never "all tenants", which only
-                            * management sees). Always NULL for management. */
+    char *tenant;          /* write/read: the one tenant it sees and changes; NULL: not
+                            * limited to a tenant (as hd_api_token_t). Always NULL for
+                            * management, which sees every tenant. */
 } hd_config_token_t;
 
 typedef struct hd_config_meta_s {

@@ -270,7 +270,7 @@ static void test_tokens(void **state)
     assert_int_equal(c.tokens[1].role, HD_CONFIG_ROLE_WRITE);
     assert_string_equal(c.tokens[1].tenant, "team-a");
     assert_int_equal(c.tokens[2].role, HD_CONFIG_ROLE_READ);
-    assert_null(c.tokens[2].tenant); /* limited to objects without a tenant */
+    assert_null(c.tokens[2].tenant); /* not limited to one tenant */
     assert_string_equal(hd_config_role_str(c.tokens[2].role), "read");
     assert_string_equal(hd_config_role_str(HD_CONFIG_ROLE_MANAGEMENT), "management");
     hd_config_free(&c);
