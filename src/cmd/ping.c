@@ -74,6 +74,7 @@ typedef struct host_s {
     int64_t *rtts; /* -C: one per ping, -1 when lost */
     int64_t first_rtt_us;
     int alive, done;
+    struct host_s *prev, *next; /* every admitted target, for cleanup */
 } host_t;
 
 /* Where targets come from, one at a time. */
@@ -95,6 +96,7 @@ struct ping_s {
     hd_heap_t due;
     source_t src;
     host_t *pending; /* admitted, not yet sent (socket buffer full) */
+    host_t *hosts;   /* every admitted target not yet finished */
     struct event *wake, *progress, *sigint;
     int wake_armed;
     int64_t next_send_us, interval_us;
@@ -299,6 +301,12 @@ static int source_open(ping_t *pg, source_t *s, char **args, int nargs, char *er
 
 static void free_host(host_t *h)
 {
+    ping_t *pg = h->pg;
+    if (h->prev)
+        h->prev->next = h->next;
+    else if (pg->hosts == h)
+        pg->hosts = h->next;
+    if (h->next) h->next->prev = h->prev;
     free(h->name);
     free(h->rname);
     free(h->rtts);
@@ -634,6 +642,9 @@ static host_t *admit(ping_t *pg)
     }
     host_t *h = hd_xcalloc(1, sizeof(*h));
     h->pg = pg;
+    h->next = pg->hosts;
+    if (pg->hosts) pg->hosts->prev = h;
+    pg->hosts = h;
     h->seq = pg->nseq++;
     h->retries_left = pg->retries;
     h->timeout_us = pg->timeout_us;
@@ -1181,10 +1192,10 @@ static int run_ping(int argc, char **argv)
 
 out:
     fflush(stdout);
-    /* whatever is still admitted (a fatal error, a second ^C) */
-    for (hd_heap_node_t *n; (n = hd_heap_pop(&pg.due));)
-        free_host((host_t *)n);
-    if (pg.pending) free_host(pg.pending);
+    /* whatever is still admitted (a fatal error, a second ^C); their
+     * lookups and packets die with the resolver and the engine below */
+    while (pg.hosts)
+        free_host(pg.hosts);
     hd_heap_free(&pg.due);
     if (pg.src.f && pg.src.own_f) fclose(pg.src.f);
     for (uint64_t i = 0; i < pg.nsummaries; i++)
