@@ -13,7 +13,10 @@
  *   403 forbidden    the token's role is below the route's
  *   429 rate_limited the caller's bucket or the route's is empty (Retry-After: s)
  *   400 bad_json     POST/PUT/PATCH with a body that is not a JSON object
- * and then the handler. Every error body is {"error": "...", "code": "..."}.
+ * and then the handler. Every error body is {"error": "...", "code": "..."},
+ * except two that evhttp 2.1 answers itself, with an HTML body, before any
+ * hook of ours runs: a head over max_header_bytes (400, connection closed)
+ * and a chunked body that grows over max_body_bytes (413).
  *
  * Authentication: with no token configured every request is management
  * with no tenant, so the agent must then listen on loopback only (the

@@ -492,6 +492,39 @@ static void test_too_large(void **state)
     stop(f);
 }
 
+/* What evhttp answers on its own (documented in server.h): the status is
+ * right and the connection ends, the body is its HTML. */
+static void test_evhttp_backstops(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    hd_buf_t req = {0}, out = {0};
+    hd_buf_puts(&req, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n" M "X-Big: ");
+    for (int i = 0; i < 20000; i++)
+        hd_buf_puts(&req, "a");
+    hd_buf_puts(&req, "\r\n\r\n");
+    int fd = dial(f->port);
+    send_str(fd, req.data);
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    assert_contains(out.data, "HTTP/1.1 400 ");
+
+    hd_buf_reset(&out);
+    fd = dial(f->port);
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M "Transfer-Encoding: chunked\r\n\r\n"
+                 "800\r\n");
+    char chunk[2049];
+    memset(chunk, ' ', 2048);
+    chunk[2048] = '\0';
+    send_str(fd, chunk);
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    assert_contains(out.data, "HTTP/1.1 413 ");
+    hd_buf_free(&req);
+    hd_buf_free(&out);
+    stop(f);
+}
+
 static void test_auth_matrix(void **state)
 {
     (void)state;
@@ -847,19 +880,13 @@ static void test_listen_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routing),
-        cmocka_unit_test(test_bad_json),
-        cmocka_unit_test(test_too_large),
-        cmocka_unit_test(test_auth_matrix),
-        cmocka_unit_test(test_no_tokens_is_management),
-        cmocka_unit_test(test_rate_limits),
-        cmocka_unit_test(test_async_reply),
-        cmocka_unit_test(test_client_gone),
-        cmocka_unit_test(test_connection_limits),
-        cmocka_unit_test(test_slow_client),
-        cmocka_unit_test(test_pipelined),
-        cmocka_unit_test(test_httpc_client),
-        cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_routing),       cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_evhttp_backstops),
+        cmocka_unit_test(test_auth_matrix),   cmocka_unit_test(test_no_tokens_is_management),
+        cmocka_unit_test(test_rate_limits),   cmocka_unit_test(test_async_reply),
+        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_listen_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
