@@ -3,9 +3,11 @@
  * anything else (3 = unknown) critical. Its standard output and error are
  * captured (first HD_PROBE_OUTPUT_MAX bytes). The child runs in its own
  * process group; at the deadline the whole group is killed and reaped from
- * the loop, never by a blocking wait. */
+ * the loop, never by a blocking wait, except when the loop itself ends
+ * (hd_exec_reap_all). */
 #include "probe/probe_impl.h"
 #include "util/mem.h"
+#include "util/time.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -33,12 +36,17 @@ typedef struct exec_s {
     size_t out_len;
 } exec_t;
 
-/* A reaper outlives its probe: it waits for a killed child and frees itself. */
-typedef struct reaper_s {
+/* A reaper outlives its probe: it waits for a killed child and frees itself.
+ * The env lists the live ones, for hd_exec_reap_all(). */
+typedef struct hd_reaper_s {
+    hd_probe_env_t *env;
+    struct hd_reaper_s *prev, *next; /* env->reapers */
     pid_t pid;
     int pidfd;
     struct event *ev;
 } reaper_t;
+
+#define REAP_ALL_MAX_US (2 * HD_USEC_PER_SEC) /* hd_exec_reap_all's limit */
 
 static const struct timeval poll_tv = {0, 10000}; /* without pidfd: poll every 10 ms */
 
@@ -56,6 +64,18 @@ static int open_pidfd(pid_t pid)
     return -1;
 }
 
+static void reaper_free(reaper_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->env->reapers = r->next;
+    if (r->next) r->next->prev = r->prev;
+    event_free(r->ev);
+    if (r->pidfd >= 0) close(r->pidfd);
+    free(r);
+}
+
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -67,9 +87,25 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
         if (r->pidfd < 0) evtimer_add(r->ev, &poll_tv);
         return;
     }
-    event_free(r->ev);
-    if (r->pidfd >= 0) close(r->pidfd);
-    free(r);
+    reaper_free(r);
+}
+
+void hd_exec_reap_all(hd_probe_env_t *env)
+{
+    /* The children were sent SIGKILL: they die at once unless stuck in the
+     * kernel. A bounded wait, so that heed neither hands zombies on to the
+     * command it execs nor hangs on a child it cannot kill. */
+    int64_t deadline = hd_time_now_us() + REAP_ALL_MAX_US;
+    while (env->reapers) {
+        reaper_t *r = env->reapers;
+        int st;
+        if (waitpid(r->pid, &st, WNOHANG) == 0 && hd_time_now_us() < deadline) {
+            struct timespec ms = {0, 1000000};
+            (void)nanosleep(&ms, NULL); /* an early wake-up only polls sooner */
+            continue;
+        }
+        reaper_free(r);
+    }
 }
 
 static void finish(exec_t *x)
@@ -150,6 +186,10 @@ static void exec_stop(hd_probe_t *p)
     if (x->pid > 0) {
         (void)kill(-x->pid, SIGKILL); /* the group may be gone already */
         reaper_t *r = hd_xcalloc(1, sizeof(*r));
+        r->env = p->env;
+        r->next = p->env->reapers;
+        if (r->next) r->next->prev = r;
+        p->env->reapers = r;
         r->pid = x->pid;
         r->pidfd = x->pidfd;
         r->ev = r->pidfd >= 0 ? event_new(p->env->base, r->pidfd, EV_READ, on_reap, r)

@@ -54,5 +54,8 @@ extern const hd_probe_kind_t hd_probe_tls;
 void hd_http_free(struct hd_http_s *h);
 /* The TLS context's teardown, called by hd_probe_env_close(). */
 void hd_tls_free(struct hd_tls_s *tls);
+/* Reaps the exec children still being waited for (a bounded wait) and frees
+ * their watchers; called by hd_probe_env_close(). */
+void hd_exec_reap_all(hd_probe_env_t *env);
 
 #endif

@@ -145,6 +145,17 @@ class RunCommand(HeedTestCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(os.path.exists(marker))
 
+    def test_command_inherits_no_child_of_heed(self):
+        """With --any, an exec: probe still running is killed and reaped
+        before heed becomes the command: no zombie is handed on."""
+        proc = self.reg.spawn_heed(["wait", "--any", "-t", "10", self.target, "exec:sleep 30",
+                                    "--", "sh", "-c", "echo ready; exec sleep 1"])
+        line = proc.stdout.readline()
+        self.assertEqual(line, "ready\n")
+        self.assertEqual(harness.descendants(proc.pid), [])
+        rc, _, err = finish(proc, 10)
+        self.assertEqual(rc, 0, err)
+
     def test_command_not_found(self):
         rc, out, err = run_heed(["wait", "-t", "5", self.target, "--", "heed-no-such-command-4711"])
         self.assertEqual(rc, 127, err)
@@ -296,7 +307,7 @@ class FileAndExec(HeedTestCase):
 
     def test_exec_failure_shows_its_output(self):
         url = "exec:sh -c 'echo warming up; exit 1'"
-        rc, out, err = run_heed(["wait", "-t", "0.3", url])
+        rc, out, err = run_heed(["wait", "-t", "%g" % scaled(1.0), url])
         self.assertEqual(rc, 124, err)
         self.assertTimeoutLine(err, url, "exit status 1: warming up")
 
