@@ -425,6 +425,11 @@ class HeedTestCase(unittest.TestCase):
         self.reg = Registry()
         self.addCleanup(self.reg.close)
 
+    def run_heeds(self, *arg_lists, timeout=30):
+        """Runs several heeds at once; returns their (rc, stdout, stderr)."""
+        procs = [self.reg.spawn_heed(args) for args in arg_lists]
+        return [finish(p, timeout) for p in procs]
+
     def assertReadyLine(self, stderr, display):
         """stderr is exactly heed's "ready" line for display; returns attempts."""
         m = re.fullmatch(READY_LINE % re.escape(display) + r"\n", stderr)

@@ -171,7 +171,7 @@ class Postgres(HeedTestCase):
         rc, _, err = run_heed(["wait", "-t", "60", pg.url()], timeout=90)
         self.assertEqual(rc, 0, err + pg.logtail())
         url = pg.url(db="appdb")
-        rc, out, err = run_heed(["wait", "-t", "0.5", url])
+        rc, out, err = run_heed(["wait", "-t", "%g" % scaled(1.0), url])
         self.assertEqual(rc, 124, err)
         self.assertTimeoutLine(err, url, 'database "appdb" does not exist')
         waiting = self.reg.spawn_heed(["wait", "-t", "60", url])
