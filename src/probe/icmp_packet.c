@@ -102,7 +102,8 @@ static int read_stamp(const uint8_t *p, size_t len, hd_icmp_msg_t *m)
 
 int hd_icmp_parse_own_request(const uint8_t *buf, size_t len, int v6, hd_icmp_msg_t *m)
 {
-    if (len < 1 || buf[0] != (v6 ? V6_ECHO : V4_ECHO) || buf[1] != 0) return -1;
+    if (len < HD_ICMP_HDR + HD_ICMP_STAMP || buf[0] != (v6 ? V6_ECHO : V4_ECHO) || buf[1] != 0)
+        return -1;
     return read_stamp(buf, len, m);
 }
 

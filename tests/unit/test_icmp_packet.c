@@ -85,6 +85,11 @@ static void test_build(void **state)
     assert_true(m.nonce == NONCE);
     assert_true(m.sent_us == SENT);
     assert_int_equal(hd_icmp_parse_own_request(buf, 20, 0, &m), -1);
+    for (size_t len = 0; len < 24; len++) { /* found by fuzz_icmp_packet: a 1-byte quote */
+        unsigned char *c = exact_copy(buf, len);
+        assert_int_equal(hd_icmp_parse_own_request(c, len, 0, &m), -1);
+        free(c);
+    }
     assert_int_equal(hd_icmp_parse_own_request(buf, n, 1, &m), -1); /* type 8 is not v6 */
 }
 
