@@ -1152,7 +1152,9 @@ static int run_ping(int argc, char **argv)
     pg.wake = evtimer_new(pg.base, on_wake, &pg);
     pg.sigint = evsignal_new(pg.base, SIGINT, on_sigint, &pg);
     event_add(pg.sigint, NULL);
-    if (isatty(2) && !pg.quiet && (pg.total == 0 || pg.total >= 1024) && !pg.count && !pg.loop) {
+    if (!generate && !pg.file && ntargets) pg.total = (uint64_t)ntargets;
+    /* a large sweep, or one of unknown size (a file), on a terminal */
+    if (isatty(2) && (pg.total == 0 || pg.total >= 1024) && !pg.count && !pg.loop) {
         pg.progress = event_new(pg.base, -1, EV_PERSIST, on_progress, &pg);
         struct timeval tv = {0, 250000};
         evtimer_add(pg.progress, &tv);

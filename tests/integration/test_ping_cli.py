@@ -146,6 +146,34 @@ class Targets(HeedTestCase):
 
 
 @ROOT_ONLY
+class Progress(HeedTestCase):
+    def test_progress_line_on_a_terminal(self):
+        import pty
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        p = self.reg.popen([harness.HEED, "ping", "-q", "-s", "--rate", "4000", "-g",
+                            "127.0.0.0/21"], stderr=slave)
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + scaled(20)
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break  # the child closed the terminal
+            if not chunk:
+                break
+            seen += chunk
+        p.wait(timeout=scaled(10))
+        self.assertEqual(p.returncode, 0, seen)
+        text = seen.decode(errors="replace")
+        self.assertRegex(text, r"\r\x1b\[Kheed ping: \d+/2046 done, \d+ alive, 0 unreachable, "
+                               r"\d+ in flight")
+        self.assertIn("\r\x1b[K\r\n", text)  # cleared before the statistics
+        self.assertIn("2046 alive", text)
+
+
+@ROOT_ONLY
 class Sweep(HeedTestCase):
     def test_large_sweep_finds_everyone_in_little_memory(self):
         # 127.0.0.0/14: 262,142 hosts. Peak RSS is that of the whole process.

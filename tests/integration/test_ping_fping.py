@@ -10,6 +10,7 @@ Also here because they need a namespace: the unprivileged ping socket
 (HEED_ICMP_SOCKET=dgram with net.ipv4.ping_group_range opened inside the
 namespace) and `heed wait icmp://` against the silent and erroring hosts."""
 
+import json
 import os
 import re
 import shutil
@@ -151,6 +152,21 @@ class HeedOnly(unittest.TestCase):
                                 ALIVE], timeout=30)
         self.assertEqual(rc, 0, err)
         self.assertIn("Enough hosts reachable (required: 1, reachable: 1)", out)
+
+    def test_json(self):
+        rc, out, err = NET.run([HEED, "ping", "--json", "-t", "100", "-r", "1", ALIVE, SILENT,
+                                "nosuch.invalid"])
+        self.assertEqual(rc, 2, err)
+        objs = {o["host"]: o for o in map(json.loads, out.splitlines())}
+        self.assertEqual(set(objs), {ALIVE, SILENT, "nosuch.invalid"})
+        self.assertEqual(objs[SILENT], {"host": SILENT, "address": SILENT, "alive": False,
+                                        "xmt": 2, "rcv": 0, "loss": 100, "min_ms": None,
+                                        "avg_ms": None, "max_ms": None})
+        self.assertEqual(objs["nosuch.invalid"], {"host": "nosuch.invalid", "address": None,
+                                                  "alive": False,
+                                                  "error": "Name or service not known"})
+        self.assertTrue(objs[ALIVE]["alive"])
+        self.assertEqual(err, "")
 
     def test_ping_socket(self):
         NET.sysctl(NET.a, "net.ipv4.ping_group_range=0 0")
