@@ -555,7 +555,8 @@ void hd_api_reply_json(hd_api_req_t *r, int status, json_t *body)
     if (body && q->ev) {
         size_t flags = JSON_COMPACT;
         if (hd_api_query(r, "pretty")) flags = JSON_INDENT(2);
-        text = json_dumps(body, flags | JSON_ENCODE_ANY);
+        /* 10 significant digits: 0.373 stays 0.373, not 0.37299999999999999 */
+        text = json_dumps(body, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
         if (!text) {
             fprintf(stderr, "heed: out of memory\n");
             abort();

@@ -1,0 +1,26 @@
+/* check_json — checks as JSON: the API's view of a check (definition and
+ * state together), the definition as the store keeps it (the same keys a
+ * config file or a POST uses, so one parser reads all three), and the
+ * state as the store keeps it. Reading definitions is config.c's job
+ * (hd_config_parse_check); this file only writes them. */
+#ifndef HD_CHECK_JSON_H
+#define HD_CHECK_JSON_H
+
+#include "agent/check.h"
+
+#include <jansson.h>
+
+/* The definition in input form: name, id, target or ttl, interval, timeout,
+ * expect, thresholds, tags, follow_redirects, insecure. Feeding it back to
+ * hd_config_parse_check gives an equal definition. */
+json_t *hd_check_def_to_json(const hd_check_def_t *d);
+/* The API's view: the definition plus tenant, service_id, source and the
+ * state (status, output, latency_ms, last_checked, last_change,
+ * last_success, paused). st may be NULL. */
+json_t *hd_check_to_json(const hd_check_def_t *d, const hd_check_state_t *st);
+/* The state as stored. */
+json_t *hd_check_state_to_json(const hd_check_state_t *st);
+/* Reads a stored state; 0, or -1 when o is not one (st then unchanged). */
+int hd_check_state_from_json(const json_t *o, hd_check_state_t *st);
+
+#endif

@@ -1,0 +1,465 @@
+/* checks — the check resources of the agent's API:
+ *
+ *   GET    /v1/checks                 every check the caller may see
+ *   POST   /v1/checks                 create (201, Location), durable first
+ *   GET    /v1/checks/:id             one check
+ *   PUT    /v1/checks/:id             replace an API-created check
+ *   DELETE /v1/checks/:id             delete an API-created check
+ *   PUT    /v1/checks/:id/pause       maintenance until resumed
+ *   PUT    /v1/checks/:id/resume
+ *   GET    /v1/checks/:id/history?since=&until=&step=raw|1m|1h
+ *   PUT    /v1/agent/check/pass|warn|fail/:id?note=   Consul's TTL updates
+ *   PUT    /v1/agent/check/update/:id {"Status","Output"}
+ *
+ * A check's body takes the keys of a check in the config file (docs/
+ * config.md); the read-only keys of a GET (status, output, ...) are ignored
+ * so that a GET can be edited and PUT back. Checks from the config file
+ * can be paused but not changed or deleted here: the file is their truth.
+ * exec: checks are refused unless enable_api_exec_checks is set. A tenant
+ * token sees and changes only its tenant's checks; a check it creates
+ * belongs to its tenant. */
+#include "agent/agent_impl.h"
+#include "agent/check_json.h"
+#include "agent/config.h"
+#include "api/routes.h"
+#include "api/server.h"
+#include "store/history.h"
+#include "store/store.h"
+#include "util/mem.h"
+#include "util/time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const read_only[] = {"status",       "output",      "reason",       "latency_ms",
+                                        "last_checked", "last_change", "last_success", "paused",
+                                        "source",       "service_id",  "tenant",       NULL};
+
+static json_t *view(const hd_agent_check_t *c)
+{
+    return hd_check_to_json(&c->def, &c->st);
+}
+
+/* The check named by :id that the caller may see, or NULL after replying
+ * 404 or 403. */
+static hd_agent_check_t *find(hd_api_req_t *r, hd_agent_t *a)
+{
+    const char *id = hd_api_param(r, "id");
+    hd_agent_check_t *c = hd_agent_check_get(a, id);
+    if (!c || c->removed || c->pending) {
+        hd_api_error(r, 404, "not_found", "no check '%s'", id);
+        return NULL;
+    }
+    if (!hd_api_tenant_allows(r, c->def.tenant)) {
+        hd_api_error(r, 403, "forbidden", "check '%s' belongs to another tenant", id);
+        return NULL;
+    }
+    return c;
+}
+
+static void reply_store_error(hd_api_req_t *r, int status, const char *what)
+{
+    if (status == HD_STORE_ECONFLICT)
+        hd_api_error(r, 409, "conflict", "%s: %s", what, hd_store_strerror(status));
+    else
+        hd_api_error(r, 500, "store", "%s: %s", what, hd_store_strerror(status));
+}
+
+/* Reads a check definition from the request body. Returns 0, or replies 400
+ * or 403 and returns -1. */
+static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *id, hd_check_def_t *d)
+{
+    if (!r->body) {
+        hd_api_error(r, 400, "bad_request", "a check in the request body is required");
+        return -1;
+    }
+    json_t *o = json_deep_copy(r->body);
+    const char *tenant = r->tenant;
+    json_t *jt = json_object_get(o, "tenant");
+    if (json_is_string(jt)) {
+        if (r->role != HD_ROLE_MANAGEMENT &&
+            (!r->tenant || strcmp(r->tenant, json_string_value(jt)))) {
+            json_decref(o);
+            hd_api_error(r, 403, "forbidden", "only a management token may set another tenant");
+            return -1;
+        }
+        tenant = json_string_value(jt);
+    }
+    char *tenant_copy = tenant ? hd_xstrdup(tenant) : NULL;
+    for (const char *const *k = read_only; *k; k++)
+        json_object_del(o, *k);
+    if (id) {
+        json_t *bid = json_object_get(o, "id");
+        if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
+            json_decref(o);
+            free(tenant_copy);
+            hd_api_error(r, 400, "bad_field", "id: the body's id differs from the path's '%s'", id);
+            return -1;
+        }
+        json_object_set_new(o, "id", json_string(id));
+        if (!json_object_get(o, "name")) json_object_set_new(o, "name", json_string(id));
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char err[2048];
+    int rc = hd_config_parse_check(text, strlen(text), "body", d, err, sizeof(err));
+    free(text);
+    if (rc < 0) {
+        free(tenant_copy);
+        hd_api_error(r, 400, "bad_field", "%s", err);
+        return -1;
+    }
+    d->from_config = 0;
+    d->tenant = tenant_copy;
+    if (d->target.kind == HD_KIND_EXEC && !d->ttl && !a->cfg.enable_api_exec_checks) {
+        hd_check_def_free(d);
+        hd_api_error(r, 403, "exec_forbidden",
+                     "exec: checks come from the config file only (set enable_api_exec_checks: "
+                     "true to allow them through the API)");
+        return -1;
+    }
+    return 0;
+}
+
+static void list_checks(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    const char *status = hd_api_query(r, "status"), *tag = hd_api_query(r, "tag");
+    hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
+    size_t n = 0, pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+        if (status && strcmp(hd_check_status_str(c->st.status), status) != 0) continue;
+        if (tag) {
+            int has = 0;
+            for (char **t = c->def.tags; t && *t && !has; t++)
+                has = strcmp(*t, tag) == 0;
+            if (!has) continue;
+        }
+        all[n++] = c;
+    }
+    /* sorted by id, so that lists are stable */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(all[j - 1]->def.id, all[j]->def.id) > 0; j--) {
+            hd_agent_check_t *t = all[j];
+            all[j] = all[j - 1];
+            all[j - 1] = t;
+        }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, view(all[i]));
+    free(all);
+    hd_api_reply_json(r, 200, arr);
+}
+
+static void get_check(hd_api_req_t *r, void *arg)
+{
+    hd_agent_check_t *c = find(r, arg);
+    if (c) hd_api_reply_json(r, 200, view(c));
+}
+
+static void on_created(int status, hd_agent_check_t *c, void *arg)
+{
+    hd_api_req_t *r = arg;
+    if (status != 0) {
+        reply_store_error(r, status, "cannot create the check");
+        return;
+    }
+    char loc[512];
+    snprintf(loc, sizeof(loc), "/v1/checks/%s", c->def.id);
+    hd_api_set_header(r, "Location", loc);
+    hd_api_reply_json(r, 201, view(c));
+}
+
+static void create_check(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_check_def_t d;
+    if (body_def(r, a, NULL, &d) < 0) return;
+    if (hd_agent_check_get(a, d.id)) {
+        hd_api_error(r, 409, "conflict", "a check with id '%s' exists", d.id);
+        hd_check_def_free(&d);
+        return;
+    }
+    int rc = hd_agent_check_create(a, &d, on_created, r);
+    if (rc < 0) {
+        hd_check_def_free(&d);
+        reply_store_error(r, rc, "cannot create the check");
+    }
+}
+
+static void on_changed(int status, hd_agent_check_t *c, void *arg)
+{
+    hd_api_req_t *r = arg;
+    if (status != 0)
+        reply_store_error(r, status, "cannot write the check");
+    else if (!c)
+        hd_api_error(r, 404, "not_found", "the check was deleted meanwhile");
+    else
+        hd_api_reply_json(r, 200, view(c));
+}
+
+static int from_config(hd_api_req_t *r, const hd_agent_check_t *c)
+{
+    if (!c->def.from_config) return 0;
+    hd_api_error(r, 409, "from_config",
+                 "check '%s' is defined in the config file: change it there (SIGHUP reloads)",
+                 c->def.id);
+    return 1;
+}
+
+static void replace_check(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_agent_check_t *c = find(r, a);
+    if (!c || from_config(r, c)) return;
+    hd_check_def_t d;
+    if (body_def(r, a, c->def.id, &d) < 0) return;
+    if (!hd_api_tenant_allows(r, d.tenant)) {
+        hd_check_def_free(&d);
+        hd_api_error(r, 403, "forbidden", "cannot move a check to another tenant");
+        return;
+    }
+    int rc = hd_agent_check_replace(a, c, &d, on_changed, r);
+    if (rc < 0) {
+        hd_check_def_free(&d);
+        reply_store_error(r, rc, "cannot replace the check");
+    }
+}
+
+static void on_deleted(int status, hd_agent_check_t *c, void *arg)
+{
+    (void)c;
+    hd_api_req_t *r = arg;
+    if (status != 0) {
+        reply_store_error(r, status, "cannot delete the check");
+        return;
+    }
+    hd_api_reply_json(r, 200, json_pack("{s:s, s:b}", "id", hd_api_param(r, "id"), "deleted", 1));
+}
+
+static void delete_check(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_agent_check_t *c = find(r, a);
+    if (!c || from_config(r, c)) return;
+    int rc = hd_agent_check_delete(a, c, on_deleted, r);
+    if (rc < 0) reply_store_error(r, rc, "cannot delete the check");
+}
+
+static void pause_or_resume(hd_api_req_t *r, hd_agent_t *a, int paused)
+{
+    hd_agent_check_t *c = find(r, a);
+    if (!c) return;
+    int rc = hd_agent_check_pause(a, c, paused, on_changed, r);
+    if (rc < 0) reply_store_error(r, rc, "cannot write the check");
+}
+
+static void pause_check(hd_api_req_t *r, void *arg)
+{
+    pause_or_resume(r, arg, 1);
+}
+
+static void resume_check(hd_api_req_t *r, void *arg)
+{
+    pause_or_resume(r, arg, 0);
+}
+
+/* ---- TTL updates (Consul's agent API) ------------------------------------- */
+
+static void on_ttl(int status, hd_agent_check_t *c, void *arg)
+{
+    (void)c;
+    hd_api_req_t *r = arg;
+    if (status != 0)
+        reply_store_error(r, status, "cannot write the check");
+    else
+        hd_api_reply_json(r, 200, NULL);
+}
+
+static void ttl_update(hd_api_req_t *r, hd_agent_t *a, hd_status_t st, const char *output)
+{
+    hd_agent_check_t *c = find(r, a);
+    if (!c) return;
+    if (!c->def.ttl) {
+        hd_api_error(r, 400, "not_ttl", "check '%s' is not a TTL check", c->def.id);
+        return;
+    }
+    int rc = hd_agent_check_ttl_update(a, c, st, output ? output : "", on_ttl, r);
+    if (rc < 0)
+        reply_store_error(r, rc, "cannot write the check");
+    else if (rc == 1)
+        hd_api_reply_json(r, 200, NULL);
+}
+
+static void ttl_pass(hd_api_req_t *r, void *arg)
+{
+    ttl_update(r, arg, HD_STATUS_PASSING, hd_api_query(r, "note"));
+}
+
+static void ttl_warn(hd_api_req_t *r, void *arg)
+{
+    ttl_update(r, arg, HD_STATUS_WARNING, hd_api_query(r, "note"));
+}
+
+static void ttl_fail(hd_api_req_t *r, void *arg)
+{
+    ttl_update(r, arg, HD_STATUS_CRITICAL, hd_api_query(r, "note"));
+}
+
+static void ttl_put(hd_api_req_t *r, void *arg)
+{
+    const char *status = NULL, *output = "";
+    if (!r->body || json_unpack(r->body, "{s:s, s?s}", "Status", &status, "Output", &output) < 0) {
+        hd_api_error(r, 400, "bad_field",
+                     "expected {\"Status\": \"passing|warning|critical\", \"Output\": \"...\"}");
+        return;
+    }
+    hd_status_t st;
+    if (!strcmp(status, "passing"))
+        st = HD_STATUS_PASSING;
+    else if (!strcmp(status, "warning"))
+        st = HD_STATUS_WARNING;
+    else if (!strcmp(status, "critical"))
+        st = HD_STATUS_CRITICAL;
+    else {
+        hd_api_error(r, 400, "bad_field", "Status: expected passing, warning or critical, got '%s'",
+                     status);
+        return;
+    }
+    ttl_update(r, arg, st, output);
+}
+
+/* ---- history ---------------------------------------------------------------- */
+
+/* A time: RFC 3339 ("2026-11-22T10:00:00Z"), Unix seconds, or a duration
+ * meaning that long before now ("1h"). */
+static int parse_when(const char *s, int64_t now_wall, int64_t *out)
+{
+    char err[128];
+    int64_t d;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end) {
+        if (*end == '.')
+            for (end++; *end >= '0' && *end <= '9'; end++)
+                ;
+        if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0) return -1;
+        *out = (int64_t)timegm(&tm) * 1000000;
+        return 0;
+    }
+    char *e;
+    errno = 0;
+    long long secs = strtoll(s, &e, 10);
+    if (!errno && e != s && !*e && secs > 100000000) {
+        *out = (int64_t)secs * 1000000;
+        return 0;
+    }
+    if (hd_time_parse_duration(s, &d, err, sizeof(err)) == 0) {
+        *out = now_wall - d;
+        return 0;
+    }
+    return -1;
+}
+
+static void on_history(int status, const hd_hist_series_t *sr, void *arg)
+{
+    hd_api_req_t *r = arg;
+    if (status != 0) {
+        reply_store_error(r, status, "cannot read the history");
+        return;
+    }
+    json_t *pts = json_array();
+    for (size_t i = 0; i < sr->n; i++) {
+        const hd_hist_point_t *p = &sr->pts[i];
+        char ts[40];
+        hd_time_format_rfc3339(p->ts_us, ts, sizeof(ts));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:{s:f, s:f, s:f}}", "ts", ts, "count",
+                              (json_int_t)p->count, "ok", (json_int_t)p->ok, "status",
+                              hd_check_status_str(p->worst), "latency_ms", "min",
+                              (double)p->lat_min_us / 1e3, "avg", (double)p->lat_avg_us / 1e3,
+                              "max", (double)p->lat_max_us / 1e3);
+        if (sr->step == HD_HIST_RAW)
+            json_object_set_new(o, "reason", json_string(hd_reason_name((hd_reason_t)p->reason)));
+        json_array_append_new(pts, o);
+    }
+    hd_api_reply_json(r, 200,
+                      json_pack("{s:s, s:s, s:o}", "id", hd_api_param(r, "id"), "step",
+                                hd_hist_step_str(sr->step), "points", pts));
+}
+
+static void get_history(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_agent_check_t *c = find(r, a);
+    if (!c) return;
+    int64_t now = hd_time_wall_us(), since = now - 3600LL * 1000000, until = now;
+    const char *qs = hd_api_query(r, "since"), *qu = hd_api_query(r, "until"),
+               *qstep = hd_api_query(r, "step");
+    if (qs && parse_when(qs, now, &since) < 0) {
+        hd_api_error(r, 400, "bad_query",
+                     "since: expected RFC 3339 time, Unix seconds or a duration ago, got '%s'", qs);
+        return;
+    }
+    if (qu && parse_when(qu, now, &until) < 0) {
+        hd_api_error(r, 400, "bad_query",
+                     "until: expected RFC 3339 time, Unix seconds or a duration ago, got '%s'", qu);
+        return;
+    }
+    if (until <= since) {
+        hd_api_error(r, 400, "bad_query", "until must be after since");
+        return;
+    }
+    hd_hist_step_t step;
+    if (!qstep) /* the finest step that gives at most a few thousand points */
+        step = until - since <= 6 * 3600LL * 1000000    ? HD_HIST_RAW
+               : until - since <= 7 * 86400LL * 1000000 ? HD_HIST_1M
+                                                        : HD_HIST_1H;
+    else if (!strcmp(qstep, "raw"))
+        step = HD_HIST_RAW;
+    else if (!strcmp(qstep, "1m"))
+        step = HD_HIST_1M;
+    else if (!strcmp(qstep, "1h"))
+        step = HD_HIST_1H;
+    else {
+        hd_api_error(r, 400, "bad_query", "step: expected raw, 1m or 1h, got '%s'", qstep);
+        return;
+    }
+    int rc = hd_store_history_query(a->store, c->def.id, since, until, step, 0, on_history, r);
+    if (rc < 0) reply_store_error(r, rc, "cannot read the history");
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+int hd_agent_checks_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+{
+    static const struct {
+        const char *method, *pattern;
+        hd_api_role_t role;
+        hd_api_handler_fn fn;
+    } routes[] = {
+        {"GET", "/v1/checks", HD_ROLE_READ, list_checks},
+        {"POST", "/v1/checks", HD_ROLE_WRITE, create_check},
+        {"GET", "/v1/checks/:id", HD_ROLE_READ, get_check},
+        {"PUT", "/v1/checks/:id", HD_ROLE_WRITE, replace_check},
+        {"DELETE", "/v1/checks/:id", HD_ROLE_WRITE, delete_check},
+        {"PUT", "/v1/checks/:id/pause", HD_ROLE_WRITE, pause_check},
+        {"PUT", "/v1/checks/:id/resume", HD_ROLE_WRITE, resume_check},
+        {"GET", "/v1/checks/:id/history", HD_ROLE_READ, get_history},
+        {"PUT", "/v1/agent/check/pass/:id", HD_ROLE_WRITE, ttl_pass},
+        {"PUT", "/v1/agent/check/warn/:id", HD_ROLE_WRITE, ttl_warn},
+        {"PUT", "/v1/agent/check/fail/:id", HD_ROLE_WRITE, ttl_fail},
+        {"PUT", "/v1/agent/check/update/:id", HD_ROLE_WRITE, ttl_put},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (hd_api_route(api, routes[i].method, routes[i].pattern, routes[i].role, routes[i].fn, a,
+                         err, errlen) < 0)
+            return -1;
+    return 0;
+}

@@ -1,0 +1,16 @@
+/* routes — the agent's resources on the API server: checks, TTL updates,
+ * history, ping, metrics and status. */
+#ifndef HD_API_ROUTES_H
+#define HD_API_ROUTES_H
+
+#include <stddef.h>
+
+struct hd_agent_s;
+struct hd_api_s;
+
+/* Registers every agent route on api. Returns 0, or -1 with a message. */
+int hd_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+/* The check routes alone (api/checks.c). */
+int hd_agent_checks_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+
+#endif

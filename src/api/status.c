@@ -1,0 +1,102 @@
+/* status — the agent's own resources: GET /metrics (Prometheus text) and
+ * GET /v1/status (what `heed status` prints), and the registration of every
+ * agent route (hd_agent_routes). */
+#include "agent/agent_impl.h"
+#include "api/metrics.h"
+#include "api/routes.h"
+#include "api/server.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void get_metrics(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_metrics_t *m = hd_metrics_new();
+    size_t pos = 0, count[4] = {0};
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+        count[c->st.status]++;
+        const char *id = c->def.id, *name = c->def.name ? c->def.name : id;
+        const char *kind = c->def.ttl ? "ttl" : hd_kind_name(c->def.target.kind);
+        hd_metrics_gauge(m, "heed_check_status",
+                         "Check status: 0 passing, 1 warning, 2 critical, 3 maintenance.",
+                         (double)c->st.status, "check", id, "name", name, "kind", kind, NULL);
+        hd_metrics_gauge(m, "heed_check_up", "1 when the check is passing, else 0.",
+                         c->st.status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, NULL);
+        hd_metrics_gauge(m, "heed_check_latency_seconds", "Latency of the check's last run.",
+                         (double)c->st.latency_us / 1e6, "check", id, NULL);
+        hd_metrics_gauge(m, "heed_check_last_success_timestamp_seconds",
+                         "When the check last passed (Unix time), 0 if never.",
+                         (double)c->st.last_success / 1e6, "check", id, NULL);
+        hd_metrics_counter(m, "heed_check_runs_total", "Results of the check since start.",
+                           (double)c->runs, "check", id, NULL);
+        if (c->cert_expiry)
+            hd_metrics_gauge(m, "heed_check_cert_expiry_timestamp_seconds",
+                             "When the certificate the check saw expires (Unix time).",
+                             (double)c->cert_expiry, "check", id, NULL);
+    }
+    static const char *const st[] = {"passing", "warning", "critical", "maintenance"};
+    for (int i = 0; i < 4; i++)
+        hd_metrics_gauge(m, "heed_checks", "Checks by status.", (double)count[i], "status", st[i],
+                         NULL);
+    hd_metrics_counter(m, "heed_check_results_total",
+                       "Check results since start (rate() gives "
+                       "checks per second).",
+                       (double)a->results_total, NULL);
+    hd_metrics_counter(m, "heed_check_runs_skipped_total",
+                       "Runs skipped because the previous run was still going.",
+                       (double)a->skipped_total, NULL);
+    hd_metrics_summary(m, "heed_scheduler_lag_seconds",
+                       "Time from a check's due time to its start.", &a->sched.lag, NULL);
+    hd_metrics_summary(m, "heed_loop_lag_seconds",
+                       "Lateness of the agent's one-second tick: how busy the loop is.",
+                       &a->loop_lag, NULL);
+    hd_metrics_summary(m, "heed_store_commit_seconds",
+                       "Time from a state write's request to its durable commit.", &a->commit_lat,
+                       NULL);
+    hd_metrics_counter(m, "heed_config_reloads_total", "Successful SIGHUP reloads.",
+                       (double)a->reloads_total, NULL);
+    hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",
+                       (double)a->reload_errors_total, NULL);
+    hd_api_write_metrics(a->api, m);
+    size_t len;
+    const char *text = hd_metrics_text(m, &len);
+    hd_api_reply_text(r, 200, HD_METRICS_CONTENT_TYPE, text, len);
+    hd_metrics_free(m);
+}
+
+static void get_status(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    size_t pos = 0, count[4] = {0};
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+        count[c->st.status]++;
+    }
+    char started[40];
+    hd_time_format_rfc3339(a->started_wall, started, sizeof(started));
+    hd_api_reply_json(r, 200,
+                      json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I}", "node",
+                                a->cfg.node, "version", HEED_VERSION, "started", started,
+                                "uptime_s", (double)(hd_time_wall_us() - a->started_wall) / 1e6,
+                                "checks", "passing", (json_int_t)count[0], "warning",
+                                (json_int_t)count[1], "critical", (json_int_t)count[2],
+                                "maintenance", (json_int_t)count[3], "results_total",
+                                (json_int_t)a->results_total));
+}
+
+int hd_agent_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+{
+    if (hd_agent_checks_routes(a, api, err, errlen) < 0) return -1;
+    if (hd_api_route(api, "GET", "/metrics", HD_ROLE_READ, get_metrics, a, err, errlen) < 0)
+        return -1;
+    if (hd_api_route(api, "GET", "/v1/status", HD_ROLE_READ, get_status, a, err, errlen) < 0)
+        return -1;
+    return 0;
+}
