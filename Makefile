@@ -19,9 +19,10 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Until the agent exists: a short demonstration of `heed wait`.
+# The agent on its embedded default: a temporary data dir, loopback :8500,
+# a few sample checks. Ctrl-C stops it. scripts/demo.sh shows `heed wait`.
 run: build
-	@scripts/demo.sh $(BUILD)/heed
+	@exec $(BUILD)/heed agent --dev
 
 lint:
 	@scripts/lint.sh
