@@ -109,11 +109,13 @@ def ephemeral_free_ports(n):
     """n distinct even ports inside the ephemeral range that are free now."""
     lo, hi = _ephemeral_range()
     out = set()
-    while len(out) < n:
+    for _ in range(100 * n):
         port = _rng.randrange(lo, hi) & ~1
         if port >= lo and port not in out and _bindable(port, socket.AF_INET, "127.0.0.1"):
             out.add(port)
-    return sorted(out)
+            if len(out) == n:
+                return sorted(out)
+    raise RuntimeError("not %d free ports in the ephemeral range" % n)
 
 
 # --- running heed --------------------------------------------------------

@@ -225,8 +225,9 @@ class NotHttp(HeedTestCase):
 
         # Closing with the request unread resets the connection, unless the
         # close came first.
-        self.assertTimeoutLine(err, urls[2], "(Empty reply from server|Recv failure: Connection "
-                               "reset by peer|Send failure: (Connection reset by peer|Broken pipe))")
+        self.assertTimeoutLine(err, urls[2], "(Empty reply from server|"
+                               "Recv failure: Connection reset by peer|"
+                               "Send failure: (Connection reset by peer|Broken pipe))")
         self.assertEqual(objs[2]["reason"], "closed")
 
     def test_server_that_never_answers_hits_the_attempt_timeout(self):

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -118,7 +119,7 @@ class Cluster:
             return "(no server log)"
 
 
-@__import__("unittest").skipIf(unavailable(), unavailable())
+@unittest.skipIf(unavailable(), unavailable())
 class Postgres(HeedTestCase):
     def test_ready_means_a_client_can_work_at_once(self):
         pg = Cluster(self.reg)
