@@ -11,17 +11,18 @@
  * before wm_1h into hist_1h); a result stored with a time before its check's
  * watermark (very late) stays in raw only.
  *
- * Size (measured with bench_store --history-size, 100,000 rows per table,
- * interleaved across 1,000 checks as the agent writes them; SQLite 3.40,
- * 4 KiB pages): raw ≈ 32 bytes/row, 1m and 1h ≈ 45 bytes/row. For 10,000
- * checks at a 10 s interval:
- *   raw 48 h:   10,000 × 6/min × 60 × 48  = 172.8 M rows × 32 B ≈  5.5 GB
- *   1m 30 days: 10,000 × 1,440 × 30       = 432 M rows   × 45 B ≈ 19.4 GB
- *   1h 1 year:  10,000 × 24 × 365         = 87.6 M rows  × 45 B ≈  3.9 GB
- *   total ≈ 29 GB, constant once a year has passed (bounded by retention).
+ * Size, measured by bench/store (bench_store: 600,000 results of 1,000
+ * checks interleaved as the agent writes them, rolled up; SQLite's dbstat
+ * pages / rows; SQLite 3.40, 4 KiB pages, ext4): raw 21.3 bytes/row, 1m
+ * 32.0, 1h 38.0 (bigger sums). For 10,000 checks at a 10 s interval:
+ *   raw 48 h:    10,000 × 8,640/day × 2   = 172.8 M rows × 21.3 B ≈  3.7 GB
+ *   1m 30 days:  10,000 × 1,440/day × 30  = 432.0 M rows × 32.0 B ≈ 13.8 GB
+ *   1h 365 days: 10,000 × 24/day × 365    =  87.6 M rows × 38.0 B ≈  3.3 GB
+ *   total ≈ 20.8 GB, flat once a year has passed (retention bounds it), plus
+ *   the WAL (journal_size_limit 64 MiB). Per check: ≈ 2.1 MB.
  * The per-minute table dominates: at a 10 s interval a minute holds only 6
- * results. hd_store_config_t's hist_*_keep_us trade detail for size (1m for
- * 7 days: 4.5 GB, total ≈ 14 GB). */
+ * results. hd_store_config_t's hist_*_keep_us trade detail for size: 1m
+ * kept 7 days instead of 30 → 3.2 GB, total ≈ 10.2 GB. */
 #include "store/store_impl.h"
 #include "util/mem.h"
 
