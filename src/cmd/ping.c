@@ -55,6 +55,7 @@
 
 #define MAX_ACTIVE    32768 /* targets being probed at once: bounds memory on silent ranges */
 #define BURST         64    /* packets per wake-up before the loop reads replies */
+#define MAX_RESOLVING 256   /* name lookups at once: a long list must not flood the DNS server */
 #define LINE_MAX_NAME 1024  /* longest target name read from a file */
 
 typedef struct ping_s ping_t;
@@ -703,7 +704,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
             if (top && top->key <= now) {
                 h = (host_t *)top;
                 hd_heap_remove(&pg->due, &h->due);
-            } else if (!pg->source_done && !pg->stopping && pg->active < MAX_ACTIVE) {
+            } else if (!pg->source_done && !pg->stopping && pg->active < MAX_ACTIVE &&
+                       pg->resolving < MAX_RESOLVING) {
                 h = admit(pg);
                 if (!h) continue;
             } else {
@@ -731,7 +733,8 @@ static void kick(ping_t *pg)
     int64_t now = hd_time_now_us();
     int64_t at;
     hd_heap_node_t *top = hd_heap_top(&pg->due);
-    int can_admit = !pg->source_done && !pg->stopping && pg->active < MAX_ACTIVE;
+    int can_admit = !pg->source_done && !pg->stopping && pg->active < MAX_ACTIVE &&
+                    pg->resolving < MAX_RESOLVING;
     if (pg->pending) {
         at = now + 1000; /* socket buffer full: give the kernel a millisecond */
     } else if (can_admit) {
