@@ -429,6 +429,7 @@ const hd_cmd_t hd_cmd_wait = {
     "                                   PING answers PONG (not LOADING)\n"
     "  file:///PATH                     the path exists\n"
     "  'exec:COMMAND ARGS'              the command exits 0 (no shell; quotes work)\n"
+    "  icmp://HOST                      the host answers an ICMP echo request\n"
     "  tls://HOST[:PORT]                a TLS handshake with a certificate that verifies\n"
     "                                   for HOST and has not expired (port 443)\n"
     "  'dns://NAME[?type=T&server=ADDR[:PORT]&expect=VALUE]'\n"
