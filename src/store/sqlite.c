@@ -21,7 +21,7 @@
  * microseconds each. They still answer through a deferred event, never from
  * inside the call.
  *
- * Revisions, leases, watches. The writer owns the revision counter and keeps
+ * Revisions, leases, watches (sqlite_watch.c). The writer owns the revision counter and keeps
  * it in the meta table in the same transaction as the data, so a revision
  * is never reused. Every change is also appended to the events table (the
  * event log) that watches read from; the writer compacts it to the last
@@ -33,9 +33,7 @@
  *
  * Schema: PRAGMA user_version, migrations run at open, each in its own
  * transaction (see migrations[]). */
-#include "store/history.h"
-#include "store/store.h"
-#include "store/store_impl.h"
+#include "store/sqlite_impl.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -49,106 +47,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#define SCHEMA_VERSION    2
-#define APPLICATION_ID    0x68656564 /* "heed" */
-#define DEFAULT_RETENTION 10000
-#define COMPACT_MAX_STEP  4096 /* revisions dropped per batch at most */
-#define CATCHUP_CHUNK     512  /* events a catching-up watch gets per loop turn */
-#define MAINT_BEHIND_US   50000
-
-enum req_kind {
-    /* the writer's */
-    RQ_TXN,
-    RQ_GRANT,
-    RQ_REVOKE,
-    RQ_COMPACT,
-    RQ_HIST_ADD,
-    RQ_HIST_MAINT,
-    /* the loop's */
-    RQ_GET,
-    RQ_RANGE,
-    RQ_KEEPALIVE,
-    RQ_HIST_QUERY,
-};
-
-typedef struct req_s req_t;
-struct req_s {
-    req_t *next;
-    int kind;
-    int internal; /* made by the store itself (lease expiry, maintenance timer) */
-    hd_store_cmp_t *cmps;
-    size_t ncmp;
-    hd_store_op_t *ops;
-    size_t nops;
-    const char *key; /* get/range: key or prefix; history: the check id */
-    size_t key_len;
-    int64_t n1, n2, n3; /* by kind: lease id and TTL; revision; times and latency */
-    int i1, i2;         /* by kind: status and reason; step; limit */
-    /* results */
-    int status;
-    int more;
-    hd_store_write_result_t wr;
-    union {
-        hd_store_write_cb write;
-        hd_store_get_cb get;
-        hd_store_range_cb range;
-        hd_store_lease_cb lease;
-        hd_hist_query_cb hquery;
-        hd_hist_maint_cb maint;
-    } cb;
-    void *arg;
-};
-
-typedef struct queue_s {
-    req_t *head, *tail;
-} queue_t;
-
-typedef struct lease_s {
-    int64_t id;
-    int64_t ttl_ms;
-    int64_t expires_us; /* monotonic */
-    int revoking;       /* expired: a revoke is on its way to the writer */
-} lease_t;
-
-struct hd_store_watch_s {
-    hd_store_t *s;
-    hd_store_watch_t *next;
-    char *prefix;
-    size_t prefix_len;
-    int64_t next_rev; /* the first revision not delivered yet */
-    int synced;       /* caught up: fed by dispatch after each commit */
-    int done;         /* a final error was delivered */
-    int dead;         /* cancelled while the store was walking the list */
-    hd_store_watch_cb cb;
-    void *arg;
-};
-
-/* Writer statements, prepared once. */
-enum {
-    W_BEGIN,
-    W_COMMIT,
-    W_ROLLBACK,
-    W_SAVE,
-    W_RELEASE,
-    W_UNDO,
-    W_KEYMETA,
-    W_PUT,
-    W_DEL,
-    W_EVENT,
-    W_EV_DELRANGE,
-    W_EV_DELRANGE_ALL,
-    W_DELRANGE,
-    W_DELRANGE_ALL,
-    W_LEASE_EXISTS,
-    W_LEASE_INS,
-    W_LEASE_DEL,
-    W_EV_LEASE,
-    W_DEL_LEASE_KEYS,
-    W_META_SET,
-    W_COMPACT,
-    W__COUNT
-};
 
 static const char *const wsql[W__COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
@@ -180,7 +78,6 @@ static const char *const wsql[W__COUNT] = {
 };
 
 /* Read statements (loop thread). */
-enum { R_BEGIN, R_COMMIT, R_META, R_GET, R_RANGE, R_RANGE_ALL, R_EVENTS, R__COUNT };
 
 static const char *const rsql[R__COUNT] = {
     [R_BEGIN] = "BEGIN",
@@ -193,49 +90,6 @@ static const char *const rsql[R__COUNT] = {
                     "WHERE key >= ?1 ORDER BY key LIMIT ?2",
     [R_EVENTS] = "SELECT rev, type, key, value, create_rev, version, lease FROM events "
                  "WHERE rev >= ?1 AND rev <= ?2 ORDER BY rev, seq",
-};
-
-struct hd_store_s {
-    struct event_base *base;
-    char *path;
-    int64_t retention;
-    hd_hist_conf_t hconf;
-    int64_t maint_us;
-
-    /* loop thread */
-    sqlite3 *rdb;
-    sqlite3_stmt *r[R__COUNT];
-    queue_t pending;  /* writes not yet handed to the writer */
-    queue_t deferred; /* requests the loop answers itself */
-    int busy;         /* a batch is with the writer */
-    int closing;
-    int64_t rev;       /* committed and dispatched to watches */
-    int64_t compacted; /* the event log starts after this revision */
-    int64_t next_lease;
-    lease_t *leases;
-    size_t nleases, cap_leases;
-    hd_store_watch_t *watches;
-    int walking; /* the watch list is being walked: cancel marks, does not free */
-    int maint_inflight;
-    struct event *flush_ev, *defer_ev, *done_ev, *lease_ev, *maint_ev, *catchup_ev;
-    int efd;
-
-    /* shared, under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
-    req_t *submitted;
-    int64_t sub_dispatched; /* the loop's s->rev when the batch left: compaction stops there */
-    req_t *completed;
-    int64_t done_rev, done_compacted;
-    int stop;
-    pthread_t thread;
-    int thread_started;
-
-    /* writer thread (and open/close, while the writer does not run) */
-    sqlite3 *wdb;
-    sqlite3_stmt *w[W__COUNT];
-    int64_t wrev, wcompacted, wlease_seq;
-    hd_hist_writer_t *hist;
 };
 
 /* ---- small helpers ---- */
@@ -294,21 +148,6 @@ static req_t *q_take(queue_t *q)
     req_t *r = q->head;
     q->head = q->tail = NULL;
     return r;
-}
-
-/* Steps a statement that returns no rows (or whose rows do not matter) and
- * resets it. Returns 0 or an HD_STORE_E* code. */
-static int run(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : hd_store__sqlite_err(rc);
-}
-
-static void bind_blob(sqlite3_stmt *st, int i, const char *p, size_t n)
-{
-    /* Never NULL: an empty key or value is a zero-length blob, not NULL. */
-    sqlite3_bind_blob64(st, i, n ? p : "", n, SQLITE_STATIC);
 }
 
 /* A request with room for ncmp compares, nops operations and bytes bytes of
@@ -763,197 +602,6 @@ static void maint_timer_cb(evutil_socket_t fd, short what, void *arg)
     submit(s, r);
 }
 
-/* A watch event as read back from the event log, in one allocation. */
-static void ev_free(hd_store_event_t *ev, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free((char *)ev[i].kv.key);
-    free(ev);
-}
-
-/* Reads the row of R_EVENTS at st into ev (key and value copied). */
-static int64_t ev_read(sqlite3_stmt *st, hd_store_event_t *ev)
-{
-    size_t klen = (size_t)sqlite3_column_bytes(st, 2);
-    size_t vlen = (size_t)sqlite3_column_bytes(st, 3);
-    const void *k = sqlite3_column_blob(st, 2), *v = sqlite3_column_blob(st, 3);
-    char *mem = hd_xmalloc(klen + vlen + 2);
-    if (klen) memcpy(mem, k, klen);
-    mem[klen] = '\0';
-    if (vlen) memcpy(mem + klen + 1, v, vlen);
-    mem[klen + 1 + vlen] = '\0';
-    int64_t rev = sqlite3_column_int64(st, 0);
-    ev->type = sqlite3_column_int(st, 1) ? HD_STORE_EV_DELETE : HD_STORE_EV_PUT;
-    ev->kv = (hd_store_kv_t){mem,
-                             klen,
-                             mem + klen + 1,
-                             vlen,
-                             sqlite3_column_int64(st, 4),
-                             rev,
-                             sqlite3_column_int64(st, 5),
-                             sqlite3_column_int64(st, 6)};
-    return rev;
-}
-
-static int read_begin(hd_store_t *s)
-{
-    return run(s->r[R_BEGIN]);
-}
-
-static void read_end(hd_store_t *s)
-{
-    /* A read transaction cannot fail to end in a way the caller could act on. */
-    (void)run(s->r[R_COMMIT]);
-}
-
-static int64_t read_meta(hd_store_t *s, const char *name, int *rc)
-{
-    sqlite3_stmt *st = s->r[R_META];
-    int64_t v = 0;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    else if (!*rc)
-        *rc = r == SQLITE_DONE ? HD_STORE_ECORRUPT : hd_store__sqlite_err(r);
-    sqlite3_reset(st);
-    return v;
-}
-
-static void watch_free_dead(hd_store_t *s)
-{
-    for (hd_store_watch_t **p = &s->watches; *p;) {
-        hd_store_watch_t *w = *p;
-        if (w->dead) {
-            *p = w->next;
-            free(w->prefix);
-            free(w);
-        } else {
-            p = &w->next;
-        }
-    }
-}
-
-static void watch_fail(hd_store_watch_t *w, int status)
-{
-    w->done = 1;
-    w->cb(status, NULL, 0, w->arg);
-}
-
-/* Feeds the events of (s->rev, rev] to every caught-up watch. */
-static void dispatch(hd_store_t *s, int64_t rev)
-{
-    int any = 0, rc;
-    if (rev <= s->rev) return;
-    for (hd_store_watch_t *w = s->watches; w; w = w->next)
-        any |= w->synced && !w->done && !w->dead;
-    if (!any) {
-        s->rev = rev;
-        return;
-    }
-    hd_store_event_t *ev = NULL, *sel = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *st = s->r[R_EVENTS];
-    if (!(rc = read_begin(s))) {
-        sqlite3_bind_int64(st, 1, s->rev + 1);
-        sqlite3_bind_int64(st, 2, rev);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                ev = hd_xrealloc(ev, cap * sizeof(*ev));
-            }
-            ev_read(st, &ev[n++]);
-        }
-        if (r != SQLITE_DONE) rc = hd_store__sqlite_err(r);
-        sqlite3_reset(st);
-        read_end(s);
-    }
-    s->rev = rev;
-    sel = hd_xmalloc((n ? n : 1) * sizeof(*sel));
-    s->walking++;
-    for (hd_store_watch_t *w = s->watches; w; w = w->next) {
-        if (!w->synced || w->done || w->dead) continue;
-        if (rc) {
-            watch_fail(w, rc);
-            continue;
-        }
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-            if (ev[i].kv.mod_revision >= w->next_rev &&
-                hd_store__prefix_match(ev[i].kv.key, ev[i].kv.key_len, w->prefix, w->prefix_len))
-                sel[m++] = ev[i];
-        if (w->next_rev <= rev) w->next_rev = rev + 1;
-        if (m) w->cb(0, sel, m, w->arg);
-    }
-    s->walking--;
-    if (!s->walking) watch_free_dead(s);
-    free(sel);
-    ev_free(ev, n);
-}
-
-/* Brings one lagging watch closer to s->rev: at most about CATCHUP_CHUNK
- * events, never splitting a revision. Returns 1 when it is still behind. */
-static int catch_up(hd_store_t *s, hd_store_watch_t *w)
-{
-    hd_store_event_t *ev = NULL;
-    size_t n = 0, cap = 0;
-    int rc = read_begin(s), behind = 0;
-    sqlite3_stmt *st = s->r[R_EVENTS];
-    int64_t upto = s->rev, last = 0;
-    if (!rc) {
-        int64_t compacted = read_meta(s, "compacted", &rc);
-        if (!rc && w->next_rev <= compacted) rc = HD_STORE_ECOMPACTED;
-    }
-    if (!rc) {
-        sqlite3_bind_int64(st, 1, w->next_rev);
-        sqlite3_bind_int64(st, 2, upto);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            int64_t rev = sqlite3_column_int64(st, 0);
-            if (n >= CATCHUP_CHUNK && rev != last) {
-                behind = 1;
-                upto = last;
-                break;
-            }
-            last = rev;
-            size_t klen = (size_t)sqlite3_column_bytes(st, 2);
-            const char *k = sqlite3_column_blob(st, 2);
-            if (!hd_store__prefix_match(k ? k : "", klen, w->prefix, w->prefix_len)) continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                ev = hd_xrealloc(ev, cap * sizeof(*ev));
-            }
-            ev_read(st, &ev[n++]);
-        }
-        if (r != SQLITE_DONE && r != SQLITE_ROW) rc = hd_store__sqlite_err(r);
-        sqlite3_reset(st);
-    }
-    read_end(s);
-    if (rc) {
-        watch_fail(w, rc);
-    } else {
-        w->next_rev = upto + 1;
-        if (!behind) w->synced = 1;
-        if (n) w->cb(0, ev, n, w->arg);
-    }
-    ev_free(ev, n);
-    return behind && !rc;
-}
-
-static void catchup_cb(evutil_socket_t fd, short what, void *arg)
-{
-    hd_store_t *s = arg;
-    int again = 0;
-    (void)fd, (void)what;
-    s->walking++;
-    for (hd_store_watch_t *w = s->watches; w; w = w->next)
-        if (!w->synced && !w->done && !w->dead) again |= catch_up(s, w);
-    s->walking--;
-    if (!s->walking) watch_free_dead(s);
-    if (again) event_active(s->catchup_ev, 0, 0);
-}
-
 /* Answers the requests of a finished batch, after feeding the watches. */
 static void finish_batch(hd_store_t *s, req_t *batch, int64_t rev, int64_t compacted)
 {
@@ -973,7 +621,7 @@ static void finish_batch(hd_store_t *s, req_t *batch, int64_t rev, int64_t compa
         }
     }
     lease_arm(s);
-    dispatch(s, rev);
+    hd_sqlite__dispatch(s, rev);
     while (batch) {
         req_t *r = batch;
         batch = r->next;
@@ -1388,7 +1036,7 @@ int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_stor
     }
     s->flush_ev = event_new(base, -1, 0, flush_cb, s);
     s->defer_ev = event_new(base, -1, 0, defer_cb, s);
-    s->catchup_ev = event_new(base, -1, 0, catchup_cb, s);
+    s->catchup_ev = event_new(base, -1, 0, hd_sqlite__catchup_cb, s);
     s->done_ev = event_new(base, s->efd, EV_READ | EV_PERSIST, done_cb, s);
     s->lease_ev = evtimer_new(base, lease_timer_cb, s);
     s->maint_ev = evtimer_new(base, maint_timer_cb, s);
@@ -1432,7 +1080,7 @@ void hd_store_close(hd_store_t *s)
         run_deferred(s);
     for (hd_store_watch_t *w = s->watches; w; w = w->next)
         w->dead = 1;
-    watch_free_dead(s);
+    hd_sqlite__watch_free_dead(s);
     store_free(s);
 }
 
@@ -1442,14 +1090,6 @@ int64_t hd_store_revision(const hd_store_t *s)
 }
 
 /* ---- requests ---- */
-
-/* The common refusals: no store, a closing store, no callback where needed. */
-static int refuse(const hd_store_t *s, const void *cb, int cb_required)
-{
-    if (!s || (cb_required && !cb)) return HD_STORE_EINVAL;
-    if (s->closing) return HD_STORE_ECLOSED;
-    return 0;
-}
 
 int hd_store_get(hd_store_t *s, const char *key, size_t key_len, hd_store_get_cb cb, void *arg)
 {
@@ -1581,38 +1221,6 @@ int hd_store_compact(hd_store_t *s, int64_t revision, hd_store_write_cb cb, void
     r->arg = arg;
     submit(s, r);
     return 0;
-}
-
-int hd_store_watch(hd_store_t *s, const char *prefix, size_t prefix_len, int64_t from_revision,
-                   hd_store_watch_cb cb, void *arg, hd_store_watch_t **out)
-{
-    int rc = refuse(s, (const void *)cb, 1);
-    if (rc) return rc;
-    if (!out || from_revision < 0) return HD_STORE_EINVAL;
-    if (prefix_len > HD_STORE_KEY_MAX || (prefix_len && !prefix)) return HD_STORE_EKEY;
-    hd_store_watch_t *w = hd_xcalloc(1, sizeof(*w));
-    w->s = s;
-    w->prefix = hd_xmalloc(prefix_len + 1);
-    if (prefix_len) memcpy(w->prefix, prefix, prefix_len);
-    w->prefix[prefix_len] = '\0';
-    w->prefix_len = prefix_len;
-    w->cb = cb;
-    w->arg = arg;
-    w->next_rev = from_revision ? from_revision : s->rev + 1;
-    w->synced = w->next_rev > s->rev;
-    w->next = s->watches;
-    s->watches = w;
-    if (!w->synced) event_active(s->catchup_ev, 0, 0);
-    *out = w;
-    return 0;
-}
-
-void hd_store_watch_cancel(hd_store_watch_t *w)
-{
-    if (!w) return;
-    hd_store_t *s = w->s;
-    w->dead = 1;
-    if (!s->walking) watch_free_dead(s);
 }
 
 /* ---- history requests (history.h); the SQL is in history.c ---- */

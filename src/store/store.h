@@ -165,9 +165,10 @@ const char *hd_store_strerror(int err);
 int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_store_t **out,
                   char *err, size_t errlen);
 /* Commits every write already requested, answers every pending request (from
- * inside this call), ends open watches without calling them again, stops
- * the writer thread and frees the store. Requests made from those callbacks
- * fail with HD_STORE_ECLOSED. */
+ * inside this call), ends open watches without calling them again (their
+ * handles are freed: do not cancel them afterwards), stops the writer thread
+ * and frees the store. Requests made from those callbacks fail with
+ * HD_STORE_ECLOSED. Not to be called from inside a store callback. */
 void hd_store_close(hd_store_t *s);
 /* The last revision this process has seen committed. */
 int64_t hd_store_revision(const hd_store_t *s);
