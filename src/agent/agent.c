@@ -274,6 +274,9 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
     size_t n = strlen(secs) + 64;
     c->st.output = hd_xmalloc(n);
     snprintf(c->st.output, n, "TTL expired: no update within %s", secs);
+    /* The expiry is a result like a probe's: the history must show it. */
+    (void)hd_store_history_add(a->store, c->def.id, wall, HD_CHECK_CRITICAL, (int)HD_R_TIMEOUT, 0,
+                               NULL, NULL);
     if (changed) {
         c->st.last_change = wall;
         (void)write_state(a, c, W_STATE, NULL, NULL);
