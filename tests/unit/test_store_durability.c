@@ -6,7 +6,10 @@
  * in the middle of the burst, reopens the store and checks that every
  * acknowledged write is there with its value and that the store's revision
  * is at least the highest acknowledged one. Three rounds on the same file,
- * killed after different numbers of acknowledgements. */
+ * killed after different numbers of acknowledgements.
+ *
+ * And a disk that fills up mid-commit (RLIMIT_FSIZE in a child): the write
+ * fails with an error, changes nothing, and the store goes on. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define IN_FLIGHT 64
@@ -201,10 +205,62 @@ static void test_acknowledged_writes_survive_kill(void **state)
     free(f.found);
 }
 
+/* The child of the disk-full test: exit code 0 when everything went as
+ * expected, else the step that did not. */
+static void full_child(const char *path)
+{
+    struct event_base *base = event_base_new();
+    hd_store_config_t cfg = {.path = path, .hist_maint_us = -1};
+    tstore_t t = {.base = base};
+    char err[256];
+    static char big[HD_STORE_VALUE_MAX];
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    if (hd_store_open(base, &cfg, &t.s, err, sizeof(err)) != 0) _exit(20);
+    if (t_put(&t, "heed/kv/ok", "1", 0, NULL) != 0) _exit(21);
+    /* From here no file may grow past 256 KiB: the disk is "full". */
+    struct rlimit rl = {256 * 1024, 256 * 1024};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(22);
+    memset(big, 'b', sizeof(big));
+    answer_t a = {0};
+    if (hd_store_put(t.s, "heed/kv/big", 11, big, sizeof(big), 0, t_write_cb, &a) != 0) _exit(23);
+    t_spin(&t, &a.done);
+    if (a.status != HD_STORE_EFULL && a.status != HD_STORE_EIO) _exit(24);
+    if (a.wr.revision != 1) _exit(25);
+    if (hd_store_revision(t.s) != 1) _exit(26);
+    /* The store goes on: a small write fits. */
+    hd_store_write_result_t wr;
+    if (t_put(&t, "heed/kv/after", "2", 0, &wr) != 0 || wr.revision != 2) _exit(27);
+    hd_store_close(t.s);
+    event_base_free(base);
+    _exit(0);
+}
+
+static void test_disk_full_fails_cleanly(void **state)
+{
+    tstore_t t;
+    answer_t a;
+    (void)state;
+    t_setup(&t);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) full_child(t.path);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+        fail_msg("disk-full child failed at step %d", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    t_open_cfg(&t);
+    assert_int_equal(hd_store_revision(t.s), 2);
+    t_expect(&t, "heed/kv/ok", "1");
+    t_expect(&t, "heed/kv/after", "2");
+    assert_int_equal(t_get(&t, "heed/kv/big", &a), HD_STORE_ENOTFOUND);
+    t_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acknowledged_writes_survive_kill),
+        cmocka_unit_test(test_disk_full_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
