@@ -587,6 +587,7 @@ static void on_states(int status, const hd_store_range_t *r, void *arg)
             if (c && (!o || hd_check_state_from_json(o, &c->st) < 0))
                 fprintf(stderr, "heed agent: %s: stored state unreadable, starting afresh\n",
                         c->def.id);
+            if (c) c->state_written = hd_time_wall_us(); /* what the store has */
             json_decref(o);
             if (!c) { /* a check that is gone: its state goes too */
                 (void)hd_store_delete(a->store, kv->key, kv->key_len, NULL, NULL);
@@ -688,11 +689,15 @@ static void agent_free(hd_agent_t *a)
         if (all[i]->running) hd_probe_cancel(all[i]->running);
         all[i]->running = NULL;
     }
-    /* Flush throttled output changes, then close the store: closing answers
+    /* Flush throttled output changes, and the last run of every check that
+     * ran since its state was written (last_checked, last_success and the
+     * latency move on every run without a write; a restart must not show
+     * them going back in time), then close the store: closing answers
      * every pending write, which may free removed checks. */
     if (a->store) {
         for (size_t i = 0; i < n; i++)
-            if (all[i]->state_dirty) (void)write_state(a, all[i], W_STATE, NULL, NULL);
+            if (all[i]->state_dirty || all[i]->st.last_checked > all[i]->state_written)
+                (void)write_state(a, all[i], W_STATE, NULL, NULL);
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
