@@ -110,6 +110,9 @@ typedef struct write_s {
 
 enum { W_STATE, W_CREATE, W_REPLACE, W_DELETE, W_PAUSE };
 
+static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_done_cb cb,
+                       void *arg);
+
 static char *key_of(const char *prefix, const char *id, size_t *len)
 {
     size_t n = strlen(prefix) + strlen(id);
@@ -167,6 +170,7 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
                 if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
+                (void)write_state(a, c, W_STATE, NULL, NULL); /* errors are logged */
             }
             hd_sched_remove(&a->sched, &c->item);
             schedule_check(a, c, hd_time_now_us());
@@ -515,9 +519,12 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
             hd_check_def_free(&c->def);
             c->def = *d;
             memset(d, 0, sizeof(*d));
-            if (target_changed) {
+            if (target_changed) { /* a new target starts afresh, paused or not as before */
+                int paused = c->st.paused;
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
+                if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
+                (void)write_state(a, c, W_STATE, NULL, NULL); /* errors are logged */
             }
         } else {
             c = check_new(a, d);

@@ -26,8 +26,17 @@ class Restart(HeedTestCase):
         a.ok("POST", "/v1/checks", {"name": "held", "target": target, "interval": "200ms"},
              status=201)
         a.ok("POST", "/v1/checks", {"name": "svc", "ttl": "1h"}, status=201)
+        a.ok("POST", "/v1/checks", {"name": "moved", "target": target, "interval": "200ms"},
+             status=201)
         a.wait_status("held", "passing")
         a.ok("PUT", "/v1/checks/held/pause")
+        a.wait_status("moved", "passing")
+        a.ok("PUT", "/v1/checks/moved/pause")
+        # A new target: the state starts afresh (still paused), and that is
+        # what the store must have too.
+        r = a.ok("PUT", "/v1/checks/moved", {"target": "tcp://127.0.0.1:1", "interval": "1s"})
+        self.assertEqual((r["status"], r["paused"], r["last_checked"]),
+                         ("maintenance", True, None))
         a.ok("PUT", "/v1/agent/check/pass/svc?note=hello")
         a.wait_status("steady", "passing")
         wait_until(lambda: len(a.ok("GET", "/v1/checks/steady/history")["points"]) >= 3, 10,
@@ -49,11 +58,11 @@ class Restart(HeedTestCase):
         up.stop()  # a run after the restart would now fail: it would show
 
         a.start()
-        self.assertIn("4 checks", a.stdout())
+        self.assertIn("5 checks", a.stdout())
         after = a.checks()
-        self.assertEqual(sorted(after), ["cfg", "held", "steady", "svc"])
+        self.assertEqual(sorted(after), ["cfg", "held", "moved", "steady", "svc"])
         # Everything the API showed of the API's checks is as it was.
-        for cid in ("steady", "held", "svc"):
+        for cid in ("steady", "held", "svc", "moved"):
             self.assertEqual(after[cid], before[cid], cid)
         self.assertEqual((after["held"]["status"], after["held"]["paused"]),
                          ("maintenance", True))
