@@ -381,7 +381,9 @@ int hd_hist__query(sqlite3 *db, const hd_hist_conf_t *conf, const char *check_id
 {
     static const char h1[] = "SELECT ts, n, ok, lat_min, lat_sum, lat_max, worst, 0 FROM hist_1h "
                              "WHERE chk = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts";
-    int64_t now = now_us / 1000, since = since_us / 1000, until = (until_us + 999) / 1000;
+    /* until rounds up to the millisecond; INT64_MAX ("no end") must not overflow. */
+    int64_t now = now_us / 1000, since = since_us / 1000,
+            until = until_us / 1000 + (until_us % 1000 != 0);
     int64_t chk = 0, wm1m = 0, wm1h = 0;
     series_t s = {0};
     sqlite3_stmt *st;

@@ -173,6 +173,9 @@ static void test_raw_and_rollups(void **state)
     assert_int_equal(q->pts[0].lat_max_us, 5);
     q = query(t, "nope", T0, T0 + 3 * HOUR, HD_HIST_1M, now);
     assert_int_equal(q->n, 0);
+    /* No end. */
+    q = query(t, "web", T0 + 2 * HOUR, INT64_MAX, HD_HIST_RAW, now);
+    assert_int_equal(q->n, 360);
 }
 
 static void test_unfinished_buckets(void **state)
