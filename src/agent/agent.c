@@ -708,13 +708,13 @@ static void agent_free(hd_agent_t *a)
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
+    hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     for (size_t i = 0; i < n; i++) {
         hd_map_del(&a->checks, all[i]->def.id);
         check_free(all[i]);
     }
     free(all);
     hd_map_free(&a->checks);
-    hd_sched_free(&a->sched);
     if (a->tick) event_free(a->tick);
     if (a->sig_hup) event_free(a->sig_hup);
     if (a->sig_term) event_free(a->sig_term);
