@@ -12,5 +12,7 @@ struct hd_api_s;
 int hd_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 /* The check routes alone (api/checks.c). */
 int hd_agent_checks_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+/* GET /v1/ping with its rate limit (api/ping.c). */
+int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 
 #endif
