@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const hd_cmd_t *const commands[] = {&hd_cmd_wait, &hd_cmd_ping, &hd_cmd_agent};
+static const hd_cmd_t *const commands[] = {&hd_cmd_wait, &hd_cmd_ping, &hd_cmd_agent,
+                                           &hd_cmd_checks, &hd_cmd_status};
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)

@@ -1,0 +1,116 @@
+/* status — `heed status`: a running agent's node, version, uptime and its
+ * checks counted by status (GET /v1/status), with the exit status of a
+ * Nagios plugin so that a script or another monitor can use it as a check:
+ * 0 every check passing (or paused), 1 some warning, 2 some critical, 3
+ * unknown (the agent unreachable or refusing, or a usage error). */
+#include "cmd/client.h"
+#include "cmd/cmd.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EXIT_OK       0
+#define EXIT_WARNING  1
+#define EXIT_CRITICAL 2
+#define EXIT_UNKNOWN  3 /* Nagios' UNKNOWN: also usage errors, as its plugin guidelines say */
+
+/* "3d4h", "2h5m", "4m10s", "12s". */
+static void format_uptime(double secs, char *out, size_t outlen)
+{
+    long long s = secs > 0 ? (long long)secs : 0;
+    long long d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, r = s % 60;
+    if (d)
+        snprintf(out, outlen, "%lldd%lldh", d, h);
+    else if (h)
+        snprintf(out, outlen, "%lldh%lldm", h, m);
+    else if (m)
+        snprintf(out, outlen, "%lldm%llds", m, r);
+    else
+        snprintf(out, outlen, "%llds", r);
+}
+
+static long long count(const json_t *checks, const char *status)
+{
+    return (long long)json_integer_value(json_object_get(checks, status));
+}
+
+static int run_status(int argc, char **argv)
+{
+    const char *addr = NULL, *token = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+        if (!strcmp(name, "--json") && !eq) {
+            json = 1;
+        } else if (!strcmp(name, "--addr")) {
+            if (!(addr = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
+        } else if (!strcmp(name, "--token")) {
+            if (!(token = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
+        } else {
+            hd_cmd_usage_error("status", "%s '%s'",
+                               a[0] == '-' ? "unknown flag" : "unexpected argument",
+                               a[0] == '-' ? name : a);
+            return EXIT_UNKNOWN;
+        }
+    }
+    hd_client_t cl;
+    if (hd_client_init(&cl, "status", addr, token) != 0) return EXIT_UNKNOWN;
+    hd_client_reply_t rep;
+    int rc = EXIT_UNKNOWN;
+    if (hd_client_call(&cl, "GET", "/v1/status", NULL, &rep) != 0) goto out;
+    const json_t *checks = rep.json ? json_object_get(rep.json, "checks") : NULL;
+    if (rep.status != 200) {
+        hd_client_print_error(&cl, &rep);
+    } else if (!json_is_object(checks)) {
+        fprintf(stderr, "heed status: unexpected reply from %s: not a heed agent?\n", cl.base);
+    } else {
+        long long pass = count(checks, "passing"), warn = count(checks, "warning"),
+                  crit = count(checks, "critical"), maint = count(checks, "maintenance");
+        rc = crit ? EXIT_CRITICAL : warn ? EXIT_WARNING : EXIT_OK;
+        if (json) {
+            hd_client_print_body(&rep);
+        } else {
+            const json_t *o = rep.json;
+            char up[32];
+            format_uptime(json_number_value(json_object_get(o, "uptime_s")), up, sizeof(up));
+            printf("Node:     %s\n", json_string_value(json_object_get(o, "node")));
+            printf("Version:  %s\n", json_string_value(json_object_get(o, "version")));
+            printf("Uptime:   %s (since %s)\n", up,
+                   json_string_value(json_object_get(o, "started")));
+            printf("Agent:    %s\n", cl.base);
+            printf("Checks:   %lld total: %lld passing, %lld warning, %lld critical, %lld "
+                   "maintenance\n",
+                   pass + warn + crit + maint, pass, warn, crit, maint);
+        }
+    }
+    hd_client_reply_free(&rep);
+out:
+    hd_client_free(&cl);
+    return rc;
+}
+
+const hd_cmd_t hd_cmd_status = {
+    "status",
+    run_status,
+    "a running agent's node, version, uptime and checks by status",
+    "usage: heed status [--addr URL] [--token T] [--json]\n"
+    "\n"
+    "Asks a running `heed agent` (GET /v1/status) for its node, version, uptime\n"
+    "and how many of its checks are passing, warning, critical or paused\n"
+    "(maintenance); a tenant token counts its tenant's checks only.\n"
+    "\n"
+    "Flags:\n"
+    "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"
+    "                     http://127.0.0.1:8500]; host:port is taken as http://\n"
+    "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --json         print the agent's JSON reply instead\n"
+    "\n"
+    "Exit status, as a Nagios plugin's, so that `heed status` can itself be a\n"
+    "check: 0 every check passing (paused ones do not count), 1 some warning and\n"
+    "none critical, 2 some critical, 3 unknown: the agent could not be reached or\n"
+    "refused the request (its message is printed), or a usage error.\n",
+};
