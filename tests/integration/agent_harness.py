@@ -6,9 +6,11 @@ On top of harness.py (ports, the process registry, timing bounds):
   * Agent: one `heed agent -c FILE` with its own temporary data_dir and
     config on a free loopback port. start() returns once the agent printed
     its "API:" line (which it does only after it loaded the store, listens
-    and handles signals); stop() sends a signal and returns the exit code;
-    the registry ends it by pid whatever happens. Its stdout and stderr go
-    to files, so a test can read them while it runs (after a SIGHUP, say);
+    and handles signals); stop() sends a signal and returns the exit code.
+    At the end of the test an agent still running gets SIGTERM and must
+    exit 0 (so every test also checks a clean stop, under ASan too); the
+    registry ends it by pid whatever happens. Its stdout and stderr go to
+    files, so a test can read them while it runs (after a SIGHUP, say);
   * Agent.call(): one HTTP request on a new connection, bounded by a
     timeout; returns a Reply with the status, the headers and the body,
     decoded when it is JSON;
@@ -22,9 +24,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 
 from harness import HEED, free_port, scaled, wait_until
 
@@ -148,6 +148,7 @@ class Agent:
         self.dir = reg.tempdir(prefix="heed-agent-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.port = port or free_port()
+        self.port_chosen = not port  # by the harness: it may choose again
         self.path = os.path.join(self.dir, "heed.yaml")
         self.proc = None
         self.runs = 0
@@ -157,6 +158,7 @@ class Agent:
     # config
     def write_config(self, config):
         """Writes the config file (atomically: a reload never reads half)."""
+        self.config_dict = config if isinstance(config, dict) else None
         if isinstance(config, dict):
             config = dict(config)
             config.setdefault("bind", "127.0.0.1:%d" % self.port)
@@ -177,21 +179,51 @@ class Agent:
         self.out_path = os.path.join(self.dir, "stdout.%d" % self.runs)
         self.err_path = os.path.join(self.dir, "stderr.%d" % self.runs)
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = self.reg.popen([HEED, "agent", "-c", self.path] + list(args),
-                                       grace=10.0, stdout=out, stderr=err)
-        return self.proc
+            proc = self.reg.popen([HEED, "agent", "-c", self.path] + list(args),
+                                  grace=10.0, stdout=out, stderr=err)
+        self.proc = proc
+        err_path = self.err_path
+
+        def stop_at_end():
+            # An agent still running at the end of its test must stop cleanly
+            # on SIGTERM: exit 0 (under ASan: no leak, no use after free).
+            if proc.poll() is not None:
+                return
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(scaled(30))
+            except subprocess.TimeoutExpired:
+                raise RuntimeError("heed agent did not stop on SIGTERM") from None
+            if rc != 0:
+                with open(err_path, errors="replace") as f:
+                    raise RuntimeError("heed agent exited %d on SIGTERM:\n%s"
+                                       % (rc, f.read()[-4000:]))
+        self.reg.callback("stop heed agent %d" % proc.pid, stop_at_end)
+        return proc
 
     def start(self, *args, timeout=20):
-        """Starts the agent and waits for its "API:" line; returns self."""
-        self.spawn(*args)
+        """Starts the agent and waits for its "API:" line; returns self.
+        When the port was taken meanwhile (free_port() only tells that it
+        was free when asked) and the harness chose it, takes another."""
+        for attempt in range(5):
+            self.spawn(*args)
 
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("heed agent exited %s before it listened:\n%s%s"
-                                     % (self.proc.returncode, self.stdout(), self.stderr()))
-            m = API_LINE.search(self.stdout())
-            return m and int(m.group(2))
-        port = wait_until(up, timeout, what="the agent's API line")
+            def up():
+                if self.proc.poll() is not None:
+                    return "exited"
+                m = API_LINE.search(self.stdout())
+                return m and int(m.group(2))
+            port = wait_until(up, timeout, what="the agent's API line")
+            if port != "exited":
+                break
+            err = self.stderr()
+            if "Address already in use" in err and self.port_chosen and attempt < 4 \
+                    and self.config_dict is not None and "bind" not in self.config_dict:
+                self.port = free_port()
+                self.write_config(self.config_dict)
+                continue
+            raise AssertionError("heed agent exited %s before it listened:\n%s%s"
+                                 % (self.proc.returncode, self.stdout(), err))
         if port != self.port:
             raise AssertionError("agent listens on %d, not %d" % (port, self.port))
         return self
@@ -268,12 +300,3 @@ class Agent:
         return self.wait_check(cid, lambda c: c["status"] == status, timeout,
                                what="check %s %s" % (cid, status), **kw)
 
-
-def raw_connect(port):
-    """A plain TCP connection to the agent (for slow clients)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
-    return s
-
-
-def monotonic_deadline(seconds):
-    return time.monotonic() + scaled(seconds)

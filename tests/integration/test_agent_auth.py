@@ -129,7 +129,7 @@ class Auth(HeedTestCase):
         a = self.a
         a.ok("POST", "/v1/checks", {"name": "a-web", "target": "tcp://127.0.0.1:1",
                                     "interval": "1h"}, token=A_WRITE, status=201)
-        self.assertEqual(a.stop(), 0)
+        self.assertEqual(a.stop(), 0, a.stderr())
         a.start()
         self.assertEqual(self.ids(A_WRITE), ["a-web"])
         self.assertEqual(self.ids(B_WRITE), [])

@@ -80,7 +80,7 @@ class Reload(HeedTestCase):
         text = a.get("/metrics").body.decode()
         self.assertEqual(metric(text, "heed_config_reloads_total"), 1.0)
         self.assertEqual(metric(text, "heed_config_reload_errors_total"), 0.0)
-        self.assertEqual(a.stop(), 0)
+        self.assertEqual(a.stop(), 0, a.stderr())
 
         # What the reload did survives a restart.
         a.start()
@@ -129,7 +129,7 @@ class Reload(HeedTestCase):
         a.reload({"checks": [self.chk("two", tags=["t"])]}, expect="reloaded")
         self.assertEqual(sorted(a.checks()), ["two"])
         self.assertEqual(a.check("two")["last_change"], before["two"]["last_change"])
-        self.assertEqual(a.stop(signal.SIGINT), 0)
+        self.assertEqual(a.stop(signal.SIGINT), 0, a.stderr())
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class Restart(HeedTestCase):
         before = a.checks()
         history = {cid: a.ok("GET", "/v1/checks/%s/history" % cid)["points"]
                    for cid in ("steady", "held", "svc", "cfg")}
-        self.assertEqual(a.stop(), 0)
+        self.assertEqual(a.stop(), 0, a.stderr())
         self.assertIn("heed agent: SIGTERM, stopping", a.stderr())
         up.stop()  # a run after the restart would now fail: it would show
 
@@ -84,7 +84,7 @@ class Restart(HeedTestCase):
                          what="a run of held after resume")
         self.assertEqual((c["status"], c["reason"]), ("critical", "connect_refused"))
         # And it stops cleanly again.
-        self.assertEqual(a.stop(), 0)
+        self.assertEqual(a.stop(), 0, a.stderr())
 
     def test_kill_9_during_a_burst_loses_no_acknowledged_write(self):
         a = Agent(self.reg, {}).start()
@@ -143,7 +143,7 @@ class Restart(HeedTestCase):
         # The store is sound: the agent writes on and stops cleanly.
         a.ok("POST", "/v1/checks", {"name": "after", "target": "tcp://127.0.0.1:1"},
              status=201)
-        self.assertEqual(a.stop(), 0)
+        self.assertEqual(a.stop(), 0, a.stderr())
         a.start()
         self.assertIn("after", a.checks())
 

@@ -12,7 +12,7 @@ import unittest
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HeedTestCase, main, scaled  # noqa: E402
+from harness import HeedTestCase, main, scaled, wait_until  # noqa: E402
 from agent_harness import Agent, tcp_listener  # noqa: E402
 
 
@@ -22,6 +22,14 @@ def ts(text):
 
 
 class StateChanges(HeedTestCase):
+    @staticmethod
+    def history_through(a, cid, when):
+        """The raw history of cid once it has the result of time when."""
+        def get():
+            h = a.ok("GET", "/v1/checks/%s/history?step=raw" % cid)
+            return h if h["points"] and h["points"][-1]["ts"] >= when else None
+        return wait_until(get, 10, interval=0.05, what="%s's history up to %s" % (cid, when))
+
     def test_tcp_target_dies_and_returns(self):
         up = tcp_listener(self.reg)
         port = up.port
@@ -58,7 +66,8 @@ class StateChanges(HeedTestCase):
         self.assertGreaterEqual(ts(p["last_success"]), back - 0.01)
 
         # The history has the whole story: passing, the failures, passing.
-        h = a.ok("GET", "/v1/checks/db/history?step=raw")
+        # (History is written after the state, on the store's own time.)
+        h = self.history_through(a, "db", p["last_change"])
         self.assertEqual(h["step"], "raw")
         seq = [pt["status"] for pt in h["points"]]
         self.assertEqual(seq[0], "passing", seq)
@@ -78,7 +87,7 @@ class StateChanges(HeedTestCase):
         c = a.wait_status("slowstart", "passing", timeout=10)
         # Three passing results before the status turned: the first run is
         # at the earliest right after the start.
-        h = a.ok("GET", "/v1/checks/slowstart/history?step=raw")["points"]
+        h = self.history_through(a, "slowstart", c["last_change"])["points"]
         firsts = [pt for pt in h if ts(pt["ts"]) <= ts(c["last_change"]) + 0.001]
         self.assertGreaterEqual(len(firsts), 3, h)
 
@@ -110,7 +119,7 @@ class TtlChecks(HeedTestCase):
         self.assertGreaterEqual(waited, 2.0 - 0.01, "expired %.2f s after the update" % waited)
         self.assertLess(waited, 2.0 + scaled(1.0))
         # The expiry is in the history, after the passing updates.
-        pts = a.ok("GET", "/v1/checks/svc/history?step=raw")["points"]
+        pts = StateChanges.history_through(a, "svc", c["last_change"])["points"]
         self.assertEqual(pts[-1]["status"], "critical", pts)
         self.assertEqual(pts[-2]["status"], "passing", pts)
 
