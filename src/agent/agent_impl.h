@@ -49,7 +49,10 @@ struct hd_agent_s {
     struct hd_api_s *api;
     hd_map_t checks; /* id -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
-    struct event *tick; /* once a second: loop lag, throttled state writes */
+    struct event *tick;           /* once a second: loop lag, throttled state writes */
+    struct hist_row_s *hist_rows; /* results waiting for the next history flush */
+    size_t hist_n, hist_cap;
+    struct event *hist_ev; /* flushes them a moment after the first */
     int64_t tick_due;
     hd_hist_t loop_lag;
     hd_hist_t commit_lat;
