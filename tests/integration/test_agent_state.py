@@ -1,12 +1,15 @@
 """heed agent's checks change state as their targets do: a TCP check at a
 500 ms interval against a listener the test stops and starts turns warning
 within about one interval of the listener going away, critical after
-failures_before_critical results, and passing again once it is back; and
+failures_before_critical results, and passing again once it is back; an
+HTTP check follows its server's status, body and latency; and
 TTL checks, which the service itself keeps passing through Consul's
 /v1/agent/check/pass|warn|fail|update API, turn critical when it stops."""
 
+import http.server
 import os
 import sys
+import threading
 import time
 import unittest
 from datetime import datetime
@@ -19,6 +22,47 @@ from agent_harness import Agent, tcp_listener  # noqa: E402
 def ts(text):
     """An API time ("2026-11-22T00:33:16.996Z") as Unix seconds."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class ControlledHttp:
+    """An HTTP server on 127.0.0.1 whose answer the test sets: status,
+    body and a delay. Stopped by the registry."""
+
+    def __init__(self, reg):
+        self.status, self.body, self.delay = 200, b"OK", 0.0
+        self.requests, self.paths = 0, set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                outer.paths.add(self.path)
+                status, body, delay = outer.status, outer.body, outer.delay
+                if delay:
+                    time.sleep(delay)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+        reg.callback("http server on port %d" % self.port, self.stop)
+
+    def set(self, status, body, delay=0.0):
+        self.status, self.body, self.delay = status, body, delay
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
 
 
 class StateChanges(HeedTestCase):
@@ -48,12 +92,16 @@ class StateChanges(HeedTestCase):
         self.assertIn("refused", w["output"])
         took = ts(w["last_change"]) - stopped
         self.assertLess(took, 0.5 + scaled(0.5), "warning %.2f s after the target died" % took)
-        # Critical after the third failure in a row: two intervals later, not sooner.
+        # Critical at the third failure in a row, about two intervals later.
         c = a.wait_status("db", "critical", timeout=8)
         gap = ts(c["last_change"]) - ts(w["last_change"])
-        self.assertGreater(gap, 2 * 0.5 - 0.1, "critical too soon after warning")
         self.assertLess(gap, 2 * 0.5 + scaled(1.0), "critical too late after warning")
         self.assertEqual(c["last_success"], w["last_success"])
+        pts = self.history_through(a, "db", c["last_change"])["points"]
+        failed = [pt["ts"] for pt in pts if pt["status"] != "passing"
+                  and pt["ts"] <= c["last_change"]]
+        self.assertEqual(failed, [w["last_change"], failed[1], c["last_change"]],
+                         "warning at the first failure, critical at the third")
 
         # Back: passing at the next run.
         back = time.time()
@@ -77,6 +125,30 @@ class StateChanges(HeedTestCase):
         self.assertEqual(reasons, {"connect_refused"})
         times = [pt["ts"] for pt in h["points"]]
         self.assertEqual(times, sorted(times))
+
+    def test_http_target_status_body_latency(self):
+        srv = ControlledHttp(self.reg)
+        a = Agent(self.reg, {"checks": [{
+            "name": "web", "target": "http://127.0.0.1:%d/health" % srv.port,
+            "interval": "300ms", "timeout": "300ms", "failures_before_critical": 1,
+            "expect": {"status": [200], "body_contains": "OK", "latency_ms": 100}}]})
+        a.start()
+        c = a.wait_status("web", "passing")
+        self.assertEqual(c["reason"], "ok")
+        srv.set(503, b"OK but busy")
+        c = a.wait_status("web", "critical")
+        self.assertIn("503", c["output"])
+        srv.set(200, b"NOPE")
+        c = a.wait_check("web", lambda c: c["status"] == "critical" and "503" not in c["output"],
+                         what="web critical for its body")
+        self.assertIn("OK", c["output"])
+        srv.set(200, b"all OK", delay=0.15)
+        c = a.wait_status("web", "warning")
+        self.assertRegex(c["output"], r"^slow: \d+\.\d ms > 100 ms")
+        srv.set(200, b"all OK")
+        a.wait_status("web", "passing")
+        self.assertGreater(srv.requests, 4)
+        self.assertEqual(srv.paths, {"/health"})
 
     def test_success_before_passing(self):
         up = tcp_listener(self.reg)
