@@ -113,7 +113,7 @@ struct ping_s {
     int timeout_set;
     size_t data_len;
     int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u/-x) */
-    int lists;       /* -a, -u or -x: no "is alive" lines, no ICMP error lines */
+    int lists;       /* -a, -u or -x: no "is alive"/"is unreachable" lines (ICMP errors stay) */
     int name_width;  /* padding in count/loop modes */
     int progress_on; /* a progress line may be on stderr */
     uint64_t total;  /* targets known in advance, for progress; 0 unknown */
@@ -552,14 +552,16 @@ static void on_icmp(const hd_icmp_result_t *r, void *arg)
     host_t *h = arg;
     ping_t *pg = h->pg;
     if (r->event == HD_ICMP_ERROR) {
-        char from[INET6_ADDRSTRLEN], to[INET6_ADDRSTRLEN];
+        char from[INET6_ADDRSTRLEN], nb[INET6_ADDRSTRLEN];
         pg->nother++;
-        if (pg->json || pg->quiet || pg->lists) return;
+        /* fping's print_warning(): only -q silences these. -a, -u and -x
+         * change what stdout lists, not stderr. The target is named as on
+         * its other lines (the name given, unless -A or -n). */
+        if (pg->json || pg->quiet) return;
         addr_text(&r->from, from, sizeof(from));
-        addr_text(&h->addr, to, sizeof(to));
         clear_progress(pg);
         fprintf(stderr, "%s from %s for ICMP Echo sent to %s\n",
-                hd_icmp_error_str(r->v6, r->type, r->code), from, to);
+                hd_icmp_error_str(r->v6, r->type, r->code), from, display(h, nb, sizeof(nb)));
         return;
     }
     h->outstanding--;
