@@ -4,16 +4,34 @@ test creates and always deletes.
     ns "a" (where heed and fping run)         ns "b" (the far side)
     lo: 127.0.0.1/8, ::1                      net.ipv4.icmp_echo_ignore_all=1
     veth 10.77.0.1/24  <------------------->  veth 10.77.0.2/24   (a silent host)
-    route 10.78.0.0/24 via 10.77.0.2          route unreachable 10.78.0.0/24
+    route 10.78.0.0/24 via 10.77.0.2          route 10.78.0.0/24 dev <dead end>
                                               (ICMP Host Unreachable for 10.78.x)
+
+Every echo request to 10.78.x gets exactly one "ICMP Host Unreachable from
+10.77.0.2", about 10-20 ms later, however many are sent: "b" routes
+10.78.0.0/24 onto a veth ("dead end", whose peer is also in "b") where no
+one answers ARP, with one ARP probe and a 10 ms retransmit time, so each
+lookup fails after one probe and the kernel answers every packet queued
+on it with Host Unreachable (ipv4_link_failure -> icmp_send). Those errors
+are limited only by the per-namespace ICMP limits, which "b" lifts
+(icmp_ratelimit=0, icmp_msgs_per_sec and icmp_msgs_burst high).
+
+Not `ip route add unreachable 10.78.0.0/24`: errors for such routes come
+from ip_error(), which allows a source a burst of 5 and then 1 a second
+(net.ipv4.route.error_burst / error_cost, sysctls of the host's initial
+namespace only; a test must not change them). A test module sends far more
+than that, so which of heed or fping got an error, and so printed an
+"ICMP Host Unreachable" line, depended on timing.
 
 Names resolve against a DNS responder in "a" on 127.0.0.1:53 that answers
 NXDOMAIN to every question (/etc/netns/<a>/resolv.conf points at it), so
 "a name that does not resolve" means the same thing to glibc (fping) and
-c-ares (heed). "localhost" still comes from /etc/hosts.
+c-ares (heed). /etc/netns/<a>/hosts is the host's /etc/hosts ("localhost"
+as usual) plus the names in HOSTS, which both read the same way.
 
 Nothing here can reach beyond the two namespaces: "a" has routes only to
-its veth and to "b", and "b" has no other interface.
+its veth and to "b", and "b" has no other interface than its side of that
+veth and the dead-end pair.
 """
 
 import os
@@ -21,6 +39,9 @@ import shutil
 import subprocess
 import sys
 import time
+
+# Names in namespace "a"'s /etc/hosts, besides the host's own entries.
+HOSTS = {"erring.test": "10.78.0.7"}  # behind the router: Host Unreachable
 
 DNS_SERVER = r'''
 import socket, sys, time
@@ -82,13 +103,29 @@ class Net:
         _ip("-n", b, "link", "set", "lo", "up")
         _ip("-n", b, "addr", "add", "10.77.0.2/24", "dev", vb)
         _ip("-n", b, "link", "set", vb, "up")
-        _ip("-n", b, "route", "add", "unreachable", "10.78.0.0/24")
+        # the dead end: ARP for 10.78.x goes out of dx and is never answered
+        dx, dy = b[-10:] + "x", b[-10:] + "y"
+        _ip("link", "add", dx, "netns", b, "type", "veth", "peer", "name", dy, "netns", b)
+        _ip("-n", b, "link", "set", dx, "up")
+        _ip("-n", b, "link", "set", dy, "up")
+        self.sysctl(b, "net.ipv4.neigh.%s.mcast_solicit=1" % dx,
+                    "net.ipv4.neigh.%s.ucast_solicit=0" % dx,
+                    "net.ipv4.neigh.%s.app_solicit=0" % dx,
+                    "net.ipv4.neigh.%s.retrans_time_ms=10" % dx)
+        _ip("-n", b, "route", "add", "10.78.0.0/24", "dev", dx)
         self.sysctl(b, "net.ipv4.ip_forward=1", "net.ipv4.icmp_echo_ignore_all=1",
-                    "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
+                    "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000",
+                    "net.ipv4.icmp_msgs_burst=10000")
         if dns:
             os.makedirs(self.etc, exist_ok=True)
             with open(self.etc + "/resolv.conf", "w") as f:
                 f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+            with open("/etc/hosts") as f:
+                hosts = f.read()
+            if hosts and not hosts.endswith("\n"):
+                hosts += "\n"
+            with open(self.etc + "/hosts", "w") as f:
+                f.write(hosts + "".join("%s %s\n" % (addr, name) for name, addr in HOSTS.items()))
             self.dns = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, "-c",
                                          DNS_SERVER, "600"], stdin=subprocess.DEVNULL)
             time.sleep(0.2)
