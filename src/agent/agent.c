@@ -789,13 +789,6 @@ static void agent_free(hd_agent_t *a)
 static int start_api(hd_agent_t *a, char *err, size_t errlen)
 {
     hd_config_t *cfg = &a->cfg;
-    if (cfg->ntokens == 0 && !is_loopback(cfg->bind_host)) {
-        snprintf(err, errlen,
-                 "refusing to listen on %s without tokens: anyone who can reach it could "
-                 "change checks. Configure tokens, or bind 127.0.0.1",
-                 cfg->bind_host);
-        return -1;
-    }
     hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
     for (size_t i = 0; i < cfg->ntokens; i++) {
         toks[i].secret = cfg->tokens[i].secret;
@@ -871,6 +864,13 @@ int hd_agent_run(const hd_agent_opts_t *o)
             goto out;
         }
         if (o->dev) dev_follow_bind(&a->cfg);
+    }
+    if (a->cfg.ntokens == 0 && !is_loopback(a->cfg.bind_host)) {
+        fprintf(stderr,
+                "heed agent: refusing to listen on %s without tokens: anyone who can reach it "
+                "could change checks. Configure tokens, or bind 127.0.0.1\n",
+                a->cfg.bind_host);
+        goto out;
     }
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,

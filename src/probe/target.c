@@ -192,7 +192,7 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
         if (strcmp(u.scheme, schemes[i].scheme) == 0) break;
     if (i == sizeof(schemes) / sizeof(schemes[0]))
         FAIL("unknown scheme '%s' (expected tcp, unix, http, https, postgres, mysql, redis, "
-             "file, exec or icmp)",
+             "file, exec, icmp, dns or tls)",
              u.scheme);
     t->kind = schemes[i].kind;
     t->url = hd_xstrdup(s);

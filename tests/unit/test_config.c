@@ -520,7 +520,7 @@ static void test_errors(void **state)
          "end before the next one starts"},
         {"checks:\n  - {name: a, target: 'gopher://h:1'}\n",
          "heed.yaml:2:23: checks[0].target: unknown scheme 'gopher' (expected tcp, unix, http, "
-         "https, postgres, mysql, redis, file, exec or icmp)"},
+         "https, postgres, mysql, redis, file, exec, icmp, dns or tls)"},
         {"checks:\n  - {name: a, target: 'tcp://h'}\n",
          "heed.yaml:2:23: checks[0].target: tcp URL needs a port (tcp://host:port)"},
         {"checks:\n  - {name: a}\n", "heed.yaml:2:5: checks[0]: missing key target (a URL like "

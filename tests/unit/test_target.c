@@ -389,7 +389,8 @@ static void unknown_scheme(const char *s, const char *scheme)
     assert_int_equal(hd_target_parse(s, &t, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "unknown scheme '%s' (expected tcp, unix, http, https, ", scheme);
     if (strncmp(err, want, strlen(want)) != 0) fail_msg("'%s': got '%s'", s, err);
-    const char *schemes[] = {" postgres,", " mysql,", " redis,", " file,", " exec"};
+    const char *schemes[] = {" postgres,", " mysql,", " redis,", " file,", " exec,", " icmp,",
+                             " dns", " tls"};
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
         assert_contains(err, schemes[i]);
     assert_int_equal(err[strlen(err) - 1], ')');
