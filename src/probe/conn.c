@@ -25,7 +25,10 @@ typedef struct conn_s {
     hd_probe_t *p;
     const hd_proto_t *proto; /* NULL: connecting is the whole check */
     hd_resolve_req_t *rq;
-    struct sockaddr_storage addrs[HD_RESOLVE_MAX_ADDRS];
+    /* &addr1, or the resolver's answers (allocated): a literal address, the
+     * common case, needs no room for HD_RESOLVE_MAX_ADDRS of them. */
+    struct sockaddr_storage *addrs;
+    struct sockaddr_storage addr1;
     int naddrs;
     int ai; /* the address being tried */
     int fd;
@@ -73,6 +76,7 @@ static void conn_stop(hd_probe_t *p)
     if (!c) return;
     hd_resolve_cancel(c->rq);
     close_fd(c);
+    if (c->addrs != &c->addr1) free(c->addrs);
     hd_buf_free(&c->out);
     free(c->in);
     free(c);
@@ -290,6 +294,7 @@ static void on_resolved(int status, const struct sockaddr_storage *addrs, int na
              c->p->t->host, msg);
         return;
     }
+    if (naddrs > 1) c->addrs = hd_xmalloc((size_t)naddrs * sizeof(addrs[0]));
     memcpy(c->addrs, addrs, (size_t)naddrs * sizeof(addrs[0]));
     c->naddrs = naddrs;
     try_next(c);
@@ -320,6 +325,7 @@ static int conn_start(hd_probe_t *p)
     conn_t *c = hd_xcalloc(1, sizeof(*c));
     c->p = p;
     c->fd = -1;
+    c->addrs = &c->addr1;
     c->proto = proto_of(t->kind);
     c->last_reason = HD_R_CONNECT_FAIL;
     c->starting = 1;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,13 +117,25 @@ static const hd_probe_kind_t *kind_of(const hd_target_t *t)
     return NULL;
 }
 
-static void finish(hd_probe_t *p)
+/* Delivers res (on the caller's stack, or p->ready) and frees p. */
+static void finish(hd_probe_t *p, hd_result_t *res)
 {
     p->kind->stop(p);
     event_free(p->timer);
-    p->res.latency_us = hd_time_now_us() - p->start_us;
-    p->cb(&p->res, p->arg);
+    res->latency_us = hd_time_now_us() - p->start_us;
+    res->cert_expiry = p->cert_expiry;
+    p->cb(res, p->arg);
+    free(p->ready);
     free(p);
+}
+
+static void set_result(hd_result_t *res, hd_status_t st, hd_reason_t r, const char *fmt, va_list ap)
+{
+    memset(res, 0, offsetof(hd_result_t, output)); /* not the 4 KiB of output */
+    res->status = st;
+    res->reason = r;
+    res->output[0] = '\0';
+    if (fmt) vsnprintf(res->output, sizeof(res->output), fmt, ap);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -130,13 +143,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hd_probe_t *p = arg;
-    if (!p->result_ready) {
-        p->res.status = HD_STATUS_CRITICAL;
-        p->res.reason = HD_R_TIMEOUT;
-        snprintf(p->res.output, sizeof(p->res.output), "timed out after %.0f ms",
-                 (double)(p->deadline_us - p->start_us) / 1000.0);
+    if (p->ready) {
+        finish(p, p->ready);
+        return;
     }
-    finish(p);
+    hd_result_t res;
+    memset(&res, 0, offsetof(hd_result_t, output));
+    res.status = HD_STATUS_CRITICAL;
+    res.reason = HD_R_TIMEOUT;
+    snprintf(res.output, sizeof(res.output), "timed out after %.0f ms",
+             (double)(p->deadline_us - p->start_us) / 1000.0);
+    finish(p, &res);
 }
 
 int hd_probe_start(hd_probe_env_t *env, const hd_target_t *t, int64_t timeout_us, hd_probe_cb cb,
@@ -172,33 +189,27 @@ void hd_probe_cancel(hd_probe_t *p)
     if (!p) return;
     p->kind->stop(p);
     event_free(p->timer);
+    free(p->ready);
     free(p);
-}
-
-static void set_result(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, va_list ap)
-{
-    p->res.status = st;
-    p->res.reason = r;
-    p->res.output[0] = '\0';
-    if (fmt) vsnprintf(p->res.output, sizeof(p->res.output), fmt, ap);
 }
 
 void hd_probe_done(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
 {
+    hd_result_t res;
     va_list ap;
     va_start(ap, fmt);
-    set_result(p, st, r, fmt, ap);
+    set_result(&res, st, r, fmt, ap);
     va_end(ap);
-    finish(p);
+    finish(p, &res);
 }
 
 void hd_probe_done_soon(hd_probe_t *p, hd_status_t st, hd_reason_t r, const char *fmt, ...)
 {
+    if (!p->ready) p->ready = hd_xmalloc(sizeof(*p->ready));
     va_list ap;
     va_start(ap, fmt);
-    set_result(p, st, r, fmt, ap);
+    set_result(p->ready, st, r, fmt, ap);
     va_end(ap);
-    p->result_ready = 1;
     struct timeval zero = {0, 0};
     evtimer_add(p->timer, &zero);
 }

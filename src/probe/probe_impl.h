@@ -17,9 +17,13 @@ struct hd_probe_s {
     int64_t start_us;
     int64_t deadline_us; /* monotonic */
     struct event *timer; /* the deadline, or a zero delay for hd_probe_done_soon() */
-    int result_ready;    /* the timer delivers res rather than a timeout */
     void *impl;          /* the kind's own state */
-    hd_result_t res;
+    int64_t cert_expiry; /* tls: the leaf's notAfter, copied into the result */
+    /* hd_probe_done_soon()'s result, which the timer delivers; else NULL. A
+     * result (with its 4 KiB of output) exists only from the verdict to its
+     * delivery, so that a probe in flight holds ~100 bytes: with 10,000
+     * checks, thousands may be in flight at once. */
+    hd_result_t *ready;
 };
 
 typedef struct hd_probe_kind_s {

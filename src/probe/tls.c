@@ -207,7 +207,7 @@ static void judge(tlsp_t *c)
     int64_t now = (int64_t)time(NULL);
     char date[32];
     ymd(not_after, date, sizeof(date));
-    p->res.cert_expiry = not_after;
+    p->cert_expiry = not_after;
     if (!not_after) {
         hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL,
                       "certificate for CN=%s has an unreadable expiry date", cn);
