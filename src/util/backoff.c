@@ -1,9 +1,10 @@
 /* backoff — the readiness retry schedule (see backoff.h).
  *
  * With the defaults (10 ms base, 500 ms cap) the interval is 10 ms for the
- * first second, 40 ms at 2 s, 70 ms at 3 s, 280 ms at 10 s and 500 ms from
- * about 17 s on. A service is noticed on average half an interval after it
- * opens: about 5 ms early on and 35 ms at 3 s. */
+ * first second, 30 ms at 2 s, 50 ms at 3 s, 190 ms at 10 s and 500 ms from
+ * about 25.5 s on. A service is noticed on average half an interval after it
+ * opens: about 5 ms early on and 25 ms at 3 s (the goal there is a median
+ * readiness lag of at most 50 ms, process exit included). */
 #include "util/backoff.h"
 
 int64_t hd_backoff_interval(int64_t elapsed_us, int64_t base_us, int64_t max_us)

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 #define HD_BACKOFF_FAST_US        1000000LL /* stay at the base interval this long */
-#define HD_BACKOFF_SLOPE_PERMILLE 30        /* then add 30 ms per second waited */
+#define HD_BACKOFF_SLOPE_PERMILLE 20        /* then add 20 ms per second waited */
 
 /* The interval between attempt starts when the wait began elapsed_us ago:
- * base_us during the first second, then growing by 3% of the time waited,
+ * base_us during the first second, then growing by 2% of the time waited,
  * never above max_us (nor below base_us). */
 int64_t hd_backoff_interval(int64_t elapsed_us, int64_t base_us, int64_t max_us);
 

@@ -1,5 +1,5 @@
 /* test_backoff — the readiness retry schedule: the base interval for the
- * first second, then 30 ms more per second waited, capped at the maximum. */
+ * first second, then 20 ms more per second waited, capped at the maximum. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,13 +25,13 @@ static void test_growth(void **state)
 {
     (void)state;
     /* The schedule backoff.c documents for the defaults. */
-    assert_int_equal(hd_backoff_interval(2 * S, 10 * MS, 500 * MS), 40 * MS);
-    assert_int_equal(hd_backoff_interval(3 * S, 10 * MS, 500 * MS), 70 * MS);
-    assert_int_equal(hd_backoff_interval(10 * S, 10 * MS, 500 * MS), 280 * MS);
-    /* 30 us per millisecond past the first second. */
-    assert_int_equal(hd_backoff_interval(S + 1 * MS, 10 * MS, 500 * MS), 10 * MS + 30);
+    assert_int_equal(hd_backoff_interval(2 * S, 10 * MS, 500 * MS), 30 * MS);
+    assert_int_equal(hd_backoff_interval(3 * S, 10 * MS, 500 * MS), 50 * MS);
+    assert_int_equal(hd_backoff_interval(10 * S, 10 * MS, 500 * MS), 190 * MS);
+    /* 20 us per millisecond past the first second. */
+    assert_int_equal(hd_backoff_interval(S + 1 * MS, 10 * MS, 500 * MS), 10 * MS + 20);
     assert_int_equal(hd_backoff_interval(S + 999, 10 * MS, 500 * MS), 10 * MS);
-    assert_int_equal(hd_backoff_interval(1500 * MS, 10 * MS, 500 * MS), 25 * MS);
+    assert_int_equal(hd_backoff_interval(1500 * MS, 10 * MS, 500 * MS), 20 * MS);
     /* Never shrinks as time goes on. */
     int64_t prev = 0;
     for (int64_t t = 0; t < 30 * S; t += 7 * MS) {
@@ -45,10 +45,10 @@ static void test_growth(void **state)
 static void test_cap(void **state)
 {
     (void)state;
-    /* 10 ms + 30 ms per second reaches 500 ms at 1 + 490/30 = 17.33 s. */
-    assert_int_equal(hd_backoff_interval(17 * S, 10 * MS, 500 * MS), 490 * MS);
-    assert_int_equal(hd_backoff_interval(17334 * MS, 10 * MS, 500 * MS), 500 * MS);
-    assert_int_equal(hd_backoff_interval(18 * S, 10 * MS, 500 * MS), 500 * MS);
+    /* 10 ms + 20 ms per second reaches 500 ms at 1 + 490/20 = 25.5 s. */
+    assert_int_equal(hd_backoff_interval(25 * S, 10 * MS, 500 * MS), 490 * MS);
+    assert_int_equal(hd_backoff_interval(25500 * MS, 10 * MS, 500 * MS), 500 * MS);
+    assert_int_equal(hd_backoff_interval(26 * S, 10 * MS, 500 * MS), 500 * MS);
     assert_int_equal(hd_backoff_interval(3600 * S, 10 * MS, 500 * MS), 500 * MS);
     assert_int_equal(hd_backoff_interval(INT64_MAX, 10 * MS, 500 * MS), 500 * MS);
 }
@@ -70,7 +70,7 @@ static void test_degenerate_base(void **state)
     /* A zero or negative base is lifted to 1 us, so the loop never spins. */
     assert_int_equal(hd_backoff_interval(0, 0, 500 * MS), 1);
     assert_int_equal(hd_backoff_interval(0, -7, 500 * MS), 1);
-    assert_int_equal(hd_backoff_interval(2 * S, 0, 500 * MS), 1 + 30 * MS);
+    assert_int_equal(hd_backoff_interval(2 * S, 0, 500 * MS), 1 + 20 * MS);
     assert_int_equal(hd_backoff_interval(2 * S, 0, 0), 1);
 }
 
