@@ -1,48 +1,34 @@
 /* conn — the stream-socket probes: tcp://, unix://, and the protocols of
- * proto.h on top of them. Resolve (asynchronously), connect to each address
- * in turn, send the protocol's hello, read until the protocol gives a
- * verdict. A plain tcp:// or unix:// probe passes once connected. */
+ * proto.h on top of them. The connection comes from dial.h (resolve,
+ * connect to each address in turn, the connect's errors); this file sends
+ * the protocol's hello and reads until the protocol gives a verdict. A
+ * plain tcp:// or unix:// probe passes once connected. */
+#include "probe/dial.h"
 #include "probe/probe_impl.h"
 #include "probe/proto.h"
 #include "util/buf.h"
 #include "util/mem.h"
-#include "util/resolver.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 typedef struct conn_s {
     hd_probe_t *p;
     const hd_proto_t *proto; /* NULL: connecting is the whole check */
-    hd_resolve_req_t *rq;
-    /* &addr1, or the resolver's answers (allocated): a literal address, the
-     * common case, needs no room for HD_RESOLVE_MAX_ADDRS of them. */
-    struct sockaddr_storage *addrs;
-    struct sockaddr_storage addr1;
-    int naddrs;
-    int ai; /* the address being tried */
+    hd_dial_t dial;          /* idle once it has handed over fd */
     int fd;
     struct event *ev;
     hd_buf_t out;
     size_t out_off;
     uint8_t *in;
     size_t in_len;
-    hd_reason_t last_reason;
-    char last_msg[128];
-    int starting; /* inside conn_start(): results must wait for the loop */
 } conn_t;
-
-static void try_next(conn_t *c);
 
 static const hd_proto_t *proto_of(hd_kind_t k)
 {
@@ -74,16 +60,16 @@ static void conn_stop(hd_probe_t *p)
 {
     conn_t *c = p->impl;
     if (!c) return;
-    hd_resolve_cancel(c->rq);
+    hd_dial_cancel(&c->dial);
     close_fd(c);
-    if (c->addrs != &c->addr1) free(c->addrs);
     hd_buf_free(&c->out);
     free(c->in);
     free(c);
     p->impl = NULL;
 }
 
-/* Ends the probe; from inside conn_start() the result waits for the loop. */
+/* Ends the probe, with the message cut to 255 bytes. Always from the loop:
+ * conn_start() only starts the dial, whose callback comes from the loop. */
 __attribute__((format(printf, 4, 5))) static void done(conn_t *c, hd_status_t st, hd_reason_t r,
                                                        const char *fmt, ...)
 {
@@ -92,10 +78,7 @@ __attribute__((format(printf, 4, 5))) static void done(conn_t *c, hd_status_t st
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (c->starting)
-        hd_probe_done_soon(c->p, st, r, "%s", msg);
-    else
-        hd_probe_done(c->p, st, r, "%s", msg);
+    hd_probe_done(c->p, st, r, "%s", msg);
 }
 
 static void verdict(conn_t *c, const hd_verdict_t *v)
@@ -116,30 +99,6 @@ static void fail(conn_t *c, hd_reason_t r, const char *fmt, const char *arg)
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
-
-/* A TCP connect to a local port nobody listens on can succeed by meeting
- * itself: the kernel picked the destination port as the source port (a
- * "simultaneous open"). That is no server, and it holds the port the server
- * is about to bind; it is reported as refused. */
-static int self_connected(int fd)
-{
-    struct sockaddr_storage a, b;
-    socklen_t alen = sizeof(a), blen = sizeof(b);
-    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
-        getpeername(fd, (struct sockaddr *)&b, &blen) < 0)
-        return 0;
-    if (alen != blen || a.ss_family != b.ss_family) return 0;
-    if (a.ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    if (a.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
-        return x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-    }
-    return 0;
-}
 
 static void want(conn_t *c, short what)
 {
@@ -214,109 +173,21 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     conn_t *c = arg;
-    if (c->proto == NULL || c->in == NULL) {
-        /* connect completion */
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-        if (!err && self_connected(c->fd)) err = ECONNREFUSED;
-        if (err) {
-            c->last_reason = err == ECONNREFUSED ? HD_R_CONNECT_REFUSED : HD_R_CONNECT_FAIL;
-            snprintf(c->last_msg, sizeof(c->last_msg), "%s",
-                     err == ECONNREFUSED ? "connection refused" : strerror(err));
-            close_fd(c);
-            c->ai++;
-            try_next(c);
-            return;
-        }
-        connected(c);
-        return;
-    }
     if (what & EV_WRITE)
         do_write(c);
     else
         do_read(c);
 }
 
-static void try_next(conn_t *c)
-{
-    const hd_target_t *t = c->p->t;
-    for (; c->ai < c->naddrs; c->ai++) {
-        struct sockaddr_storage *ss = &c->addrs[c->ai];
-        socklen_t len = ss->ss_family == AF_INET    ? sizeof(struct sockaddr_in)
-                        : ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                    : sizeof(struct sockaddr_un);
-        c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0) {
-            c->last_reason = HD_R_CONNECT_FAIL;
-            snprintf(c->last_msg, sizeof(c->last_msg), "socket: %s", strerror(errno));
-            continue;
-        }
-        if (connect(c->fd, (struct sockaddr *)ss, len) == 0) {
-            if (self_connected(c->fd)) {
-                close_fd(c);
-                c->last_reason = HD_R_CONNECT_REFUSED;
-                snprintf(c->last_msg, sizeof(c->last_msg), "connection refused");
-                continue;
-            }
-            connected(c);
-            return;
-        }
-        if (errno == EINPROGRESS) {
-            want(c, EV_WRITE);
-            return;
-        }
-        int err = errno;
-        close_fd(c);
-        if (err == ECONNREFUSED || (t->kind == HD_KIND_UNIX && err == EAGAIN)) {
-            c->last_reason = HD_R_CONNECT_REFUSED;
-            snprintf(c->last_msg, sizeof(c->last_msg), "%s",
-                     err == EAGAIN ? "listen queue full" : "connection refused");
-        } else if (t->kind == HD_KIND_UNIX && err == ENOENT) {
-            c->last_reason = HD_R_NO_SOCKET;
-            snprintf(c->last_msg, sizeof(c->last_msg), "socket does not exist");
-        } else {
-            c->last_reason = HD_R_CONNECT_FAIL;
-            snprintf(c->last_msg, sizeof(c->last_msg), "connect: %s", strerror(err));
-        }
-    }
-    done(c, HD_STATUS_CRITICAL, c->last_reason, "%s", c->last_msg);
-}
-
-static void on_resolved(int status, const struct sockaddr_storage *addrs, int naddrs,
-                        const char *msg, void *arg)
+static void on_dialed(int fd, hd_reason_t reason, const char *msg, void *arg)
 {
     conn_t *c = arg;
-    c->rq = NULL;
-    if (status != HD_RESOLVE_OK) {
-        done(c, HD_STATUS_CRITICAL,
-             status == HD_RESOLVE_NOTFOUND ? HD_R_DNS_NOT_FOUND : HD_R_DNS_FAIL, "%s: %s",
-             c->p->t->host, msg);
+    if (fd < 0) {
+        done(c, HD_STATUS_CRITICAL, reason, "%s", msg);
         return;
     }
-    if (naddrs > 1) c->addrs = hd_xmalloc((size_t)naddrs * sizeof(addrs[0]));
-    memcpy(c->addrs, addrs, (size_t)naddrs * sizeof(addrs[0]));
-    c->naddrs = naddrs;
-    try_next(c);
-}
-
-/* Fills c->addrs for a literal address; returns 0 when host is not one. */
-static int literal(conn_t *c, const char *host, int port)
-{
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&c->addrs[0];
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->addrs[0];
-    memset(&c->addrs[0], 0, sizeof(c->addrs[0]));
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-    } else if (!strchr(host, '%') && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-    } else {
-        return 0; /* a name, or a scoped IPv6 address: the resolver handles both */
-    }
-    c->naddrs = 1;
-    return 1;
+    c->fd = fd;
+    connected(c);
 }
 
 static int conn_start(hd_probe_t *p)
@@ -325,36 +196,12 @@ static int conn_start(hd_probe_t *p)
     conn_t *c = hd_xcalloc(1, sizeof(*c));
     c->p = p;
     c->fd = -1;
-    c->addrs = &c->addr1;
     c->proto = proto_of(t->kind);
-    c->last_reason = HD_R_CONNECT_FAIL;
-    c->starting = 1;
     p->impl = c;
-    if (t->kind == HD_KIND_UNIX) {
-        struct sockaddr_un *su = (struct sockaddr_un *)&c->addrs[0];
-        memset(su, 0, sizeof(*su));
-        su->sun_family = AF_UNIX;
-        snprintf(su->sun_path, sizeof(su->sun_path), "%s", t->path);
-        c->naddrs = 1;
-        try_next(c);
-        c->starting = 0;
-        return 0;
-    }
-    if (literal(c, t->host, t->port)) {
-        try_next(c);
-        c->starting = 0;
-        return 0;
-    }
-    if (!p->env->resolver) {
-        char err[128];
-        p->env->resolver = hd_resolver_new(p->env->base, err, sizeof(err));
-        if (!p->env->resolver) {
-            hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_DNS_FAIL, "%s", err);
-            return 0;
-        }
-    }
-    c->rq = hd_resolve(p->env->resolver, t->host, t->port, AF_UNSPEC, on_resolved, c);
-    c->starting = 0;
+    if (t->kind == HD_KIND_UNIX)
+        hd_dial_start_unix(&c->dial, p->env, t->path, on_dialed, c);
+    else
+        hd_dial_start(&c->dial, p->env, t->host, t->port, on_dialed, c);
     return 0;
 }
 

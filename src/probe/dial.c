@@ -1,4 +1,7 @@
-/* dial — resolve, then connect to each address in turn (see dial.h). */
+/* dial — resolve, then connect to each address in turn (see dial.h). It
+ * owns the connect and its errors: which errno is "connection refused", a
+ * missing unix socket, the self-connect rule. It does not own anything said
+ * over the connection. */
 #include "probe/dial.h"
 #include "util/mem.h"
 #include "util/resolver.h"
@@ -10,23 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-struct hd_dial_s {
-    hd_probe_env_t *env;
-    hd_dial_cb cb;
-    void *arg;
-    hd_resolve_req_t *rq;
-    struct sockaddr_storage addrs[HD_RESOLVE_MAX_ADDRS];
-    int naddrs;
-    int ai; /* the address being tried */
-    int fd;
-    struct event *ev;      /* the connect in progress */
-    struct event *deliver; /* hands a result known inside hd_dial_start() to the loop */
-    hd_reason_t reason;    /* of the last failure */
-    char msg[160];
-};
 
 static void try_next(hd_dial_t *d);
 
@@ -44,11 +32,23 @@ static void close_fd(hd_dial_t *d)
 
 void hd_dial_cancel(hd_dial_t *d)
 {
-    if (!d) return;
+    if (!d || !d->cb) return;
     hd_resolve_cancel(d->rq);
+    d->rq = NULL;
     close_fd(d);
-    event_free(d->deliver);
-    free(d);
+    if (d->addrs != &d->addr1) free(d->addrs);
+    d->addrs = NULL;
+    d->cb = NULL;
+}
+
+/* Leaves the dial idle, then runs the callback with fd (handed over) or with
+ * reason and msg. */
+static void end(hd_dial_t *d, int fd, hd_reason_t reason, const char *msg)
+{
+    hd_dial_cb cb = d->cb;
+    void *arg = d->arg;
+    hd_dial_cancel(d);
+    cb(fd, reason, msg, arg);
 }
 
 /* Runs the callback with the connected socket or the last failure. */
@@ -56,13 +56,14 @@ static void finish(hd_dial_t *d)
 {
     int fd = d->fd;
     d->fd = -1;
-    hd_dial_cb cb = d->cb;
-    void *arg = d->arg;
-    hd_reason_t reason = d->reason;
+    if (fd >= 0) {
+        end(d, fd, HD_R_OK, "");
+        return;
+    }
+    /* A copy: the callback may free the memory that holds the dial. */
     char msg[sizeof(d->msg)];
     memcpy(msg, d->msg, sizeof(msg));
-    hd_dial_cancel(d);
-    cb(fd, reason, msg, arg);
+    end(d, -1, d->reason, msg);
 }
 
 static void on_deliver(evutil_socket_t fd, short what, void *arg)
@@ -72,17 +73,41 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
     finish(arg);
 }
 
-static void failed(hd_dial_t *d, int err)
+/* Finishes from the loop, or, inside a start function, on its next turn.
+ * Only results known inside start pay for the delivery event: a connect in
+ * progress, the usual case for TCP, finishes from its own event. */
+static void finish_soon(hd_dial_t *d)
 {
-    d->reason = err == ECONNREFUSED ? HD_R_CONNECT_REFUSED : HD_R_CONNECT_FAIL;
-    snprintf(d->msg, sizeof(d->msg), "%s",
-             err == ECONNREFUSED ? "connection refused" : strerror(err));
-    close_fd(d);
+    if (!d->starting) {
+        finish(d);
+        return;
+    }
+    d->ev = event_new(d->env->base, -1, 0, on_deliver, d);
+    event_active(d->ev, 0, 0);
 }
 
-/* A TCP connect to a local port nobody listens on can meet itself (the
- * kernel picked the destination port as the source port): no server, as
- * conn.c explains. */
+/* Records why connect() failed at once, and closes the socket. */
+static void failed_now(hd_dial_t *d, int err)
+{
+    int unix_socket = d->addrs[d->ai].ss_family == AF_UNIX;
+    close_fd(d);
+    if (err == ECONNREFUSED || (unix_socket && err == EAGAIN)) {
+        d->reason = HD_R_CONNECT_REFUSED;
+        snprintf(d->msg, sizeof(d->msg), "%s",
+                 err == EAGAIN ? "listen queue full" : "connection refused");
+    } else if (unix_socket && err == ENOENT) {
+        d->reason = HD_R_NO_SOCKET;
+        snprintf(d->msg, sizeof(d->msg), "socket does not exist");
+    } else {
+        d->reason = HD_R_CONNECT_FAIL;
+        snprintf(d->msg, sizeof(d->msg), "connect: %s", strerror(err));
+    }
+}
+
+/* A TCP connect to a local port nobody listens on can succeed by meeting
+ * itself: the kernel picked the destination port as the source port (a
+ * "simultaneous open"). That is no server, and it holds the port the server
+ * is about to bind; it is reported as refused. */
 static int self_connected(int fd)
 {
     struct sockaddr_storage a, b;
@@ -103,6 +128,7 @@ static int self_connected(int fd)
     return 0;
 }
 
+/* The end of a connect that was in progress; always from the loop. */
 static void on_connect(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -113,7 +139,10 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (!err && self_connected(d->fd)) err = ECONNREFUSED;
     if (err) {
-        failed(d, err);
+        close_fd(d);
+        d->reason = err == ECONNREFUSED ? HD_R_CONNECT_REFUSED : HD_R_CONNECT_FAIL;
+        snprintf(d->msg, sizeof(d->msg), "%s",
+                 err == ECONNREFUSED ? "connection refused" : strerror(err));
         d->ai++;
         try_next(d);
         return;
@@ -121,27 +150,38 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     finish(d);
 }
 
-/* Tries the addresses from d->ai on; hands any result known now to the loop. */
+/* Tries the addresses from d->ai on, until one connects or is in progress. */
 static void try_next(hd_dial_t *d)
 {
     for (; d->ai < d->naddrs; d->ai++) {
         struct sockaddr_storage *ss = &d->addrs[d->ai];
-        socklen_t len =
-            ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        socklen_t len = ss->ss_family == AF_INET    ? sizeof(struct sockaddr_in)
+                        : ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                    : sizeof(struct sockaddr_un);
         d->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (d->fd < 0) {
             d->reason = HD_R_CONNECT_FAIL;
             snprintf(d->msg, sizeof(d->msg), "socket: %s", strerror(errno));
             continue;
         }
-        if (connect(d->fd, (struct sockaddr *)ss, len) == 0 || errno == EINPROGRESS) {
+        if (connect(d->fd, (struct sockaddr *)ss, len) == 0) {
+            if (self_connected(d->fd)) {
+                close_fd(d);
+                d->reason = HD_R_CONNECT_REFUSED;
+                snprintf(d->msg, sizeof(d->msg), "connection refused");
+                continue;
+            }
+            finish_soon(d);
+            return;
+        }
+        if (errno == EINPROGRESS) {
             d->ev = event_new(d->env->base, d->fd, EV_WRITE, on_connect, d);
             event_add(d->ev, NULL);
             return;
         }
-        failed(d, errno);
+        failed_now(d, errno);
     }
-    event_active(d->deliver, 0, 0);
+    finish_soon(d);
 }
 
 static void on_resolved(int status, const struct sockaddr_storage *addrs, int naddrs,
@@ -150,22 +190,22 @@ static void on_resolved(int status, const struct sockaddr_storage *addrs, int na
     hd_dial_t *d = arg;
     d->rq = NULL;
     if (status != HD_RESOLVE_OK) {
-        d->reason = status == HD_RESOLVE_NOTFOUND ? HD_R_DNS_NOT_FOUND : HD_R_DNS_FAIL;
-        snprintf(d->msg, sizeof(d->msg), "%s", msg);
-        finish(d);
+        char m[256];
+        snprintf(m, sizeof(m), "%s: %s", d->host, msg);
+        end(d, -1, status == HD_RESOLVE_NOTFOUND ? HD_R_DNS_NOT_FOUND : HD_R_DNS_FAIL, m);
         return;
     }
+    if (naddrs > 1) d->addrs = hd_xmalloc((size_t)naddrs * sizeof(addrs[0]));
     memcpy(d->addrs, addrs, (size_t)naddrs * sizeof(addrs[0]));
     d->naddrs = naddrs;
     try_next(d);
 }
 
-/* Fills d->addrs[0] for a literal address; 0 when host is not one. */
+/* Fills d->addr1 for a literal address; 0 when host is not one. */
 static int literal(hd_dial_t *d, const char *host, int port)
 {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&d->addrs[0];
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->addrs[0];
-    memset(&d->addrs[0], 0, sizeof(d->addrs[0]));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&d->addr1;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->addr1;
     if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons((uint16_t)port);
@@ -173,32 +213,53 @@ static int literal(hd_dial_t *d, const char *host, int port)
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons((uint16_t)port);
     } else {
-        return 0;
+        return 0; /* a name, or a scoped IPv6 address: the resolver handles both */
     }
     d->naddrs = 1;
     return 1;
 }
 
-hd_dial_t *hd_dial_start(hd_probe_env_t *env, const char *host, int port, hd_dial_cb cb, void *arg)
+static void init(hd_dial_t *d, hd_probe_env_t *env, const char *host, hd_dial_cb cb, void *arg)
 {
-    hd_dial_t *d = hd_xcalloc(1, sizeof(*d));
+    memset(d, 0, sizeof(*d));
     d->env = env;
     d->cb = cb;
     d->arg = arg;
+    d->host = host;
+    d->addrs = &d->addr1;
     d->fd = -1;
     d->reason = HD_R_CONNECT_FAIL;
     snprintf(d->msg, sizeof(d->msg), "no address to connect to");
-    d->deliver = event_new(env->base, -1, 0, on_deliver, d);
+}
+
+void hd_dial_start(hd_dial_t *d, hd_probe_env_t *env, const char *host, int port, hd_dial_cb cb,
+                   void *arg)
+{
+    init(d, env, host, cb, arg);
+    d->starting = 1;
     if (literal(d, host, port)) {
         try_next(d);
-        return d;
+    } else {
+        if (!env->resolver) env->resolver = hd_resolver_new(env->base, d->msg, sizeof(d->msg));
+        if (env->resolver) {
+            d->rq = hd_resolve(env->resolver, host, port, AF_UNSPEC, on_resolved, d);
+        } else {
+            d->reason = HD_R_DNS_FAIL;
+            finish_soon(d);
+        }
     }
-    if (!env->resolver) env->resolver = hd_resolver_new(env->base, d->msg, sizeof(d->msg));
-    if (!env->resolver) {
-        d->reason = HD_R_DNS_FAIL;
-        event_active(d->deliver, 0, 0);
-        return d;
-    }
-    d->rq = hd_resolve(env->resolver, host, port, AF_UNSPEC, on_resolved, d);
-    return d;
+    d->starting = 0;
+}
+
+void hd_dial_start_unix(hd_dial_t *d, hd_probe_env_t *env, const char *path, hd_dial_cb cb,
+                        void *arg)
+{
+    init(d, env, NULL, cb, arg);
+    struct sockaddr_un *su = (struct sockaddr_un *)&d->addr1;
+    su->sun_family = AF_UNIX;
+    snprintf(su->sun_path, sizeof(su->sun_path), "%s", path);
+    d->naddrs = 1;
+    d->starting = 1;
+    try_next(d);
+    d->starting = 0;
 }

@@ -87,7 +87,7 @@ struct hd_tls_s {
 typedef struct tlsp_s {
     hd_probe_t *p;
     hd_tls_t *tls;
-    hd_dial_t *dial;
+    hd_dial_t dial; /* idle once it has handed over fd */
     int fd;
     SSL *ssl;
     struct event *ev;
@@ -146,7 +146,7 @@ static void tls_stop(hd_probe_t *p)
 {
     tlsp_t *c = p->impl;
     if (!c) return;
-    hd_dial_cancel(c->dial);
+    hd_dial_cancel(&c->dial);
     if (c->ev) event_free(c->ev);
     if (c->ssl) c->tls->f.SSL_free(c->ssl);
     if (c->fd >= 0) close(c->fd);
@@ -285,7 +285,6 @@ static void on_dialed(int fd, hd_reason_t reason, const char *msg, void *arg)
     tlsp_t *c = arg;
     hd_tls_t *tls = c->tls;
     const hd_target_t *t = c->p->t;
-    c->dial = NULL;
     if (fd < 0) {
         hd_probe_done(c->p, HD_STATUS_CRITICAL, reason, "%s", msg);
         return;
@@ -329,7 +328,7 @@ static int tls_start(hd_probe_t *p)
     c->tls = tls;
     c->fd = -1;
     p->impl = c;
-    c->dial = hd_dial_start(p->env, p->t->host, p->t->port, on_dialed, c);
+    hd_dial_start(&c->dial, p->env, p->t->host, p->t->port, on_dialed, c);
     return 0;
 }
 
