@@ -40,5 +40,9 @@ void hd_metrics_summary(hd_metrics_t *m, const char *name, const char *help, con
 /* The text so far (NUL-terminated); *len gets its length if len is set.
  * Valid until the next call on m. */
 const char *hd_metrics_text(hd_metrics_t *m, size_t *len);
+/* Hands over the text so far (malloc'd, NUL-terminated; the caller frees
+ * it), freeing m's copy as it goes; *len gets its length if len is set.
+ * m's families are empty afterwards. */
+char *hd_metrics_take(hd_metrics_t *m, size_t *len);
 
 #endif

@@ -582,6 +582,13 @@ void hd_api_reply_text(hd_api_req_t *r, int status, const char *content_type, co
     finish(q, status, content_type ? content_type : "text/plain; charset=utf-8", copy, len);
 }
 
+void hd_api_reply_text_take(hd_api_req_t *r, int status, const char *content_type, char *data,
+                            size_t len)
+{
+    req_t *q = (req_t *)r;
+    finish(q, status, content_type ? content_type : "text/plain; charset=utf-8", data, len);
+}
+
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];

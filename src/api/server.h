@@ -176,6 +176,9 @@ void hd_api_reply_json(hd_api_req_t *r, int status, json_t *body);
  * Finishes r. */
 void hd_api_reply_text(hd_api_req_t *r, int status, const char *content_type, const char *data,
                        size_t len);
+/* The same with data taken (malloc'd, freed once sent; no copy). */
+void hd_api_reply_text_take(hd_api_req_t *r, int status, const char *content_type, char *data,
+                            size_t len);
 
 /* Replies {"error": <formatted message>, "code": code}. Finishes r. */
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)

@@ -64,9 +64,9 @@ static void get_metrics(hd_api_req_t *r, void *arg)
                        (double)a->reload_errors_total, NULL);
     hd_api_write_metrics(a->api, m);
     size_t len;
-    const char *text = hd_metrics_text(m, &len);
-    hd_api_reply_text(r, 200, HD_METRICS_CONTENT_TYPE, text, len);
+    char *text = hd_metrics_take(m, &len);
     hd_metrics_free(m);
+    hd_api_reply_text_take(r, 200, HD_METRICS_CONTENT_TYPE, text, len);
 }
 
 static void get_status(hd_api_req_t *r, void *arg)
