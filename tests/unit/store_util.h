@@ -102,6 +102,24 @@ static inline void t_teardown(tstore_t *t)
     rmdir(t->dir);
 }
 
+/* cmocka fixtures: a fresh store in a temporary directory per test. */
+static inline int t_fixture_setup(void **state)
+{
+    tstore_t *t = malloc(sizeof(*t));
+    t_setup(t);
+    t_open_cfg(t);
+    *state = t;
+    return 0;
+}
+
+static inline int t_fixture_teardown(void **state)
+{
+    tstore_t *t = *state;
+    t_teardown(t);
+    free(t);
+    return 0;
+}
+
 static inline void t_write_cb(int status, const hd_store_write_result_t *r, void *arg)
 {
     answer_t *a = arg;

@@ -14,23 +14,6 @@
 
 #include <sqlite3.h>
 
-static int setup(void **state)
-{
-    tstore_t *t = malloc(sizeof(*t));
-    t_setup(t);
-    t_open_cfg(t);
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tstore_t *t = *state;
-    t_teardown(t);
-    free(t);
-    return 0;
-}
-
 static void test_revisions(void **state)
 {
     tstore_t *t = *state;
@@ -832,24 +815,32 @@ static void test_close_answers_and_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_revisions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_binary_keys_and_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_range_and_delete_prefix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_txn_atomic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_from_now, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_from_past, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_catch_up_in_chunks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_watch_cancel_inside_callback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_compacts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lease_revoke, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_answers_and_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revisions, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_binary_keys_and_values, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_range_and_delete_prefix, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cas, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_atomic, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_from_now, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_from_past, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_catch_up_in_chunks, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_cancel_inside_callback, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_compacts, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_expiry, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_revoke, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_close_answers_and_refuses, t_fixture_setup,
+                                        t_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,23 +46,6 @@ static void maint_cb(int status, int more, void *arg)
     q->done = 1;
 }
 
-static int setup(void **state)
-{
-    tstore_t *t = malloc(sizeof(*t));
-    t_setup(t);
-    t_open_cfg(t);
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tstore_t *t = *state;
-    t_teardown(t);
-    free(t);
-    return 0;
-}
-
 static void add(tstore_t *t, const char *id, int64_t ts, hd_check_status_t st, int64_t lat)
 {
     assert_int_equal(hd_store_history_add(t->s, id, ts, st, st ? 1 : 0, lat, NULL, NULL), 0);
@@ -290,12 +273,17 @@ static void test_history_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_raw_and_rollups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unfinished_buckets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_and_table_choice, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slices_are_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_survives_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_and_rollups, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_unfinished_buckets, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_and_table_choice, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_slices_are_bounded, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_history_survives_reopen, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_history_bad_input, t_fixture_setup,
+                                        t_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,33 +7,10 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "target_check.h"
 #include "probe/target.h"
 
 #include <stdio.h>
-
-static void parse_ok(const char *s, hd_target_t *t)
-{
-    char err[512] = "";
-    if (hd_target_parse(s, t, err, sizeof(err)) != 0) fail_msg("'%s' refused: %s", s, err);
-    assert_string_equal(t->url, s);
-}
-
-/* Expects s to be refused with exactly the message want. */
-static void parse_bad(const char *s, const char *want)
-{
-    hd_target_t t;
-    char err[512] = "";
-    if (hd_target_parse(s, &t, err, sizeof(err)) == 0) {
-        hd_target_free(&t);
-        fail_msg("'%s' accepted, expected '%s'", s, want);
-    }
-    assert_string_equal(err, want);
-    /* A failed parse leaves nothing to free. */
-    assert_null(t.url);
-    assert_null(t.display);
-    assert_null(t.host);
-    assert_null(t.argv);
-}
 
 static void test_tcp(void **state)
 {
@@ -389,8 +366,8 @@ static void unknown_scheme(const char *s, const char *scheme)
     assert_int_equal(hd_target_parse(s, &t, err, sizeof(err)), -1);
     snprintf(want, sizeof(want), "unknown scheme '%s' (expected tcp, unix, http, https, ", scheme);
     if (strncmp(err, want, strlen(want)) != 0) fail_msg("'%s': got '%s'", s, err);
-    const char *schemes[] = {" postgres,", " mysql,", " redis,", " file,", " exec,", " icmp,",
-                             " dns", " tls"};
+    const char *schemes[] = {" postgres,", " mysql,", " redis,", " file,",
+                             " exec,",     " icmp,",  " dns",    " tls"};
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
         assert_contains(err, schemes[i]);
     assert_int_equal(err[strlen(err) - 1], ')');

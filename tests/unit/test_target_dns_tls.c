@@ -8,33 +8,11 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "target_check.h"
 #include "probe/dns.h"
 #include "probe/target.h"
 
 #include <stdio.h>
-
-static void parse_ok(const char *s, hd_target_t *t)
-{
-    char err[512] = "";
-    if (hd_target_parse(s, t, err, sizeof(err)) != 0) fail_msg("'%s' refused: %s", s, err);
-    assert_string_equal(t->url, s);
-}
-
-/* Expects s to be refused with exactly the message want. */
-static void parse_bad(const char *s, const char *want)
-{
-    hd_target_t t;
-    char err[512] = "";
-    if (hd_target_parse(s, &t, err, sizeof(err)) == 0) {
-        hd_target_free(&t);
-        fail_msg("'%s' accepted, expected '%s'", s, want);
-    }
-    assert_string_equal(err, want);
-    assert_null(t.url);
-    assert_null(t.dns_type);
-    assert_null(t.dns_server);
-    assert_null(t.dns_expect);
-}
 
 static void test_dns_grammar(void **state)
 {
