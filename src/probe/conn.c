@@ -110,6 +110,17 @@ static void want(conn_t *c, short what)
 static void connected(conn_t *c)
 {
     if (!c->proto) {
+        /* A plain tcp:// check closes with RST (SO_LINGER 0), as HAProxy's
+         * checks do: no TIME_WAIT left behind, so thousands of checks a
+         * second neither fill the kernel's TIME_WAIT table nor run out of
+         * ephemeral ports towards one server, and the close costs a
+         * quarter of what a FIN exchange does. ?close=graceful opts out,
+         * for servers that log resets. Protocol checks always close
+         * gracefully: they have spoken, and their servers log aborts. */
+        if (c->p->t->kind == HD_KIND_TCP && !c->p->t->tcp_graceful) {
+            struct linger l = {.l_onoff = 1, .l_linger = 0};
+            (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
         done(c, HD_STATUS_PASSING, HD_R_OK, "connected");
         return;
     }

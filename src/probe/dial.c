@@ -104,28 +104,46 @@ static void failed_now(hd_dial_t *d, int err)
     }
 }
 
+/* The lowest port the kernel picks for an unbound connect, read once;
+ * 1 (check every connect) when it cannot be read. */
+static int ephemeral_low(void)
+{
+    static int low;
+    if (!low) {
+        int lo = 1, hi = 0;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+        if (f) {
+            if (fscanf(f, "%d %d", &lo, &hi) != 2 || lo < 1) lo = 1;
+            fclose(f);
+        }
+        low = lo;
+    }
+    return low;
+}
+
 /* A TCP connect to a local port nobody listens on can succeed by meeting
  * itself: the kernel picked the destination port as the source port (a
  * "simultaneous open"). That is no server, and it holds the port the server
- * is about to bind; it is reported as refused. */
-static int self_connected(int fd)
+ * is about to bind; it is reported as refused. Only a destination port the
+ * kernel could pick as a source port can meet itself, so the others skip
+ * the getsockname(). (A port range lowered while heed runs is not seen.) */
+static int self_connected(int fd, const struct sockaddr_storage *to)
 {
-    struct sockaddr_storage a, b;
-    socklen_t alen = sizeof(a), blen = sizeof(b);
-    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
-        getpeername(fd, (struct sockaddr *)&b, &blen) < 0)
+    int port = to->ss_family == AF_INET    ? ntohs(((const struct sockaddr_in *)to)->sin_port)
+               : to->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)to)->sin6_port)
+                                           : 0;
+    if (port < ephemeral_low()) return 0;
+    struct sockaddr_storage a;
+    socklen_t alen = sizeof(a);
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 || a.ss_family != to->ss_family)
         return 0;
-    if (alen != blen || a.ss_family != b.ss_family) return 0;
     if (a.ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
+        const struct sockaddr_in *x = (const void *)&a, *y = (const void *)to;
         return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
-    if (a.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
-        return x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-    }
-    return 0;
+    const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)to;
+    return x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
 /* The end of a connect that was in progress; always from the loop. */
@@ -137,7 +155,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     int err = 0;
     socklen_t len = sizeof(err);
     if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (!err && self_connected(d->fd)) err = ECONNREFUSED;
+    if (!err && self_connected(d->fd, &d->addrs[d->ai])) err = ECONNREFUSED;
     if (err) {
         close_fd(d);
         d->reason = err == ECONNREFUSED ? HD_R_CONNECT_REFUSED : HD_R_CONNECT_FAIL;
@@ -165,7 +183,7 @@ static void try_next(hd_dial_t *d)
             continue;
         }
         if (connect(d->fd, (struct sockaddr *)ss, len) == 0) {
-            if (self_connected(d->fd)) {
+            if (self_connected(d->fd, ss)) {
                 close_fd(d);
                 d->reason = HD_R_CONNECT_REFUSED;
                 snprintf(d->msg, sizeof(d->msg), "connection refused");

@@ -235,13 +235,24 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
 
     switch (t->kind) {
     case HD_KIND_TCP:
+        if (u.query && !strcmp(u.query, "close=graceful")) {
+            t->tcp_graceful = 1;
+            free(u.query);
+            u.query = NULL;
+        } else if (u.query && !strcmp(u.query, "close=reset")) {
+            free(u.query);
+            u.query = NULL;
+        } else if (u.query && !strncmp(u.query, "close=", 6)) {
+            FAIL("tcp close '%s' is not reset or graceful", u.query + 6);
+        }
+        /* fall through */
     case HD_KIND_ICMP:
     case HD_KIND_TLS:
         if ((u.path[0] && strcmp(u.path, "/") != 0) || u.query || u.user)
             FAIL("%s URLs are %s://host%s only", u.scheme, u.scheme,
                  t->kind == HD_KIND_ICMP  ? ""
                  : t->kind == HD_KIND_TLS ? "[:port]"
-                                          : ":port");
+                                          : ":port[?close=reset|graceful]");
         break;
     case HD_KIND_DNS:
         if ((u.path[0] && strcmp(u.path, "/") != 0) || u.user)

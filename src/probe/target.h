@@ -73,6 +73,7 @@ typedef struct hd_target_s {
     char *dns_type;   /* dns: "A", "AAAA", "CNAME", "MX", "NS" or "TXT"; NULL: see above */
     char *dns_server; /* dns: "ADDR[:PORT]" to ask instead of the system's servers, or NULL */
     char *dns_expect; /* dns: a value one answer must equal, or NULL */
+    int tcp_graceful; /* tcp: close with FIN (?close=graceful), not RST (the default) */
 } hd_target_t;
 
 /* Parses s into t. Returns 0, or -1 with a message naming what is wrong. */

@@ -39,6 +39,36 @@ class Tcp(HeedTestCase):
         conn.close()
         self.assertEqual(peer[0], "127.0.0.1")
 
+    def _close_seen_by_server(self, query):
+        """How the server's side of a ready probe's connection ends: "eof"
+        (FIN) or "reset" (RST)."""
+        port = free_port()
+        sock = listener(self.reg, port)
+        rc, _, err = run_heed(["wait", "-t", "5", "tcp://127.0.0.1:%d%s" % (port, query)])
+        self.assertEqual(rc, 0, err)
+        sock.settimeout(scaled(2))
+        conn, _ = sock.accept()
+        conn.settimeout(scaled(2))
+        try:
+            data = conn.recv(16)
+            return "eof" if data == b"" else "data %r" % data
+        except ConnectionResetError:
+            return "reset"
+        finally:
+            conn.close()
+
+    def test_close_is_a_reset_by_default(self):
+        """A connect-only check closes with RST, as HAProxy's checks do, so
+        it leaves no TIME_WAIT behind; ?close=graceful sends a FIN."""
+        self.assertEqual(self._close_seen_by_server(""), "reset")
+        self.assertEqual(self._close_seen_by_server("?close=reset"), "reset")
+        self.assertEqual(self._close_seen_by_server("?close=graceful"), "eof")
+
+    def test_close_query_is_checked(self):
+        rc, _, err = run_heed(["wait", "-t", "1", "tcp://127.0.0.1:1?close=never"])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("tcp close 'never' is not reset or graceful", err)
+
     def test_ipv6_literal(self):
         if not ipv6_loopback():
             self.skipTest("::1 is not available")

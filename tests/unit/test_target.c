@@ -33,6 +33,15 @@ static void test_tcp(void **state)
     parse_ok("tcp://[::1]:65535", &t);
     assert_string_equal(t.host, "::1");
     assert_int_equal(t.port, 65535);
+    assert_int_equal(t.tcp_graceful, 0); /* closes with RST unless told */
+    hd_target_free(&t);
+
+    parse_ok("tcp://db:1?close=graceful", &t);
+    assert_int_equal(t.tcp_graceful, 1);
+    assert_string_equal(t.url, "tcp://db:1?close=graceful");
+    hd_target_free(&t);
+    parse_ok("tcp://db:1/?close=reset", &t);
+    assert_int_equal(t.tcp_graceful, 0);
     hd_target_free(&t);
 
     parse_bad("tcp://db", "tcp URL needs a port (tcp://host:port)");
@@ -40,9 +49,12 @@ static void test_tcp(void **state)
     parse_bad("tcp://db:0", "port 0 is not a port you can connect to");
     parse_bad("tcp://db:65536", "port '65536' out of range (1-65535)");
     parse_bad("tcp://:5432", "missing host in tcp URL");
-    parse_bad("tcp://db:1/x", "tcp URLs are tcp://host:port only");
-    parse_bad("tcp://db:1?x=1", "tcp URLs are tcp://host:port only");
-    parse_bad("tcp://u@db:1", "tcp URLs are tcp://host:port only");
+    parse_bad("tcp://db:1/x", "tcp URLs are tcp://host:port[?close=reset|graceful] only");
+    parse_bad("tcp://db:1?x=1", "tcp URLs are tcp://host:port[?close=reset|graceful] only");
+    parse_bad("tcp://u@db:1", "tcp URLs are tcp://host:port[?close=reset|graceful] only");
+    parse_bad("tcp://db:1?close=fin", "tcp close 'fin' is not reset or graceful");
+    parse_bad("tcp://db:1?close=graceful&x=1", "tcp close 'graceful&x=1' is not reset or graceful");
+    parse_bad("tcp://db:1?close=", "tcp close '' is not reset or graceful");
     parse_bad("tcp://db:1#x", "unexpected '#x' in tcp URL");
     parse_bad("tcp:db:1", "expected tcp://...");
 }
