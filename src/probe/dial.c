@@ -135,8 +135,7 @@ static int self_connected(int fd, const struct sockaddr_storage *to)
     if (port < ephemeral_low()) return 0;
     struct sockaddr_storage a;
     socklen_t alen = sizeof(a);
-    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 || a.ss_family != to->ss_family)
-        return 0;
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 || a.ss_family != to->ss_family) return 0;
     if (a.ss_family == AF_INET) {
         const struct sockaddr_in *x = (const void *)&a, *y = (const void *)to;
         return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
