@@ -2,6 +2,7 @@
 #include "api/metrics.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/time.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -172,12 +173,14 @@ void hd_metrics_summary(hd_metrics_t *m, const char *name, const char *help, con
         double q;
     } qs[] = {{"0.5", 0.5}, {"0.9", 0.9}, {"0.99", 0.99}, {"1", 1.0}};
     family_t *f = family(m, name, "summary", help);
+    /* quantiles over hist.h's window (the last ~10 minutes); _sum and
+     * _count since start, as Prometheus's client libraries do */
+    int64_t now = hd_time_now_us();
+    uint64_t window = hd_hist_window_count_at(h, now);
     va_list ap;
     va_start(ap, h);
     for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-        double v = h->count == 0  ? NAN
-                   : qs[i].q >= 1 ? (double)h->max_us / 1e6
-                                  : (double)hd_hist_quantile(h, qs[i].q) / 1e6;
+        double v = window == 0 ? NAN : (double)hd_hist_quantile_at(h, qs[i].q, now) / 1e6;
         put_sample(&f->lines, name, "", ap, "quantile", qs[i].label, v);
     }
     put_sample(&f->lines, name, "_sum", ap, NULL, NULL, (double)h->sum_us / 1e6);

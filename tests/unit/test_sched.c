@@ -156,13 +156,44 @@ static void test_hist_quantiles(void **state)
     assert_int_equal(h.count, 1001);
 }
 
+/* Quantiles read the last ten minutes, as Prometheus client summaries do;
+ * count and sum stay since start. */
+static void test_hist_window(void **state)
+{
+    (void)state;
+    const int64_t MIN = 60LL * 1000000;
+    hd_hist_t h;
+    hd_hist_reset(&h);
+    int64_t t = 1000 * MIN;
+    for (int i = 0; i < 100; i++)
+        hd_hist_add_at(&h, 50000, t); /* a bad start: 50 ms */
+    assert_int_equal(hd_hist_quantile_at(&h, 0.99, t), 50000);
+    for (int m = 1; m <= 12; m++)
+        for (int i = 0; i < 100; i++)
+            hd_hist_add_at(&h, 1000, t + m * MIN); /* then 1 ms, every minute */
+    int64_t now = t + 12 * MIN;
+    int64_t p99 = hd_hist_quantile_at(&h, 0.99, now);
+    assert_true(p99 >= 1000 && p99 <= 1190); /* the start has left the window */
+    assert_int_equal(hd_hist_quantile_at(&h, 1.0, now), 1000);
+    uint64_t w = hd_hist_window_count_at(&h, now);
+    assert_true(w >= 800 && w <= 1100); /* 8 to 10 minutes of 100 a minute */
+    assert_int_equal(h.count, 1300);
+    assert_int_equal(h.sum_us, 100 * 50000 + 1200 * 1000);
+    /* Nothing added for longer than the window: empty. */
+    assert_int_equal(hd_hist_window_count_at(&h, now + 11 * MIN), 0);
+    assert_int_equal(hd_hist_quantile_at(&h, 0.5, now + 11 * MIN), 0);
+    /* Within the window a bad minute shows in the max and p99. */
+    hd_hist_add_at(&h, 80000, now + 11 * MIN);
+    assert_int_equal(hd_hist_quantile_at(&h, 1.0, now + 11 * MIN), 80000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pops_in_due_order),  cmocka_unit_test(test_only_due_items_pop),
         cmocka_unit_test(test_remove_from_middle), cmocka_unit_test(test_fixed_rate_and_skips),
         cmocka_unit_test(test_first_runs_spread),  cmocka_unit_test(test_lag_is_recorded),
-        cmocka_unit_test(test_hist_quantiles),
+        cmocka_unit_test(test_hist_quantiles),     cmocka_unit_test(test_hist_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
