@@ -285,9 +285,72 @@ int hd_dns_match(int qtype, const hd_dns_answers_t *a, const char *expect)
 
 /* ---- the probe ---- */
 
+/* A resolver that asks only one ?server=, shared by the probes that name
+ * it and kept for the next attempt: a check every few seconds should not
+ * build a c-ares channel (and read resolv.conf) each time. Unused ones
+ * beyond SERVERS_IDLE_MAX are freed, so API-made checks naming ever new
+ * servers cannot make the list grow without bound. */
+#define SERVERS_IDLE_MAX 16
+
+typedef struct hd_dns_server_s {
+    struct hd_dns_server_s *next;
+    char *server;
+    hd_resolver_t *r;
+    int users;
+} dns_server_t;
+
+static dns_server_t *server_get(hd_probe_env_t *env, const char *server, char *err, size_t errlen)
+{
+    for (dns_server_t *s = env->dns_servers; s; s = s->next)
+        if (strcmp(s->server, server) == 0) {
+            s->users++;
+            return s;
+        }
+    hd_resolver_t *r = hd_resolver_new_servers(env->base, server, err, errlen);
+    if (!r) return NULL;
+    dns_server_t *s = hd_xcalloc(1, sizeof(*s));
+    s->server = hd_xstrdup(server);
+    s->r = r;
+    s->users = 1;
+    s->next = env->dns_servers;
+    env->dns_servers = s;
+    return s;
+}
+
+static void server_free(dns_server_t *s)
+{
+    hd_resolver_free(s->r);
+    free(s->server);
+    free(s);
+}
+
+static void server_put(hd_probe_env_t *env, dns_server_t *put)
+{
+    put->users--;
+    int idle = 0;
+    for (dns_server_t **pp = &env->dns_servers; *pp;) {
+        dns_server_t *s = *pp;
+        if (s->users == 0 && ++idle > SERVERS_IDLE_MAX) {
+            *pp = s->next;
+            server_free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+void hd_dns_servers_free(hd_probe_env_t *env)
+{
+    while (env->dns_servers) {
+        dns_server_t *s = env->dns_servers;
+        env->dns_servers = s->next;
+        server_free(s);
+    }
+}
+
 typedef struct dnsq_s {
     hd_probe_t *p;
-    hd_resolver_t *own; /* the server= resolver, or NULL for the shared one */
+    dns_server_t *own; /* the ?server= resolver, or NULL for the shared one */
     hd_resolve_req_t *rq;
     int qtype;
 } dnsq_t;
@@ -297,7 +360,7 @@ static void dns_stop(hd_probe_t *p)
     dnsq_t *q = p->impl;
     if (!q) return;
     hd_resolve_cancel(q->rq);
-    hd_resolver_free(q->own);
+    if (q->own) server_put(p->env, q->own);
     free(q);
     p->impl = NULL;
 }
@@ -370,7 +433,8 @@ static int dns_start(hd_probe_t *p)
     char err[160];
     hd_resolver_t *r;
     if (t->dns_server) {
-        r = q->own = hd_resolver_new_servers(p->env->base, t->dns_server, err, sizeof(err));
+        q->own = server_get(p->env, t->dns_server, err, sizeof(err));
+        r = q->own ? q->own->r : NULL;
     } else {
         if (!p->env->resolver) p->env->resolver = hd_resolver_new(p->env->base, err, sizeof(err));
         r = p->env->resolver;

@@ -85,6 +85,7 @@ void hd_probe_env_init(hd_probe_env_t *env, struct event_base *base)
 void hd_probe_env_close(hd_probe_env_t *env)
 {
     hd_exec_reap_all(env);
+    hd_dns_servers_free(env);
     hd_resolver_free(env->resolver);
     hd_http_free(env->http);
     hd_tls_free(env->tls);

@@ -81,8 +81,9 @@ typedef struct hd_probe_env_s {
     struct hd_resolver_s *resolver;
     struct hd_http_s *http;
     struct hd_tls_s *tls;
-    struct hd_icmp_s *icmp;      /* the ICMP engine (probe/icmp.h), made on first use */
-    struct hd_reaper_s *reapers; /* exec children killed at a deadline, not yet reaped */
+    struct hd_icmp_s *icmp;              /* the ICMP engine (probe/icmp.h), made on first use */
+    struct hd_reaper_s *reapers;         /* exec children killed at a deadline, not yet reaped */
+    struct hd_dns_server_s *dns_servers; /* dns ?server= resolvers, kept for reuse (dns.c) */
 } hd_probe_env_t;
 
 typedef struct hd_probe_s hd_probe_t;

@@ -61,5 +61,7 @@ void hd_tls_free(struct hd_tls_s *tls);
 /* Reaps the exec children still being waited for (a bounded wait) and frees
  * their watchers; called by hd_probe_env_close(). */
 void hd_exec_reap_all(hd_probe_env_t *env);
+/* Frees the dns ?server= resolvers; called by hd_probe_env_close(). */
+void hd_dns_servers_free(hd_probe_env_t *env);
 
 #endif
