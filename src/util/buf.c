@@ -50,6 +50,18 @@ void hd_buf_printf(hd_buf_t *b, const char *fmt, ...)
     va_end(ap);
 }
 
+char *hd_buf_reserve(hd_buf_t *b, size_t n)
+{
+    reserve(b, n);
+    return b->data + b->len;
+}
+
+void hd_buf_commit(hd_buf_t *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 void hd_buf_reset(hd_buf_t *b)
 {
     b->len = 0;

@@ -18,6 +18,11 @@ void hd_buf_puts(hd_buf_t *b, const char *s);
 /* Appends printf-formatted text. */
 void hd_buf_printf(hd_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hd_buf_vprintf(hd_buf_t *b, const char *fmt, va_list ap);
+/* Makes room for n more bytes and returns where they go (b->data + b->len);
+ * write at most n there, then hd_buf_commit what was written. */
+char *hd_buf_reserve(hd_buf_t *b, size_t n);
+/* Adds n bytes written after hd_buf_reserve to the length. */
+void hd_buf_commit(hd_buf_t *b, size_t n);
 /* Empties the buffer, keeping its memory. */
 void hd_buf_reset(hd_buf_t *b);
 /* Frees the memory; the buffer is empty and reusable afterwards. */

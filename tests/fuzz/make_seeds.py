@@ -127,3 +127,12 @@ write("redis", "auth-select-ping", bytes([PASS | db(2)]) + b"+OK\r\n+OK\r\n+PONG
 write("redis", "acl-wrongpass", bytes([ACL]) + b"-WRONGPASS invalid username-password pair\r\n")
 write("redis", "select-out-of-range", bytes([db(31)]) + b"-ERR DB index is out of range\r\n")
 write("redis", "http", bytes([PLAIN]) + b"HTTP/1.1 400 Bad Request\r\n")
+
+# --- jsonw: probe output as it reaches the API (see fuzz_jsonw.c) --------
+write("jsonw", "http-status", "HTTP 200 OK")
+write("jsonw", "escapes", 'said "no" \\ / \b\f\n\r\t \x01\x1f\x7f end')
+write("jsonw", "utf8", "caf\u00e9 \u20ac \U0001F600 \ufffd".encode())
+write("jsonw", "not-utf8", b"bad \xff\xfe \xc3 \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 end")
+write("jsonw", "nul", b"a\0b")
+write("jsonw", "real-0.373", struct.pack("<d", 0.373) + b" ms")
+write("jsonw", "real-1e20", struct.pack("<d", 1e20))
