@@ -2,6 +2,7 @@
 #include "agent/check_json.h"
 #include "util/mem.h"
 #include "util/time.h"
+#include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,14 +96,140 @@ json_t *hd_check_to_json(const hd_check_def_t *d, const hd_check_state_t *st)
     return o;
 }
 
+/* ---- the direct writer: the same keys, in the same order, as above ---- */
+
+static void w_duration(hd_jsonw_t *w, const char *key, int64_t us)
+{
+    char buf[32];
+    hd_time_format_duration(us, buf, sizeof(buf));
+    hd_jsonw_key(w, key);
+    hd_jsonw_string(w, buf);
+}
+
+static void w_timestamp(hd_jsonw_t *w, const char *key, int64_t wall_us)
+{
+    hd_jsonw_key(w, key);
+    if (!wall_us) {
+        hd_jsonw_null(w);
+        return;
+    }
+    char buf[40];
+    hd_time_format_rfc3339(wall_us, buf, sizeof(buf));
+    hd_jsonw_string(w, buf);
+}
+
+static void w_int(hd_jsonw_t *w, const char *key, int64_t v)
+{
+    hd_jsonw_key(w, key);
+    hd_jsonw_int(w, v);
+}
+
+static void w_string(hd_jsonw_t *w, const char *key, const char *v)
+{
+    hd_jsonw_key(w, key);
+    hd_jsonw_string(w, v);
+}
+
+/* hd_check_def_to_json's "expect" holds something. */
+static int has_expect(const hd_check_def_t *d)
+{
+    return d->target.http.nstatus || d->target.http.body_contains || d->latency_warn_us ||
+           d->cert_days_left || d->dns_expect;
+}
+
+static void w_expect(hd_jsonw_t *w, const hd_check_def_t *d)
+{
+    const hd_http_expect_t *h = &d->target.http;
+    hd_jsonw_key(w, "expect");
+    hd_jsonw_object_begin(w);
+    if (h->nstatus) {
+        hd_jsonw_key(w, "status");
+        hd_jsonw_array_begin(w);
+        for (int i = 0; i < h->nstatus; i++)
+            hd_jsonw_int(w, h->status[i]);
+        hd_jsonw_array_end(w);
+    }
+    if (h->body_contains) w_string(w, "body_contains", h->body_contains);
+    if (d->latency_warn_us) w_int(w, "latency_ms", d->latency_warn_us / 1000);
+    if (d->cert_days_left) w_int(w, "cert_days_left", d->cert_days_left);
+    if (d->dns_expect) w_string(w, "dns", d->dns_expect);
+    hd_jsonw_object_end(w);
+}
+
+void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_state_t *st)
+{
+    /* hd_check_def_to_json's part: "expect" comes after "timeout" when the
+     * definition has one, else (empty, from hd_check_to_json) after "tags". */
+    int expect_done = 0;
+    hd_jsonw_object_begin(w);
+    w_string(w, "id", d->id);
+    w_string(w, "name", d->name ? d->name : d->id);
+    if (d->ttl) {
+        w_duration(w, "ttl", d->ttl_us);
+    } else {
+        w_string(w, "target", d->target.url);
+        w_duration(w, "interval", d->interval_us);
+        w_duration(w, "timeout", d->timeout_us);
+        if (has_expect(d)) {
+            w_expect(w, d);
+            expect_done = 1;
+        }
+        if (d->target.http.follow) {
+            hd_jsonw_key(w, "follow_redirects");
+            hd_jsonw_bool(w, 1);
+        }
+        if (d->target.http.insecure && (d->target.kind == HD_KIND_TLS || is_https(d))) {
+            hd_jsonw_key(w, "insecure");
+            hd_jsonw_bool(w, 1);
+        }
+    }
+    w_int(w, "success_before_passing", d->success_before_passing);
+    w_int(w, "failures_before_warning", d->failures_before_warning);
+    w_int(w, "failures_before_critical", d->failures_before_critical);
+    hd_jsonw_key(w, "tags");
+    hd_jsonw_array_begin(w);
+    for (char **t = d->tags; t && *t; t++)
+        hd_jsonw_string(w, *t);
+    hd_jsonw_array_end(w);
+    if (!expect_done) {
+        hd_jsonw_key(w, "expect");
+        hd_jsonw_object_begin(w);
+        hd_jsonw_object_end(w);
+    }
+    /* hd_check_to_json's part. */
+    w_string(w, "tenant", d->tenant);
+    w_string(w, "service_id", d->service_id);
+    w_string(w, "source", d->from_config ? "config" : "api");
+    if (st) {
+        w_string(w, "status", hd_check_status_str(st->status));
+        w_string(w, "output", st->output ? st->output : "");
+        w_string(w, "reason", hd_reason_name(st->reason));
+        hd_jsonw_key(w, "latency_ms");
+        hd_jsonw_real(w, (double)st->latency_us / 1000.0);
+        w_timestamp(w, "last_checked", st->last_checked);
+        w_timestamp(w, "last_change", st->last_change);
+        w_timestamp(w, "last_success", st->last_success);
+        hd_jsonw_key(w, "paused");
+        hd_jsonw_bool(w, st->paused);
+    }
+    hd_jsonw_object_end(w);
+}
+
 json_t *hd_check_state_to_json(const hd_check_state_t *st)
 {
-    return json_pack(
+    /* json_pack refuses a string that is not UTF-8 and the agent could not
+     * store the state at all: repair such output (an exec script's bytes,
+     * a TTL note, a cut made inside a sequence). */
+    const char *out = st->output ? st->output : "";
+    char *fixed = hd_utf8_valid(out, strlen(out)) ? NULL : hd_utf8_repair(out, strlen(out), NULL);
+    json_t *o = json_pack(
         "{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b}", "status", (int)st->status, "reason",
-        (int)st->reason, "output", st->output ? st->output : "", "latency_us",
-        (json_int_t)st->latency_us, "last_checked", (json_int_t)st->last_checked, "last_change",
-        (json_int_t)st->last_change, "last_success", (json_int_t)st->last_success, "consecutive_ok",
-        st->consecutive_ok, "consecutive_fail", st->consecutive_fail, "paused", st->paused);
+        (int)st->reason, "output", fixed ? fixed : out, "latency_us", (json_int_t)st->latency_us,
+        "last_checked", (json_int_t)st->last_checked, "last_change", (json_int_t)st->last_change,
+        "last_success", (json_int_t)st->last_success, "consecutive_ok", st->consecutive_ok,
+        "consecutive_fail", st->consecutive_fail, "paused", st->paused);
+    free(fixed);
+    return o;
 }
 
 int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)

@@ -7,6 +7,7 @@
 #define HD_CHECK_JSON_H
 
 #include "agent/check.h"
+#include "util/jsonw.h"
 
 #include <jansson.h>
 
@@ -16,9 +17,17 @@
 json_t *hd_check_def_to_json(const hd_check_def_t *d);
 /* The API's view: the definition plus tenant, service_id, source and the
  * state (status, output, latency_ms, last_checked, last_change,
- * last_success, paused). st may be NULL. */
+ * last_success, paused). st may be NULL. The API writes it with
+ * hd_check_write_json; this tree is the reference that one is tested
+ * against (tests/unit/test_check_json.c). */
 json_t *hd_check_to_json(const hd_check_def_t *d, const hd_check_state_t *st);
-/* The state as stored. */
+/* Writes the API's view straight into w: the same text json_dumps gives
+ * for hd_check_to_json(d, st) with JSON_COMPACT and w's real precision,
+ * without building the tree (a GET's hot path). Strings that are not
+ * UTF-8 are repaired as jsonw.h says, where jansson would drop the key. */
+void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_state_t *st);
+/* The state as stored; an output that is not valid UTF-8 is stored with
+ * U+FFFD for each bad byte (jansson cannot hold it as it is). */
 json_t *hd_check_state_to_json(const hd_check_state_t *st);
 /* Reads a stored state; 0, or -1 when o is not one (st then unchanged). */
 int hd_check_state_from_json(const json_t *o, hd_check_state_t *st);

@@ -38,9 +38,17 @@ static const char *const read_only[] = {"status",       "output",      "reason",
                                         "last_checked", "last_change", "last_success", "paused",
                                         "source",       "service_id",  "tenant",       NULL};
 
-static json_t *view(const hd_agent_check_t *c)
+/* Reals in replies: 10 significant digits, as hd_api_reply_json's. */
+#define REAL_DIGITS 10
+
+/* Replies with the API's view of c, written straight to text. */
+static void reply_view(hd_api_req_t *r, int status, const hd_agent_check_t *c)
 {
-    return hd_check_to_json(&c->def, &c->st);
+    hd_buf_t b = {0};
+    hd_jsonw_t w;
+    hd_jsonw_init(&w, &b, REAL_DIGITS);
+    hd_check_write_json(&w, &c->def, &c->st);
+    hd_api_reply_json_buf(r, status, &b);
 }
 
 /* The check named by :id that the caller may see, or NULL after replying
@@ -150,17 +158,21 @@ static void list_checks(hd_api_req_t *r, void *arg)
             all[j] = all[j - 1];
             all[j - 1] = t;
         }
-    json_t *arr = json_array();
+    hd_buf_t b = {0};
+    hd_jsonw_t w;
+    hd_jsonw_init(&w, &b, REAL_DIGITS);
+    hd_jsonw_array_begin(&w);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, view(all[i]));
+        hd_check_write_json(&w, &all[i]->def, &all[i]->st);
+    hd_jsonw_array_end(&w);
     free(all);
-    hd_api_reply_json(r, 200, arr);
+    hd_api_reply_json_buf(r, 200, &b);
 }
 
 static void get_check(hd_api_req_t *r, void *arg)
 {
     hd_agent_check_t *c = find(r, arg);
-    if (c) hd_api_reply_json(r, 200, view(c));
+    if (c) reply_view(r, 200, c);
 }
 
 static void on_created(int status, hd_agent_check_t *c, void *arg)
@@ -173,7 +185,7 @@ static void on_created(int status, hd_agent_check_t *c, void *arg)
     char loc[512];
     snprintf(loc, sizeof(loc), "/v1/checks/%s", c->def.id);
     hd_api_set_header(r, "Location", loc);
-    hd_api_reply_json(r, 201, view(c));
+    reply_view(r, 201, c);
 }
 
 static void create_check(hd_api_req_t *r, void *arg)
@@ -201,7 +213,7 @@ static void on_changed(int status, hd_agent_check_t *c, void *arg)
     else if (!c)
         hd_api_error(r, 404, "not_found", "the check was deleted meanwhile");
     else
-        hd_api_reply_json(r, 200, view(c));
+        reply_view(r, 200, c);
 }
 
 static int from_config(hd_api_req_t *r, const hd_agent_check_t *c)
@@ -279,7 +291,7 @@ static void on_ttl(int status, hd_agent_check_t *c, void *arg)
     if (status != 0)
         reply_store_error(r, status, "cannot write the check");
     else
-        hd_api_reply_json(r, 200, NULL);
+        hd_api_reply_json(r, 200, NULL); /* as Consul: no body, no Content-Type */
 }
 
 static void ttl_update(hd_api_req_t *r, hd_agent_t *a, hd_status_t st, const char *output)

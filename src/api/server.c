@@ -34,6 +34,7 @@
 #include "api/head.h"
 #include "api/metrics.h"
 #include "api/route.h"
+#include "util/jsonw.h"
 #include "util/mem.h"
 #include "util/ratelimit.h"
 #include "util/time.h"
@@ -589,6 +590,27 @@ void hd_api_reply_text_take(hd_api_req_t *r, int status, const char *content_typ
     finish(q, status, content_type ? content_type : "text/plain; charset=utf-8", data, len);
 }
 
+void hd_api_reply_json_buf(hd_api_req_t *r, int status, hd_buf_t *body)
+{
+    req_t *q = (req_t *)r;
+    if (!q->ev) {
+        hd_buf_free(body);
+        finish(q, status, NULL, NULL, 0);
+        return;
+    }
+    if (hd_api_query(r, "pretty")) { /* rare: let jansson indent it */
+        json_t *j = json_loadb(body->data, body->len, JSON_DECODE_ANY, NULL);
+        hd_buf_free(body);
+        hd_api_reply_json(r, status, j);
+        return;
+    }
+    hd_buf_append(body, "\n", 1);
+    char *text = body->data;
+    size_t len = body->len;
+    *body = (hd_buf_t){0};
+    finish(q, status, "application/json", text, len);
+}
+
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -596,7 +618,18 @@ void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    hd_api_reply_json(r, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+    /* The writer, not json_pack: a message may quote a path or a name that
+     * is not UTF-8, and json_pack would give no body at all. */
+    hd_buf_t b = {0};
+    hd_jsonw_t w;
+    hd_jsonw_init(&w, &b, 0);
+    hd_jsonw_object_begin(&w);
+    hd_jsonw_key(&w, "error");
+    hd_jsonw_string(&w, msg);
+    hd_jsonw_key(&w, "code");
+    hd_jsonw_string(&w, code);
+    hd_jsonw_object_end(&w);
+    hd_api_reply_json_buf(r, status, &b);
 }
 
 void hd_api_set_header(hd_api_req_t *r, const char *name, const char *value)
@@ -815,7 +848,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     q->start_us = hd_time_now_us();
     q->pub.method = method_name(evhttp_request_get_command(ev));
     q->pub.path = "";
-    snprintf(q->ip, sizeof(q->ip), "%s", c ? c->ip : "unknown");
+    const char *ip = c ? c->ip : "unknown"; /* c->ip: NUL-terminated within IP_MAX */
+    memcpy(q->ip, ip, strlen(ip) + 1);
     q->pub.client_ip = q->ip;
     if (!c) {
         /* Not one of ours (our bufferevent could not be made): answer
@@ -871,6 +905,9 @@ hd_api_t *hd_api_new(struct event_base *base, const hd_api_opts_t *opts)
         fprintf(stderr, "heed: evhttp_new failed (out of memory)\n");
         abort();
     }
+    /* A reply without a body (a TTL update's 200) has no Content-Type, as
+     * Consul's (Go's net/http) has none, not evhttp's default text/html. */
+    evhttp_set_default_content_type(api->http, NULL);
     evhttp_set_bevcb(api->http, on_new_conn, api);
     evhttp_set_gencb(api->http, on_request, api);
     evhttp_set_max_headers_size(api->http, (ev_ssize_t)o.max_header_bytes);

@@ -31,11 +31,11 @@
  * os-fping).
  *
  * Lifetime of a request: a handler gets an hd_api_req_t and must finish it
- * exactly once with hd_api_reply_json, hd_api_reply_text or hd_api_error,
- * now or later from another callback on the same loop. Until then the
- * request stays valid even if the client goes away: its cancel callback
- * (hd_api_on_cancel) runs, and the eventual reply is dropped. This holds
- * across hd_api_free as well. */
+ * exactly once with hd_api_reply_json (or _json_buf), hd_api_reply_text or
+ * hd_api_error, now or later from another callback on the same loop. Until
+ * then the request stays valid even if the client goes away: its cancel
+ * callback (hd_api_on_cancel) runs, and the eventual reply is dropped. This
+ * holds across hd_api_free as well. */
 #ifndef HD_API_SERVER_H
 #define HD_API_SERVER_H
 
@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/hist.h"
 
 struct event_base;
@@ -171,6 +172,11 @@ void hd_api_set_header(hd_api_req_t *r, const char *name, const char *value);
 /* Replies with status and body (which the call takes ownership of; NULL
  * sends no body), as compact JSON, indented with "?pretty". Finishes r. */
 void hd_api_reply_json(hd_api_req_t *r, int status, json_t *body);
+
+/* Replies with status and body, JSON text already written (util/jsonw.h),
+ * as hd_api_reply_json would: a newline added, indented with "?pretty".
+ * Takes body's memory (no copy); body is left empty. Finishes r. */
+void hd_api_reply_json_buf(hd_api_req_t *r, int status, hd_buf_t *body);
 
 /* Replies with status and len bytes of data of the given content type.
  * Finishes r. */

@@ -174,12 +174,15 @@ class TtlChecks(HeedTestCase):
 
         r = a.call("PUT", "/v1/agent/check/pass/svc?note=all%20good")
         self.assertEqual(r.status, 200, r)
+        self.assert_consul_empty(r)
         c = a.check("svc")
         self.assertEqual((c["status"], c["output"]), ("passing", "all good"))
         # Kept alive by updates well within the TTL, it stays passing.
         for _ in range(8):
             time.sleep(0.25)
-            self.assertEqual(a.call("PUT", "/v1/agent/check/pass/svc").status, 200)
+            r = a.call("PUT", "/v1/agent/check/pass/svc")
+            self.assertEqual(r.status, 200, r)
+            self.assert_consul_empty(r)  # no change: replied before any write
             self.assertEqual(a.check("svc")["status"], "passing")
         last = a.check("svc")
         self.assertEqual(last["output"], "")
@@ -203,6 +206,7 @@ class TtlChecks(HeedTestCase):
         self.assertEqual([a.check("svc")[k] for k in ("status", "output")], ["critical", "down"])
         r = a.call("PUT", "/v1/agent/check/update/svc", {"Status": "passing", "Output": "back"})
         self.assertEqual(r.status, 200, r)
+        self.assert_consul_empty(r)
         self.assertEqual([a.check("svc")[k] for k in ("status", "output")], ["passing", "back"])
         r = a.call("PUT", "/v1/agent/check/update/svc", {"Status": "warning"})
         self.assertEqual(r.status, 200, r)
@@ -221,11 +225,27 @@ class TtlChecks(HeedTestCase):
         r = a.call("GET", "/v1/agent/check/pass/svc")
         self.assertEqual(r.status, 405, r)
 
+        # A note that is not UTF-8: each bad byte shows as U+FFFD, in the
+        # API and in the store (this used to drop "output" from the GET and
+        # abort the agent when it wrote the state).
+        r = a.call("PUT", "/v1/agent/check/fail/svc?note=bad%FF%C3")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([a.check("svc")[k] for k in ("status", "output")],
+                         ["critical", "bad\ufffd\ufffd"])
+        self.assertIn("bad\ufffd\ufffd", [c["output"] for c in a.ok("GET", "/v1/checks")])
+        self.assertEqual(a.call("GET", "/v1/status").status, 200)
+
         # A TTL check from the config file works the same way.
         self.assertEqual(a.call("PUT", "/v1/agent/check/pass/from-file").status, 200)
         self.assertEqual(a.check("from-file")["status"], "passing")
         c = a.wait_status("from-file", "critical", timeout=10)
         self.assertIn("TTL expired", c["output"])
+
+    def assert_consul_empty(self, r):
+        """Consul's reply to a TTL update: 200, no body and no Content-Type
+        (not evhttp's default text/html)."""
+        self.assertEqual((r.body, r.headers.get("content-length")), (b"", "0"), r.headers)
+        self.assertNotIn("content-type", r.headers)
 
     def test_paused_ttl_check_does_not_expire(self):
         a = Agent(self.reg, {}).start()

@@ -18,6 +18,7 @@
 #include "api/server.h"
 #include "util/buf.h"
 #include "util/httpc.h"
+#include "util/jsonw.h"
 #include "util/time.h"
 
 #include <arpa/inet.h>
@@ -127,6 +128,30 @@ static void h_things(hd_api_req_t *r, void *arg)
     hd_api_reply_json(r, 201, json_pack("{s:O?}", "got", r->body));
 }
 
+/* GET /v1/written: JSON text from the writer; GET /v1/empty: no body. */
+static void h_written(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    hd_buf_t b = {0};
+    hd_jsonw_t w;
+    hd_jsonw_init(&w, &b, 0);
+    hd_jsonw_object_begin(&w);
+    hd_jsonw_key(&w, "a");
+    hd_jsonw_array_begin(&w);
+    hd_jsonw_int(&w, 1);
+    hd_jsonw_string(&w, "x");
+    hd_jsonw_array_end(&w);
+    hd_jsonw_object_end(&w);
+    hd_api_reply_json_buf(r, 200, &b);
+    assert_null(b.data); /* taken */
+}
+
+static void h_empty(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    hd_api_reply_json(r, 200, NULL);
+}
+
 static void h_plain(hd_api_req_t *r, void *arg)
 {
     (void)arg;
@@ -198,6 +223,8 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/v1/slow", HD_ROLE_READ, h_slow);
     route(f, "GET", "/v1/limited", HD_ROLE_READ, h_echo);
     route(f, "GET", "/v1/teapot", HD_ROLE_READ, h_plain);
+    route(f, "GET", "/v1/written", HD_ROLE_READ, h_written);
+    route(f, "GET", "/v1/empty", HD_ROLE_READ, h_empty);
     route(f, "GET", "/v1/manage", HD_ROLE_MANAGEMENT, h_echo);
     route(f, "GET", "/test/stats", HD_ROLE_READ, h_stats);
     route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
@@ -384,6 +411,40 @@ static void stat_reaches(const fix_t *f, const char *key, json_int_t want)
 #define M "X-Consul-Token: m-secret\r\n"
 
 /* ---- the tests ---------------------------------------------------------- */
+
+/* Replies written with util/jsonw: the same headers and newline as
+ * hd_api_reply_json, "?pretty" too; a reply with no body has no
+ * Content-Type (not evhttp's text/html); an error quoting bytes that are
+ * not UTF-8 still has its JSON body. */
+static void test_written_and_empty_replies(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    char v[100];
+    call(f, "GET", "/v1/written", M, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"a\":[1,\"x\"]}\n");
+    assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+    done(&r);
+    call(f, "GET", "/v1/written?pretty", M, NULL, &r);
+    assert_string_equal(r.body, "{\n  \"a\": [\n    1,\n    \"x\"\n  ]\n}\n");
+    done(&r);
+    call(f, "GET", "/v1/empty", M, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "");
+    assert_string_equal(hdr(&r, "Content-Length", v, sizeof(v)), "0");
+    assert_null(hdr(&r, "Content-Type", v, sizeof(v)));
+    done(&r);
+    expect_error(f, "GET", "/v1/nope\xff", M, NULL, 404, "not_found"); /* was: no body */
+    call(f, "GET", "/v1/nope\xff", M, NULL, &r);
+    assert_contains(jstr(&r, "error"), "/v1/nope\xef\xbf\xbd");
+    done(&r);
+    call(f, "GET", "/v1/nope?pretty", M, NULL, &r);
+    assert_contains(r.body, "{\n  \"error\": \"no such API path: /v1/nope\",\n  \"code\"");
+    done(&r);
+    stop(f);
+}
 
 static void test_routing(void **state)
 {
@@ -893,7 +954,7 @@ int main(void)
         cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
-        cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
