@@ -68,6 +68,30 @@ int64_t hd_time_wall_us(void)
     return (int64_t)ts.tv_sec * HD_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
+/* Writes the decimal digits of v (>= 0) ending just before end; returns
+ * where they start. */
+static char *put_digits(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Copies n bytes of s to out as snprintf would: cut to fit, NUL-ended. */
+static void copy_out(char *out, size_t outlen, const char *s, size_t n)
+{
+    if (!outlen) return;
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Both formats below are on every API reply of a check: written by hand,
+ * not with snprintf and strftime, which cost more than the rest of the
+ * check's JSON. */
+
 void hd_time_format_duration(int64_t us, char *out, size_t outlen)
 {
     static const struct {
@@ -76,22 +100,62 @@ void hd_time_format_duration(int64_t us, char *out, size_t outlen)
     } steps[] = {{3600 * HD_USEC_PER_SEC, "h"},
                  {60 * HD_USEC_PER_SEC, "m"},
                  {HD_USEC_PER_SEC, "s"},
-                 {HD_USEC_PER_MSEC, "ms"}};
+                 {HD_USEC_PER_MSEC, "ms"},
+                 {1, "us"}};
     if (us == 0) {
-        snprintf(out, outlen, "0s");
+        copy_out(out, outlen, "0s", 2);
         return;
     }
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        if (us % steps[i].us == 0) {
-            snprintf(out, outlen, "%lld%s", (long long)(us / steps[i].us), steps[i].unit);
-            return;
-        }
+    size_t i = 0;
+    while (us % steps[i].us != 0)
+        i++;
+    int64_t v = us / steps[i].us;
+    char buf[32];
+    char *end = buf + sizeof(buf) - 3, *p = put_digits(end, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0) *--p = '-';
+    size_t ulen = strlen(steps[i].unit);
+    memcpy(end, steps[i].unit, ulen);
+    copy_out(out, outlen, p, (size_t)(end - p) + ulen);
+}
+
+/* Year, month (1-12) and day (1-31) of a day count since 1970-01-01
+ * (days >= 0): Howard Hinnant's civil_from_days. */
+static void civil(int64_t days, int64_t *y, int *m, int *d)
+{
+    int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Writes v as n digits, zero-padded, at p. */
+static void padded(char *p, int64_t v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
     }
-    snprintf(out, outlen, "%lldus", (long long)us);
 }
 
 void hd_time_format_rfc3339(int64_t wall_us, char *out, size_t outlen)
 {
+    if (wall_us >= 0 && wall_us < 253402300800LL * HD_USEC_PER_SEC) { /* 1970 .. 9999 */
+        int64_t secs = wall_us / HD_USEC_PER_SEC, sod = secs % 86400, y;
+        int m, d;
+        civil(secs / 86400, &y, &m, &d);
+        char b[25] = "0000-00-00T00:00:00.000Z";
+        padded(b, y, 4);
+        padded(b + 5, m, 2);
+        padded(b + 8, d, 2);
+        padded(b + 11, sod / 3600, 2);
+        padded(b + 14, sod / 60 % 60, 2);
+        padded(b + 17, sod % 60, 2);
+        padded(b + 20, wall_us % HD_USEC_PER_SEC / 1000, 3);
+        copy_out(out, outlen, b, sizeof(b) - 1);
+        return;
+    }
     time_t secs = (time_t)(wall_us / HD_USEC_PER_SEC);
     struct tm tm;
     gmtime_r(&secs, &tm);
