@@ -234,6 +234,13 @@ class TtlChecks(HeedTestCase):
                          ["critical", "bad\ufffd\ufffd"])
         self.assertIn("bad\ufffd\ufffd", [c["output"] for c in a.ok("GET", "/v1/checks")])
         self.assertEqual(a.call("GET", "/v1/status").status, 200)
+        # An Output over the 4 KiB cap, cut by bytes: the agent used to
+        # abort when it stored a cut in the middle of a UTF-8 sequence.
+        r = a.call("PUT", "/v1/agent/check/update/svc", {"Status": "passing",
+                                                        "Output": "\u00e9" * 5000})
+        self.assertEqual(r.status, 200, r)
+        # 4,095 bytes: 2,047 of them whole, then half of one (U+FFFD).
+        self.assertIn(a.check("svc")["output"], ("\u00e9" * 2047, "\u00e9" * 2047 + "\ufffd"))
 
         # A TTL check from the config file works the same way.
         self.assertEqual(a.call("PUT", "/v1/agent/check/pass/from-file").status, 200)
