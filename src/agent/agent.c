@@ -104,8 +104,8 @@ typedef struct write_s {
     int64_t started;
     hd_agent_done_cb cb;
     void *arg;
-    int kind; /* what to do when durable */
-    hd_check_def_t newdef;
+    int kind;               /* what to do when durable */
+    hd_check_def_t *newdef; /* W_REPLACE: the definition to take, owned */
 } write_t;
 
 enum { W_STATE, W_CREATE, W_REPLACE, W_DELETE, W_PAUSE };
@@ -159,12 +159,12 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     case W_REPLACE:
         if (status == 0 && !c->removed) {
             int target_changed = strcmp(c->def.target.url ? c->def.target.url : "",
-                                        w->newdef.target.url ? w->newdef.target.url : "") != 0;
+                                        w->newdef->target.url ? w->newdef->target.url : "") != 0;
             if (c->running) hd_probe_cancel(c->running);
             c->running = NULL;
             hd_check_def_free(&c->def);
-            c->def = w->newdef;
-            memset(&w->newdef, 0, sizeof(w->newdef));
+            c->def = *w->newdef;
+            memset(w->newdef, 0, sizeof(*w->newdef));
             if (target_changed) {
                 int paused = c->st.paused;
                 hd_state_free(&c->st);
@@ -185,7 +185,10 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     default:
         break;
     }
-    hd_check_def_free(&w->newdef);
+    if (w->newdef) {
+        hd_check_def_free(w->newdef);
+        free(w->newdef);
+    }
     if (w->cb) w->cb(status, result, w->arg);
     unref(c);
     free(w);
@@ -420,13 +423,15 @@ int hd_agent_check_replace(hd_agent_t *a, hd_agent_check_t *c, hd_check_def_t *d
     if (def->tenant) json_object_set_new(o, "tenant", json_string(def->tenant));
     char *dval = dump(o, &dv);
     write_t *w = write_new(a, c, W_REPLACE, cb, arg);
-    w->newdef = *def;
+    w->newdef = hd_xmalloc(sizeof(*w->newdef));
+    *w->newdef = *def;
     memset(def, 0, sizeof(*def));
     int rc = hd_store_put(a->store, dkey, dk, dval, dv, 0, on_written, w);
     free(dkey);
     free(dval);
     if (rc < 0) {
-        *def = w->newdef; /* the caller keeps what it gave */
+        *def = *w->newdef; /* the caller keeps what it gave */
+        free(w->newdef);
         c->refs--;
         free(w);
     }

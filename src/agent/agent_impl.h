@@ -30,9 +30,9 @@ typedef struct hd_agent_check_s {
     hd_agent_t *agent;
     hd_probe_t *running;   /* the run in flight */
     int64_t state_written; /* wall time of the last state write */
-    int state_dirty;       /* an output change waits for the throttle */
     int64_t cert_expiry;   /* tls: the certificate's notAfter, epoch seconds */
     uint64_t runs;         /* results so far */
+    int state_dirty;       /* an output change waits for the throttle */
     int refs;              /* writes in flight that point here */
     int removed;           /* deleted: freed when refs drop to 0 */
     int pending;           /* created, not yet durable: invisible to reads */

@@ -24,17 +24,17 @@ typedef struct hd_check_def_s {
     char *service_id;   /* the service it belongs to, NULL for a standalone check */
     char *tenant;       /* NULL: no tenant (management's own) */
     hd_target_t target; /* what to probe and the probe-level expectations */
-    int ttl;            /* a TTL check: no probe; the service reports through the API */
     int64_t interval_us;
     int64_t timeout_us;
     int64_t ttl_us;          /* TTL checks: critical when not updated within this */
     int64_t latency_warn_us; /* expect.latency_ms: a slower pass is a warning; 0 = off */
+    int ttl;                 /* a TTL check: no probe; the service reports through the API */
     int success_before_passing;
     int failures_before_warning;
     int failures_before_critical;
-    char **tags;        /* NULL-terminated, may be NULL */
     int from_config;    /* defined in the config file (exec: allowed there) */
     int cert_days_left; /* expect.cert_days_left (https, tls): fewer days left fails; 0 = off */
+    char **tags;        /* NULL-terminated, may be NULL */
     char *dns_expect;   /* expect.dns (dns://): a record the name must resolve to; NULL = any */
 } hd_check_def_t;
 

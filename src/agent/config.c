@@ -537,6 +537,8 @@ static void parse_status(ctx_t *c, const node_t *n, const char *path, hd_check_d
         return;
     }
     char p[PATHMAX];
+    d->target.http.status = hd_xcalloc(count, sizeof(*d->target.http.status));
+    d->target.http.nstatus = 0;
     for (size_t i = 0; i < count; i++) {
         int code;
         if (get_int(c, items[i], seq ? idx(p, path, i) : path, 100, 599, &code) == 0)

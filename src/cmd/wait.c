@@ -205,6 +205,7 @@ static int parse_status(const char *s, hd_http_expect_t *x)
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 100 || v > 599 || (*end && *end != ',')) return -1;
         if (x->nstatus == HD_HTTP_STATUS_MAX) return -1;
+        if (!x->status) x->status = hd_xcalloc(HD_HTTP_STATUS_MAX, sizeof(*x->status));
         x->status[x->nstatus++] = (int)v;
         p = *end ? end + 1 : end;
         if (*end && !*p) return -1; /* trailing comma */
@@ -331,7 +332,12 @@ static int run_wait(int argc, char **argv)
             goto out;
         }
         if (t->kind == HD_KIND_HTTP) {
-            t->http = http;
+            t->http = http; /* each target owns copies of the lists */
+            t->http.status = NULL;
+            if (http.nstatus) {
+                t->http.status = hd_xcalloc((size_t)http.nstatus, sizeof(*t->http.status));
+                memcpy(t->http.status, http.status, (size_t)http.nstatus * sizeof(*t->http.status));
+            }
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;
         }
         if (t->kind == HD_KIND_TLS) t->tls = (hd_tls_expect_t){cert_days, http.insecure};
@@ -391,6 +397,7 @@ out:
         hd_probe_env_close(&w.env);
         event_base_free(w.base);
     }
+    free(http.status);
     free(http.body_contains);
     free(urls);
     if (rc == 0 && cmd) {

@@ -314,6 +314,7 @@ void hd_target_free(hd_target_t *t)
     free(t->password);
     free(t->database);
     hd_argv_free(t->argv);
+    free(t->http.status);
     free(t->http.body_contains);
     free(t->dns_type);
     free(t->dns_server);

@@ -40,7 +40,7 @@ typedef enum hd_kind_e {
 
 /* What an http(s) target must answer to pass. */
 typedef struct hd_http_expect_s {
-    int status[HD_HTTP_STATUS_MAX]; /* accepted codes; none listed means any 2xx */
+    int *status; /* nstatus accepted codes (at most HD_HTTP_STATUS_MAX), owned; NULL: any 2xx */
     int nstatus;
     char *body_contains; /* NULL: any body */
     int follow;          /* follow redirects (off by default, CVE-2022-29153) */
@@ -60,20 +60,20 @@ typedef struct hd_target_s {
     char *url;     /* as given */
     char *display; /* as given with any password replaced by "***": use in messages */
     hd_kind_t kind;
-    char *host; /* network kinds; IPv6 without brackets */
+    int redis_db; /* redis SELECT index, -1 when absent (beside kind: no padding) */
+    char *host;   /* network kinds; IPv6 without brackets */
     int port;
-    char *path;     /* unix socket, file path */
-    char *user;     /* pg, mysql, redis (decoded) */
-    char *password; /* redis AUTH; pg/mysql never send it */
-    char *database; /* pg, mysql */
-    int redis_db;   /* redis SELECT index, -1 when absent */
-    char **argv;    /* exec: NULL-terminated */
+    int tcp_graceful; /* tcp: close with FIN (?close=graceful), not RST (the default) */
+    char *path;       /* unix socket, file path */
+    char *user;       /* pg, mysql, redis (decoded) */
+    char *password;   /* redis AUTH; pg/mysql never send it */
+    char *database;   /* pg, mysql */
+    char **argv;      /* exec: NULL-terminated */
     hd_http_expect_t http;
     hd_tls_expect_t tls;
     char *dns_type;   /* dns: "A", "AAAA", "CNAME", "MX", "NS" or "TXT"; NULL: see above */
     char *dns_server; /* dns: "ADDR[:PORT]" to ask instead of the system's servers, or NULL */
     char *dns_expect; /* dns: a value one answer must equal, or NULL */
-    int tcp_graceful; /* tcp: close with FIN (?close=graceful), not RST (the default) */
 } hd_target_t;
 
 /* Parses s into t. Returns 0, or -1 with a message naming what is wrong. */
