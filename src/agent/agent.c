@@ -108,10 +108,19 @@ typedef struct write_s {
     hd_check_def_t *newdef; /* W_REPLACE: the definition to take, owned */
 } write_t;
 
-enum { W_STATE, W_CREATE, W_REPLACE, W_DELETE, W_PAUSE };
+enum {
+    W_STATE,
+    W_QUEUED, /* a W_STATE from the state-write queue: its answer frees a slot */
+    W_CREATE,
+    W_REPLACE,
+    W_DELETE,
+    W_PAUSE,
+};
 
 static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_done_cb cb,
                        void *arg);
+static void state_pump(hd_agent_t *a);
+static void queue_state(hd_agent_t *a, hd_agent_check_t *c);
 
 static char *key_of(const char *prefix, const char *id, size_t *len)
 {
@@ -141,7 +150,7 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     hd_agent_t *a = w->a;
     hd_agent_check_t *c = w->c;
     hd_hist_add(&a->commit_lat, hd_time_now_us() - w->started);
-    if (status != 0 && w->kind == W_STATE && !c->removed)
+    if (status != 0 && (w->kind == W_STATE || w->kind == W_QUEUED) && !c->removed)
         fprintf(stderr, "heed agent: %s: cannot write state: %s\n", c->def.id,
                 hd_store_strerror(status));
     hd_agent_check_t *result = c;
@@ -170,7 +179,7 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
                 if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
-                (void)write_state(a, c, W_STATE, NULL, NULL); /* errors are logged */
+                queue_state(a, c);
             }
             hd_sched_remove(&a->sched, &c->item);
             schedule_check(a, c, hd_time_now_us());
@@ -191,6 +200,10 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     }
     if (w->cb) w->cb(status, result, w->arg);
     unref(c);
+    if (w->kind == W_QUEUED) {
+        a->state_inflight--;
+        state_pump(a);
+    }
     free(w);
 }
 
@@ -225,6 +238,45 @@ static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_do
         free(w);
     }
     return rc;
+}
+
+/* The state-write queue. A status change goes to the store at once, but
+ * 10,000 checks changing within one interval (every check's first result,
+ * or a network blip) must not mean 10,000 writes held in memory together
+ * (each ~0.5 KB of request and JSON until its batch commits: +3.5 MB). So
+ * at most STATE_INFLIGHT_MAX writes of this queue are in flight; beyond
+ * that a check waits in the queue, once however often it changes meanwhile,
+ * and its JSON is made when its write leaves, from its state at that
+ * moment. Each answer lets the next one go. Writes whose caller waits for
+ * durability (API pauses, TTL updates) do not queue. */
+#define STATE_INFLIGHT_MAX 256
+
+static void state_pump(hd_agent_t *a)
+{
+    while (a->state_head && a->state_inflight < STATE_INFLIGHT_MAX) {
+        hd_agent_check_t *c = a->state_head;
+        a->state_head = c->state_next;
+        if (!a->state_head) a->state_tail = NULL;
+        c->state_next = NULL;
+        c->state_queued = 0;
+        if (!c->removed && write_state(a, c, W_QUEUED, NULL, NULL) == 0) a->state_inflight++;
+        unref(c);
+    }
+}
+
+/* Asks for c's state to be written: now when a slot is free, else when its
+ * turn in the queue comes. Errors are logged when the write answers. */
+static void queue_state(hd_agent_t *a, hd_agent_check_t *c)
+{
+    if (c->state_queued) return; /* its write, still to leave, will carry this too */
+    c->state_queued = 1;
+    c->refs++;
+    if (a->state_tail)
+        a->state_tail->state_next = c;
+    else
+        a->state_head = c;
+    a->state_tail = c;
+    state_pump(a);
 }
 
 /* ---- runs and results ------------------------------------------------------ */
@@ -302,7 +354,7 @@ static void on_result(const hd_result_t *res, void *arg)
                                                               : HD_CHECK_CRITICAL;
     history_add(a, c, wall, hs, (int)res->reason, res->latency_us, flags & HD_STATE_STATUS_CHANGED);
     if (flags & HD_STATE_STATUS_CHANGED)
-        (void)write_state(a, c, W_STATE, NULL, NULL); /* errors are logged in on_written */
+        queue_state(a, c);
     else if (flags & HD_STATE_OUTPUT_CHANGED)
         c->state_dirty = 1; /* the tick writes it when the throttle allows */
 }
@@ -342,7 +394,7 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
                                NULL, NULL);
     if (changed) {
         c->st.last_change = wall;
-        (void)write_state(a, c, W_STATE, NULL, NULL);
+        queue_state(a, c);
     }
 }
 
@@ -516,7 +568,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     while ((s = hd_map_next(&a->checks, &pos))) {
         hd_agent_check_t *c = s->val;
         if (c->state_dirty && wall - c->state_written >= HD_AGENT_OUTPUT_THROTTLE_US)
-            (void)write_state(a, c, W_STATE, NULL, NULL);
+            queue_state(a, c);
     }
     struct timeval tv = {1, 0};
     evtimer_add(a->tick, &tv);
@@ -585,7 +637,7 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
                 if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
-                (void)write_state(a, c, W_STATE, NULL, NULL); /* errors are logged */
+                queue_state(a, c);
             }
         } else {
             c = check_new(a, d);
@@ -764,9 +816,25 @@ static void agent_free(hd_agent_t *a)
      * them going back in time), then close the store: closing answers
      * every pending write, which may free removed checks. */
     if (a->store) {
-        for (size_t i = 0; i < n; i++)
-            if (all[i]->state_dirty || all[i]->st.last_checked > all[i]->state_written)
-                (void)write_state(a, all[i], W_STATE, NULL, NULL);
+        /* The queue's checks are written here with the rest; a flush every
+         * STATE_INFLIGHT_MAX writes keeps this burst as small as the queue's. */
+        hd_agent_check_t *q = a->state_head;
+        a->state_head = a->state_tail = NULL;
+        size_t issued = 0;
+        for (size_t i = 0; i < n; i++) {
+            hd_agent_check_t *c = all[i];
+            if (!c->state_queued && !c->state_dirty && c->st.last_checked <= c->state_written)
+                continue;
+            (void)write_state(a, c, W_STATE, NULL, NULL);
+            if (++issued % STATE_INFLIGHT_MAX == 0) hd_store_flush(a->store);
+        }
+        while (q) { /* their writes are asked for: drop the queue's references */
+            hd_agent_check_t *next = q->state_next;
+            q->state_next = NULL;
+            q->state_queued = 0;
+            unref(q);
+            q = next;
+        }
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);

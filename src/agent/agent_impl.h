@@ -28,14 +28,17 @@ typedef struct hd_agent_check_s {
     hd_check_state_t st;
     hd_sched_item_t item; /* next run (probes) or TTL expiry (ttl checks) */
     hd_agent_t *agent;
-    hd_probe_t *running;   /* the run in flight */
-    int64_t state_written; /* wall time of the last state write */
-    int64_t cert_expiry;   /* tls: the certificate's notAfter, epoch seconds */
-    uint64_t runs;         /* results so far */
-    int state_dirty;       /* an output change waits for the throttle */
-    int refs;              /* writes in flight that point here */
-    int removed;           /* deleted: freed when refs drop to 0 */
-    int pending;           /* created, not yet durable: invisible to reads */
+    hd_probe_t *running;                 /* the run in flight */
+    int64_t state_written;               /* wall time of the last state write */
+    int64_t cert_expiry;                 /* tls: the certificate's notAfter, epoch seconds */
+    uint64_t runs;                       /* results so far */
+    struct hd_agent_check_s *state_next; /* in the agent's state-write queue */
+    int refs;                            /* writes in flight that point here */
+    /* Flags, 0 or 1 (a byte each: 10,000 checks). */
+    unsigned char state_queued; /* in that queue (which holds a reference) */
+    unsigned char state_dirty;  /* an output change waits for the throttle */
+    unsigned char removed;      /* deleted: freed when refs drop to 0 */
+    unsigned char pending;      /* created, not yet durable: invisible to reads */
 } hd_agent_check_t;
 
 struct hd_agent_s {
@@ -49,7 +52,11 @@ struct hd_agent_s {
     struct hd_api_s *api;
     hd_map_t checks; /* id -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
-    struct event *tick;           /* once a second: loop lag, throttled state writes */
+    struct event *tick; /* once a second: loop lag, throttled state writes */
+    /* Checks whose state waits for a write slot, oldest first (agent.c:
+     * state writes), and the state writes in flight from that queue. */
+    struct hd_agent_check_s *state_head, *state_tail;
+    size_t state_inflight;
     struct hist_row_s *hist_rows; /* results waiting for the next history flush */
     size_t hist_n, hist_cap;
     struct event *hist_ev; /* flushes them a moment after the first */

@@ -1063,11 +1063,10 @@ bad:
     return rc;
 }
 
-void hd_store_close(hd_store_t *s)
+void hd_store_flush(hd_store_t *s)
 {
     if (!s) return;
-    s->closing = 1;
-    /* Every write already asked for is committed and answered. */
+    /* The eventfd's later wake-up finds nothing to take: harmless. */
     while (s->busy || s->pending.head) {
         if (!s->busy) hand_over(s);
         pthread_mutex_lock(&s->mu);
@@ -1076,6 +1075,13 @@ void hd_store_close(hd_store_t *s)
         pthread_mutex_unlock(&s->mu);
         take_done(s);
     }
+}
+
+void hd_store_close(hd_store_t *s)
+{
+    if (!s) return;
+    s->closing = 1;
+    hd_store_flush(s); /* every write already asked for is committed and answered */
     while (s->deferred.head)
         run_deferred(s);
     for (hd_store_watch_t *w = s->watches; w; w = w->next)

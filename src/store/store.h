@@ -170,6 +170,11 @@ int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_stor
  * and frees the store. Requests made from those callbacks fail with
  * HD_STORE_ECLOSED. Not to be called from inside a store callback. */
 void hd_store_close(hd_store_t *s);
+/* Commits every write asked for so far and answers it, inside this call, as
+ * hd_store_close does, but leaves the store open. Writes made from those
+ * callbacks are committed too. Not to be called from inside a store
+ * callback. */
+void hd_store_flush(hd_store_t *s);
 /* The last revision this process has seen committed. */
 int64_t hd_store_revision(const hd_store_t *s);
 

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -146,6 +147,51 @@ class Restart(HeedTestCase):
         self.assertEqual(a.stop(), 0, a.stderr())
         a.start()
         self.assertIn("after", a.checks())
+
+    def test_every_check_changing_at_once_is_stored(self):
+        # 600 checks whose status changes within one interval: more state
+        # writes than the agent keeps in flight (256), so most wait their
+        # turn. Every change must still be stored within a second, and a
+        # stop must store every check's last run.
+        up = tcp_listener(self.reg)
+        target = "tcp://127.0.0.1:%d" % up.port
+        ids = ["m%03d" % i for i in range(600)]
+
+        def config(interval):
+            return {"checks": [{"id": i, "name": i, "target": target, "interval": interval}
+                               for i in ids]}
+
+        def count(a, status):
+            return a.ok("GET", "/v1/status")["checks"][status]
+
+        # First results: 600 changes from "not checked yet" to passing.
+        a = Agent(self.reg, config("500ms")).start()
+        wait_until(lambda: count(a, "passing") == 600, 30, what="600 passing checks")
+        time.sleep(scaled(1.5))  # runs since the status writes: the stop must write them
+        before = a.checks()
+        self.assertEqual(a.stop(), 0, a.stderr())
+        a.write_config(config("24h"))  # no run during the checks below: they show the store
+        a.start()
+        after = a.checks()
+        for i in ids:
+            self.assertEqual(after[i]["status"], "passing", i)
+            self.assertGreaterEqual(after[i]["last_checked"], before[i]["last_checked"], i)
+        self.assertEqual(a.stop(), 0, a.stderr())
+
+        # The target goes away: 600 changes to warning, then to critical
+        # (the third failure), then kill -9.
+        up.stop()
+        a.write_config(config("500ms"))
+        a.start()
+        wait_until(lambda: count(a, "critical") == 600, 30, what="600 critical checks")
+        time.sleep(scaled(1.0))
+        self.assertEqual(a.stop(signal.SIGKILL), -signal.SIGKILL)
+        a.write_config(config("24h"))
+        a.start()
+        after = a.checks()
+        lost = [i for i in ids if (after[i]["status"], after[i]["reason"])
+                != ("critical", "connect_refused")]
+        self.assertEqual(lost, [], "status changes lost to kill -9")
 
 
 if __name__ == "__main__":

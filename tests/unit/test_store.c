@@ -812,6 +812,48 @@ static void test_close_answers_and_refuses(void **state)
     t_expect_absent(t, "heed/kv/b");
 }
 
+typedef struct flush_s {
+    tstore_t *t;
+    int status_a, status_b, rc, done_a, done_b;
+} flush_t;
+
+static void flush_b(int status, const hd_store_write_result_t *r, void *arg)
+{
+    flush_t *f = arg;
+    (void)r;
+    f->status_b = status;
+    f->done_b = 1;
+}
+
+static void flush_a(int status, const hd_store_write_result_t *r, void *arg)
+{
+    flush_t *f = arg;
+    (void)r;
+    f->status_a = status;
+    f->done_a = 1;
+    f->rc = hd_store_put(f->t->s, "heed/kv/b", 9, "2", 1, 0, flush_b, f);
+}
+
+/* hd_store_flush: the write asked for, and the one its callback asks for,
+ * are committed and answered inside the call; the store stays open. */
+static void test_flush_answers_and_stays_open(void **state)
+{
+    tstore_t *t = *state;
+    flush_t f = {t, -1, -1, -1, 0, 0};
+    assert_int_equal(hd_store_put(t->s, "heed/kv/a", 9, "1", 1, 0, flush_a, &f), 0);
+    hd_store_flush(t->s);
+    assert_true(f.done_a && f.done_b);
+    assert_int_equal(f.status_a, 0);
+    assert_int_equal(f.rc, 0);
+    assert_int_equal(f.status_b, 0);
+    hd_store_flush(t->s); /* nothing pending: returns at once */
+    t_expect(t, "heed/kv/a", "1");
+    t_expect(t, "heed/kv/b", "2");
+    t_close(t);
+    t_open_cfg(t);
+    t_expect(t, "heed/kv/b", "2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -840,6 +882,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, t_fixture_setup,
                                         t_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_close_answers_and_refuses, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_flush_answers_and_stays_open, t_fixture_setup,
                                         t_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
