@@ -8,10 +8,11 @@
  * half-loaded agent.
  *
  * Writes: a definition change and a status change are written at once
- * (an API write is answered only when durable); an output that changes
- * while the status does not is written at most once a minute per check
- * (HD_AGENT_OUTPUT_THROTTLE_US) and at shutdown; every result goes to the
- * local history. */
+ * (an API write is answered only when durable; past 256 state writes in
+ * flight, a check's waits its turn in a queue: see "state-write queue");
+ * an output that changes while the status does not is written at most
+ * once a minute per check (HD_AGENT_OUTPUT_THROTTLE_US) and at shutdown;
+ * every result goes to the local history. */
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
@@ -693,6 +694,10 @@ typedef struct load_s {
     char err[512];
 } load_t;
 
+/* States are read STATES_PAGE at a time: 10,000 of them at once were
+ * ~4 MB of keys and JSON in one answer, on top of the checks. */
+#define STATES_PAGE 256
+
 static void on_states(int status, const hd_store_range_t *r, void *arg)
 {
     load_t *l = arg;
@@ -712,6 +717,14 @@ static void on_states(int status, const hd_store_range_t *r, void *arg)
             if (!c) { /* a check that is gone: its state goes too */
                 (void)hd_store_delete(a->store, kv->key, kv->key_len, NULL, NULL);
             }
+        }
+        if (r->more && r->n) { /* the next page, after this one's last key */
+            const hd_store_kv_t *last = &r->kvs[r->n - 1];
+            if (hd_store_range_after(a->store, HD_AGENT_KEY_STATE, plen, last->key, last->key_len,
+                                     STATES_PAGE, on_states, l) == 0)
+                return;
+            l->status = HD_STORE_EIO;
+            snprintf(l->err, sizeof(l->err), "reading states failed");
         }
     } else {
         snprintf(l->err, sizeof(l->err), "reading states: %s", hd_store_strerror(status));
@@ -761,8 +774,8 @@ static void on_defs(int status, const hd_store_range_t *r, void *arg)
         hd_agent_check_t *c = check_new(a, &d);
         hd_map_put(&a->checks, c->def.id, c);
     }
-    if (hd_store_range(a->store, HD_AGENT_KEY_STATE, strlen(HD_AGENT_KEY_STATE), 0, on_states, l) <
-        0) {
+    if (hd_store_range(a->store, HD_AGENT_KEY_STATE, strlen(HD_AGENT_KEY_STATE), STATES_PAGE,
+                       on_states, l) < 0) {
         l->status = HD_STORE_EIO;
         snprintf(l->err, sizeof(l->err), "reading states failed");
         event_base_loopbreak(a->base);

@@ -712,7 +712,11 @@ static void do_range(hd_store_t *s, req_t *r)
     if (!rc) {
         res.revision = read_meta(s, "revision", &rc);
         sqlite3_stmt *st = s->r[elen ? R_RANGE : R_RANGE_ALL];
-        bind_blob(st, 1, r->key, r->key_len);
+        /* After a key: from that key and its NUL, the next possible key. */
+        if (r->n2)
+            bind_blob(st, 1, r->key + r->key_len + 1, (size_t)r->n2);
+        else
+            bind_blob(st, 1, r->key, r->key_len);
         if (elen) bind_blob(st, 2, end, elen);
         /* One more than the limit tells whether there is more. */
         sqlite3_bind_int64(st, elen ? 3 : 2, r->n1 ? r->n1 + 1 : -1);
@@ -1115,6 +1119,27 @@ int hd_store_range(hd_store_t *s, const char *prefix, size_t prefix_len, size_t 
     if (rc) return rc;
     if (prefix_len > HD_STORE_KEY_MAX || (prefix_len && !prefix)) return HD_STORE_EKEY;
     req_t *r = req_key(RQ_RANGE, prefix, prefix_len);
+    r->n1 = (int64_t)limit;
+    r->cb.range = cb;
+    r->arg = arg;
+    defer(s, r);
+    return 0;
+}
+
+int hd_store_range_after(hd_store_t *s, const char *prefix, size_t prefix_len, const char *after,
+                         size_t after_len, size_t limit, hd_store_range_cb cb, void *arg)
+{
+    int rc = refuse(s, (const void *)cb, 1);
+    if (rc) return rc;
+    if (prefix_len > HD_STORE_KEY_MAX || (prefix_len && !prefix)) return HD_STORE_EKEY;
+    if ((rc = hd_store__check_key(after, after_len))) return rc;
+    if (after_len < prefix_len || memcmp(after, prefix, prefix_len) != 0) return HD_STORE_EKEY;
+    char *data;
+    req_t *r = req_new(RQ_RANGE, 0, 0, prefix_len + 1 + after_len + 1, &data);
+    r->key = copy_bytes(&data, prefix, prefix_len);
+    r->key_len = prefix_len;
+    (void)copy_bytes(&data, after, after_len); /* right after the prefix's NUL */
+    r->n2 = (int64_t)after_len + 1;            /* with its NUL: the first key past it */
     r->n1 = (int64_t)limit;
     r->cb.range = cb;
     r->arg = arg;

@@ -47,7 +47,8 @@ struct req_s {
     size_t nops;
     const char *key; /* get/range: key or prefix; history: the check id */
     size_t key_len;
-    int64_t n1, n2, n3; /* by kind: lease id and TTL; revision; times and latency */
+    int64_t n1, n2, n3; /* by kind: lease id and TTL; revision; times and latency; range:
+                           limit and the length of the start key after key's NUL (0: key) */
     int i1, i2;         /* by kind: status and reason; step; limit */
     /* results */
     int status;

@@ -183,6 +183,12 @@ int hd_store_get(hd_store_t *s, const char *key, size_t key_len, hd_store_get_cb
 /* Reads the keys starting with prefix ("" = all), at most limit (0 = all). */
 int hd_store_range(hd_store_t *s, const char *prefix, size_t prefix_len, size_t limit,
                    hd_store_range_cb cb, void *arg);
+/* As hd_store_range, from the first key after `after` (a key with the
+ * prefix, e.g. the last one of the previous page): a long range read page
+ * by page, never held in memory whole. HD_STORE_EKEY when after does not
+ * start with prefix. */
+int hd_store_range_after(hd_store_t *s, const char *prefix, size_t prefix_len, const char *after,
+                         size_t after_len, size_t limit, hd_store_range_cb cb, void *arg);
 
 /* Writes value under key, attached to lease (0: none). cb may be NULL. */
 int hd_store_put(hd_store_t *s, const char *key, size_t key_len, const char *value,

@@ -96,6 +96,31 @@ static void test_range_and_delete_prefix(void **state)
     assert_int_equal(t_range(t, "nothing/", 0, &a), 0);
     assert_int_equal(a.n, 0);
 
+    /* Page by page: after a key, the keys past it, never one outside the
+     * prefix; an after that is not in the prefix is refused. */
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        hd_store_range_after(t->s, "heed/checks/", 12, "heed/checks/1", 13, 1, t_range_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.keys[0], "heed/checks/10=v");
+    assert_true(a.more);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        hd_store_range_after(t->s, "heed/checks/", 12, "heed/checks/10", 14, 0, t_range_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.keys[0], "heed/checks/2=v");
+    assert_false(a.more);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(
+        hd_store_range_after(t->s, "heed/checks/", 12, "heed/checks/2", 13, 0, t_range_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.n, 0); /* not heed/checkz */
+    assert_int_equal(hd_store_range_after(t->s, "heed/checks/", 12, "heed/a", 6, 0, t_range_cb, &a),
+                     HD_STORE_EKEY);
+
     answer_t w = {0};
     assert_int_equal(hd_store_delete_prefix(t->s, "heed/checks/", 12, t_write_cb, &w), 0);
     t_spin(t, &w.done);
