@@ -540,8 +540,7 @@ int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t st
         if (s == HD_CHECK_PASSING) c->st.last_success = wall;
         if (changed) c->st.last_change = wall;
         size_t max = a->cfg.limits.output_max_bytes ? a->cfg.limits.output_max_bytes : 4096;
-        free(c->st.output);
-        c->st.output = hd_xstrndup(output ? output : "", max - 1);
+        (void)hd_state_set_output(&c->st, output ? output : "", max);
         (void)hd_store_history_add(a->store, c->def.id, wall, s, (int)c->st.reason, 0, NULL, NULL);
         hd_sched_add(&a->sched, &c->item, hd_time_now_us() + c->def.ttl_us);
         hd_sched_arm(&a->sched, a->base, hd_time_now_us(), on_sched, a);
@@ -899,21 +898,24 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     return 0;
 }
 
-/* --dev's sample check of the agent's own port follows --bind. */
+/* --dev's sample check of the agent's own port follows --bind: points d
+ * at host:port. */
+static void dev_point(hd_check_def_t *d, const char *host, int port)
+{
+    if (d->target.kind != HD_KIND_TCP || strcmp(d->id, "agent-api") != 0) return;
+    char url[300], err[256];
+    snprintf(url, sizeof(url), strchr(host, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d", host, port);
+    hd_target_t t;
+    if (hd_target_parse(url, &t, err, sizeof(err)) == 0) {
+        hd_target_free(&d->target);
+        d->target = t;
+    }
+}
+
 static void dev_follow_bind(hd_config_t *cfg)
 {
-    for (size_t i = 0; i < cfg->nchecks; i++) {
-        hd_check_def_t *d = &cfg->checks[i];
-        if (d->target.kind != HD_KIND_TCP || strcmp(d->id, "agent-api") != 0) continue;
-        char url[300], err[256];
-        snprintf(url, sizeof(url), strchr(cfg->bind_host, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d",
-                 cfg->bind_host, cfg->bind_port ? cfg->bind_port : 8500);
-        hd_target_t t;
-        if (hd_target_parse(url, &t, err, sizeof(err)) == 0) {
-            hd_target_free(&d->target);
-            d->target = t;
-        }
-    }
+    for (size_t i = 0; i < cfg->nchecks; i++)
+        dev_point(&cfg->checks[i], cfg->bind_host, cfg->bind_port ? cfg->bind_port : 8500);
 }
 
 int hd_agent_run(const hd_agent_opts_t *o)
@@ -1019,6 +1021,10 @@ int hd_agent_run(const hd_agent_opts_t *o)
     if (start_api(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s\n", err);
         goto out;
+    }
+    if (o->dev && a->cfg.bind_port == 0) { /* --bind HOST:0: the port the kernel gave */
+        hd_agent_check_t *c = hd_map_get(&a->checks, "agent-api");
+        if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, hd_api_port(a->api));
     }
     now = hd_time_now_us();
     size_t pos = 0;

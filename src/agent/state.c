@@ -21,7 +21,7 @@ void hd_state_free(hd_check_state_t *st)
     st->output = NULL;
 }
 
-static int set_output(hd_check_state_t *st, const char *out, size_t max)
+int hd_state_set_output(hd_check_state_t *st, const char *out, size_t max)
 {
     size_t n = strlen(out);
     if (max && n >= max) n = max - 1;
@@ -81,7 +81,7 @@ int hd_state_apply(hd_check_state_t *st, const hd_check_def_t *d, const hd_resul
             flags |= set_status(st, HD_CHECK_WARNING, now_us);
         }
     }
-    flags |= set_output(st, out, output_max);
+    flags |= hd_state_set_output(st, out, output_max);
     return flags;
 }
 
@@ -93,5 +93,5 @@ int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us)
     if (paused) return set_status(st, HD_CHECK_MAINTENANCE, now_us);
     /* Resumed: critical until the next result says otherwise, as a new check. */
     return set_status(st, HD_CHECK_CRITICAL, now_us) |
-           set_output(st, "resumed, not checked yet", 0);
+           hd_state_set_output(st, "resumed, not checked yet", 0);
 }

@@ -33,5 +33,8 @@ int hd_state_apply(hd_check_state_t *st, const hd_check_def_t *d, const hd_resul
                    int64_t now_us, size_t output_max);
 /* Pauses (maintenance) or resumes a check. Returns HD_STATE_* flags. */
 int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us);
+/* Sets the output to out cut below max bytes (0: no limit) at a UTF-8
+ * character boundary; HD_STATE_OUTPUT_CHANGED when it differs, else 0. */
+int hd_state_set_output(hd_check_state_t *st, const char *out, size_t max);
 
 #endif

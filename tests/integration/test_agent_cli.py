@@ -184,6 +184,28 @@ class Cli(HeedTestCase):
         self.assertIn("heed agent: SIGTERM, stopping", err)
         self.assertFalse(os.path.exists(data_dir), "--dev left its data dir")
 
+    def test_dev_on_any_free_port(self):
+        """--bind HOST:0: the sample check of the agent's own port probes
+        the port the kernel gave, not 8500."""
+        proc = self.reg.spawn_heed(["agent", "--dev", "--bind", "127.0.0.1:0"])
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(
+            [proc.stdout.readline(), proc.stdout.readline()]), daemon=True)
+        reader.start()
+        reader.join(scaled(20))
+        self.assertEqual(len(lines), 2, "no start-up lines from heed agent --dev")
+        m = API_LINE.match(lines[1])
+        self.assertTrue(m, lines)
+        port = int(m.group(2))
+        self.assertNotEqual(port, 0)
+        r = http_call(port, "GET", "/v1/checks/agent-api")
+        self.assertEqual(r.json["target"], "tcp://127.0.0.1:%d" % port)
+        wait_until(lambda: http_call(port, "GET", "/v1/checks/agent-api").json["status"]
+                   == "passing", 15, what="agent-api passing")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=scaled(30))
+        self.assertEqual(proc.returncode, 0, err)
+
 
 if __name__ == "__main__":
     main()
