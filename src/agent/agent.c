@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stddef.h>
@@ -920,6 +921,12 @@ static void dev_follow_bind(hd_config_t *cfg)
 
 int hd_agent_run(const hd_agent_opts_t *o)
 {
+    /* Big buffers (a /metrics text is ~2.8 MB for 10,000 checks, a list
+     * reply alike) are mmap'd and given back when freed. glibc otherwise
+     * raises its mmap threshold to the size of the first such buffer freed
+     * and serves the next ones from the heap, where they stay resident: one
+     * scrape raised peak RSS by 7.2 MB, with the threshold fixed by 3.3. */
+    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     hd_agent_t agent, *a = &agent;
     memset(a, 0, sizeof(*a));
     hd_map_init(&a->checks);
