@@ -1,6 +1,7 @@
 /* yaml — a YAML document as a tree with positions (see yaml.h). */
 #include "util/yaml.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <libfyaml.h>
 #include <stdbool.h>
@@ -128,37 +129,6 @@ int hd_yaml_is_null(const hd_yaml_node_t *n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. Strict:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80) return 1;
-    size_t len;
-    unsigned cp, min;
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2;
-        cp = s[0] & 0x1fu;
-        min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3;
-        cp = s[0] & 0x0fu;
-        min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4;
-        cp = s[0] & 0x07u;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
-
 /* Refuses input that is not UTF-8, or holds a control character YAML does
  * not allow, at the first bad byte: YAML read here is UTF-8 only, and
  * libfyaml 0.7 can loop forever on some invalid bytes ("%\xf2"). */
@@ -167,7 +137,7 @@ static int check_utf8(const char *s, size_t len, int *line, int *column, char *e
     const unsigned char *p = (const unsigned char *)s;
     int l = 1, c = 1;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(p + i, len - i);
+        size_t n = hd_utf8_len(p + i, len - i);
         if (n == 0) {
             *line = l;
             *column = c;
