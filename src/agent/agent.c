@@ -285,12 +285,16 @@ static void queue_state(hd_agent_t *a, hd_agent_check_t *c)
 
 /* History rows. Every result goes to the history, but a result that changes
  * nothing needs no commit of its own: rows wait here at most
- * HISTORY_DELAY_US and leave for the store together, so that 10,000
- * results a second cost ten commits, not one per loop turn (each an fsync).
- * A status change, written at once anyway, takes the waiting rows along:
- * the history never lags behind a change the API shows. A stop flushes
- * them; a crash may lose the last HISTORY_DELAY_US of rows (history is best
- * effort). A row holds a reference on its check, as a write does. */
+ * HISTORY_DELAY_US and leave for the store together, in one request
+ * (hd_store_history_add_batch), so that 10,000 results a second cost ten
+ * requests and ten commits, not one of each per result (a commit is an
+ * fsync). A status change, written at once anyway, takes the waiting rows
+ * along: the history never lags behind a change the API shows. A stop
+ * flushes them. History is best effort: a crash may lose the last
+ * HISTORY_DELAY_US of rows, and when the store falls behind (its writer
+ * starved of CPU or disk) it drops rows past its queue limit and counts
+ * them (heed_history_rows_dropped_total); the loop never blocks or waits
+ * for it. A row holds a reference on its check, as a write does. */
 #define HISTORY_DELAY_US 100000
 #define HISTORY_MAX_ROWS 4096
 
@@ -306,14 +310,19 @@ static void history_flush(hd_agent_t *a)
     if (a->hist_ev) evtimer_del(a->hist_ev);
     size_t n = a->hist_n;
     a->hist_n = 0;
-    for (size_t i = 0; i < n; i++) {
-        hist_row_t *h = &a->hist_rows[i];
+    if (!n) return;
+    if (a->store) {
+        hd_hist_row_t *rows = hd_xmalloc(n * sizeof(*rows));
+        for (size_t i = 0; i < n; i++) {
+            const hist_row_t *h = &a->hist_rows[i];
+            rows[i] = (hd_hist_row_t){h->c->def.id, h->wall, h->status, h->reason, h->latency_us};
+        }
         /* Best effort: a failed history write must not stop checks. */
-        if (a->store)
-            (void)hd_store_history_add(a->store, h->c->def.id, h->wall, h->status, h->reason,
-                                       h->latency_us, NULL, NULL);
-        unref(h->c);
+        (void)hd_store_history_add_batch(a->store, rows, n, NULL, NULL);
+        free(rows);
     }
+    for (size_t i = 0; i < n; i++)
+        unref(a->hist_rows[i].c);
 }
 
 static void on_history_timer(evutil_socket_t fd, short what, void *arg)

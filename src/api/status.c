@@ -5,6 +5,7 @@
 #include "api/metrics.h"
 #include "api/routes.h"
 #include "api/server.h"
+#include "store/history.h"
 #include "util/time.h"
 
 #include <stdio.h>
@@ -58,6 +59,10 @@ static void get_metrics(hd_api_req_t *r, void *arg)
     hd_metrics_summary(m, "heed_store_commit_seconds",
                        "Time from a state write's request to its durable commit.", &a->commit_lat,
                        NULL);
+    hd_metrics_counter(m, "heed_history_rows_dropped_total",
+                       "History rows dropped because the store fell behind (history is best "
+                       "effort).",
+                       (double)hd_store_history_dropped(a->store), NULL);
     hd_metrics_counter(m, "heed_config_reloads_total", "Successful SIGHUP reloads.",
                        (double)a->reloads_total, NULL);
     hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",

@@ -181,19 +181,22 @@ static int check_num(hd_hist_writer_t *w, const char *id, size_t len, int64_t *n
     return 0;
 }
 
-int hd_hist__add(hd_hist_writer_t *w, const char *check_id, size_t id_len, int64_t ts_us,
-                 int status, int reason, int64_t latency_us)
+int hd_hist__add(hd_hist_writer_t *w, const hd_hist_row_t *rows, size_t n)
 {
-    int64_t chk = 0;
-    int rc = check_num(w, check_id, id_len, &chk);
-    if (rc) return rc;
     sqlite3_stmt *st = w->st[H_ADD];
-    sqlite3_bind_int64(st, 1, chk);
-    sqlite3_bind_int64(st, 2, ts_us / 1000);
-    sqlite3_bind_int(st, 3, status);
-    sqlite3_bind_int(st, 4, reason);
-    sqlite3_bind_int64(st, 5, latency_us);
-    return run(st);
+    for (size_t i = 0; i < n; i++) {
+        const hd_hist_row_t *h = &rows[i];
+        int64_t chk = 0;
+        int rc = check_num(w, h->check_id, strlen(h->check_id), &chk);
+        if (rc) return rc;
+        sqlite3_bind_int64(st, 1, chk);
+        sqlite3_bind_int64(st, 2, h->ts_us / 1000);
+        sqlite3_bind_int(st, 3, (int)h->status);
+        sqlite3_bind_int(st, 4, h->reason);
+        sqlite3_bind_int64(st, 5, h->latency_us);
+        if ((rc = run(st))) return rc;
+    }
+    return 0;
 }
 
 static int put_bucket(sqlite3_stmt *st, int64_t chk, const agg_t *a)

@@ -51,11 +51,32 @@ typedef void (*hd_hist_query_cb)(int status, const hd_hist_series_t *series, voi
 /* more: the slice stopped at its budget; call again to finish. */
 typedef void (*hd_hist_maint_cb)(int status, int more, void *arg);
 
+/* One result, as hd_store_history_add_batch takes it. */
+typedef struct hd_hist_row_s {
+    const char *check_id; /* NUL-terminated; copied by the call */
+    int64_t ts_us;        /* wall clock, microseconds since the epoch */
+    hd_check_status_t status;
+    int reason; /* the result's hd_reason_t */
+    int64_t latency_us;
+} hd_hist_row_t;
+
+/* Appends n results, one request for them all: their ids are copied into
+ * a single allocation and the writer stores them in one transaction. A bad
+ * row (empty or long id, negative time or latency, unknown status) refuses
+ * the whole call, nothing queued. History is best effort: rows that would
+ * take the queue past hd_store_config_t.hist_queue_max_rows are dropped and
+ * counted (hd_store_history_dropped), and the call still returns 0; cb (may
+ * be NULL) answers for the rows kept. */
+int hd_store_history_add_batch(hd_store_t *s, const hd_hist_row_t *rows, size_t n,
+                               hd_store_write_cb cb, void *arg);
 /* Appends one result of check_id at ts_us (wall clock, microseconds since
- * the epoch). cb may be NULL (the agent does not wait for history). */
+ * the epoch): a batch of one. cb may be NULL (the agent does not wait for
+ * history). */
 int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
                          hd_check_status_t status, int reason, int64_t latency_us,
                          hd_store_write_cb cb, void *arg);
+/* History rows dropped since open because the queue was full; 0 for NULL. */
+int64_t hd_store_history_dropped(const hd_store_t *s);
 /* The results of check_id in [since_us, until_us) at step, or coarser when
  * step's table does not reach back to since_us. now_us: the present, 0 for
  * the wall clock (tests pass synthetic times). An unknown check has an

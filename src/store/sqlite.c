@@ -31,6 +31,12 @@
  * restarts every lease's full TTL. A timer on the loop revokes expired
  * leases through the writer like any other write.
  *
+ * History rows (history.c) are writes like any other, many rows per
+ * request (hd_store_history_add_batch). Their queue is bounded: the loop
+ * counts the rows submitted and not yet back from the writer, and drops the
+ * rows past cfg->hist_queue_max_rows (counted for /metrics), so a writer
+ * starved of CPU or disk costs lost history, never unbounded memory.
+ *
  * Schema: PRAGMA user_version, migrations run at open, each in its own
  * transaction (see migrations[]). */
 #include "store/sqlite_impl.h"
@@ -419,8 +425,12 @@ static int w_one(hd_store_t *s, req_t *r, int64_t dispatched)
     case RQ_COMPACT:
         return w_compact(s, r, dispatched);
     case RQ_HIST_ADD:
+        /* No savepoint: a row fails only when the disk does, which ends the
+         * whole transaction, and a savepoint would copy every page the rows
+         * touch to a statement journal (measured: +0.4 us of writer CPU per
+         * row). */
         r->wr.revision = s->wrev;
-        return hd_hist__add(s->hist, r->key, r->key_len, r->n1, r->i1, r->i2, r->n2);
+        return hd_hist__add(s->hist, r->rows, r->nrows);
     case RQ_HIST_MAINT:
         r->wr.revision = s->wrev;
         return hd_hist__maintain(s->hist, r->n1 ? r->n1 : wall_us(), &r->more, &r->i2);
@@ -607,6 +617,7 @@ static void finish_batch(hd_store_t *s, req_t *batch, int64_t rev, int64_t compa
 {
     s->compacted = compacted;
     for (req_t *r = batch; r; r = r->next) {
+        if (r->kind == RQ_HIST_ADD) s->hist_queued -= (int64_t)r->nrows;
         if (r->kind == RQ_GRANT && r->status == 0) lease_add(s, r->n1, r->n2);
         if (r->kind == RQ_REVOKE) {
             if (r->status == 0 || r->status == HD_STORE_ENOLEASE)
@@ -1018,6 +1029,8 @@ int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_stor
     s->hconf.h1_keep_ms =
         (cfg->hist_1h_keep_us > 0 ? cfg->hist_1h_keep_us : 365LL * 86400 * 1000000) / 1000;
     s->maint_us = cfg->hist_maint_us == 0 ? 1000000 : cfg->hist_maint_us;
+    s->hist_queue_max =
+        cfg->hist_queue_max_rows > 0 ? cfg->hist_queue_max_rows : HIST_QUEUE_MAX_ROWS;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->done_cv, NULL);
@@ -1256,25 +1269,54 @@ int hd_store_compact(hd_store_t *s, int64_t revision, hd_store_write_cb cb, void
 
 /* ---- history requests (history.h); the SQL is in history.c ---- */
 
-int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
-                         hd_check_status_t status, int reason, int64_t latency_us,
-                         hd_store_write_cb cb, void *arg)
+int hd_store_history_add_batch(hd_store_t *s, const hd_hist_row_t *rows, size_t n,
+                               hd_store_write_cb cb, void *arg)
 {
     int rc = refuse(s, (const void *)cb, 0);
     if (rc) return rc;
-    size_t len = check_id ? strlen(check_id) : 0;
-    if ((rc = hd_store__check_key(check_id, len))) return rc;
-    if (ts_us < 0 || latency_us < 0 || (unsigned)status > HD_CHECK_MAINTENANCE)
-        return HD_STORE_EINVAL;
-    req_t *r = req_key(RQ_HIST_ADD, check_id, len);
-    r->n1 = ts_us;
-    r->n2 = latency_us;
-    r->i1 = (int)status;
-    r->i2 = reason;
+    if (n && !rows) return HD_STORE_EINVAL;
+    /* The rows that fit under the limit are the first ones; the rest are
+     * dropped, but still checked: a bad row refuses the call either way. */
+    int64_t room = s->hist_queue_max - s->hist_queued;
+    size_t keep = room <= 0 ? 0 : (uint64_t)room < n ? (size_t)room : n;
+    size_t bytes = keep * sizeof(hd_hist_row_t);
+    for (size_t i = 0; i < n; i++) {
+        const hd_hist_row_t *h = &rows[i];
+        size_t len = h->check_id ? strlen(h->check_id) : 0;
+        if ((rc = hd_store__check_key(h->check_id, len))) return rc;
+        if (h->ts_us < 0 || h->latency_us < 0 || (unsigned)h->status > HD_CHECK_MAINTENANCE)
+            return HD_STORE_EINVAL;
+        if (i < keep) bytes += len + 1;
+    }
+    s->hist_dropped += (int64_t)(n - keep);
+    if (!keep && !cb) return 0;
+    char *data;
+    req_t *r = req_new(RQ_HIST_ADD, 0, 0, bytes, &data);
+    r->rows = (hd_hist_row_t *)(void *)data; /* right after the request: aligned as it is */
+    r->nrows = keep;
+    data += keep * sizeof(hd_hist_row_t);
+    for (size_t i = 0; i < keep; i++) {
+        r->rows[i] = rows[i];
+        r->rows[i].check_id = copy_bytes(&data, rows[i].check_id, strlen(rows[i].check_id));
+    }
+    s->hist_queued += (int64_t)keep;
     r->cb.write = cb;
     r->arg = arg;
     submit(s, r);
     return 0;
+}
+
+int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
+                         hd_check_status_t status, int reason, int64_t latency_us,
+                         hd_store_write_cb cb, void *arg)
+{
+    hd_hist_row_t row = {check_id, ts_us, status, reason, latency_us};
+    return hd_store_history_add_batch(s, &row, 1, cb, arg);
+}
+
+int64_t hd_store_history_dropped(const hd_store_t *s)
+{
+    return s ? s->hist_dropped : 0;
 }
 
 int hd_store_history_query(hd_store_t *s, const char *check_id, int64_t since_us, int64_t until_us,

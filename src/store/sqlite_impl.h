@@ -20,6 +20,12 @@
 #define COMPACT_MAX_STEP  4096 /* revisions dropped per batch at most */
 #define CATCHUP_CHUNK     512  /* events a catching-up watch gets per loop turn */
 #define MAINT_BEHIND_US   50000
+/* History rows queued and not yet committed, at most (hd_store_config_t's
+ * hist_queue_max_rows). 200,000 is 20 s of 10,000 checks/s: a writer that
+ * far behind is starved, not having a slow moment, and a queued row costs
+ * about 50 bytes (its hd_hist_row_t and id), so the queue stays under
+ * ~10 MB instead of growing with the starvation. */
+#define HIST_QUEUE_MAX_ROWS 200000
 
 enum req_kind {
     /* the writer's */
@@ -45,11 +51,13 @@ struct req_s {
     size_t ncmp;
     hd_store_op_t *ops;
     size_t nops;
-    const char *key; /* get/range: key or prefix; history: the check id */
+    const char *key; /* get/range: key or prefix; history query: the check id */
     size_t key_len;
-    int64_t n1, n2, n3; /* by kind: lease id and TTL; revision; times and latency; range:
-                           limit and the length of the start key after key's NUL (0: key) */
-    int i1, i2;         /* by kind: status and reason; step; limit */
+    int64_t n1, n2, n3;  /* by kind: lease id and TTL; revision; times; range:
+                            limit and the length of the start key after key's NUL (0: key) */
+    int i1, i2;          /* by kind: step; maintenance: behind */
+    hd_hist_row_t *rows; /* history: the rows, their ids packed after them */
+    size_t nrows;
     /* results */
     int status;
     int more;
@@ -139,6 +147,9 @@ struct hd_store_s {
     hd_store_watch_t *watches;
     int walking; /* the watch list is being walked: cancel marks, does not free */
     int maint_inflight;
+    int64_t hist_queued;    /* history rows submitted, not yet back from the writer */
+    int64_t hist_queue_max; /* more are dropped */
+    int64_t hist_dropped;   /* rows dropped since open */
     struct event *flush_ev, *defer_ev, *done_ev, *lease_ev, *maint_ev, *catchup_ev;
     int efd;
 

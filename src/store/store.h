@@ -67,13 +67,15 @@ typedef struct hd_store_s hd_store_t;
 typedef struct hd_store_watch_s hd_store_watch_t;
 
 typedef struct hd_store_config_s {
-    const char *path;         /* the store file; created when missing */
-    int64_t event_retention;  /* revisions kept for watches; 0: 10,000 */
-    int64_t hist_raw_keep_us; /* history: raw results kept; 0: 48 h */
-    int64_t hist_1m_keep_us;  /* history: per-minute rollups kept; 0: 30 days */
-    int64_t hist_1h_keep_us;  /* history: per-hour rollups kept; 0: 365 days */
-    int64_t hist_maint_us;    /* history: period of the rollup/prune slice; 0: 1 s; <0: never
-                                 (tests call hd_store_history_maintain) */
+    const char *path;            /* the store file; created when missing */
+    int64_t event_retention;     /* revisions kept for watches; 0: 10,000 */
+    int64_t hist_raw_keep_us;    /* history: raw results kept; 0: 48 h */
+    int64_t hist_1m_keep_us;     /* history: per-minute rollups kept; 0: 30 days */
+    int64_t hist_1h_keep_us;     /* history: per-hour rollups kept; 0: 365 days */
+    int64_t hist_maint_us;       /* history: period of the rollup/prune slice; 0: 1 s; <0: never
+                                    (tests call hd_store_history_maintain) */
+    int64_t hist_queue_max_rows; /* history rows queued, not yet committed, at most; more
+                                    are dropped; 0: 200,000 (20 s of 10,000 checks/s) */
 } hd_store_config_t;
 
 /* One key as stored. key and value are NUL-terminated for convenience (the

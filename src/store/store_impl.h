@@ -39,9 +39,9 @@ extern const char hd_hist__schema_v2[];
 /* Prepares the writer's statements on db. */
 int hd_hist__writer_open(sqlite3 *db, const hd_hist_conf_t *conf, hd_hist_writer_t **out);
 void hd_hist__writer_close(hd_hist_writer_t *w);
-/* Inside the writer's transaction: stores one result. */
-int hd_hist__add(hd_hist_writer_t *w, const char *check_id, size_t id_len, int64_t ts_us,
-                 int status, int reason, int64_t latency_us);
+/* Inside the writer's transaction: stores n results; stops at the first
+ * error. */
+int hd_hist__add(hd_hist_writer_t *w, const hd_hist_row_t *rows, size_t n);
 /* Inside the writer's transaction: one rollup/prune slice as of now_us.
  * *more: the round over all checks is not finished; *behind: the slice hit
  * its row budget (there is a backlog). */

@@ -88,6 +88,8 @@ class Metrics(HeedTestCase):
         self.assertEqual(counts, {"passing": 2, "warning": 1, "critical": 1, "maintenance": 1})
         self.assertGreaterEqual(value(s, "heed_check_results_total"), 3)
         self.assertEqual(value(s, "heed_config_reloads_total"), 0)
+        # A few checks never fill the store's history queue.
+        self.assertEqual(value(s, "heed_history_rows_dropped_total"), 0)
         self.assertGreater(value(s, "heed_scheduler_lag_seconds_count"), 0)
         self.assertGreater(value(s, "heed_api_requests_total", **{"class": "2xx"}), 0)
 

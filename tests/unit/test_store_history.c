@@ -270,6 +270,128 @@ static void test_history_bad_input(void **state)
     assert_string_equal(hd_hist_step_str(HD_HIST_1M), "1m");
 }
 
+/* Three checks' rows, interleaved as the agent flushes them. */
+static void rows_of(hd_hist_row_t *rows, size_t n)
+{
+    static const char *const ids[] = {"web", "db", "cache"};
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (hd_hist_row_t){ids[i % 3], T0 + (int64_t)(i / 3) * 10 * SEC,
+                                  i == 4 ? HD_CHECK_CRITICAL : HD_CHECK_PASSING, i == 4 ? 7 : 0,
+                                  100 + (int64_t)i};
+}
+
+static void test_batch(void **state)
+{
+    tstore_t *t = *state;
+    hd_hist_row_t rows[30];
+    rows_of(rows, 30);
+    answer_t a = {0};
+    assert_int_equal(hd_store_history_add_batch(t->s, rows, 30, t_write_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.status, 0);
+    hq_t *q = query(t, "db", T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR);
+    assert_int_equal(q->n, 10);
+    assert_int_equal(q->pts[1].ts_us, T0 + 10 * SEC);
+    assert_int_equal(q->pts[1].worst, HD_CHECK_CRITICAL);
+    assert_int_equal(q->pts[1].reason, 7);
+    assert_int_equal(q->pts[1].lat_max_us, 104);
+    assert_int_equal(q->pts[2].lat_max_us, 107);
+    q = query(t, "cache", T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR);
+    assert_int_equal(q->n, 10);
+    assert_int_equal(q->pts[9].lat_max_us, 129);
+    q = query(t, "web", T0, T0 + HOUR, HD_HIST_1M, T0 + HOUR);
+    assert_int_equal(q->n, 2);
+    assert_int_equal(q->pts[0].count, 6);
+    assert_int_equal(q->pts[0].ok, 6);
+    /* An empty batch with a callback is answered; without one, nothing. */
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(hd_store_history_add_batch(t->s, NULL, 0, t_write_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(hd_store_history_add_batch(t->s, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(hd_store_history_dropped(t->s), 0);
+}
+
+static void test_batch_bad_row_refuses_all(void **state)
+{
+    tstore_t *t = *state;
+    hd_hist_row_t rows[9];
+    struct {
+        int at;
+        hd_hist_row_t bad;
+        int err;
+    } cases[] = {
+        {8, {"x", T0, HD_CHECK_PASSING, 0, -1}, HD_STORE_EINVAL},
+        {0, {"x", -1, HD_CHECK_PASSING, 0, 1}, HD_STORE_EINVAL},
+        {4, {"x", T0, (hd_check_status_t)9, 0, 1}, HD_STORE_EINVAL},
+        {4, {"", T0, HD_CHECK_PASSING, 0, 1}, HD_STORE_EKEY},
+        {4, {NULL, T0, HD_CHECK_PASSING, 0, 1}, HD_STORE_EKEY},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rows_of(rows, 9);
+        rows[cases[i].at] = cases[i].bad;
+        assert_int_equal(hd_store_history_add_batch(t->s, rows, 9, t_never_write, NULL),
+                         cases[i].err);
+    }
+    assert_int_equal(hd_store_history_add_batch(t->s, NULL, 3, t_never_write, NULL),
+                     HD_STORE_EINVAL);
+    sync_writes(t);
+    /* Nothing of the refused batches was stored, not even their good rows. */
+    const char *ids[] = {"web", "db", "cache", "x"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(query(t, ids[i], T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR)->n, 0);
+    assert_int_equal(hd_store_history_dropped(t->s), 0);
+}
+
+/* The queue limit: the rows past it are dropped and counted, the first
+ * ones kept. The count is of rows not yet back from the writer, so rows
+ * added within one loop turn all count, however fast the writer is. */
+static void test_batch_queue_limit(void **state)
+{
+    (void)state;
+    tstore_t t;
+    t_setup(&t);
+    t.cfg.hist_queue_max_rows = 10;
+    t_open_cfg(&t);
+    hd_hist_row_t rows[30];
+    rows_of(rows, 30);
+    answer_t a = {0}, b = {0}, c = {0};
+    assert_int_equal(hd_store_history_add_batch(t.s, rows, 6, t_write_cb, &a), 0);
+    assert_int_equal(hd_store_history_dropped(t.s), 0);
+    /* 6 + 9 > 10: rows 6..9 fit, 10..14 are dropped. */
+    assert_int_equal(hd_store_history_add_batch(t.s, rows + 6, 9, t_write_cb, &b), 0);
+    assert_int_equal(hd_store_history_dropped(t.s), 5);
+    /* Full: the whole batch is dropped; its callback still answers. */
+    assert_int_equal(hd_store_history_add_batch(t.s, rows + 15, 3, t_write_cb, &c), 0);
+    assert_int_equal(hd_store_history_dropped(t.s), 8);
+    assert_int_equal(
+        hd_store_history_add(t.s, "web", T0 + HOUR, HD_CHECK_PASSING, 0, 1, NULL, NULL), 0);
+    assert_int_equal(hd_store_history_dropped(t.s), 9);
+    t_spin(&t, &a.done);
+    t_spin(&t, &b.done);
+    t_spin(&t, &c.done);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    assert_int_equal(c.status, 0);
+    /* Rows 0..9 were stored: web 0,3,6,9; db 1,4,7; cache 2,5,8. */
+    hq_t *q = query(&t, "web", T0, T0 + 2 * HOUR, HD_HIST_RAW, T0 + 2 * HOUR);
+    assert_int_equal(q->n, 4);
+    assert_int_equal(q->pts[3].lat_max_us, 109);
+    q = query(&t, "cache", T0, T0 + 2 * HOUR, HD_HIST_RAW, T0 + 2 * HOUR);
+    assert_int_equal(q->n, 3);
+    assert_int_equal(q->pts[2].lat_max_us, 108);
+    /* Committed rows leave the queue: there is room again. */
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(hd_store_history_add_batch(t.s, rows + 20, 10, t_write_cb, &a), 0);
+    t_spin(&t, &a.done);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(hd_store_history_dropped(t.s), 9);
+    q = query(&t, "web", T0, T0 + 2 * HOUR, HD_HIST_RAW, T0 + 2 * HOUR);
+    assert_int_equal(q->n, 7); /* and 21, 24, 27 */
+    assert_int_equal(hd_store_history_dropped(NULL), 0);
+    t_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +406,10 @@ int main(void)
                                         t_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_history_bad_input, t_fixture_setup,
                                         t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bad_row_refuses_all, t_fixture_setup,
+                                        t_fixture_teardown),
+        cmocka_unit_test(test_batch_queue_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
