@@ -52,11 +52,6 @@ uint64_t hd_hist_window_count_at(const hd_hist_t *h, int64_t now_us)
     return n;
 }
 
-uint64_t hd_hist_window_count(const hd_hist_t *h)
-{
-    return hd_hist_window_count_at(h, hd_time_now_us());
-}
-
 int64_t hd_hist_quantile_at(const hd_hist_t *h, double q, int64_t now_us)
 {
     uint64_t total = 0, buckets[HD_HIST_BUCKETS] = {0};

@@ -41,7 +41,6 @@ void hd_hist_add_at(hd_hist_t *h, int64_t us, int64_t now_us);
 int64_t hd_hist_quantile(const hd_hist_t *h, double q);
 int64_t hd_hist_quantile_at(const hd_hist_t *h, double q, int64_t now_us);
 /* Values in the window. */
-uint64_t hd_hist_window_count(const hd_hist_t *h);
 uint64_t hd_hist_window_count_at(const hd_hist_t *h, int64_t now_us);
 /* Empties the histogram. */
 void hd_hist_reset(hd_hist_t *h);
