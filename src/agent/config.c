@@ -904,7 +904,8 @@ static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_t
 static const char *const top_keys[] = {"node",    "bind",        "data_dir",
                                        "tokens",  "checks",      "services",
                                        "limits",  "rate_limits", "enable_api_exec_checks",
-                                       "history", NULL};
+                                       "history", "tls",         "allow_plaintext",
+                                       NULL};
 enum {
     T_NODE,
     T_BIND,
@@ -916,6 +917,8 @@ enum {
     T_RATES,
     T_EXEC,
     T_HIST,
+    T_TLS,
+    T_PLAIN,
     T_N
 };
 
@@ -991,22 +994,46 @@ int hd_config_parse_bind(const char *bind, hd_config_t *cfg, char *err, size_t e
 
 static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
 {
-    static const char *const keys[] = {"max_body_bytes", "max_header_bytes", "max_conns_per_client",
-                                       "output_max_bytes", NULL};
-    const node_t *v[4];
+    static const char *const keys[] = {
+        "max_body_bytes", "max_header_bytes", "max_conns_per_client", "output_max_bytes",
+        "max_conns",      "header_timeout",   "body_timeout",         "idle_timeout",
+        "send_timeout",   "max_unsent_bytes", "max_unsent_total",     NULL};
+    enum { L_BODY, L_HEADER, L_PER_CLIENT, L_OUTPUT, L_CONNS, L_HEAD_T, L_BODY_T, L_IDLE_T,
+           L_SEND_T, L_UNSENT, L_UNSENT_TOTAL, L_N };
+    const node_t *v[L_N];
     char p[PATHMAX];
     if (fields(c, n, "limits", keys, v) < 0) return;
-    if (v[0])
-        (void)get_size(c, v[0], sub(p, "limits", keys[0]), KIB, GIB, "1 KiB to 1 GiB",
+    if (v[L_BODY])
+        (void)get_size(c, v[L_BODY], sub(p, "limits", keys[L_BODY]), KIB, GIB, "1 KiB to 1 GiB",
                        &l->max_body_bytes);
-    if (v[1])
-        (void)get_size(c, v[1], sub(p, "limits", keys[1]), KIB, MIB, "1 KiB to 1 MiB",
-                       &l->max_header_bytes);
-    if (v[2])
-        (void)get_int(c, v[2], sub(p, "limits", keys[2]), 1, 100000, &l->max_conns_per_client);
-    if (v[3])
-        (void)get_size(c, v[3], sub(p, "limits", keys[3]), 64, MIB, "64 bytes to 1 MiB",
-                       &l->output_max_bytes);
+    if (v[L_HEADER])
+        (void)get_size(c, v[L_HEADER], sub(p, "limits", keys[L_HEADER]), KIB, MIB,
+                       "1 KiB to 1 MiB", &l->max_header_bytes);
+    if (v[L_PER_CLIENT])
+        (void)get_int(c, v[L_PER_CLIENT], sub(p, "limits", keys[L_PER_CLIENT]), 1, 100000,
+                      &l->max_conns_per_client);
+    if (v[L_OUTPUT])
+        (void)get_size(c, v[L_OUTPUT], sub(p, "limits", keys[L_OUTPUT]), 64, MIB,
+                       "64 bytes to 1 MiB", &l->output_max_bytes);
+    if (v[L_CONNS])
+        (void)get_int(c, v[L_CONNS], sub(p, "limits", keys[L_CONNS]), 16, 1000000, &l->max_conns);
+    int64_t *dur[] = {[L_HEAD_T] = &l->header_timeout_us, [L_BODY_T] = &l->body_timeout_us,
+                      [L_IDLE_T] = &l->idle_timeout_us, [L_SEND_T] = &l->send_timeout_us};
+    for (int k = L_HEAD_T; k <= L_SEND_T; k++)
+        if (v[k])
+            (void)get_duration(c, v[k], sub(p, "limits", keys[k]), 100 * HD_USEC_PER_MSEC,
+                               "100ms", dur[k]);
+    if (v[L_UNSENT])
+        (void)get_size(c, v[L_UNSENT], sub(p, "limits", keys[L_UNSENT]), 16 * KIB, GIB,
+                       "16 KiB to 1 GiB", &l->max_unsent_bytes);
+    if (v[L_UNSENT_TOTAL])
+        (void)get_size(c, v[L_UNSENT_TOTAL], sub(p, "limits", keys[L_UNSENT_TOTAL]), MIB,
+                       64 * GIB, "1 MiB to 64 GiB", &l->max_unsent_total);
+    if (l->max_unsent_total < l->max_unsent_bytes) {
+        const node_t *at = v[L_UNSENT_TOTAL] ? v[L_UNSENT_TOTAL] : v[L_UNSENT];
+        errf(c, at, sub(p, "limits", keys[v[L_UNSENT_TOTAL] ? L_UNSENT_TOTAL : L_UNSENT]),
+             "max_unsent_total must not be below max_unsent_bytes");
+    }
 }
 
 static void parse_rate(ctx_t *c, const node_t *n, const char *path, hd_config_rate_t *r)
@@ -1051,6 +1078,37 @@ static void parse_history(ctx_t *c, const node_t *n, hd_config_history_t *h)
         }
 }
 
+static void parse_tls(ctx_t *c, const node_t *n, hd_config_tls_t *t)
+{
+    static const char *const keys[] = {"cert_file",       "key_file",    "ca_file",
+                                       "verify_incoming", "min_version", NULL};
+    enum { X_CERT, X_KEY, X_CA, X_VERIFY, X_MIN, X_N };
+    const node_t *v[X_N];
+    char p[PATHMAX];
+    if (fields(c, n, "tls", keys, v) < 0) return;
+    char **files[] = {&t->cert_file, &t->key_file, &t->ca_file};
+    for (int k = X_CERT; k <= X_CA; k++)
+        if (v[k]) (void)get_str(c, v[k], sub(p, "tls", keys[k]), S_TEXT, 4096, files[k]);
+    if (v[X_VERIFY]) (void)get_bool(c, v[X_VERIFY], "tls.verify_incoming", &t->verify_incoming);
+    if (v[X_MIN]) {
+        const node_t *m = v[X_MIN];
+        if (m->type == HD_YAML_SCALAR && (!strcmp(m->text, "TLSv1.2") || !strcmp(m->text, "1.2")))
+            t->min_version = 12;
+        else if (m->type == HD_YAML_SCALAR &&
+                 (!strcmp(m->text, "TLSv1.3") || !strcmp(m->text, "1.3")))
+            t->min_version = 13;
+        else
+            expected(c, m, "tls.min_version", "TLSv1.2 or TLSv1.3");
+    }
+    if (!t->cert_file != !t->key_file)
+        errf(c, n, "tls", "cert_file and key_file go together (the API's certificate and its key)");
+    else if (!t->cert_file && (t->ca_file || t->verify_incoming))
+        errf(c, n, "tls", "ca_file and verify_incoming need cert_file and key_file");
+    if (t->verify_incoming && !t->ca_file)
+        errf(c, v[X_VERIFY], "tls.verify_incoming",
+             "needs ca_file: the CAs that sign the clients' certificates");
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1084,6 +1142,8 @@ static void parse_top(ctx_t *c, const node_t *root)
     if (v[T_LIMITS]) parse_limits(c, v[T_LIMITS], &cfg->limits);
     if (v[T_RATES]) parse_rates(c, v[T_RATES], &cfg->rate_limits);
     if (v[T_HIST]) parse_history(c, v[T_HIST], &cfg->history);
+    if (v[T_TLS]) parse_tls(c, v[T_TLS], &cfg->tls);
+    if (v[T_PLAIN]) (void)get_bool(c, v[T_PLAIN], "allow_plaintext", &cfg->allow_plaintext);
 
     size_t n = 0;
     if (v[T_TOKENS] && get_seq(c, v[T_TOKENS], "tokens", "a list of tokens", &n) == 0 && n) {
@@ -1159,8 +1219,16 @@ void hd_config_defaults(hd_config_t *out)
     out->data_dir = hd_xstrdup(HD_CONFIG_DEFAULT_DATA);
     out->limits.max_body_bytes = 1 * MIB;
     out->limits.max_header_bytes = 16 * KIB;
+    out->limits.max_conns = 0; /* from the open-file limit */
     out->limits.max_conns_per_client = 200;
+    out->limits.header_timeout_us = 10 * HD_USEC_PER_SEC;
+    out->limits.body_timeout_us = 30 * HD_USEC_PER_SEC;
+    out->limits.idle_timeout_us = 15 * HD_USEC_PER_SEC;
+    out->limits.send_timeout_us = 30 * HD_USEC_PER_SEC;
+    out->limits.max_unsent_bytes = 1 * MIB;
+    out->limits.max_unsent_total = 64 * MIB;
     out->limits.output_max_bytes = 4096;
+    out->tls.min_version = 12;
     out->rate_limits.api.rate = 0; /* unlimited */
     out->rate_limits.api.burst = 0;
     out->rate_limits.ping.rate = 12.0 / 60.0;
@@ -1301,6 +1369,9 @@ void hd_config_free(hd_config_t *c)
         free(s->meta);
     }
     free(c->services);
+    free(c->tls.cert_file);
+    free(c->tls.key_file);
+    free(c->tls.ca_file);
     memset(c, 0, sizeof(*c));
 }
 

@@ -61,12 +61,31 @@ typedef struct hd_config_rate_s {
     int burst;
 } hd_config_rate_t;
 
+/* The API server's bounds (docs/config.md, "limits"). */
 typedef struct hd_config_limits_s {
-    size_t max_body_bytes;    /* request body; default 1 MiB */
-    size_t max_header_bytes;  /* request line and headers; default 16 KiB */
-    int max_conns_per_client; /* open connections from one address; default 200 */
-    size_t output_max_bytes;  /* check output kept; default 4096 */
+    size_t max_body_bytes;      /* request body; default 1 MiB */
+    size_t max_header_bytes;    /* request line and headers; default 16 KiB */
+    int max_conns;              /* open API connections in all; 0 (default): derived from
+                                   the open-file limit at start */
+    int max_conns_per_client;   /* open connections from one IPv4 address or IPv6 /64;
+                                   default 200 */
+    int64_t header_timeout_us;  /* a request line and headers arrive within; default 10 s */
+    int64_t body_timeout_us;    /* a request body arrives within; default 30 s */
+    int64_t idle_timeout_us;    /* a keep-alive connection idles at most; default 15 s */
+    int64_t send_timeout_us;    /* a reply makes progress to the client within; default 30 s */
+    size_t max_unsent_bytes;    /* reply bytes held for one connection; default 1 MiB */
+    size_t max_unsent_total;    /* reply bytes held for all connections; default 64 MiB */
+    size_t output_max_bytes;    /* check output kept; default 4096 */
 } hd_config_limits_t;
+
+/* HTTPS for the API (docs/config.md, "tls"): all NULL/0 is plain HTTP. */
+typedef struct hd_config_tls_s {
+    char *cert_file;     /* PEM certificate (chain); with key_file, the API speaks HTTPS */
+    char *key_file;      /* PEM private key */
+    char *ca_file;       /* PEM CAs that sign client certificates (verify_incoming) */
+    int verify_incoming; /* clients must present a certificate signed by ca_file */
+    int min_version;     /* 12 (default) or 13: TLS 1.2 or 1.3 as the floor */
+} hd_config_tls_t;
 
 typedef struct hd_config_rate_limits_s {
     hd_config_rate_t api;  /* every request, per token; default unlimited */
@@ -94,6 +113,8 @@ typedef struct hd_config_s {
     size_t nservices;
     hd_config_limits_t limits;
     hd_config_rate_limits_t rate_limits;
+    hd_config_tls_t tls;
+    int allow_plaintext;        /* default 0: a non-loopback bind needs tls */
     int enable_api_exec_checks; /* default 0: exec: checks from the config file only */
     hd_config_history_t history;
 } hd_config_t;

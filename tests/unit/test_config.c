@@ -414,7 +414,9 @@ static void test_limits_rates_history(void **state)
              "got \"0\"");
     load_bad("limits: {output_max_byte: 10}\n",
              "heed.yaml:1:10: limits.output_max_byte: unknown key (expected one of: "
-             "max_body_bytes, max_header_bytes, max_conns_per_client, output_max_bytes)");
+             "max_body_bytes, max_header_bytes, max_conns_per_client, output_max_bytes, "
+             "max_conns, header_timeout, body_timeout, idle_timeout, send_timeout, "
+             "max_unsent_bytes, max_unsent_total)");
     load_bad("rate_limits: {ping: {rate: 12/min}}\n",
              "heed.yaml:1:28: rate_limits.ping.rate: expected a rate like 12/m or 100/s (at most "
              "1000000 per unit), got \"12/min\"");
@@ -425,6 +427,77 @@ static void test_limits_rates_history(void **state)
              "heed.yaml:1:16: history.raw: expected a duration of at least 1m, got \"30s\"");
     load_bad("enable_api_exec_checks: yes\n",
              "heed.yaml:1:25: enable_api_exec_checks: expected true or false, got \"yes\"");
+}
+
+static void test_server_limits_tls(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("", &c);
+    assert_int_equal(c.limits.max_conns, 0);
+    assert_int_equal(c.limits.header_timeout_us, 10 * SEC);
+    assert_int_equal(c.limits.body_timeout_us, 30 * SEC);
+    assert_int_equal(c.limits.idle_timeout_us, 15 * SEC);
+    assert_int_equal(c.limits.send_timeout_us, 30 * SEC);
+    assert_int_equal(c.limits.max_unsent_bytes, 1024 * 1024);
+    assert_int_equal(c.limits.max_unsent_total, 64 * 1024 * 1024);
+    assert_null(c.tls.cert_file);
+    assert_int_equal(c.tls.min_version, 12);
+    assert_int_equal(c.allow_plaintext, 0);
+    hd_config_free(&c);
+
+    load_ok("limits:\n"
+            "  max_conns: 5000\n"
+            "  header_timeout: 2s\n"
+            "  body_timeout: 1m\n"
+            "  idle_timeout: 500ms\n"
+            "  send_timeout: 5s\n"
+            "  max_unsent_bytes: 256KiB\n"
+            "  max_unsent_total: 8MiB\n"
+            "tls:\n"
+            "  cert_file: /etc/heed/agent.pem\n"
+            "  key_file: /etc/heed/agent.key\n"
+            "  ca_file: /etc/heed/ca.pem\n"
+            "  verify_incoming: true\n"
+            "  min_version: TLSv1.3\n"
+            "allow_plaintext: true\n",
+            &c);
+    assert_int_equal(c.limits.max_conns, 5000);
+    assert_int_equal(c.limits.header_timeout_us, 2 * SEC);
+    assert_int_equal(c.limits.body_timeout_us, 60 * SEC);
+    assert_int_equal(c.limits.idle_timeout_us, 500000);
+    assert_int_equal(c.limits.send_timeout_us, 5 * SEC);
+    assert_int_equal(c.limits.max_unsent_bytes, 256 * 1024);
+    assert_int_equal(c.limits.max_unsent_total, 8 * 1024 * 1024);
+    assert_string_equal(c.tls.cert_file, "/etc/heed/agent.pem");
+    assert_string_equal(c.tls.key_file, "/etc/heed/agent.key");
+    assert_string_equal(c.tls.ca_file, "/etc/heed/ca.pem");
+    assert_int_equal(c.tls.verify_incoming, 1);
+    assert_int_equal(c.tls.min_version, 13);
+    assert_int_equal(c.allow_plaintext, 1);
+    hd_config_free(&c);
+
+    load_bad("limits: {idle_timeout: 10ms}\n",
+             "heed.yaml:1:24: limits.idle_timeout: expected a duration of at least 100ms, got "
+             "\"10ms\"");
+    load_bad("limits: {max_conns: 3}\n",
+             "heed.yaml:1:21: limits.max_conns: expected an integer from 16 to 1000000, got "
+             "\"3\"");
+    load_bad("limits: {max_unsent_bytes: 128MiB}\n",
+             "heed.yaml:1:28: limits.max_unsent_bytes: max_unsent_total must not be below "
+             "max_unsent_bytes");
+    load_bad("tls: {cert_file: /a.pem}\n",
+             "heed.yaml:1:6: tls: cert_file and key_file go together (the API's certificate and "
+             "its key)");
+    load_bad("tls: {cert_file: /a.pem, key_file: /a.key, verify_incoming: true}\n",
+             "heed.yaml:1:61: tls.verify_incoming: needs ca_file: the CAs that sign the clients' "
+             "certificates");
+    load_bad("tls: {ca_file: /ca.pem}\n",
+             "heed.yaml:1:6: tls: ca_file and verify_incoming need cert_file and key_file");
+    load_bad("tls: {cert_file: /a.pem, key_file: /a.key, min_version: TLSv1.1}\n",
+             "heed.yaml:1:57: tls.min_version: expected TLSv1.2 or TLSv1.3, got \"TLSv1.1\"");
+    load_bad("allow_plaintext: 1\n",
+             "heed.yaml:1:18: allow_plaintext: expected true or false, got \"1\"");
 }
 
 static void test_bind(void **state)
@@ -485,7 +558,7 @@ static void test_errors(void **state)
                         "got a list"},
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
-                       "enable_api_exec_checks, history)"},
+                       "enable_api_exec_checks, history, tls, allow_plaintext)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -832,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_check_defaults), cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_services),       cmocka_unit_test(test_limits_rates_history),
         cmocka_unit_test(test_bind),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_server_limits_tls),
         cmocka_unit_test(test_several_errors), cmocka_unit_test(test_long_values_quoted_short),
         cmocka_unit_test(test_load_file),      cmocka_unit_test(test_dev),
         cmocka_unit_test(test_def_equal),      cmocka_unit_test(test_parse_check),
