@@ -438,15 +438,25 @@ static int w_one(hd_store_t *s, req_t *r, int64_t dispatched)
     return HD_STORE_EINVAL;
 }
 
-/* Runs a batch as one transaction; every request gets its status. */
+/* Runs a batch as one transaction; every request gets its status.
+ *
+ * A full disk or an I/O error in any request ends the batch: every request
+ * of it fails and nothing of it stays. SQLite may have rolled the whole
+ * transaction back already, or only the failing statement (its documented
+ * choice for SQLITE_FULL and SQLITE_IOERR), which would leave part of a
+ * history request (it has no savepoint) or a maintenance slice behind.
+ * Ending the batch is the one answer that holds either way; the writer's
+ * connection stays usable, and the next batch starts afresh. */
 static void run_batch(hd_store_t *s, req_t *batch, int64_t dispatched)
 {
     int64_t rev0 = s->wrev, comp0 = s->wcompacted, lease0 = s->wlease_seq;
     int rc = run(s->w[W_BEGIN]);
     for (req_t *r = batch; r && !rc; r = r->next) {
         r->status = w_one(s, r, dispatched);
-        /* An I/O error or a full disk may have ended the transaction. */
-        if (sqlite3_get_autocommit(s->wdb)) rc = r->status ? r->status : HD_STORE_EIO;
+        if (r->status == HD_STORE_EFULL || r->status == HD_STORE_EIO)
+            rc = r->status;
+        else if (sqlite3_get_autocommit(s->wdb)) /* the transaction ended anyway */
+            rc = r->status ? r->status : HD_STORE_EIO;
     }
     if (!rc) {
         int64_t target = s->wrev - s->retention;
@@ -617,7 +627,10 @@ static void finish_batch(hd_store_t *s, req_t *batch, int64_t rev, int64_t compa
 {
     s->compacted = compacted;
     for (req_t *r = batch; r; r = r->next) {
-        if (r->kind == RQ_HIST_ADD) s->hist_queued -= (int64_t)r->nrows;
+        if (r->kind == RQ_HIST_ADD) {
+            s->hist_queued -= (int64_t)r->nrows;
+            if (r->status) s->hist_failed += (int64_t)r->nrows;
+        }
         if (r->kind == RQ_GRANT && r->status == 0) lease_add(s, r->n1, r->n2);
         if (r->kind == RQ_REVOKE) {
             if (r->status == 0 || r->status == HD_STORE_ENOLEASE)
@@ -1317,6 +1330,11 @@ int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
 int64_t hd_store_history_dropped(const hd_store_t *s)
 {
     return s ? s->hist_dropped : 0;
+}
+
+int64_t hd_store_history_failed(const hd_store_t *s)
+{
+    return s ? s->hist_failed : 0;
 }
 
 int hd_store_history_query(hd_store_t *s, const char *check_id, int64_t since_us, int64_t until_us,
