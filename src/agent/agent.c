@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
+#include "agent/preflight.h"
 #include "agent/state.h"
 #include "api/routes.h"
 #include "api/server.h"
@@ -27,7 +28,6 @@
 #include "util/mem.h"
 #include "util/time.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
@@ -793,16 +793,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- configuration: start-up and reload ------------------------------------ */
 
-static int is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") == 0) return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
-}
-
 /* Takes the config's check definitions into the registry, keeping the
  * state of checks whose definitions did not change. */
 static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
@@ -1162,7 +1152,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
     memset(a, 0, sizeof(*a));
     hd_map_init(&a->checks);
     hd_sched_init(&a->sched);
-    char err[4096];
+    char err[8192];
     int rc = 1;
 
     if (o->dev) {
@@ -1172,32 +1162,15 @@ int hd_agent_run(const hd_agent_opts_t *o)
             goto out;
         }
         a->tmp_dir = hd_xstrdup(tmpl);
-        hd_config_dev(&a->cfg, a->tmp_dir);
-    } else {
-        if (hd_config_load_file(o->config_path, &a->cfg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "%s\n", err);
-            goto out;
-        }
-        a->config_path = hd_xstrdup(o->config_path);
     }
-    if (o->data_dir) {
-        free(a->cfg.data_dir);
-        a->cfg.data_dir = hd_xstrdup(o->data_dir);
-    }
-    if (o->bind) {
-        if (hd_config_parse_bind(o->bind, &a->cfg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "heed agent: --bind %s: %s\n", o->bind, err);
-            goto out;
-        }
-        if (o->dev) dev_follow_bind(&a->cfg);
-    }
-    if (a->cfg.ntokens == 0 && !is_loopback(a->cfg.bind_host)) {
-        fprintf(stderr,
-                "heed agent: refusing to listen on %s without tokens: anyone who can reach it "
-                "could change checks. Configure tokens, or bind 127.0.0.1\n",
-                a->cfg.bind_host);
+    /* Every check of --validate too (preflight.h), then what only a start
+     * does: make data_dir, open the store, bind. */
+    if (hd_agent_preflight(o, a->tmp_dir, &a->cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
         goto out;
     }
+    if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
+    if (o->dev && o->bind) dev_follow_bind(&a->cfg);
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,
                 strerror(errno));
