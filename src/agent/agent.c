@@ -12,10 +12,14 @@
  * flight, a check's waits its turn in a queue: see "state-write queue");
  * an output that changes while the status does not is written at most
  * once a minute per check (HD_AGENT_OUTPUT_THROTTLE_US) and at shutdown;
- * every result goes to the local history. */
+ * every result goes to the local history. A write that fails changes
+ * nothing the API shows (an API change is applied once durable), and a
+ * state the agent owes the disk is retried until written: see "state
+ * writes". */
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
+#include "agent/preflight.h"
 #include "agent/state.h"
 #include "api/routes.h"
 #include "api/server.h"
@@ -24,7 +28,6 @@
 #include "util/mem.h"
 #include "util/time.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
@@ -42,6 +45,7 @@
 #define CHECK_OF(it) ((hd_agent_check_t *)((char *)(it)-offsetof(hd_agent_check_t, item)))
 
 static void schedule_check(hd_agent_t *a, hd_agent_check_t *c, int64_t now);
+static void on_sched(evutil_socket_t fd, short what, void *arg);
 
 /* ---- registry -------------------------------------------------------------- */
 
@@ -100,6 +104,34 @@ static void prepare_target(hd_check_def_t *d)
 
 /* ---- state writes ---------------------------------------------------------- */
 
+/* What the served state and the disk owe each other.
+ *
+ * A probe result (or a TTL expiry) is a fact: it changes the check at once
+ * and the check's state is then owed to the disk (gen != gen_disk) until a
+ * write that carries it is durable. An API change (pause, resume, a TTL
+ * report) is a request that may fail: it is written first, as the state
+ * the check would have with it, and applied to the check only once that
+ * write is durable. A write that fails leaves the check as it was and is
+ * answered with the error.
+ *
+ * One state write per check is in flight at a time (`writing`): the store
+ * commits in order, and two writes of one check in flight could land in
+ * the other order than the changes they carry. An API change that finds its
+ * check writing waits in a->changes_head; a result's write waits in the
+ * state-write queue. When a write answers, the check's next write leaves.
+ *
+ * A state write that fails (the disk is full, an I/O error) leaves the
+ * state owed and the check marked `retry`. Once a tick (on_tick) the
+ * checks marked so are queued again, at most once per retry_delay, which
+ * doubles from RETRY_MIN_US to RETRY_MAX_US while writes keep failing and
+ * starts over at the first success: the loop never waits for the disk,
+ * memory stays one flag per check, and what is owed is written at most
+ * RETRY_MAX_US plus a tick after space returns. heed_state_writes_owed and
+ * heed_state_writes_failed_total show it. History rows are best effort and
+ * not retried (the store counts the rows lost). */
+#define RETRY_MIN_US 1000000LL
+#define RETRY_MAX_US 16000000LL
+
 typedef struct write_s {
     hd_agent_t *a;
     hd_agent_check_t *c;
@@ -108,6 +140,14 @@ typedef struct write_s {
     void *arg;
     int kind;               /* what to do when durable */
     hd_check_def_t *newdef; /* W_REPLACE: the definition to take, owned */
+    /* State writes: the check's gen the written state includes. */
+    uint32_t gen;
+    /* W_PAUSE and W_TTL: the change, applied to the check once durable. */
+    int paused;               /* W_PAUSE */
+    hd_check_status_t status; /* W_TTL */
+    char *output;             /* W_TTL, owned */
+    int64_t wall;             /* when it was asked for */
+    struct write_s *next;     /* in a->changes_head while it waits */
 } write_t;
 
 enum {
@@ -117,12 +157,13 @@ enum {
     W_REPLACE,
     W_DELETE,
     W_PAUSE,
+    W_TTL,
 };
 
-static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_done_cb cb,
-                       void *arg);
+static int submit_state(hd_agent_t *a, hd_agent_check_t *c, write_t *w);
 static void state_pump(hd_agent_t *a);
 static void queue_state(hd_agent_t *a, hd_agent_check_t *c);
+static void state_next(hd_agent_t *a, hd_agent_check_t *c);
 
 static char *key_of(const char *prefix, const char *id, size_t *len)
 {
@@ -145,6 +186,77 @@ static char *dump(json_t *o, size_t *len)
     return s;
 }
 
+static int is_change(const write_t *w)
+{
+    return w->kind == W_PAUSE || w->kind == W_TTL;
+}
+
+static size_t output_max(const hd_agent_t *a)
+{
+    return a->cfg.limits.output_max_bytes ? a->cfg.limits.output_max_bytes : 4096;
+}
+
+/* Applies an API change to st; returns HD_STATE_* flags. */
+static int apply_change(const hd_agent_t *a, const write_t *w, hd_check_state_t *st)
+{
+    if (w->kind == W_PAUSE) return hd_state_pause(st, w->paused, w->wall);
+    return hd_state_ttl(st, w->status, w->output, w->wall, output_max(a));
+}
+
+/* An API change is durable: the check takes it, with what follows from it
+ * (runs stop or start, the TTL restarts, the history gets the report). */
+static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
+{
+    int flags = apply_change(a, w, &c->st);
+    int64_t now = hd_time_now_us();
+    if (w->kind == W_PAUSE) {
+        if (!flags) return;
+        if (w->paused) {
+            if (c->running) hd_probe_cancel(c->running);
+            c->running = NULL;
+            hd_sched_remove(&a->sched, &c->item);
+        } else {
+            schedule_check(a, c, now);
+        }
+    } else if (!c->st.paused) {
+        (void)hd_store_history_add(a->store, c->def.id, w->wall, c->st.status, (int)c->st.reason, 0,
+                                   NULL, NULL);
+        hd_sched_add(&a->sched, &c->item, now + c->def.ttl_us);
+        hd_sched_arm(&a->sched, a->base, now, on_sched, a);
+    }
+}
+
+/* A state write answered: the check learns what the disk has now, and its
+ * next write may leave. */
+static void state_done(hd_agent_t *a, hd_agent_check_t *c, write_t *w, int status)
+{
+    c->writing = 0;
+    if (status == 0) {
+        /* The disk has the state of gen w->gen (and w's change): the
+         * check owes nothing unless it changed since. */
+        c->gen_disk = w->gen;
+        c->retry = 0;
+        a->retry_due = a->retry_delay = 0; /* the disk takes writes: the rest now */
+        if (a->write_failing) {
+            a->write_failing = 0;
+            fprintf(stderr, "heed agent: state writes succeed again; %zu checks still owed\n",
+                    hd_agent_state_owed(a));
+        }
+        if (is_change(w) && !c->removed) change_done(a, c, w);
+    } else {
+        a->state_failed_total++;
+        /* What the write carried is still owed, unless the disk had it. */
+        if (!is_change(w) || w->gen != c->gen_disk) c->retry = 1;
+        if (!a->write_failing && !c->removed) {
+            a->write_failing = 1;
+            fprintf(stderr,
+                    "heed agent: %s: cannot write state: %s; retried until written "
+                    "(heed_state_writes_owed)\n",
+                    c->def.id, hd_store_strerror(status));
+        }
+    }
+}
+
 static void on_written(int status, const hd_store_write_result_t *r, void *arg)
 {
     (void)r;
@@ -152,9 +264,6 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     hd_agent_t *a = w->a;
     hd_agent_check_t *c = w->c;
     hd_hist_add(&a->commit_lat, hd_time_now_us() - w->started);
-    if (status != 0 && (w->kind == W_STATE || w->kind == W_QUEUED) && !c->removed)
-        fprintf(stderr, "heed agent: %s: cannot write state: %s\n", c->def.id,
-                hd_store_strerror(status));
     hd_agent_check_t *result = c;
     switch (w->kind) {
     case W_CREATE:
@@ -193,7 +302,9 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
         if (status == 0 && !c->removed) check_remove(a, c);
         result = NULL;
         break;
-    default:
+    default: /* a state write */
+        state_done(a, c, w, status);
+        if (c->removed) result = NULL;
         break;
     }
     if (w->newdef) {
@@ -201,11 +312,13 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
         free(w->newdef);
     }
     if (w->cb) w->cb(status, result, w->arg);
+    if (w->kind != W_CREATE && w->kind != W_REPLACE && w->kind != W_DELETE) state_next(a, c);
     unref(c);
     if (w->kind == W_QUEUED) {
         a->state_inflight--;
         state_pump(a);
     }
+    free(w->output);
     free(w);
 }
 
@@ -223,23 +336,99 @@ static write_t *write_new(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent
     return w;
 }
 
-/* Writes c's state; cb (may be NULL) runs once it is durable. */
-static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_done_cb cb, void *arg)
+static void write_drop(write_t *w)
 {
+    w->c->refs--;
+    free(w->output);
+    free(w);
+}
+
+/* Writes c's state, as it would be with w's change for an API change, and
+ * marks c writing. Returns 0, or a store error (w not sent, c unchanged). */
+static int submit_state(hd_agent_t *a, hd_agent_check_t *c, write_t *w)
+{
+    hd_check_state_t next;
+    const hd_check_state_t *st = &c->st;
+    if (is_change(w)) {
+        hd_state_copy(&next, &c->st);
+        (void)apply_change(a, w, &next);
+        st = &next;
+    }
     size_t klen, vlen;
     char *key = key_of(HD_AGENT_KEY_STATE, c->def.id, &klen);
-    char *val = dump(hd_check_state_to_json(&c->st), &vlen);
-    write_t *w = write_new(a, c, kind, cb, arg);
-    c->state_written = hd_time_wall_us();
-    c->state_dirty = 0;
+    char *val = dump(hd_check_state_to_json(st), &vlen);
+    if (st == &next) hd_state_free(&next);
+    w->gen = c->gen;
+    w->started = hd_time_now_us();
     int rc = hd_store_put(a->store, key, klen, val, vlen, 0, on_written, w);
     free(key);
     free(val);
-    if (rc < 0) {
-        c->refs--;
-        free(w);
+    if (rc == 0) {
+        c->writing = is_change(w) ? 2 : 1;
+        c->state_written = hd_time_wall_us();
+        c->state_dirty = 0;
     }
     return rc;
+}
+
+/* Writes c's state now, outside the queue (shutdown); cb may be NULL. */
+static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_done_cb cb, void *arg)
+{
+    write_t *w = write_new(a, c, kind, cb, arg);
+    int rc = submit_state(a, c, w);
+    if (rc < 0) write_drop(w);
+    return rc;
+}
+
+/* An API change: written now, or after the check's write in flight. */
+static int write_change(hd_agent_t *a, hd_agent_check_t *c, write_t *w)
+{
+    if (c->writing || c->changes_waiting) {
+        if (a->changes_tail)
+            a->changes_tail->next = w;
+        else
+            a->changes_head = w;
+        a->changes_tail = w;
+        c->changes_waiting++;
+        return 0;
+    }
+    int rc = submit_state(a, c, w);
+    if (rc < 0) write_drop(w);
+    return rc;
+}
+
+/* c's write answered: its next API change leaves, else what c owes joins
+ * the queue (unless it waits for the retry round). */
+static void state_next(hd_agent_t *a, hd_agent_check_t *c)
+{
+    if (a->closing || c->writing) return;
+    write_t **p = &a->changes_head, *prev = NULL;
+    while (c->changes_waiting && *p) {
+        write_t *w = *p;
+        if (w->c != c) {
+            prev = w;
+            p = &w->next;
+            continue;
+        }
+        *p = w->next;
+        if (a->changes_tail == w) a->changes_tail = prev;
+        c->changes_waiting--;
+        int rc = c->removed ? HD_STORE_ENOTFOUND : submit_state(a, c, w);
+        if (rc == 0) return;
+        /* Answered here, later than the call that asked: the contract holds. */
+        if (w->cb) w->cb(rc == HD_STORE_ENOTFOUND ? 0 : rc, NULL, w->arg);
+        write_drop(w);
+    }
+    if (!c->removed && !c->retry && c->gen != c->gen_disk && !c->state_queued) {
+        c->state_queued = 1;
+        c->refs++;
+        if (a->state_tail)
+            a->state_tail->state_next = c;
+        else
+            a->state_head = c;
+        a->state_tail = c;
+        state_pump(a);
+    }
 }
 
 /* The state-write queue. A status change goes to the store at once, but
@@ -250,7 +439,9 @@ static int write_state(hd_agent_t *a, hd_agent_check_t *c, int kind, hd_agent_do
  * that a check waits in the queue, once however often it changes meanwhile,
  * and its JSON is made when its write leaves, from its state at that
  * moment. Each answer lets the next one go. Writes whose caller waits for
- * durability (API pauses, TTL updates) do not queue. */
+ * durability (API pauses, TTL updates) do not queue. A check whose write
+ * is in flight, or waits for the retry round, leaves the queue unwritten:
+ * that write's answer, or the round, queues it again. */
 #define STATE_INFLIGHT_MAX 256
 
 static void state_pump(hd_agent_t *a)
@@ -261,24 +452,37 @@ static void state_pump(hd_agent_t *a)
         if (!a->state_head) a->state_tail = NULL;
         c->state_next = NULL;
         c->state_queued = 0;
-        if (!c->removed && write_state(a, c, W_QUEUED, NULL, NULL) == 0) a->state_inflight++;
+        if (!c->removed && !c->writing && !c->retry && c->gen != c->gen_disk) {
+            write_t *w = write_new(a, c, W_QUEUED, NULL, NULL);
+            if (submit_state(a, c, w) == 0) {
+                a->state_inflight++;
+            } else {
+                write_drop(w);
+                c->retry = 1; /* the store refused it: the retry round asks again */
+            }
+        }
         unref(c);
     }
 }
 
-/* Asks for c's state to be written: now when a slot is free, else when its
- * turn in the queue comes. Errors are logged when the write answers. */
+/* c's state changed in memory and is owed to the disk: it is written now
+ * when a slot is free, else when its turn in the queue comes. Errors are
+ * logged when the write answers. */
 static void queue_state(hd_agent_t *a, hd_agent_check_t *c)
 {
-    if (c->state_queued) return; /* its write, still to leave, will carry this too */
-    c->state_queued = 1;
-    c->refs++;
-    if (a->state_tail)
-        a->state_tail->state_next = c;
-    else
-        a->state_head = c;
-    a->state_tail = c;
-    state_pump(a);
+    c->gen++;
+    state_next(a, c);
+}
+
+size_t hd_agent_state_owed(const hd_agent_t *a)
+{
+    size_t n = 0, pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        const hd_agent_check_t *c = s->val;
+        n += !c->removed && (c->retry || c->gen != c->gen_disk);
+    }
+    return n;
 }
 
 /* ---- runs and results ------------------------------------------------------ */
@@ -522,17 +726,10 @@ int hd_agent_check_delete(hd_agent_t *a, hd_agent_check_t *c, hd_agent_done_cb c
 int hd_agent_check_pause(hd_agent_t *a, hd_agent_check_t *c, int paused, hd_agent_done_cb cb,
                          void *arg)
 {
-    int64_t now = hd_time_now_us();
-    if (hd_state_pause(&c->st, paused, hd_time_wall_us())) {
-        if (paused) {
-            if (c->running) hd_probe_cancel(c->running);
-            c->running = NULL;
-            hd_sched_remove(&a->sched, &c->item);
-        } else {
-            schedule_check(a, c, now);
-        }
-    }
-    return write_state(a, c, W_PAUSE, cb, arg);
+    write_t *w = write_new(a, c, W_PAUSE, cb, arg);
+    w->paused = paused;
+    w->wall = hd_time_wall_us();
+    return write_change(a, c, w);
 }
 
 int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t status,
@@ -542,24 +739,22 @@ int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t st
     hd_check_status_t s = status == HD_STATUS_PASSING   ? HD_CHECK_PASSING
                           : status == HD_STATUS_WARNING ? HD_CHECK_WARNING
                                                         : HD_CHECK_CRITICAL;
-    if (!c->st.paused) {
-        int changed = c->st.status != s;
-        c->st.status = s;
-        c->st.reason = s == HD_CHECK_PASSING ? HD_R_OK : HD_R_EXEC_STATUS;
-        c->st.last_checked = wall;
-        if (s == HD_CHECK_PASSING) c->st.last_success = wall;
-        if (changed) c->st.last_change = wall;
-        size_t max = a->cfg.limits.output_max_bytes ? a->cfg.limits.output_max_bytes : 4096;
-        (void)hd_state_set_output(&c->st, output ? output : "", max);
-        (void)hd_store_history_add(a->store, c->def.id, wall, s, (int)c->st.reason, 0, NULL, NULL);
-        hd_sched_add(&a->sched, &c->item, hd_time_now_us() + c->def.ttl_us);
-        hd_sched_arm(&a->sched, a->base, hd_time_now_us(), on_sched, a);
-        if (!changed) {
-            c->state_dirty = 1; /* the output waits for the throttle */
-            return 1;
-        }
+    /* The status stays (or the check is paused, which ignores reports), and
+     * no API change of the check is on its way to the disk, which could
+     * change the status first: nothing for the disk to refuse. */
+    if (c->writing != 2 && !c->changes_waiting && (c->st.paused || c->st.status == s)) {
+        if (c->st.paused) return 1;
+        write_t now = {.kind = W_TTL, .status = s, .wall = wall};
+        now.output = (char *)(output ? output : ""); /* read only */
+        change_done(a, c, &now);
+        c->state_dirty = 1; /* the output waits for the throttle */
+        return 1;
     }
-    return write_state(a, c, W_STATE, cb, arg);
+    write_t *w = write_new(a, c, W_TTL, cb, arg);
+    w->status = s;
+    w->output = hd_xstrdup(output ? output : "");
+    w->wall = wall;
+    return write_change(a, c, w);
 }
 
 /* ---- the tick: loop lag and throttled writes -------------------------------- */
@@ -573,28 +768,30 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     hd_hist_add(&a->loop_lag, now - a->tick_due);
     a->tick_due = now + TICK_US;
     int64_t wall = hd_time_wall_us();
+    int round = a->retry_due <= now, retried = 0; /* state writes that failed: see there */
     size_t pos = 0;
     hd_map_slot_t *s;
     while ((s = hd_map_next(&a->checks, &pos))) {
         hd_agent_check_t *c = s->val;
-        if (c->state_dirty && wall - c->state_written >= HD_AGENT_OUTPUT_THROTTLE_US)
+        if (c->retry && round) {
+            c->retry = 0;
+            retried = 1;
             queue_state(a, c);
+        } else if (c->state_dirty && !c->retry &&
+                   wall - c->state_written >= HD_AGENT_OUTPUT_THROTTLE_US) {
+            queue_state(a, c);
+        }
+    }
+    if (retried) {
+        a->retry_delay = a->retry_delay ? 2 * a->retry_delay : RETRY_MIN_US;
+        if (a->retry_delay > RETRY_MAX_US) a->retry_delay = RETRY_MAX_US;
+        a->retry_due = now + a->retry_delay;
     }
     struct timeval tv = {1, 0};
     evtimer_add(a->tick, &tv);
 }
 
 /* ---- configuration: start-up and reload ------------------------------------ */
-
-static int is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") == 0) return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
-}
 
 /* Takes the config's check definitions into the registry, keeping the
  * state of checks whose definitions did not change. */
@@ -831,6 +1028,20 @@ static void agent_free(hd_agent_t *a)
         if (all[i]->running) hd_probe_cancel(all[i]->running);
         all[i]->running = NULL;
     }
+    /* API changes still waiting for their turn are refused; the answers
+     * here and below start no new writes. */
+    a->closing = 1;
+    while (a->changes_head) {
+        write_t *w = a->changes_head;
+        hd_agent_check_t *c = w->c;
+        a->changes_head = w->next;
+        c->changes_waiting--;
+        if (w->cb) w->cb(HD_STORE_ECLOSED, NULL, w->arg);
+        free(w->output);
+        free(w);
+        unref(c);
+    }
+    a->changes_tail = NULL;
     history_flush(a); /* before the store closes */
     /* Flush throttled output changes, and the last run of every check that
      * ran since its state was written (last_checked, last_success and the
@@ -845,7 +1056,8 @@ static void agent_free(hd_agent_t *a)
         size_t issued = 0;
         for (size_t i = 0; i < n; i++) {
             hd_agent_check_t *c = all[i];
-            if (!c->state_queued && !c->state_dirty && c->st.last_checked <= c->state_written)
+            if (!c->state_queued && !c->state_dirty && !c->retry && c->gen == c->gen_disk &&
+                c->st.last_checked <= c->state_written)
                 continue;
             (void)write_state(a, c, W_STATE, NULL, NULL);
             if (++issued % STATE_INFLIGHT_MAX == 0) hd_store_flush(a->store);
@@ -940,7 +1152,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
     memset(a, 0, sizeof(*a));
     hd_map_init(&a->checks);
     hd_sched_init(&a->sched);
-    char err[4096];
+    char err[8192];
     int rc = 1;
 
     if (o->dev) {
@@ -950,32 +1162,15 @@ int hd_agent_run(const hd_agent_opts_t *o)
             goto out;
         }
         a->tmp_dir = hd_xstrdup(tmpl);
-        hd_config_dev(&a->cfg, a->tmp_dir);
-    } else {
-        if (hd_config_load_file(o->config_path, &a->cfg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "%s\n", err);
-            goto out;
-        }
-        a->config_path = hd_xstrdup(o->config_path);
     }
-    if (o->data_dir) {
-        free(a->cfg.data_dir);
-        a->cfg.data_dir = hd_xstrdup(o->data_dir);
-    }
-    if (o->bind) {
-        if (hd_config_parse_bind(o->bind, &a->cfg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "heed agent: --bind %s: %s\n", o->bind, err);
-            goto out;
-        }
-        if (o->dev) dev_follow_bind(&a->cfg);
-    }
-    if (a->cfg.ntokens == 0 && !is_loopback(a->cfg.bind_host)) {
-        fprintf(stderr,
-                "heed agent: refusing to listen on %s without tokens: anyone who can reach it "
-                "could change checks. Configure tokens, or bind 127.0.0.1\n",
-                a->cfg.bind_host);
+    /* Every check of --validate too (preflight.h), then what only a start
+     * does: make data_dir, open the store, bind. */
+    if (hd_agent_preflight(o, a->tmp_dir, &a->cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
         goto out;
     }
+    if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
+    if (o->dev && o->bind) dev_follow_bind(&a->cfg);
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,
                 strerror(errno));

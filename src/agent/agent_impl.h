@@ -34,9 +34,16 @@ typedef struct hd_agent_check_s {
     uint64_t runs;                       /* results so far */
     struct hd_agent_check_s *state_next; /* in the agent's state-write queue */
     int refs;                            /* writes in flight that point here */
-    /* Flags, 0 or 1 (a byte each: 10,000 checks). */
+    /* What the store owes (agent.c, "state writes"): gen counts the changes
+     * of st that must reach the disk; gen_disk is the one the disk has. */
+    uint32_t gen, gen_disk;
+    uint16_t changes_waiting; /* API changes (pause, TTL) waiting for `writing` to end */
+    /* Flags, 0 or 1 unless said (a byte each: 10,000 checks). */
     unsigned char state_queued; /* in that queue (which holds a reference) */
     unsigned char state_dirty;  /* an output change waits for the throttle */
+    unsigned char writing;      /* a state write is in flight: 1 from the queue or a
+                                   shutdown, 2 an API change (one at a time per check) */
+    unsigned char retry;        /* the last state write failed: the retry round writes it */
     unsigned char removed;      /* deleted: freed when refs drop to 0 */
     unsigned char pending;      /* created, not yet durable: invisible to reads */
 } hd_agent_check_t;
@@ -57,7 +64,14 @@ struct hd_agent_s {
      * state writes), and the state writes in flight from that queue. */
     struct hd_agent_check_s *state_head, *state_tail;
     size_t state_inflight;
-    struct hist_row_s *hist_rows; /* results waiting for the next history flush */
+    /* API state changes waiting for their check's write in flight, oldest
+     * first; state-write retries after a failure (agent.c). */
+    struct write_s *changes_head, *changes_tail;
+    int64_t retry_due, retry_delay; /* monotonic time of the next retry round; its backoff */
+    uint64_t state_failed_total;    /* state writes that failed (disk full, I/O error) */
+    int write_failing;              /* the last state write failed (logged once) */
+    int closing;                    /* agent_free runs: no new writes from answers */
+    struct hist_row_s *hist_rows;   /* results waiting for the next history flush */
     size_t hist_n, hist_cap;
     struct event *hist_ev; /* flushes them a moment after the first */
     int64_t tick_due;
@@ -68,6 +82,10 @@ struct hd_agent_s {
     uint64_t reloads_total, reload_errors_total;
     int64_t started_wall;
 };
+
+/* Checks whose state the store does not have yet: changed since their last
+ * durable write, or whose write failed and waits for a retry. */
+size_t hd_agent_state_owed(const hd_agent_t *a);
 
 /* Completion of an agent write: status 0 or an HD_STORE_E* code; c is the
  * check afterwards (NULL after a delete or a failure). */
@@ -83,12 +101,14 @@ int hd_agent_check_replace(hd_agent_t *a, hd_agent_check_t *c, hd_check_def_t *d
                            hd_agent_done_cb cb, void *arg);
 /* Deletes a check, its definition and its state. */
 int hd_agent_check_delete(hd_agent_t *a, hd_agent_check_t *c, hd_agent_done_cb cb, void *arg);
-/* Pauses (maintenance) or resumes a check, durably. */
+/* Pauses (maintenance) or resumes a check, durably: the check shows the
+ * change only once it is written; a write that fails changes nothing. */
 int hd_agent_check_pause(hd_agent_t *a, hd_agent_check_t *c, int paused, hd_agent_done_cb cb,
                          void *arg);
 /* A TTL check's report from its service: status and output. A status
- * change is written durably (returns 0, cb follows); an unchanged status
- * with new output needs no durable write: returns 1 and cb is not called. */
+ * change is written durably and shown once written (returns 0, cb
+ * follows; a failed write changes nothing); an unchanged status with new
+ * output needs no durable write: returns 1, shown at once, cb not called. */
 int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t status,
                               const char *output, hd_agent_done_cb cb, void *arg);
 

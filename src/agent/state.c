@@ -95,3 +95,20 @@ int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us)
     return set_status(st, HD_CHECK_CRITICAL, now_us) |
            hd_state_set_output(st, "resumed, not checked yet", 0);
 }
+
+int hd_state_ttl(hd_check_state_t *st, hd_check_status_t status, const char *output, int64_t now_us,
+                 size_t max)
+{
+    if (st->paused) return 0;
+    int flags = set_status(st, status, now_us);
+    st->reason = status == HD_CHECK_PASSING ? HD_R_OK : HD_R_EXEC_STATUS;
+    st->last_checked = now_us;
+    if (status == HD_CHECK_PASSING) st->last_success = now_us;
+    return flags | hd_state_set_output(st, output ? output : "", max);
+}
+
+void hd_state_copy(hd_check_state_t *dst, const hd_check_state_t *src)
+{
+    *dst = *src;
+    dst->output = src->output ? hd_xstrdup(src->output) : NULL;
+}

@@ -33,6 +33,13 @@ int hd_state_apply(hd_check_state_t *st, const hd_check_def_t *d, const hd_resul
                    int64_t now_us, size_t output_max);
 /* Pauses (maintenance) or resumes a check. Returns HD_STATE_* flags. */
 int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us);
+/* A TTL check's report from its service at wall time now_us: status
+ * (passing, warning, critical) and output cut to max bytes (0: no limit).
+ * A paused check ignores it (returns 0). Returns HD_STATE_* flags. */
+int hd_state_ttl(hd_check_state_t *st, hd_check_status_t status, const char *output, int64_t now_us,
+                 size_t max);
+/* Sets dst to a copy of src (its own output); free it with hd_state_free. */
+void hd_state_copy(hd_check_state_t *dst, const hd_check_state_t *src);
 /* Sets the output to out cut below max bytes (0: no limit) at a UTF-8
  * character boundary; HD_STATE_OUTPUT_CHANGED when it differs, else 0. */
 int hd_state_set_output(hd_check_state_t *st, const char *out, size_t max);

@@ -63,6 +63,18 @@ static void get_metrics(hd_api_req_t *r, void *arg)
                        "History rows dropped because the store fell behind (history is best "
                        "effort).",
                        (double)hd_store_history_dropped(a->store), NULL);
+    hd_metrics_counter(m, "heed_history_rows_failed_total",
+                       "History rows lost because their write failed: a full or failing disk "
+                       "(history is not retried).",
+                       (double)hd_store_history_failed(a->store), NULL);
+    hd_metrics_gauge(m, "heed_state_writes_owed",
+                     "Checks whose state the disk does not have yet: changed since their last "
+                     "write, or whose write failed and is retried.",
+                     (double)hd_agent_state_owed(a), NULL);
+    hd_metrics_counter(m, "heed_state_writes_failed_total",
+                       "Check state writes that failed (a full or failing disk); each is retried "
+                       "until written.",
+                       (double)a->state_failed_total, NULL);
     hd_metrics_counter(m, "heed_config_reloads_total", "Successful SIGHUP reloads.",
                        (double)a->reloads_total, NULL);
     hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",

@@ -1,6 +1,7 @@
 /* agent — `heed agent`: run the agent, or check a config file. */
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/preflight.h"
 #include "cmd/cmd.h"
 
 #include <stdio.h>
@@ -38,9 +39,10 @@ static int run_agent(int argc, char **argv)
         return hd_cmd_usage_error("agent", "give a config file (-c FILE) or --dev");
     if (validate) {
         if (o.dev) return hd_cmd_usage_error("agent", "--validate needs -c FILE");
+        /* What start-up checks, with --bind and --data-dir, short of binding. */
         hd_config_t cfg;
         char err[8192];
-        if (hd_config_load_file(o.config_path, &cfg, err, sizeof(err)) < 0) {
+        if (hd_agent_preflight(&o, NULL, &cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
@@ -67,7 +69,10 @@ const hd_cmd_t hd_cmd_agent = {
     "  -c, --config FILE    the config file\n"
     "      --dev            a temporary data dir, loopback, a few sample checks\n"
     "      --validate       check FILE and exit: 0 valid, 1 not (errors name\n"
-    "                       file:line:column and the key)\n"
+    "                       file:line:column and the key). Runs every check of\n"
+    "                       a start (with --bind and --data-dir) but binding:\n"
+    "                       tokens and tls beyond loopback, tls files, data_dir,\n"
+    "                       the store; creates nothing\n"
     "      --bind HOST:PORT override the config's bind\n"
     "      --data-dir DIR   override the config's data_dir\n"
     "\n"

@@ -45,6 +45,7 @@ static const struct {
 
 typedef struct opts_s {
     const char *addr, *token;
+    const char *cacert, *cert, *key; /* TLS */
     int json;
     const char *status, *tag;               /* list's filters */
     const char *name, *target, *interval;   /* add */
@@ -63,6 +64,9 @@ static const struct {
 } flags[] = {
     {"--addr", NULL, V_ALL, offsetof(opts_t, addr)},
     {"--token", NULL, V_ALL, offsetof(opts_t, token)},
+    {"--cacert", NULL, V_ALL, offsetof(opts_t, cacert)},
+    {"--cert", NULL, V_ALL, offsetof(opts_t, cert)},
+    {"--key", NULL, V_ALL, offsetof(opts_t, key)},
     {"--status", NULL, V_LIST, offsetof(opts_t, status)},
     {"--name", NULL, V_ADD, offsetof(opts_t, name)},
     {"--target", NULL, V_ADD, offsetof(opts_t, target)},
@@ -653,7 +657,8 @@ static int run_checks(int argc, char **argv)
         goto out;
     }
     hd_client_t cl;
-    if ((rc = hd_client_init(&cl, "checks", o.addr, o.token)) != 0) goto out;
+    hd_client_flags_t cf = {o.addr, o.token, o.cacert, o.cert, o.key};
+    if ((rc = hd_client_init(&cl, "checks", &cf)) != 0) goto out;
     rc = run(&cl, verb, id, &o);
     hd_client_free(&cl);
 out:
@@ -689,11 +694,22 @@ const hd_cmd_t hd_cmd_checks = {
     "\n"
     "Flags:\n"
     "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"
-    "                     http://127.0.0.1:8500]; host:port is taken as http://\n"
+    "                     http://127.0.0.1:8500]; host:port is taken as http://, or\n"
+    "                     https:// with HEED_HTTP_SSL=true (else CONSUL_HTTP_SSL)\n"
     "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --cacert FILE  PEM CA certificates the agent's certificate must chain to,\n"
+    "                     for https:// [env HEED_CACERT, else CONSUL_CACERT; default:\n"
+    "                     the system's]\n"
+    "      --cert FILE    PEM client certificate, for an agent with verify_incoming\n"
+    "                     [env HEED_CLIENT_CERT, else CONSUL_CLIENT_CERT]\n"
+    "      --key FILE     its PEM private key, unless it is in the --cert file [env\n"
+    "                     HEED_CLIENT_KEY, else CONSUL_CLIENT_KEY]\n"
     "      --json         print the agent's JSON reply instead\n"
     "\n"
     "Exit status: 0 done; 1 the agent refused (its message is printed as\n"
     "`heed checks: <error> (HTTP 409 conflict)`) or a check file is unreadable;\n"
-    "2 usage error; 3 the agent could not be reached.\n",
+    "2 usage error (also a TLS file that cannot be read);\n"
+    "3 the agent could not be reached, or TLS with it failed (the message names\n"
+    "the file and what failed: a certificate that does not verify, or one the\n"
+    "agent refused).\n",
 };

@@ -5,17 +5,73 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define ERROR_BODY_SHOWN 200 /* bytes of a non-JSON error body printed */
 
-int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char *token)
+/* A TLS file from its flag, else the two variables; NULL when none. */
+static void file_from(hd_client_file_t *f, const char *flag, const char *flag_name,
+                      const char *heed_var, const char *consul_var)
+{
+    f->from = flag_name;
+    f->path = flag ? flag : hd_httpc_env(heed_var, consul_var, &f->from);
+    if (f->path && !*f->path) f->path = NULL;
+}
+
+/* 0 when the file can be read, else a usage error naming it. */
+static int readable(const char *cmd, const hd_client_file_t *f)
+{
+    if (!f->path) return 0;
+    struct stat sb;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hd_cmd_usage_error(cmd, "%s %s: cannot read: %s", f->from, f->path, strerror(errno));
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(fd);
+    if (!ok) return hd_cmd_usage_error(cmd, "%s %s: not a regular file", f->from, f->path);
+    return 0;
+}
+
+static int init_tls(hd_client_t *c, const hd_client_flags_t *f)
+{
+    /* Flags for TLS with a plain address: surely a mistake. Variables may
+     * be set for other agents: they count only for https://. */
+    if (strncasecmp(c->base, "https://", 8) != 0) {
+        const char *flag = f->cacert ? "--cacert" : f->cert ? "--cert" : f->key ? "--key" : NULL;
+        if (!flag) return 0;
+        return hd_cmd_usage_error(c->cmd,
+                                  "%s: the agent address %s is not https:// (give https://, or "
+                                  "set HEED_HTTP_SSL=true)",
+                                  flag, c->base);
+    }
+    file_from(&c->cacert, f->cacert, "--cacert", "HEED_CACERT", "CONSUL_CACERT");
+    file_from(&c->cert, f->cert, "--cert", "HEED_CLIENT_CERT", "CONSUL_CLIENT_CERT");
+    file_from(&c->key, f->key, "--key", "HEED_CLIENT_KEY", "CONSUL_CLIENT_KEY");
+    int rc;
+    if ((rc = readable(c->cmd, &c->cacert)) || (rc = readable(c->cmd, &c->cert)) ||
+        (rc = readable(c->cmd, &c->key)))
+        return rc;
+    if (c->key.path && !c->cert.path)
+        return hd_cmd_usage_error(c->cmd,
+                                  "%s without a client certificate: give --cert (or "
+                                  "HEED_CLIENT_CERT) too",
+                                  c->key.from);
+    return 0;
+}
+
+int hd_client_init(hd_client_t *c, const char *cmd, const hd_client_flags_t *f)
 {
     memset(c, 0, sizeof(*c));
     c->cmd = cmd;
     char err[512];
+    const char *addr = f->addr, *token = f->token;
     if (addr) {
         c->addr_from = "--addr";
         c->base = hd_httpc_addr_normalize(addr, err, sizeof(err));
@@ -25,9 +81,70 @@ int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char
         c->base = hd_httpc_env_addr(err, sizeof(err));
     }
     if (!c->base) return hd_cmd_usage_error(cmd, "%s", err);
+    int ssl;
+    if (hd_httpc_env_ssl(&ssl, err, sizeof(err)) < 0) {
+        hd_client_free(c);
+        return hd_cmd_usage_error(cmd, "%s", err);
+    }
+    if (ssl) { /* as Consul's CLI: https, whatever the address said */
+        char *https = hd_httpc_to_https(c->base);
+        free(c->base);
+        c->base = https;
+    }
     c->token = token ? token : hd_httpc_env_token();
     if (c->token && !*c->token) c->token = NULL;
-    return 0;
+    int rc = init_tls(c, f);
+    if (rc) hd_client_free(c);
+    return rc;
+}
+
+/* Prints what failed in TLS, with the file concerned. */
+static void print_tls_failure(const hd_client_t *c, int kind, const char *why)
+{
+    const char *cmd = c->cmd, *base = c->base;
+    switch (kind) {
+    case HD_HTTPC_EVERIFY:
+        if (c->cacert.path)
+            fprintf(stderr,
+                    "heed %s: the agent's certificate at %s does not verify against %s (from "
+                    "%s): %s\n",
+                    cmd, base, c->cacert.path, c->cacert.from, why);
+        else
+            fprintf(stderr,
+                    "heed %s: the agent's certificate at %s does not verify against the system's "
+                    "CA certificates: %s; give the agent's CA with --cacert (or HEED_CACERT)\n",
+                    cmd, base, why);
+        break;
+    case HD_HTTPC_ECLIENTCERT:
+        fprintf(stderr,
+                "heed %s: the agent at %s requires a client certificate (%s): give --cert and "
+                "--key (or HEED_CLIENT_CERT and HEED_CLIENT_KEY)\n",
+                cmd, base, why);
+        break;
+    case HD_HTTPC_EREFUSED:
+        fprintf(stderr,
+                "heed %s: the agent at %s refused the client certificate %s (from %s): %s\n", cmd,
+                base, c->cert.path, c->cert.from, why);
+        break;
+    case HD_HTTPC_ELOCAL: {
+        /* libcurl's message names the file; the list says where each came from */
+        const hd_client_file_t *fs[] = {&c->cacert, &c->cert, &c->key};
+        int listed = 0;
+        fprintf(stderr, "heed %s: cannot use the TLS files", cmd);
+        for (size_t i = 0; i < 3; i++)
+            if (fs[i]->path)
+                fprintf(stderr, "%s%s %s", listed++ ? ", " : " (", fs[i]->from, fs[i]->path);
+        fprintf(stderr, "%s: %s\n", listed ? ")" : "", why);
+        break;
+    }
+    case HD_HTTPC_ENOTTLS:
+        fprintf(stderr, "heed %s: the agent at %s does not answer TLS (%s): is it http://?\n", cmd,
+                base, why);
+        break;
+    default:
+        fprintf(stderr, "heed %s: TLS with the agent at %s failed: %s\n", cmd, base, why);
+        break;
+    }
 }
 
 void hd_client_free(hd_client_t *c)
@@ -48,13 +165,22 @@ int hd_client_call(hd_client_t *c, const char *method, const char *path, const c
     req.token = c->token;
     req.body = body;
     req.body_len = body ? strlen(body) : 0;
+    req.cacert = c->cacert.path;
+    req.cert = c->cert.path;
+    req.key = c->key.path;
     hd_httpc_resp_t resp;
     char err[1024];
-    if (hd_httpc_do(&req, &resp, err, sizeof(err)) < 0) {
+    int rc = hd_httpc_do(&req, &resp, err, sizeof(err));
+    if (rc < 0) {
         /* err starts with the URL; the address alone says it better */
         const char *why = err;
         size_t n = strlen(url);
         if (!strncmp(err, url, n) && !strncmp(err + n, ": ", 2)) why = err + n + 2;
+        if (rc != -HD_HTTPC_ECONNECT) {
+            print_tls_failure(c, -rc, why);
+            free(url);
+            return HD_EXIT_UNREACHABLE;
+        }
         int dflt = !strcmp(c->addr_from, "the default");
         fprintf(stderr,
                 "heed %s: cannot reach the agent at %s (%s%s): %s; is `heed agent` running "

@@ -1,9 +1,13 @@
 /* client — what the commands that talk to a running agent (`heed checks`,
- * `heed status`) share: the agent's address and token from --addr and
- * --token, else the environment as util/httpc.h reads it (HEED_HTTP_ADDR,
- * CONSUL_HTTP_ADDR; HEED_TOKEN, CONSUL_HTTP_TOKEN); one request; the
- * agent's error replies and an unreachable agent reported the same way.
- * Exit codes are each command's decision, not this file's. */
+ * `heed status`) share: the agent's address, token and TLS files from
+ * --addr, --token, --cacert, --cert and --key, else the environment as
+ * util/httpc.h reads it (HEED_HTTP_ADDR, CONSUL_HTTP_ADDR; HEED_HTTP_SSL,
+ * CONSUL_HTTP_SSL; HEED_TOKEN, CONSUL_HTTP_TOKEN; HEED_CACERT,
+ * CONSUL_CACERT; HEED_CLIENT_CERT, CONSUL_CLIENT_CERT; HEED_CLIENT_KEY,
+ * CONSUL_CLIENT_KEY); one request; the agent's error replies, an
+ * unreachable agent and a TLS failure (naming the file and what failed)
+ * reported the same way. Exit codes are each command's decision, not this
+ * file's. */
 #ifndef HD_CMD_CLIENT_H
 #define HD_CMD_CLIENT_H
 
@@ -13,11 +17,24 @@
 
 #define HD_EXIT_UNREACHABLE 3 /* no HTTP reply from the agent at all */
 
+/* The flags of a command, each NULL when not given. */
+typedef struct hd_client_flags_s {
+    const char *addr, *token;
+    const char *cacert, *cert, *key; /* TLS: CA file, client certificate, its key */
+} hd_client_flags_t;
+
+/* A TLS file and where it was named. */
+typedef struct hd_client_file_s {
+    const char *path; /* NULL: none */
+    const char *from; /* "--cacert", "HEED_CACERT", "CONSUL_CACERT", ... */
+} hd_client_file_t;
+
 typedef struct hd_client_s {
     const char *cmd;       /* the command's name, first in every message */
     char *base;            /* the agent's URL, normalized ("http://127.0.0.1:8500") */
     const char *addr_from; /* where base came from: "--addr", "HEED_HTTP_ADDR", ... */
     const char *token;     /* NULL: none */
+    hd_client_file_t cacert, cert, key;
 } hd_client_t;
 
 /* A reply from the agent. */
@@ -27,16 +44,19 @@ typedef struct hd_client_reply_s {
     char *body;   /* the body as received, NUL-terminated */
 } hd_client_reply_t;
 
-/* Sets c up for command cmd from the flags' values (NULL when not given)
- * and the environment. Returns 0, or prints a usage error and returns
- * HD_EXIT_USAGE (a bad address). */
-int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char *token);
+/* Sets c up for command cmd from the flags' values and the environment.
+ * Returns 0, or prints a usage error and returns HD_EXIT_USAGE: a bad
+ * address or HEED_HTTP_SSL, a TLS file that cannot be read, a key without
+ * a certificate, TLS flags for an http:// address. */
+int hd_client_init(hd_client_t *c, const char *cmd, const hd_client_flags_t *f);
 /* Frees what c holds. */
 void hd_client_free(hd_client_t *c);
 
 /* Sends method path (query included, already escaped) with an optional
  * JSON body. Returns 0 with the reply in *rep (any HTTP status), or prints
- * "heed CMD: cannot reach the agent at ADDR (from ...): why" and returns
+ * "heed CMD: cannot reach the agent at ADDR (from ...): why", or what
+ * failed in TLS and with which file ("... refused the client certificate
+ * FILE (from --cert): tlsv1 alert unknown ca"), and returns
  * HD_EXIT_UNREACHABLE. */
 int hd_client_call(hd_client_t *c, const char *method, const char *path, const char *body,
                    hd_client_reply_t *rep);

@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,9 +36,29 @@ static long long count(const json_t *checks, const char *status)
     return (long long)json_integer_value(json_object_get(checks, status));
 }
 
+/* Where the value of flag name goes, or NULL when name takes no value. */
+static const char **value_flag(hd_client_flags_t *f, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } flags[] = {
+        {"--addr", offsetof(hd_client_flags_t, addr)},
+        {"--token", offsetof(hd_client_flags_t, token)},
+        {"--cacert", offsetof(hd_client_flags_t, cacert)},
+        {"--cert", offsetof(hd_client_flags_t, cert)},
+        {"--key", offsetof(hd_client_flags_t, key)},
+    };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (!strcmp(name, flags[i].name)) return (const char **)((char *)f + flags[i].off);
+    return NULL;
+}
+
 static int run_status(int argc, char **argv)
 {
-    const char *addr = NULL, *token = NULL;
+    hd_client_flags_t f;
+    memset(&f, 0, sizeof(f));
+    const char **to;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -46,10 +67,8 @@ static int run_status(int argc, char **argv)
         snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
         if (!strcmp(name, "--json") && !eq) {
             json = 1;
-        } else if (!strcmp(name, "--addr")) {
-            if (!(addr = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
-        } else if (!strcmp(name, "--token")) {
-            if (!(token = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
+        } else if ((to = value_flag(&f, name))) {
+            if (!(*to = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
         } else {
             hd_cmd_usage_error("status", "%s '%s'",
                                a[0] == '-' ? "unknown flag" : "unexpected argument",
@@ -58,7 +77,7 @@ static int run_status(int argc, char **argv)
         }
     }
     hd_client_t cl;
-    if (hd_client_init(&cl, "status", addr, token) != 0) return EXIT_UNKNOWN;
+    if (hd_client_init(&cl, "status", &f) != 0) return EXIT_UNKNOWN;
     hd_client_reply_t rep;
     int rc = EXIT_UNKNOWN;
     if (hd_client_call(&cl, "GET", "/v1/status", NULL, &rep) != 0) goto out;
@@ -97,7 +116,8 @@ const hd_cmd_t hd_cmd_status = {
     "status",
     run_status,
     "a running agent's node, version, uptime and checks by status",
-    "usage: heed status [--addr URL] [--token T] [--json]\n"
+    "usage: heed status [--addr URL] [--token T] [--cacert FILE] [--cert FILE]\n"
+    "                   [--key FILE] [--json]\n"
     "\n"
     "Asks a running `heed agent` (GET /v1/status) for its node, version, uptime\n"
     "and how many of its checks are passing, warning, critical or paused\n"
@@ -105,12 +125,21 @@ const hd_cmd_t hd_cmd_status = {
     "\n"
     "Flags:\n"
     "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"
-    "                     http://127.0.0.1:8500]; host:port is taken as http://\n"
+    "                     http://127.0.0.1:8500]; host:port is taken as http://, or\n"
+    "                     https:// with HEED_HTTP_SSL=true (else CONSUL_HTTP_SSL)\n"
     "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --cacert FILE  PEM CA certificates the agent's certificate must chain to,\n"
+    "                     for https:// [env HEED_CACERT, else CONSUL_CACERT; default:\n"
+    "                     the system's]\n"
+    "      --cert FILE    PEM client certificate, for an agent with verify_incoming\n"
+    "                     [env HEED_CLIENT_CERT, else CONSUL_CLIENT_CERT]\n"
+    "      --key FILE     its PEM private key, unless it is in the --cert file [env\n"
+    "                     HEED_CLIENT_KEY, else CONSUL_CLIENT_KEY]\n"
     "      --json         print the agent's JSON reply instead\n"
     "\n"
     "Exit status, as a Nagios plugin's, so that `heed status` can itself be a\n"
     "check: 0 every check passing (paused ones do not count), 1 some warning and\n"
-    "none critical, 2 some critical, 3 unknown: the agent could not be reached or\n"
+    "none critical, 2 some critical, 3 unknown: the agent could not be reached,\n"
+    "TLS with it failed (the message names the file and what failed), the agent\n"
     "refused the request (its message is printed), or a usage error.\n",
 };

@@ -77,6 +77,9 @@ int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
                          hd_store_write_cb cb, void *arg);
 /* History rows dropped since open because the queue was full; 0 for NULL. */
 int64_t hd_store_history_dropped(const hd_store_t *s);
+/* History rows lost since open because their write failed (a full or
+ * failing disk; history is not retried); 0 for NULL. */
+int64_t hd_store_history_failed(const hd_store_t *s);
 /* The results of check_id in [since_us, until_us) at step, or coarser when
  * step's table does not reach back to since_us. now_us: the present, 0 for
  * the wall clock (tests pass synthetic times). An unknown check has an

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,15 +439,25 @@ static int w_one(hd_store_t *s, req_t *r, int64_t dispatched)
     return HD_STORE_EINVAL;
 }
 
-/* Runs a batch as one transaction; every request gets its status. */
+/* Runs a batch as one transaction; every request gets its status.
+ *
+ * A full disk or an I/O error in any request ends the batch: every request
+ * of it fails and nothing of it stays. SQLite may have rolled the whole
+ * transaction back already, or only the failing statement (its documented
+ * choice for SQLITE_FULL and SQLITE_IOERR), which would leave part of a
+ * history request (it has no savepoint) or a maintenance slice behind.
+ * Ending the batch is the one answer that holds either way; the writer's
+ * connection stays usable, and the next batch starts afresh. */
 static void run_batch(hd_store_t *s, req_t *batch, int64_t dispatched)
 {
     int64_t rev0 = s->wrev, comp0 = s->wcompacted, lease0 = s->wlease_seq;
     int rc = run(s->w[W_BEGIN]);
     for (req_t *r = batch; r && !rc; r = r->next) {
         r->status = w_one(s, r, dispatched);
-        /* An I/O error or a full disk may have ended the transaction. */
-        if (sqlite3_get_autocommit(s->wdb)) rc = r->status ? r->status : HD_STORE_EIO;
+        if (r->status == HD_STORE_EFULL || r->status == HD_STORE_EIO)
+            rc = r->status;
+        else if (sqlite3_get_autocommit(s->wdb)) /* the transaction ended anyway */
+            rc = r->status ? r->status : HD_STORE_EIO;
     }
     if (!rc) {
         int64_t target = s->wrev - s->retention;
@@ -617,7 +628,10 @@ static void finish_batch(hd_store_t *s, req_t *batch, int64_t rev, int64_t compa
 {
     s->compacted = compacted;
     for (req_t *r = batch; r; r = r->next) {
-        if (r->kind == RQ_HIST_ADD) s->hist_queued -= (int64_t)r->nrows;
+        if (r->kind == RQ_HIST_ADD) {
+            s->hist_queued -= (int64_t)r->nrows;
+            if (r->status) s->hist_failed += (int64_t)r->nrows;
+        }
         if (r->kind == RQ_GRANT && r->status == 0) lease_add(s, r->n1, r->n2);
         if (r->kind == RQ_REVOKE) {
             if (r->status == 0 || r->status == HD_STORE_ENOLEASE)
@@ -873,22 +887,36 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : hd_store__sqlite_err(rc);
 }
 
-static int migrate(sqlite3 *db, char *err, size_t errlen)
+/* The schema version of the store db, once it is known to be a heed store
+ * (or an empty file) of a schema this heed can read; else an error with
+ * the reason in err. */
+static int schema_version(sqlite3 *db, int64_t *version, char *err, size_t errlen)
 {
-    int64_t version, app, tables;
-    int rc = pragma_int(db, "PRAGMA user_version", &version);
+    int64_t app, tables;
+    int rc = pragma_int(db, "PRAGMA user_version", version);
     if (!rc) rc = pragma_int(db, "PRAGMA application_id", &app);
     if (!rc) rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables);
-    if (rc) return rc;
-    if ((app != 0 && app != APPLICATION_ID) || (version == 0 && tables > 0)) {
+    if (rc) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((app != 0 && app != APPLICATION_ID) || (*version == 0 && tables > 0)) {
         snprintf(err, errlen, "not a heed store (another program's SQLite file)");
         return HD_STORE_ECORRUPT;
     }
-    if (version > SCHEMA_VERSION) {
+    if (*version > SCHEMA_VERSION) {
         snprintf(err, errlen, "schema version %lld is newer than this heed's %d: upgrade heed",
-                 (long long)version, SCHEMA_VERSION);
+                 (long long)*version, SCHEMA_VERSION);
         return HD_STORE_ENEWER;
     }
+    return 0;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int64_t version;
+    int rc = schema_version(db, &version, err, errlen);
+    if (rc) return rc;
     for (; version < SCHEMA_VERSION; version++) {
         char sql[64];
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld;", (long long)version + 1);
@@ -1078,6 +1106,71 @@ bad:
         snprintf(err, errlen, "%s: %s: %s", cfg->path, hd_store_strerror(rc), detail);
     store_free(s);
     return rc;
+}
+
+/* 0 when path can be read and written, or when it does not exist and
+ * may_be_missing; else an error with the reason in detail. */
+static int check_access(const char *path, int may_be_missing, char *detail, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT && may_be_missing) return 0;
+        snprintf(detail, len, "%s: %s", path, strerror(errno));
+        return HD_STORE_EOPEN;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(detail, len, "%s: not a regular file", path);
+        return HD_STORE_EOPEN;
+    }
+    if (eaccess(path, R_OK | W_OK) != 0) {
+        snprintf(detail, len, "%s: %s", path, strerror(errno));
+        return HD_STORE_EOPEN;
+    }
+    return 0;
+}
+
+int hd_store_check(const char *path, char *err, size_t errlen)
+{
+    char detail[512] = "", side[4096];
+    sqlite3 *db = NULL;
+    hd_buf_t uri = {0};
+    int64_t version;
+    struct stat sb;
+    int rc;
+    if (!path) return HD_STORE_EINVAL;
+    if (stat(path, &sb) != 0 && errno == ENOENT) return 0; /* hd_store_open creates it */
+    if ((rc = check_access(path, 0, detail, sizeof(detail)))) goto bad;
+    snprintf(side, sizeof(side), "%s-wal", path);
+    if ((rc = check_access(side, 1, detail, sizeof(detail)))) goto bad;
+    snprintf(side, sizeof(side), "%s-shm", path);
+    if ((rc = check_access(side, 1, detail, sizeof(detail)))) goto bad;
+    /* immutable=1: no lock, and no -wal or -shm opened or created. A check
+     * must neither wait for a running agent nor leave files behind (made
+     * by another user, they would stop the agent opening its store). It
+     * reads the main file as it is on disk, which holds the schema. */
+    hd_buf_puts(&uri, "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            hd_buf_printf(&uri, "%%%02X", (unsigned char)*p);
+        else
+            hd_buf_append(&uri, p, 1);
+    }
+    hd_buf_puts(&uri, "?mode=ro&immutable=1");
+    rc = sqlite3_open_v2(uri.data, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    hd_buf_free(&uri);
+    if (rc) {
+        snprintf(detail, sizeof(detail), "%s", db ? sqlite3_errmsg(db) : "out of memory");
+        rc = hd_store__sqlite_err(rc);
+        goto bad;
+    }
+    rc = schema_version(db, &version, detail, sizeof(detail));
+    if (rc) goto bad;
+    sqlite3_close(db);
+    return 0;
+bad:
+    sqlite3_close(db);
+    if (err && errlen) snprintf(err, errlen, "%s: %s: %s", path, hd_store_strerror(rc), detail);
+    return rc ? rc : HD_STORE_EOPEN;
 }
 
 void hd_store_flush(hd_store_t *s)
@@ -1317,6 +1410,11 @@ int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
 int64_t hd_store_history_dropped(const hd_store_t *s)
 {
     return s ? s->hist_dropped : 0;
+}
+
+int64_t hd_store_history_failed(const hd_store_t *s)
+{
+    return s ? s->hist_failed : 0;
 }
 
 int hd_store_history_query(hd_store_t *s, const char *check_id, int64_t since_us, int64_t until_us,

@@ -150,6 +150,7 @@ struct hd_store_s {
     int64_t hist_queued;    /* history rows submitted, not yet back from the writer */
     int64_t hist_queue_max; /* more are dropped */
     int64_t hist_dropped;   /* rows dropped since open */
+    int64_t hist_failed;    /* rows whose write failed since open */
     struct event *flush_ev, *defer_ev, *done_ev, *lease_ev, *maint_ev, *catchup_ev;
     int efd;
 

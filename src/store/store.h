@@ -166,6 +166,13 @@ const char *hd_store_strerror(int err);
  * naming the file in err. */
 int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_store_t **out,
                   char *err, size_t errlen);
+/* Checks, reading only, that hd_store_open could open the store file at
+ * path: absent (hd_store_open creates it), or a heed store of a schema this
+ * heed knows, which this process may read and write (with its -wal and -shm
+ * files). Takes no lock and leaves no file behind, so the store of a
+ * running agent can be checked. Returns 0, or an error with a message
+ * naming the file in err, in hd_store_open's form. */
+int hd_store_check(const char *path, char *err, size_t errlen);
 /* Commits every write already requested, answers every pending request (from
  * inside this call), ends open watches without calling them again (their
  * handles are freed: do not cancel them afterwards), stops the writer thread

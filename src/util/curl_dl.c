@@ -60,6 +60,9 @@ static void load(void)
     SYM(easy_strerror, "curl_easy_strerror");
     SYM(slist_append, "curl_slist_append");
     SYM(slist_free_all, "curl_slist_free_all");
+    /* RTLD_NOLOAD: only the libssl that libcurl brought in, never another. */
+    void *ssl = dlopen(HD_CURL_SSL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (ssl) *(void **)&loaded.api.ssl_ctx_set_cert_cb = dlsym(ssl, "SSL_CTX_set_cert_cb");
     if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(loaded.err, sizeof(loaded.err), "curl_global_init failed");
         return;

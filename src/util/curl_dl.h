@@ -11,7 +11,8 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
-#define HD_CURL_SONAME "libcurl.so.4"
+#define HD_CURL_SONAME     "libcurl.so.4"
+#define HD_CURL_SSL_SONAME "libssl.so.3" /* the TLS library of Debian's libcurl4 */
 
 /* The part of libcurl's API heed calls, resolved by dlsym(). */
 typedef struct hd_curl_api_s {
@@ -31,6 +32,11 @@ typedef struct hd_curl_api_s {
     const char *(*easy_strerror)(CURLcode);
     struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
     void (*slist_free_all)(struct curl_slist *);
+    /* OpenSSL's SSL_CTX_set_cert_cb from the libssl libcurl itself loaded
+     * (found, not loaded: NULL when libcurl uses another TLS library). The
+     * CLI learns from it that a server asked for a client certificate
+     * (util/httpc.c). */
+    void (*ssl_ctx_set_cert_cb)(void *ssl_ctx, int (*cb)(void *ssl, void *arg), void *arg);
 } hd_curl_api_t;
 
 /* Loads libcurl and runs curl_global_init, once per process (libcurl's

@@ -28,6 +28,85 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* OpenSSL's words in libcurl's message, without the codes around them:
+ * "OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13
+ * alert certificate required, errno 0" -> "tlsv13 alert certificate
+ * required". Messages without "::" are kept whole. */
+static void tls_words(const char *msg, char *out, size_t outlen)
+{
+    const char *p = strstr(msg, "::");
+    p = p ? p + 2 : msg;
+    size_t n = strcspn(p, ",");
+    if (!strstr(msg, "::")) n = strlen(p);
+    snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
+/* Whether the server asked for a client certificate during the handshake.
+ * With TLS 1.3 the client's part of the handshake is over before the
+ * server judges its certificate; a server that refuses it sends an alert
+ * and closes, and whether libcurl reads that alert, or first meets the
+ * closed connection (a reset, "getpeername() failed"), is a race. Knowing
+ * that the server asked makes the message right either way. */
+typedef struct tls_seen_s {
+    const hd_curl_api_t *c;
+    int asked;   /* the server sent a CertificateRequest */
+    int replied; /* an HTTP status line came back */
+} tls_seen_t;
+
+static int on_cert_request(void *ssl, void *arg)
+{
+    (void)ssl;
+    ((tls_seen_t *)arg)->asked = 1;
+    return 1; /* go on: OpenSSL sends the certificate given, if any */
+}
+
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg)
+{
+    (void)e;
+    tls_seen_t *seen = arg;
+    seen->c->ssl_ctx_set_cert_cb(ssl_ctx, on_cert_request, seen);
+    return CURLE_OK;
+}
+
+/* Sorts a failed transfer: a TLS failure by what the user must change. */
+static int classify(CURLcode rc, const char *msg, const hd_httpc_req_t *req, const tls_seen_t *seen)
+{
+    int https = strncasecmp(req->url, "https://", 8) == 0;
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) return HD_HTTPC_EVERIFY;
+    if (rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE) return HD_HTTPC_ELOCAL;
+    /* Asked for a certificate, then the connection failed before any
+     * reply: this is the server's verdict on it, whatever form it reached
+     * us in. */
+    if (https && seen->asked && !seen->replied && rc != CURLE_OPERATION_TIMEDOUT)
+        return req->cert ? HD_HTTPC_EREFUSED : HD_HTTPC_ECLIENTCERT;
+    switch (rc) {
+    case CURLE_SSL_CLIENTCERT:
+        return req->cert ? HD_HTTPC_EREFUSED : HD_HTTPC_ECLIENTCERT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        if (!https) return HD_HTTPC_ECONNECT;
+        if (strstr(msg, "wrong version number") || strstr(msg, "packet length too long"))
+            return HD_HTTPC_ENOTTLS;
+        /* The server's alert: which one tells whether it wanted a
+         * certificate or did not like the one it got. */
+        if (strstr(msg, "alert certificate required") ||
+            (!req->cert && strstr(msg, "alert handshake failure")))
+            return req->cert ? HD_HTTPC_EREFUSED : HD_HTTPC_ECLIENTCERT;
+        if (strstr(msg, "alert unknown ca") || strstr(msg, "alert bad certificate") ||
+            strstr(msg, "alert certificate unknown") || strstr(msg, "alert decrypt error") ||
+            strstr(msg, "alert certificate expired") ||
+            strstr(msg, "alert unsupported certificate") ||
+            strstr(msg, "alert handshake failure") || strstr(msg, "alert access denied"))
+            return req->cert ? HD_HTTPC_EREFUSED : HD_HTTPC_ETLS;
+        if (rc == CURLE_SSL_CONNECT_ERROR || strstr(msg, "SSL")) return HD_HTTPC_ETLS;
+        return HD_HTTPC_ECONNECT;
+    default:
+        return HD_HTTPC_ECONNECT;
+    }
+}
+
 int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, size_t errlen)
 {
     memset(resp, 0, sizeof(*resp));
@@ -35,12 +114,12 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
     const hd_curl_api_t *c = hd_curl_load(why, sizeof(why));
     if (!c) {
         snprintf(err, errlen, "%s: %s", req->url, why);
-        return -1;
+        return -HD_HTTPC_ECONNECT;
     }
     CURL *e = c->easy_init();
     if (!e) {
         snprintf(err, errlen, "%s: curl_easy_init failed", req->url);
-        return -1;
+        return -HD_HTTPC_ECONNECT;
     }
     sink_t sink = {{0}, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -60,6 +139,15 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
     c->easy_setopt(e, CURLOPT_USERAGENT, "heed/" HEED_VERSION);
     c->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     c->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    c->easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2); /* the agent's floor */
+    tls_seen_t seen = {c, 0, 0};
+    if (c->ssl_ctx_set_cert_cb) {
+        c->easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        c->easy_setopt(e, CURLOPT_SSL_CTX_DATA, &seen);
+    }
+    if (req->cacert) c->easy_setopt(e, CURLOPT_CAINFO, req->cacert);
+    if (req->cert) c->easy_setopt(e, CURLOPT_SSLCERT, req->cert);
+    if (req->key) c->easy_setopt(e, CURLOPT_SSLKEY, req->key);
     if (!strcmp(method, "HEAD"))
         c->easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (strcmp(method, "GET") != 0)
@@ -86,13 +174,23 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
     CURLcode rc = c->easy_perform(e);
     int ret = 0;
     if (rc != CURLE_OK) {
+        const char *msg = errbuf[0] ? errbuf : c->easy_strerror(rc);
+        long code = 0;
+        c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+        seen.replied = code != 0;
+        ret = sink.too_big ? -HD_HTTPC_ECONNECT : -classify(rc, msg, req, &seen);
+        char words[CURL_ERROR_SIZE];
+        tls_words(msg, words, sizeof(words));
+        if ((ret == -HD_HTTPC_ECLIENTCERT || ret == -HD_HTTPC_EREFUSED) && !strstr(msg, "alert"))
+            snprintf(words, sizeof(words),
+                     "it asked for a certificate, then closed the connection");
         if (sink.too_big)
             snprintf(err, errlen, "%s: reply body larger than %u MiB", req->url,
                      HTTPC_BODY_MAX >> 20);
         else
-            snprintf(err, errlen, "%s: %s", req->url, errbuf[0] ? errbuf : c->easy_strerror(rc));
+            snprintf(err, errlen, "%s: %s", req->url,
+                     ret == -HD_HTTPC_ECONNECT || ret == -HD_HTTPC_ELOCAL ? msg : words);
         hd_buf_free(&sink.buf);
-        ret = -1;
     } else {
         c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
         if (!sink.buf.data) hd_buf_puts(&sink.buf, ""); /* allocates: body is never NULL */
@@ -135,20 +233,45 @@ char *hd_httpc_addr_normalize(const char *addr, char *err, size_t errlen)
     return b.data;
 }
 
-static const char *env_first(const char *a, const char *b, const char **which)
+const char *hd_httpc_env(const char *first, const char *second, const char **which)
 {
-    const char *v = getenv(a);
-    *which = a;
+    const char *v = getenv(first);
+    *which = first;
     if (v && *v) return v;
-    *which = b;
-    v = getenv(b);
+    *which = second;
+    v = getenv(second);
     return v && *v ? v : NULL;
+}
+
+int hd_httpc_env_ssl(int *on, char *err, size_t errlen)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    const char *which;
+    const char *v = hd_httpc_env("HEED_HTTP_SSL", "CONSUL_HTTP_SSL", &which);
+    *on = 0;
+    if (!v) return 0;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!strcmp(v, yes[i])) return *on = 1, 0;
+        if (!strcmp(v, no[i])) return 0;
+    }
+    snprintf(err, errlen, "%s: expected true or false, got '%s'", which, v);
+    return -1;
+}
+
+char *hd_httpc_to_https(const char *addr)
+{
+    hd_buf_t b = {0};
+    const char *rest = strstr(addr, "://");
+    hd_buf_puts(&b, "https://");
+    hd_buf_puts(&b, rest ? rest + 3 : addr);
+    return b.data;
 }
 
 char *hd_httpc_env_addr(char *err, size_t errlen)
 {
     const char *which;
-    const char *v = env_first("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", &which);
+    const char *v = hd_httpc_env("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", &which);
     if (!v) return hd_xstrdup(HD_HTTPC_DEFAULT_ADDR);
     char why[300];
     char *out = hd_httpc_addr_normalize(v, why, sizeof(why));
@@ -159,7 +282,7 @@ char *hd_httpc_env_addr(char *err, size_t errlen)
 const char *hd_httpc_env_token(void)
 {
     const char *which;
-    return env_first("HEED_TOKEN", "CONSUL_HTTP_TOKEN", &which);
+    return hd_httpc_env("HEED_TOKEN", "CONSUL_HTTP_TOKEN", &which);
 }
 
 char *hd_httpc_url(const char *base, const char *path)

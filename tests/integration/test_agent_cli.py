@@ -38,9 +38,9 @@ class Cli(HeedTestCase):
             self.assertRegex(err, r"^heed agent: refusing to listen on (0\.0\.0\.0|::) "
                                   r"without tokens.*Configure tokens, or bind 127\.0\.0\.1\n$")
             self.assertNotIn("API:", out)
-        # With a token it would listen; loopback needs none.
+        # With a token (and plain HTTP allowed) it would listen; loopback needs none.
         tokens = self.write("tokens.yaml", to_yaml({
-            "bind": "0.0.0.0:%d" % port, "data_dir": d + "/data",
+            "bind": "0.0.0.0:%d" % port, "data_dir": d + "/data", "allow_plaintext": True,
             "tokens": [{"secret": "s", "role": "management"}]}))
         rc, out, err = run_heed(["agent", "--validate", "-c", tokens])
         self.assertEqual((rc, out), (0, "%s: ok (0 checks, 0 services, 1 tokens)\n" % tokens))

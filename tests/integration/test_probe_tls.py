@@ -7,7 +7,6 @@ SSL_CERT_FILE points at it, as OpenSSL's default paths allow."""
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -15,64 +14,9 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HeedTestCase, Registry, TcpServer, finish, free_port, run,  # noqa: E402
+from harness import (HeedTestCase, Registry, TcpServer, finish, free_port,  # noqa: E402
                      run_heed, still_running)
-
-OPENSSL = shutil.which("openssl")
-
-CA_CNF = """
-[ca]
-default_ca = test
-[test]
-database = {d}/index.txt
-new_certs_dir = {d}
-serial = {d}/serial
-default_md = sha256
-policy = any
-unique_subject = no
-[any]
-commonName = supplied
-[leaf]
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[other]
-subjectAltName = DNS:other.test
-"""
-
-
-class Certs:
-    """The test PKI in a temporary directory."""
-
-    def __init__(self, reg):
-        d = self.dir = reg.tempdir(prefix="heed-tls-")
-        with open(os.path.join(d, "ca.cnf"), "w") as f:
-            f.write(CA_CNF.format(d=d))
-        open(os.path.join(d, "index.txt"), "w").close()
-        with open(os.path.join(d, "serial"), "w") as f:
-            f.write("01\n")
-        self.ca = self.path("ca.pem")
-        self.ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.path("ca.key"),
-                  "-out", self.ca, "-days", "30", "-subj", "/CN=heed test CA")
-        self.leaf = self.issue("leaf", "/CN=localhost", "leaf", "-days", "10")
-        self.other = self.issue("other", "/CN=other.test", "other", "-days", "30")
-        self.expired = self.issue("expired", "/CN=expired.test", "leaf",
-                                  "-startdate", "20200101000000Z", "-enddate", "20200201000000Z")
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def ossl(self, *args):
-        run([OPENSSL] + list(args), check=True, timeout=60)
-
-    def issue(self, name, subj, ext, *validity):
-        """(cert, key) signed by the CA with extensions section ext."""
-        key, csr, cert = self.path(name + ".key"), self.path(name + ".csr"), self.path(name + ".pem")
-        self.ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-                  "-subj", subj)
-        self.ossl("ca", "-batch", "-config", self.path("ca.cnf"), "-cert", self.ca,
-                  "-keyfile", self.path("ca.key"), "-in", csr, "-out", cert, "-extensions", ext,
-                  "-notext", *validity)
-        return cert, key
-
+from pki import OPENSSL, Certs  # noqa: E402
 
 class TlsServer:
     """A TLS server on 127.0.0.1: handshakes, then waits for the client to

@@ -1,7 +1,8 @@
 /* test_httpc — the CLI client's address and token from the environment
  * (HEED_* before CONSUL_*, host:port without a scheme, as Consul's CLI),
- * URL joining, and a refused connection's message. Requests against a real
- * server are in test_api_server. */
+ * HEED_HTTP_SSL/CONSUL_HTTP_SSL read as Go's ParseBool, URL joining, and a
+ * refused connection's message. Requests against a real server are in
+ * test_api_server; over TLS, in the integration test test_cli_tls. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,52 @@ static void test_env(void **state)
     assert_contains(err, "HEED_HTTP_ADDR: agent address 'ftp://x' is not http");
 }
 
+static void ssl_is(const char *heed, const char *consul, int rc, int on)
+{
+    char err[300] = "";
+    int got = -1;
+    if (heed)
+        setenv("HEED_HTTP_SSL", heed, 1);
+    else
+        unsetenv("HEED_HTTP_SSL");
+    if (consul)
+        setenv("CONSUL_HTTP_SSL", consul, 1);
+    else
+        unsetenv("CONSUL_HTTP_SSL");
+    assert_int_equal(hd_httpc_env_ssl(&got, err, sizeof(err)), rc);
+    assert_int_equal(got, on);
+}
+
+static void test_env_ssl(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    int on;
+    ssl_is(NULL, NULL, 0, 0);
+    ssl_is(NULL, "true", 0, 1);
+    ssl_is(NULL, "1", 0, 1);
+    ssl_is(NULL, "T", 0, 1);
+    ssl_is(NULL, "False", 0, 0);
+    ssl_is("0", "true", 0, 0); /* HEED_* first */
+    ssl_is("", "TRUE", 0, 1);  /* empty is unset */
+    ssl_is(NULL, "yes", -1, 0);
+    setenv("CONSUL_HTTP_SSL", "yes", 1);
+    assert_int_equal(hd_httpc_env_ssl(&on, err, sizeof(err)), -1);
+    assert_string_equal(err, "CONSUL_HTTP_SSL: expected true or false, got 'yes'");
+    unsetenv("CONSUL_HTTP_SSL");
+    unsetenv("HEED_HTTP_SSL");
+
+    char *u = hd_httpc_to_https("http://127.0.0.1:8500");
+    assert_string_equal(u, "https://127.0.0.1:8500");
+    free(u);
+    u = hd_httpc_to_https("https://a:1");
+    assert_string_equal(u, "https://a:1");
+    free(u);
+    u = hd_httpc_to_https("a:1");
+    assert_string_equal(u, "https://a:1");
+    free(u);
+}
+
 static void test_url(void **state)
 {
     (void)state;
@@ -114,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_ssl),
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_refused),
     };

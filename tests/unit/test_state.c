@@ -1,5 +1,5 @@
 /* test_state — the check state machine: thresholds, warnings, slow passes,
- * pause and resume, output capping and change flags. */
+ * pause and resume, TTL reports, output capping, change flags and copies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +163,56 @@ static void test_output_flags_and_cap(void **state)
     hd_state_free(&st);
 }
 
+static void test_ttl_reports(void **state)
+{
+    (void)state;
+    hd_check_state_t st;
+    hd_state_init(&st, 0);
+    int f = hd_state_ttl(&st, HD_CHECK_PASSING, "up", 10, 4096);
+    assert_int_equal(f, HD_STATE_STATUS_CHANGED | HD_STATE_OUTPUT_CHANGED);
+    assert_int_equal(st.status, HD_CHECK_PASSING);
+    assert_int_equal(st.reason, HD_R_OK);
+    assert_int_equal(st.last_change, 10);
+    assert_int_equal(st.last_success, 10);
+    assert_int_equal(st.last_checked, 10);
+    /* The same status again: only the output and the times move. */
+    assert_int_equal(hd_state_ttl(&st, HD_CHECK_PASSING, "up", 20, 4096), 0);
+    assert_int_equal(hd_state_ttl(&st, HD_CHECK_PASSING, "still up", 30, 4096),
+                     HD_STATE_OUTPUT_CHANGED);
+    assert_int_equal(st.last_change, 10);
+    assert_int_equal(st.last_checked, 30);
+    f = hd_state_ttl(&st, HD_CHECK_WARNING, "slow", 40, 4);
+    assert_true(f & HD_STATE_STATUS_CHANGED);
+    assert_int_equal(st.reason, HD_R_EXEC_STATUS);
+    assert_string_equal(st.output, "slo"); /* cut below the 4-byte cap */
+    assert_int_equal(st.last_success, 30);
+    /* A paused check ignores reports. */
+    hd_state_pause(&st, 1, 50);
+    assert_int_equal(hd_state_ttl(&st, HD_CHECK_CRITICAL, "down", 60, 4096), 0);
+    assert_int_equal(st.status, HD_CHECK_MAINTENANCE);
+    assert_int_equal(st.last_checked, 40);
+    hd_state_free(&st);
+}
+
+static void test_copy_is_independent(void **state)
+{
+    (void)state;
+    hd_check_state_t st, cp;
+    hd_state_init(&st, 0);
+    hd_state_ttl(&st, HD_CHECK_PASSING, "up", 10, 0);
+    hd_state_copy(&cp, &st);
+    /* What a change does to the copy (the state a write would store) leaves
+     * the original as it was: a write that fails changes nothing. */
+    hd_state_pause(&cp, 1, 20);
+    assert_int_equal(cp.status, HD_CHECK_MAINTENANCE);
+    hd_state_ttl(&st, HD_CHECK_PASSING, "other", 30, 0);
+    assert_string_equal(cp.output, "up");
+    assert_int_equal(st.status, HD_CHECK_PASSING);
+    assert_int_equal(st.paused, 0);
+    hd_state_free(&cp);
+    hd_state_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +223,8 @@ int main(void)
         cmocka_unit_test(test_slow_pass_is_a_warning),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_output_flags_and_cap),
+        cmocka_unit_test(test_ttl_reports),
+        cmocka_unit_test(test_copy_is_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

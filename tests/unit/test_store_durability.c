@@ -9,7 +9,10 @@
  * killed after different numbers of acknowledgements.
  *
  * And a disk that fills up mid-commit (RLIMIT_FSIZE in a child): the write
- * fails with an error, changes nothing, and the store goes on. */
+ * fails with an error, changes nothing, and the store goes on; a history
+ * batch that fails takes its whole group commit with it, leaves no row
+ * behind, is counted, and the writes after it (once there is room again)
+ * commit; SQLite's integrity check passes afterwards. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +20,10 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "store/history.h"
 #include "store_util.h"
+
+#include <sqlite3.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -256,11 +262,115 @@ static void test_disk_full_fails_cleanly(void **state)
     t_teardown(&t);
 }
 
+/* History queries of check "h" in the child (which exits on an error). */
+typedef struct hcount_s {
+    int done;
+    int status;
+    size_t n;
+} hcount_t;
+
+static void hcount_cb(int status, const hd_hist_series_t *series, void *arg)
+{
+    hcount_t *h = arg;
+    h->status = status;
+    h->n = series ? series->n : 0;
+    h->done = 1;
+}
+
+static size_t history_rows(tstore_t *t, int64_t now_us)
+{
+    hcount_t h = {0};
+    int64_t since = now_us - 3600LL * 1000000; /* within the raw table's 48 h */
+    if (hd_store_history_query(t->s, "h", since, now_us + 1, HD_HIST_RAW, now_us, hcount_cb, &h))
+        _exit(40);
+    t_spin(t, &h.done);
+    if (h.status) _exit(41);
+    return h.n;
+}
+
+#define FULL_ROWS 20000 /* ~0.5 MB of history: past the 256 KiB the child may write */
+
+/* The child of the history test: exit code 0 when everything went as
+ * expected, else the step that did not. */
+static void history_full_child(const char *path)
+{
+    struct event_base *base = event_base_new();
+    hd_store_config_t cfg = {.path = path, .hist_maint_us = -1};
+    tstore_t t = {.base = base};
+    char err[256];
+    signal(SIGXFSZ, SIG_IGN);
+    if (hd_store_open(base, &cfg, &t.s, err, sizeof(err)) != 0) _exit(20);
+    int64_t now = 1700000000LL * 1000000;
+    static hd_hist_row_t rows[FULL_ROWS];
+    for (int i = 0; i < FULL_ROWS; i++)
+        rows[i] = (hd_hist_row_t){"h", now - (FULL_ROWS - i) * 1000LL, HD_CHECK_PASSING, 0, 1000};
+    if (hd_store_history_add_batch(t.s, rows, 1, NULL, NULL) != 0) _exit(21);
+    if (t_put(&t, "heed/kv/ok", "1", 0, NULL) != 0) _exit(22);
+    if (history_rows(&t, now) != 1) _exit(23);
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(24);
+    rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = 256 * 1024; /* the disk is "full" from here */
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(25);
+    /* One group commit: the big history batch, and a state write after it. */
+    answer_t h = {0}, a = {0};
+    if (hd_store_history_add_batch(t.s, rows, FULL_ROWS, t_write_cb, &h) != 0) _exit(26);
+    if (hd_store_put(t.s, "heed/state/x", 12, "s", 1, 0, t_write_cb, &a) != 0) _exit(27);
+    t_spin(&t, &a.done);
+    if (!h.done) _exit(28);
+    if (h.status != HD_STORE_EFULL && h.status != HD_STORE_EIO) _exit(29);
+    if (a.status != h.status) _exit(30); /* the state write failed with its batch */
+    if (hd_store_history_failed(t.s) != FULL_ROWS) _exit(31);
+    if (history_rows(&t, now) != 1) _exit(32); /* no row of the failed batch */
+    if (t_get(&t, "heed/state/x", &a) != HD_STORE_ENOTFOUND) _exit(33);
+
+    rl.rlim_cur = hard; /* room again */
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(34);
+    if (t_put(&t, "heed/state/x", "s", 0, NULL) != 0) _exit(35);
+    answer_t h2 = {0};
+    if (hd_store_history_add_batch(t.s, rows + 1, 2, t_write_cb, &h2) != 0) _exit(36);
+    t_spin(&t, &h2.done);
+    if (h2.status != 0) _exit(37);
+    if (history_rows(&t, now) != 3) _exit(38);
+    hd_store_close(t.s);
+    event_base_free(base);
+    _exit(0);
+}
+
+static void test_history_batch_fails_whole_and_store_recovers(void **state)
+{
+    tstore_t t;
+    (void)state;
+    t_setup(&t);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) history_full_child(t.path);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+        fail_msg("history disk-full child failed at step %d",
+                 WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(t.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    t_open_cfg(&t);
+    t_expect(&t, "heed/kv/ok", "1");
+    t_expect(&t, "heed/state/x", "s");
+    t_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acknowledged_writes_survive_kill),
         cmocka_unit_test(test_disk_full_fails_cleanly),
+        cmocka_unit_test(test_history_batch_fails_whole_and_store_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,152 @@
+/* preflight — the agent's start-up checks (see preflight.h). */
+#include "agent/preflight.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0) return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+/* A TLS file (key names it: "tls.cert_file") must be a file this process
+ * can read. Its contents are the API server's to judge. */
+static int check_readable(const char *key, const char *path, char *err, size_t errlen)
+{
+    if (!path) return 0;
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "heed agent: %s %s: cannot read: %s", key, path, strerror(errno));
+        return -1;
+    }
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "heed agent: %s %s: not a regular file", key, path);
+        return -1;
+    }
+    return 0;
+}
+
+/* data_dir: a directory this process may write, or a path whose nearest
+ * existing ancestor is one (mkdir would succeed). Judged by the effective
+ * ids, as the open and mkdir calls that follow will be. */
+static int check_data_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            snprintf(err, errlen, "heed agent: data_dir %s is not a directory", dir);
+            return -1;
+        }
+        if (eaccess(dir, W_OK | X_OK) != 0) {
+            snprintf(err, errlen, "heed agent: data_dir %s is not writable: %s", dir,
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    int e = errno;
+    char up[4096];
+    snprintf(up, sizeof(up), "%s", dir);
+    while (e == ENOENT) {
+        char *slash = strrchr(up, '/');
+        if (!slash)
+            snprintf(up, sizeof(up), ".");
+        else if (slash == up)
+            up[1] = '\0'; /* "/" */
+        else
+            *slash = '\0';
+        if (stat(up, &sb) != 0) {
+            e = errno;
+            if (e == ENOENT && (!strcmp(up, "/") || !strcmp(up, "."))) break;
+            continue;
+        }
+        if (!S_ISDIR(sb.st_mode))
+            e = ENOTDIR;
+        else if (eaccess(up, W_OK | X_OK) != 0)
+            e = errno;
+        else
+            return 0; /* mkdir -p would make the rest */
+        break;
+    }
+    snprintf(err, errlen, "heed agent: cannot create data_dir %s: %s", dir, strerror(e));
+    return -1;
+}
+
+static int check(const hd_config_t *cfg, char *err, size_t errlen)
+{
+    const char *host = cfg->bind_host;
+    int tls = cfg->tls.cert_file && cfg->tls.key_file;
+    if (cfg->ntokens == 0 && !is_loopback(host)) {
+        snprintf(err, errlen,
+                 "heed agent: refusing to listen on %s without tokens: anyone who can reach it "
+                 "could change checks. Configure tokens, or bind 127.0.0.1",
+                 host);
+        return -1;
+    }
+    if (!tls && !cfg->allow_plaintext && !is_loopback(host)) {
+        snprintf(err, errlen,
+                 "heed agent: refusing to serve plain HTTP on %s: tokens would cross the network "
+                 "in clear text. Configure tls (cert_file and key_file), set allow_plaintext: "
+                 "true, or bind 127.0.0.1",
+                 host);
+        return -1;
+    }
+    if (check_readable("tls.cert_file", cfg->tls.cert_file, err, errlen) < 0 ||
+        check_readable("tls.key_file", cfg->tls.key_file, err, errlen) < 0 ||
+        check_readable("tls.ca_file", cfg->tls.ca_file, err, errlen) < 0)
+        return -1;
+    /* HOOK(tls): once the API server can load certificates (src/api/server.c,
+     * hd_api_tls_check or its like), call it here, so that a PEM file that
+     * does not parse, a key that does not match its certificate or an
+     * expired certificate is refused by --validate as by start-up. Until
+     * then the files are checked for reading only. */
+    if (check_data_dir(cfg->data_dir, err, errlen) < 0) return -1;
+    char path[4096], why[2048];
+    snprintf(path, sizeof(path), "%s/heed.db", cfg->data_dir);
+    if (hd_store_check(path, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "heed agent: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int hd_agent_preflight(const hd_agent_opts_t *o, const char *dev_dir, hd_config_t *cfg, char *err,
+                       size_t errlen)
+{
+    char why[1024];
+    memset(cfg, 0, sizeof(*cfg));
+    if (o->dev) {
+        hd_config_dev(cfg, dev_dir);
+    } else if (hd_config_load_file(o->config_path, cfg, err, errlen) < 0) {
+        return -1;
+    }
+    if (o->data_dir) {
+        free(cfg->data_dir);
+        cfg->data_dir = hd_xstrdup(o->data_dir);
+    }
+    if (o->bind && hd_config_parse_bind(o->bind, cfg, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "heed agent: --bind %s: %s", o->bind, why);
+        goto bad;
+    }
+    if (check(cfg, err, errlen) < 0) goto bad;
+    return 0;
+bad:
+    hd_config_free(cfg);
+    return -1;
+}
