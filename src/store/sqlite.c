@@ -50,7 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1031,12 +1033,36 @@ static void store_free(hd_store_t *s)
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i]) event_free(evs[i]);
     if (s->efd >= 0) close(s->efd);
+    if (s->lockfd >= 0) close(s->lockfd); /* drops the flock */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
     free(s->leases);
     free(s->path);
     free(s);
+}
+
+/* One process per store: two agents on one data_dir would each serve
+ * their own idea of the checks and write over each other's states.
+ * SQLite's locks only order single transactions, so the store holds an
+ * exclusive flock(2) on the store file for as long as it is open (the
+ * kernel drops it when the process dies). On Linux flock locks and the
+ * POSIX record locks SQLite takes do not interact, and an empty file is
+ * a new SQLite database, so the file may be created here. */
+static int lock_store(hd_store_t *s, char *detail, size_t len)
+{
+    s->lockfd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lockfd < 0) {
+        snprintf(detail, len, "%s", strerror(errno));
+        return HD_STORE_EOPEN;
+    }
+    if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno == EWOULDBLOCK) {
+        snprintf(detail, len, "one agent per data_dir");
+        return HD_STORE_EBUSY;
+    }
+    snprintf(detail, len, "flock: %s", strerror(errno));
+    return HD_STORE_EIO;
 }
 
 int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_store_t **out,
@@ -1049,6 +1075,7 @@ int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_stor
     s->base = base;
     s->path = hd_xstrdup(cfg->path);
     s->efd = -1;
+    s->lockfd = -1;
     s->retention = cfg->event_retention > 0 ? cfg->event_retention : DEFAULT_RETENTION;
     s->hconf.raw_keep_ms =
         (cfg->hist_raw_keep_us > 0 ? cfg->hist_raw_keep_us : 48LL * 3600 * 1000000) / 1000;
@@ -1063,6 +1090,7 @@ int hd_store_open(struct event_base *base, const hd_store_config_t *cfg, hd_stor
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->done_cv, NULL);
 
+    if ((rc = lock_store(s, detail, sizeof(detail)))) goto bad;
     if ((rc = open_conn(s->path, 1, &s->wdb, detail, sizeof(detail)))) goto bad;
     if ((rc = migrate(s->wdb, detail, sizeof(detail)))) goto bad;
     if ((rc = open_conn(s->path, 0, &s->rdb, detail, sizeof(detail)))) goto bad;

@@ -153,6 +153,7 @@ struct hd_store_s {
     int64_t hist_failed;    /* rows whose write failed since open */
     struct event *flush_ev, *defer_ev, *done_ev, *lease_ev, *maint_ev, *catchup_ev;
     int efd;
+    int lockfd; /* the store file, holding an exclusive flock while open */
 
     /* shared, under mu */
     pthread_mutex_t mu;

@@ -194,5 +194,21 @@ class Restart(HeedTestCase):
         self.assertEqual(lost, [], "status changes lost to kill -9")
 
 
+    def test_a_second_agent_on_the_same_data_dir_is_refused(self):
+        first = Agent(self.reg, {}).start()
+        first.ok("POST", "/v1/checks", {"name": "mine", "ttl": "1h"}, status=201)
+        second = Agent(self.reg, {}, data_dir=first.data_dir)
+        proc = second.spawn()
+        self.assertEqual(proc.wait(scaled(20)), 1)
+        self.assertIn("one agent per data_dir", second.stderr())
+        self.assertIn(os.path.join(first.data_dir, "heed.db"), second.stderr())
+        # The first one is untouched, and once it has stopped the data_dir
+        # is free again, with what the first one wrote.
+        self.assertEqual(first.check("mine")["id"], "mine")
+        self.assertEqual(first.stop(), 0)
+        second.start()
+        self.assertEqual(second.check("mine")["id"], "mine")
+
+
 if __name__ == "__main__":
     main()
