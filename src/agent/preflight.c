@@ -137,8 +137,18 @@ int hd_agent_preflight(const hd_agent_opts_t *o, const char *dev_dir, hd_config_
         return -1;
     }
     if (o->data_dir) {
+        /* A relative --data-dir is the shell's: relative to the directory
+         * the agent starts in, made absolute now (a config file's data_dir
+         * must be absolute, as it would depend on where the agent starts). */
+        char cwd[4096];
         free(cfg->data_dir);
-        cfg->data_dir = hd_xstrdup(o->data_dir);
+        if (o->data_dir[0] == '/' || !getcwd(cwd, sizeof(cwd))) {
+            cfg->data_dir = hd_xstrdup(o->data_dir);
+        } else {
+            size_t n = strlen(cwd) + 1 + strlen(o->data_dir) + 1;
+            cfg->data_dir = hd_xmalloc(n);
+            snprintf(cfg->data_dir, n, "%s/%s", cwd, o->data_dir);
+        }
     }
     if (o->bind && hd_config_parse_bind(o->bind, cfg, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "heed agent: --bind %s: %s", o->bind, why);

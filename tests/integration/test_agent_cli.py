@@ -11,7 +11,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HeedTestCase, free_port, main, run_heed, scaled, wait_until  # noqa: E402
+from harness import HEED, HeedTestCase, free_port, main, run_heed, scaled, wait_until  # noqa: E402
 from agent_harness import Agent, API_LINE, http_call, tcp_listener, to_yaml  # noqa: E402
 
 
@@ -46,6 +46,25 @@ class Cli(HeedTestCase):
         self.assertEqual((rc, out), (0, "%s: ok (0 checks, 0 services, 1 tokens)\n" % tokens))
         a = Agent(self.reg, {}).start()
         self.assertEqual(a.get("/v1/status").status, 200)
+
+    def test_a_relative_data_dir_flag_is_the_starting_directory_s(self):
+        d = self.reg.tempdir()
+        cfg = self.write("rel.yaml", "bind: 127.0.0.1:%d\n" % free_port())
+        out_path = os.path.join(d, "out")
+        with open(out_path, "w") as out:
+            proc = self.reg.popen([os.path.abspath(HEED), "agent", "-c", cfg, "--data-dir", "state/x"], cwd=d,
+                                  stdout=out)
+
+        def up():
+            with open(out_path) as f:
+                return proc.poll() is not None or API_LINE.search(f.read())
+        wait_until(up, 20, what="the agent's API line")
+        self.assertIsNone(proc.poll())
+        with open(out_path) as f:
+            self.assertIn("data in %s/state/x\n" % d, f.read())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(scaled(30)), 0)
+        self.assertTrue(os.path.isfile(os.path.join(d, "state", "x", "heed.db")))
 
     def test_validate(self):
         good = self.write("good.yaml", to_yaml({
