@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/time.h"
+#include "util/url.h"
 #include "util/yaml.h"
 
 #include <errno.h>
@@ -463,19 +464,19 @@ static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
     hd_buf_puts(&path, "/v1/checks");
     if (id) {
         hd_buf_puts(&path, "/");
-        hd_client_escape(&path, id);
+        hd_url_encode(&path, id);
     }
     switch (verb) {
     case V_LIST: {
         const char *sep = "?";
         if (o->status) {
             hd_buf_puts(&path, "?status=");
-            hd_client_escape(&path, o->status);
+            hd_url_encode(&path, o->status);
             sep = "&";
         }
         if (o->tag) {
             hd_buf_printf(&path, "%stag=", sep);
-            hd_client_escape(&path, o->tag);
+            hd_url_encode(&path, o->tag);
         }
         break;
     }

@@ -96,20 +96,6 @@ void hd_client_print_error(const hd_client_t *c, const hd_client_reply_t *rep)
             shown);
 }
 
-void hd_client_escape(hd_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            hd_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            hd_buf_append(b, e, 3);
-        }
-    }
-}
-
 void hd_client_print_body(const hd_client_reply_t *rep)
 {
     const char *b = rep->body ? rep->body : "";

@@ -47,10 +47,6 @@ void hd_client_reply_free(hd_client_reply_t *rep);
  * agent's {"error", "code"}, else the status and the start of the body. */
 void hd_client_print_error(const hd_client_t *c, const hd_client_reply_t *rep);
 
-/* Appends s percent-encoded for a path segment or a query value
- * (everything but RFC 3986's unreserved characters is escaped). */
-void hd_client_escape(hd_buf_t *b, const char *s);
-
 /* Prints the reply's body as it came, ending with a newline. */
 void hd_client_print_body(const hd_client_reply_t *rep);
 

@@ -190,3 +190,17 @@ void hd_url_free(hd_url_t *u)
     memset(u, 0, sizeof(*u));
     u->port = -1;
 }
+
+void hd_url_encode(hd_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            hd_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            hd_buf_append(b, e, 3);
+        }
+    }
+}
