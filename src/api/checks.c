@@ -1,6 +1,6 @@
 /* checks — the check resources of the agent's API:
  *
- *   GET    /v1/checks                 every check the caller may see
+ *   GET    /v1/checks                 the checks the caller may see, by id
  *   POST   /v1/checks                 create (201, Location), durable first
  *   GET    /v1/checks/:id             one check
  *   PUT    /v1/checks/:id             replace an API-created check
@@ -15,13 +15,20 @@
  * config.md); the read-only keys of a GET (status, output, ...) are ignored
  * so that a GET can be edited and PUT back. Checks from the config file
  * can be paused but not changed or deleted here: the file is their truth.
- * exec: checks are refused unless enable_api_exec_checks is set. A tenant
- * token sees and changes only its tenant's checks; a check it creates
- * belongs to its tenant. */
+ * exec: checks are refused unless enable_api_exec_checks is set.
+ *
+ * Tenants (docs/tenancy.md): every route works in the request's scope
+ * (api/scope.h: the token's tenant, or ?ns=), and finds checks through
+ * the agent's one visibility rule (hd_agent_check_find/_next): a check of
+ * another tenant is answered exactly as a check that does not exist. A
+ * body's "tenant" names the tenant a check is created in (within the
+ * token's reach); a replace keeps the check's tenant unless a management
+ * token names another, which moves the check there. */
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
 #include "agent/config.h"
 #include "api/routes.h"
+#include "api/scope.h"
 #include "api/server.h"
 #include "store/history.h"
 #include "store/store.h"
@@ -52,20 +59,81 @@ static void reply_view(hd_api_req_t *r, int status, const hd_agent_check_t *c)
 }
 
 /* The check named by :id that the caller may see, or NULL after replying
- * 404 or 403. */
+ * (404 when there is none in the request's tenant, whatever other tenants
+ * hold; or the scope's 400 or 403). */
 static hd_agent_check_t *find(hd_api_req_t *r, hd_agent_t *a)
 {
+    hd_scope_t s;
+    if (hd_api_scope(r, HD_SCOPE_ONE, &s) < 0) return NULL;
     const char *id = hd_api_param(r, "id");
-    hd_agent_check_t *c = hd_agent_check_get(a, id);
-    if (!c || c->removed || c->pending) {
-        hd_api_error(r, 404, "not_found", "no check '%s'", id);
-        return NULL;
-    }
-    if (!hd_api_tenant_allows(r, c->def.tenant)) {
-        hd_api_error(r, 403, "forbidden", "check '%s' belongs to another tenant", id);
-        return NULL;
-    }
+    hd_agent_check_t *c = hd_agent_check_find(a, &s, id);
+    if (!c) hd_api_error(r, 404, "not_found", "no check '%s' in tenant '%s'", id, s.tenant);
     return c;
+}
+
+/* The tenant a body names: 0 with *out (NULL when it names none: absent
+ * or null), or -1 after replying 400. */
+static int body_tenant(hd_api_req_t *r, const char **out)
+{
+    json_t *jt = json_object_get(r->body, "tenant");
+    *out = NULL;
+    if (!jt || json_is_null(jt)) return 0;
+    const char *t = json_string_value(jt);
+    if (!t || !hd_tenant_valid(t, strlen(t))) {
+        hd_api_error(r, 400, "bad_field",
+                     "tenant: expected a tenant name (1 to %d letters, digits and . _ - : @) or "
+                     "null",
+                     HD_TENANT_MAX);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+/* The tenant a new check goes to: the body's "tenant" if it names one,
+ * else the scope's. 0 with *out, or -1 after replying. */
+static int create_tenant(hd_api_req_t *r, const char **out)
+{
+    hd_scope_t s;
+    const char *bt;
+    if (hd_api_scope(r, HD_SCOPE_ONE, &s) < 0 || body_tenant(r, &bt) < 0) return -1;
+    *out = s.tenant;
+    if (!bt || hd_tenant_same(bt, s.tenant)) return 0;
+    if (r->tenant) {
+        hd_api_error(r, 403, "forbidden", "this token works in tenant '%s' only", r->tenant);
+        return -1;
+    }
+    const char *ns = hd_api_query(r, "ns");
+    if (!ns || !*ns) ns = hd_api_header(r, "X-Consul-Namespace");
+    if (ns && *ns) {
+        hd_api_error(r, 400, "bad_field", "tenant: the body says '%s' but ns says '%s'", bt, ns);
+        return -1;
+    }
+    *out = bt;
+    return 0;
+}
+
+/* The tenant a replaced check goes to: its own unless the body names
+ * another, which only a management token may (a move). 0 with *out, or -1
+ * after replying. */
+static int replace_tenant(hd_api_req_t *r, const hd_agent_check_t *c, const char **out)
+{
+    const char *bt;
+    if (body_tenant(r, &bt) < 0) return -1;
+    *out = hd_tenant_name(c->def.tenant);
+    if (!bt || hd_tenant_same(bt, c->def.tenant)) return 0;
+    if (r->tenant) {
+        hd_api_error(r, 403, "forbidden", "this token works in tenant '%s' only", r->tenant);
+        return -1;
+    }
+    if (r->role != HD_ROLE_MANAGEMENT) {
+        hd_api_error(r, 403, "forbidden",
+                     "only a management token moves a check to another tenant; this token has %s",
+                     hd_api_role_name(r->role));
+        return -1;
+    }
+    *out = bt;
+    return 0;
 }
 
 static void reply_store_error(hd_api_req_t *r, int status, const char *what)
@@ -76,27 +144,13 @@ static void reply_store_error(hd_api_req_t *r, int status, const char *what)
         hd_api_error(r, 500, "store", "%s: %s", what, hd_store_strerror(status));
 }
 
-/* Reads a check definition from the request body. Returns 0, or replies 400
- * or 403 and returns -1. */
-static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *id, hd_check_def_t *d)
+/* Reads a check definition of tenant from the request body; id: the
+ * path's, for a replace. Returns 0, or replies 400 or 403 and returns -1. */
+static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const char *id,
+                    hd_check_def_t *d)
 {
-    if (!r->body) {
-        hd_api_error(r, 400, "bad_request", "a check in the request body is required");
-        return -1;
-    }
     json_t *o = json_deep_copy(r->body);
-    const char *tenant = r->tenant;
-    json_t *jt = json_object_get(o, "tenant");
-    if (json_is_string(jt)) {
-        if (r->role != HD_ROLE_MANAGEMENT &&
-            (!r->tenant || strcmp(r->tenant, json_string_value(jt)))) {
-            json_decref(o);
-            hd_api_error(r, 403, "forbidden", "only a management token may set another tenant");
-            return -1;
-        }
-        tenant = json_string_value(jt);
-    }
-    char *tenant_copy = tenant ? hd_xstrdup(tenant) : NULL;
+    char *tenant_copy = hd_tenant_same(tenant, NULL) ? NULL : hd_xstrdup(tenant);
     for (const char *const *k = read_only; *k; k++)
         json_object_del(o, *k);
     if (id) {
@@ -132,16 +186,40 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *id, hd_check_def
     return 0;
 }
 
+/* Compares two qualified names given in parts (each "tenant", "/", "id",
+ * or a whole key and two empty parts) as the bytes of their joined text,
+ * without joining them. Lists are in this order: by id within a tenant. */
+static int qcmp(const char *const x[3], const char *const y[3])
+{
+    int i = 0, j = 0;
+    const char *a = x[0], *b = y[0];
+    for (;; a++, b++) {
+        while (!*a && i < 2)
+            a = x[++i];
+        while (!*b && j < 2)
+            b = y[++j];
+        if (!*a || !*b || *a != *b) return (unsigned char)*a - (unsigned char)*b;
+    }
+}
+
+static int by_name(const void *p, const void *q)
+{
+    const hd_agent_check_t *c = *(hd_agent_check_t *const *)p, *d = *(hd_agent_check_t *const *)q;
+    const char *x[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
+    const char *y[3] = {hd_tenant_name(d->def.tenant), "/", d->def.id};
+    return qcmp(x, y);
+}
+
 static void list_checks(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
+    hd_scope_t scope;
+    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     const char *status = hd_api_query(r, "status"), *tag = hd_api_query(r, "tag");
     hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
     size_t n = 0, pos = 0;
-    hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos))) {
-        hd_agent_check_t *c = s->val;
-        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos))) {
         if (status && strcmp(hd_check_status_str(c->st.status), status) != 0) continue;
         if (tag) {
             int has = 0;
@@ -151,13 +229,7 @@ static void list_checks(hd_api_req_t *r, void *arg)
         }
         all[n++] = c;
     }
-    /* sorted by id, so that lists are stable */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(all[j - 1]->def.id, all[j]->def.id) > 0; j--) {
-            hd_agent_check_t *t = all[j];
-            all[j] = all[j - 1];
-            all[j - 1] = t;
-        }
+    qsort(all, n, sizeof(*all), by_name);
     hd_buf_t b = {0};
     hd_jsonw_t w;
     hd_jsonw_init(&w, &b, REAL_DIGITS);
@@ -188,13 +260,24 @@ static void on_created(int status, hd_agent_check_t *c, void *arg)
     reply_view(r, 201, c);
 }
 
+/* A request without a body, or -1 after replying 400. */
+static int need_body(hd_api_req_t *r)
+{
+    if (r->body) return 0;
+    hd_api_error(r, 400, "bad_request", "a check in the request body is required");
+    return -1;
+}
+
 static void create_check(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
     hd_check_def_t d;
-    if (body_def(r, a, NULL, &d) < 0) return;
-    if (hd_agent_check_get(a, d.id)) {
-        hd_api_error(r, 409, "conflict", "a check with id '%s' exists", d.id);
+    const char *tenant;
+    if (need_body(r) < 0 || create_tenant(r, &tenant) < 0 || body_def(r, a, tenant, NULL, &d) < 0)
+        return;
+    if (hd_agent_check_get(a, d.tenant, d.id)) { /* a tenant the caller reaches */
+        hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
+                     hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
         return;
     }
@@ -231,10 +314,14 @@ static void replace_check(hd_api_req_t *r, void *arg)
     hd_agent_check_t *c = find(r, a);
     if (!c || from_config(r, c)) return;
     hd_check_def_t d;
-    if (body_def(r, a, c->def.id, &d) < 0) return;
-    if (!hd_api_tenant_allows(r, d.tenant)) {
+    const char *tenant;
+    if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 ||
+        body_def(r, a, tenant, c->def.id, &d) < 0)
+        return;
+    if (!hd_tenant_same(d.tenant, c->def.tenant) && hd_agent_check_get(a, d.tenant, d.id)) {
+        hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
+                     hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
-        hd_api_error(r, 403, "forbidden", "cannot move a check to another tenant");
         return;
     }
     int rc = hd_agent_check_replace(a, c, &d, on_changed, r);
@@ -443,7 +530,9 @@ static void get_history(hd_api_req_t *r, void *arg)
         hd_api_error(r, 400, "bad_query", "step: expected raw, 1m or 1h, got '%s'", qstep);
         return;
     }
-    int rc = hd_store_history_query(a->store, c->def.id, since, until, step, 0, on_history, r);
+    char name[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
+    (void)hd_tenant_key(name, sizeof(name), c->def.tenant, c->def.id); /* fits: the check exists */
+    int rc = hd_store_history_query(a->store, name, since, until, step, 0, on_history, r);
     if (rc < 0) reply_store_error(r, rc, "cannot read the history");
 }
 
