@@ -1,6 +1,7 @@
 /* checks — the check resources of the agent's API:
  *
  *   GET    /v1/checks                 the checks the caller may see, by id
+ *          [?status=&tag=&ns=&limit=N&after=ID]   (paged: api/page.h)
  *   POST   /v1/checks                 create (201, Location), durable first
  *   GET    /v1/checks/:id             one check
  *   PUT    /v1/checks/:id             replace an API-created check
@@ -27,6 +28,7 @@
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
 #include "agent/config.h"
+#include "api/page.h"
 #include "api/routes.h"
 #include "api/scope.h"
 #include "api/server.h"
@@ -214,7 +216,22 @@ static void list_checks(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
     hd_scope_t scope;
+    hd_page_t page;
+    char err[300];
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
+    if (hd_page_parse(hd_api_query(r, "limit"), hd_api_query(r, "after"), &page, err, sizeof(err)) <
+        0) {
+        hd_api_error(r, 400, "bad_query", "%s", err);
+        return;
+    }
+    /* after= is an id of the scope's tenant, or a whole "tenant/id" (what
+     * an ns=* list's Link gives). */
+    const char *after[3] = {page.after, "", ""};
+    if (page.after && scope.tenant && !strchr(page.after, '/')) {
+        after[0] = scope.tenant;
+        after[1] = "/";
+        after[2] = page.after;
+    }
     const char *status = hd_api_query(r, "status"), *tag = hd_api_query(r, "tag");
     hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
     size_t n = 0, pos = 0;
@@ -227,9 +244,28 @@ static void list_checks(hd_api_req_t *r, void *arg)
                 has = strcmp(*t, tag) == 0;
             if (!has) continue;
         }
+        if (page.after) {
+            const char *name[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
+            if (qcmp(name, after) <= 0) continue;
+        }
         all[n++] = c;
     }
     qsort(all, n, sizeof(*all), by_name);
+    if (page.limit && n > page.limit) {
+        /* More remain: the Link to the page after this one's last. */
+        const hd_check_def_t *last = &all[page.limit - 1]->def;
+        char key[HD_TENANT_KEY_MAX];
+        if (scope.tenant)
+            snprintf(key, sizeof(key), "%s", last->id);
+        else
+            (void)hd_tenant_key(key, sizeof(key), last->tenant, last->id); /* fits: it exists */
+        const char *kv[] = {"ns", hd_api_query(r, "ns"), "status", status, "tag", tag, NULL};
+        hd_buf_t link = {0};
+        hd_page_link(&link, "/v1/checks", kv, page.limit, key);
+        hd_api_set_header(r, "Link", link.data);
+        hd_buf_free(&link);
+        n = page.limit;
+    }
     hd_buf_t b = {0};
     hd_jsonw_t w;
     hd_jsonw_init(&w, &b, REAL_DIGITS);
