@@ -3,6 +3,7 @@
 #include "cmd/cmd.h"
 #include "util/httpc.h"
 #include "util/mem.h"
+#include "util/url.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -11,7 +12,8 @@
 
 #define ERROR_BODY_SHOWN 200 /* bytes of a non-JSON error body printed */
 
-int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char *token)
+int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char *token,
+                   const char *ns)
 {
     memset(c, 0, sizeof(*c));
     c->cmd = cmd;
@@ -27,6 +29,9 @@ int hd_client_init(hd_client_t *c, const char *cmd, const char *addr, const char
     if (!c->base) return hd_cmd_usage_error(cmd, "%s", err);
     c->token = token ? token : hd_httpc_env_token();
     if (c->token && !*c->token) c->token = NULL;
+    c->ns = ns ? ns : getenv("HEED_NAMESPACE");
+    if (!c->ns || !*c->ns) c->ns = getenv("CONSUL_NAMESPACE");
+    if (c->ns && !*c->ns) c->ns = NULL;
     return 0;
 }
 
@@ -40,7 +45,14 @@ int hd_client_call(hd_client_t *c, const char *method, const char *path, const c
                    hd_client_reply_t *rep)
 {
     memset(rep, 0, sizeof(*rep));
-    char *url = hd_httpc_url(c->base, path);
+    hd_buf_t full = {0};
+    hd_buf_puts(&full, path);
+    if (c->ns) {
+        hd_buf_puts(&full, strchr(path, '?') ? "&ns=" : "?ns=");
+        hd_url_encode(&full, c->ns);
+    }
+    char *url = hd_httpc_url(c->base, full.data);
+    hd_buf_free(&full);
     hd_httpc_req_t req;
     memset(&req, 0, sizeof(req));
     req.method = method;

@@ -37,7 +37,7 @@ static long long count(const json_t *checks, const char *status)
 
 static int run_status(int argc, char **argv)
 {
-    const char *addr = NULL, *token = NULL;
+    const char *addr = NULL, *token = NULL, *ns = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -50,6 +50,8 @@ static int run_status(int argc, char **argv)
             if (!(addr = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
         } else if (!strcmp(name, "--token")) {
             if (!(token = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
+        } else if (!strcmp(name, "--ns")) {
+            if (!(ns = hd_cmd_flag_value("status", argc, argv, &i, eq))) return EXIT_UNKNOWN;
         } else {
             hd_cmd_usage_error("status", "%s '%s'",
                                a[0] == '-' ? "unknown flag" : "unexpected argument",
@@ -58,7 +60,7 @@ static int run_status(int argc, char **argv)
         }
     }
     hd_client_t cl;
-    if (hd_client_init(&cl, "status", addr, token) != 0) return EXIT_UNKNOWN;
+    if (hd_client_init(&cl, "status", addr, token, ns) != 0) return EXIT_UNKNOWN;
     hd_client_reply_t rep;
     int rc = EXIT_UNKNOWN;
     if (hd_client_call(&cl, "GET", "/v1/status", NULL, &rep) != 0) goto out;
@@ -97,16 +99,19 @@ const hd_cmd_t hd_cmd_status = {
     "status",
     run_status,
     "a running agent's node, version, uptime and checks by status",
-    "usage: heed status [--addr URL] [--token T] [--json]\n"
+    "usage: heed status [--addr URL] [--token T] [--ns TENANT|*] [--json]\n"
     "\n"
     "Asks a running `heed agent` (GET /v1/status) for its node, version, uptime\n"
     "and how many of its checks are passing, warning, critical or paused\n"
-    "(maintenance); a tenant token counts its tenant's checks only.\n"
+    "(maintenance): those of the token's tenant, or of the default tenant for a\n"
+    "token without one; --ns names another tenant, --ns '*' counts every tenant's.\n"
     "\n"
     "Flags:\n"
     "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"
     "                     http://127.0.0.1:8500]; host:port is taken as http://\n"
     "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --ns TENANT    the tenant to count (Consul's namespace) [env HEED_NAMESPACE,\n"
+    "                     else CONSUL_NAMESPACE]; '*': every tenant\n"
     "      --json         print the agent's JSON reply instead\n"
     "\n"
     "Exit status, as a Nagios plugin's, so that `heed status` can itself be a\n"

@@ -45,7 +45,8 @@ def start_agent(reg, cfg, port=None):
 def clean_env(**extra):
     """The environment without any agent address or token, plus extra."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN")}
+           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN",
+                        "HEED_NAMESPACE", "CONSUL_NAMESPACE")}
     env.update(extra)
     return env
 
