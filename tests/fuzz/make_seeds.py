@@ -46,6 +46,23 @@ for name, url in TARGETS.items():
 for d in ["10ms", "1.5s", "2m", "1h", "30", "500us", ".5s", "9000000000s"]:
     write("duration", d.replace(".", "_"), d)
 
+# --- list_query: ns, token tenant, kind, limit, after (fuzz_list_query.c) --
+LIST_QUERIES = {
+    "ns-one": "team-a\n-\n0\n\n",
+    "ns-all-page": "*\n-\n1\n100\nc0099",
+    "tenant-all": "*\nteam-a\n1\n500\nteam-a/web",
+    "other-tenant": "team-b\nteam-a\n0\n",
+    "bad-ns": "a/b\n-\n1\n0\n",
+    "limit-max": "\n-\n1\n100000\n",
+    "limit-over": "\n-\n1\n100001\n",
+    "limit-neg": "\n-\n1\n-5\nx y",
+    "escapes": "default\ndefault\n1\n12\n%2F>",
+    "after-long": "*\n-\n1\n7\n" + "k" * 1100,
+    "ns-long": "n" * 300 + "\n-\n0\n",
+}
+for name, q in LIST_QUERIES.items():
+    write("list_query", name, q)
+
 
 # --- postgres: backend messages ----------------------------------------
 def pg(t, body=b""):
