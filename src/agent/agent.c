@@ -444,6 +444,19 @@ static void run_check(hd_agent_t *a, hd_agent_check_t *c)
         a->skipped_total++; /* the previous run is still going: never two at once */
         return;
     }
+    const char *code;
+    char why[1200];
+    if (!hd_agent_api_target_allowed(&a->cfg, &c->def, &code, why, sizeof(why))) {
+        /* Stored before the config turned it off (or before the rule
+         * existed): it stays, and tells why it does not run. */
+        hd_result_t res;
+        memset(&res, 0, sizeof(res));
+        res.status = HD_STATUS_CRITICAL;
+        res.reason = HD_R_NOT_ALLOWED;
+        snprintf(res.output, sizeof(res.output), "not run: %s", why);
+        on_result(&res, c);
+        return;
+    }
     int rc = hd_probe_start(&a->env, &c->def.target, c->def.timeout_us, on_result, c, &c->running);
     if (rc < 0) {
         hd_result_t res;
@@ -508,6 +521,34 @@ static void schedule_check(hd_agent_t *a, hd_agent_check_t *c, int64_t now)
 }
 
 /* ---- API-facing operations ------------------------------------------------- */
+
+int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d, const char **code,
+                                char *why, size_t whylen)
+{
+    if (d->from_config || d->ttl) return 1;
+    if (d->target.kind == HD_KIND_EXEC && !cfg->enable_api_exec_checks) {
+        *code = "exec_forbidden";
+        snprintf(why, whylen,
+                 "exec: checks come from the config file only (set enable_api_exec_checks: "
+                 "true to allow them through the API)");
+        return 0;
+    }
+    if (d->target.kind == HD_KIND_FILE && !hd_config_api_file_allowed(cfg, d->target.path)) {
+        *code = "file_forbidden";
+        if (cfg->api_file_paths)
+            snprintf(why, whylen,
+                     "file://%.1024s: file:// checks through the API may name only paths under "
+                     "api_file_paths (without . or .. parts)",
+                     d->target.path);
+        else
+            snprintf(why, whylen,
+                     "file:// checks come from the config file only (set "
+                     "enable_api_file_checks: true, or list the directories they may look in "
+                     "under api_file_paths)");
+        return 0;
+    }
+    return 1;
+}
 
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg)
 {
@@ -755,6 +796,10 @@ static void reload(hd_agent_t *a)
     /* Keep what only a restart can change; take the rest. */
     a->cfg.limits.output_max_bytes = cfg.limits.output_max_bytes;
     a->cfg.enable_api_exec_checks = cfg.enable_api_exec_checks;
+    a->cfg.enable_api_file_checks = cfg.enable_api_file_checks;
+    char **paths = a->cfg.api_file_paths; /* swapped: the old list goes with cfg */
+    a->cfg.api_file_paths = cfg.api_file_paths;
+    cfg.api_file_paths = paths;
     a->reloads_total++;
     hd_config_free(&cfg);
     fprintf(stderr, "heed agent: reloaded %s: %zu checks\n", a->config_path, a->checks.n);

@@ -87,6 +87,14 @@ hd_agent_check_t *hd_agent_check_find(hd_agent_t *a, const hd_scope_t *s, const 
  * start with *pos = 0; NULL at the end. The registry must not change
  * during the walk. */
 hd_agent_check_t *hd_agent_check_next(hd_agent_t *a, const hd_scope_t *s, size_t *pos);
+/* Whether the config lets d (from the API) run: exec: needs
+ * enable_api_exec_checks, file:// enable_api_file_checks or a path under
+ * api_file_paths (Consul's lesson: the API must not be a way to run
+ * commands or to learn which files exist). 1, or 0 with the refusal's
+ * code ("exec_forbidden", "file_forbidden") and message. Config-file
+ * checks and TTL checks always may. */
+int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d, const char **code,
+                                char *why, size_t whylen);
 /* Stores a new API-created definition (taking def) and starts it once the
  * write is durable. HD_STORE_ECONFLICT when its tenant has the id. */
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg);

@@ -901,10 +901,19 @@ static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_t
 
 /* ---- the top level ----------------------------------------------------------- */
 
-static const char *const top_keys[] = {"node",    "bind",        "data_dir",
-                                       "tokens",  "checks",      "services",
-                                       "limits",  "rate_limits", "enable_api_exec_checks",
-                                       "history", NULL};
+static const char *const top_keys[] = {"node",
+                                       "bind",
+                                       "data_dir",
+                                       "tokens",
+                                       "checks",
+                                       "services",
+                                       "limits",
+                                       "rate_limits",
+                                       "enable_api_exec_checks",
+                                       "history",
+                                       "enable_api_file_checks",
+                                       "api_file_paths",
+                                       NULL};
 enum {
     T_NODE,
     T_BIND,
@@ -916,6 +925,8 @@ enum {
     T_RATES,
     T_EXEC,
     T_HIST,
+    T_FILE,
+    T_FILE_PATHS,
     T_N
 };
 
@@ -1051,6 +1062,53 @@ static void parse_history(ctx_t *c, const node_t *n, hd_config_history_t *h)
         }
 }
 
+/* An absolute path without empty, "." or ".." parts (a trailing '/' is
+ * fine): what it names is what it says. */
+static int clean_path(const char *p)
+{
+    if (p[0] != '/') return 0;
+    for (const char *s = p + 1; *s;) {
+        size_t n = strcspn(s, "/");
+        if ((n == 0 && s[n]) || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)))
+            return 0;
+        s += n + (s[n] == '/');
+    }
+    return 1;
+}
+
+/* api_file_paths: directories, kept ending in '/'. */
+static void parse_file_paths(ctx_t *c, const node_t *n, char ***out)
+{
+    char p[PATHMAX];
+    if (get_list(c, n, "api_file_paths", out) < 0 || !*out) return;
+    for (size_t i = 0; (*out)[i]; i++) {
+        char *d = (*out)[i];
+        if (!clean_path(d) || !strcmp(d, "/")) {
+            errf(c, n->items[i], idx(p, "api_file_paths", i),
+                 "expected an absolute directory without . or .. parts, other than /, got \"%s\"",
+                 d);
+            continue;
+        }
+        size_t len = strlen(d);
+        if (d[len - 1] != '/') {
+            (*out)[i] = hd_xmalloc(len + 2);
+            snprintf((*out)[i], len + 2, "%s/", d);
+            free(d);
+        }
+    }
+}
+
+int hd_config_api_file_allowed(const hd_config_t *cfg, const char *path)
+{
+    if (cfg->enable_api_file_checks) return 1;
+    if (!path || !clean_path(path)) return 0;
+    for (char **d = cfg->api_file_paths; d && *d; d++) {
+        size_t n = strlen(*d);
+        if (!strncmp(path, *d, n) || (strlen(path) == n - 1 && !strncmp(path, *d, n - 1))) return 1;
+    }
+    return 0;
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1081,6 +1139,9 @@ static void parse_top(ctx_t *c, const node_t *root)
     }
     if (v[T_EXEC])
         (void)get_bool(c, v[T_EXEC], "enable_api_exec_checks", &cfg->enable_api_exec_checks);
+    if (v[T_FILE])
+        (void)get_bool(c, v[T_FILE], "enable_api_file_checks", &cfg->enable_api_file_checks);
+    if (v[T_FILE_PATHS]) parse_file_paths(c, v[T_FILE_PATHS], &cfg->api_file_paths);
     if (v[T_LIMITS]) parse_limits(c, v[T_LIMITS], &cfg->limits);
     if (v[T_RATES]) parse_rates(c, v[T_RATES], &cfg->rate_limits);
     if (v[T_HIST]) parse_history(c, v[T_HIST], &cfg->history);
@@ -1285,6 +1346,7 @@ void hd_config_free(hd_config_t *c)
         free(c->tokens[i].tenant);
     }
     free(c->tokens);
+    list_free(c->api_file_paths);
     for (size_t i = 0; i < c->nchecks; i++)
         hd_check_def_free(&c->checks[i]);
     free(c->checks);

@@ -16,7 +16,9 @@
  * config.md); the read-only keys of a GET (status, output, ...) are ignored
  * so that a GET can be edited and PUT back. Checks from the config file
  * can be paused but not changed or deleted here: the file is their truth.
- * exec: checks are refused unless enable_api_exec_checks is set.
+ * exec: checks are refused unless enable_api_exec_checks is set, file://
+ * checks unless enable_api_file_checks is, or api_file_paths holds their
+ * directory (hd_agent_api_target_allowed).
  *
  * Tenants (docs/tenancy.md): every route works in the request's scope
  * (api/scope.h: the token's tenant, or ?ns=), and finds checks through
@@ -178,11 +180,11 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const ch
     }
     d->from_config = 0;
     d->tenant = tenant_copy;
-    if (d->target.kind == HD_KIND_EXEC && !d->ttl && !a->cfg.enable_api_exec_checks) {
+    const char *code;
+    char why[1200];
+    if (!hd_agent_api_target_allowed(&a->cfg, d, &code, why, sizeof(why))) {
         hd_check_def_free(d);
-        hd_api_error(r, 403, "exec_forbidden",
-                     "exec: checks come from the config file only (set enable_api_exec_checks: "
-                     "true to allow them through the API)");
+        hd_api_error(r, 403, code, "%s", why);
         return -1;
     }
     return 0;

@@ -51,6 +51,7 @@ static const struct {
     [HD_R_ICMP_ERROR] = {"icmp_error", "ICMP error"},
     [HD_R_ICMP_SOCKET] = {"icmp_socket", "cannot open an ICMP socket"},
     [HD_R_ICMP_SEND] = {"icmp_send", "cannot send the echo request"},
+    [HD_R_NOT_ALLOWED] = {"not_allowed", "not allowed by the agent's config"},
 };
 
 const char *hd_reason_str(hd_reason_t r)
