@@ -847,12 +847,17 @@ static void test_api_file_checks(void **state)
     assert_string_equal(c.api_file_paths[1], "/srv/ready/");
     assert_null(c.api_file_paths[2]);
     static const char *const yes[] = {"/var/run/app/ready", "/var/run/app/a/b", "/var/run/app",
-                                      "/var/run/app/", "/srv/ready/x", NULL};
-    static const char *const no[] = {"/etc/shadow",         "/var/run/apple",
-                                     "/var/run/app/../x",   "/var/run/app/./ready",
-                                     "/var/run/app//ready", "/var/run/app/a/..",
-                                     "/var/run",            "var/run/app/x",
-                                     "",                    "/srv/readyx",
+                                      "/var/run/app/",      "/srv/ready/x",     NULL};
+    static const char *const no[] = {"/etc/shadow",
+                                     "/var/run/apple",
+                                     "/var/run/app/../x",
+                                     "/var/run/app/./ready",
+                                     "/var/run/app//ready",
+                                     "/var/run/app/a/..",
+                                     "/var/run",
+                                     "var/run/app/x",
+                                     "",
+                                     "/srv/readyx",
                                      NULL};
     for (const char *const *p = yes; *p; p++)
         if (!hd_config_api_file_allowed(&c, *p)) fail_msg("%s refused", *p);
@@ -880,14 +885,22 @@ static void test_api_file_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_issue_example),  cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_check_defaults), cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_services),       cmocka_unit_test(test_limits_rates_history),
-        cmocka_unit_test(test_bind),           cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_several_errors), cmocka_unit_test(test_long_values_quoted_short),
-        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_dev),
-        cmocka_unit_test(test_def_equal),      cmocka_unit_test(test_parse_check),
-        cmocka_unit_test(test_parse_bind),     cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_issue_example),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_check_defaults),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_services),
+        cmocka_unit_test(test_limits_rates_history),
+        cmocka_unit_test(test_bind),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_long_values_quoted_short),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_dev),
+        cmocka_unit_test(test_def_equal),
+        cmocka_unit_test(test_parse_check),
+        cmocka_unit_test(test_parse_bind),
+        cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_api_file_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
