@@ -126,6 +126,9 @@ static void finish(hd_probe_t *p, hd_result_t *res)
     event_free(p->timer);
     res->latency_us = hd_time_now_us() - p->start_us;
     res->cert_expiry = p->cert_expiry;
+    /* Only the probe uses a password: if the server quoted it back (Redis
+     * does, for a command it does not know), it goes no further. */
+    hd_target_scrub(p->t, res->output, sizeof(res->output));
     p->cb(res, p->arg);
     free(p->ready);
     free(p);

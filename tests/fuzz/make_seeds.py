@@ -38,6 +38,9 @@ TARGETS = {
     "exec": "exec:sh -c 'pg_isready -h \"db\" -p 5432' a\\ b",
     "bad-port": "tcp://db:65536",
     "bad-ipv6": "tcp://[::1",
+    "pw-slash": "postgres://u:p4ss/word@127.0.0.1/app",
+    "pw-query": "postgresql://app@db/app?sslmode=disable&password=s3cret",
+    "pw-masked": "redis://:***@cache",
 }
 for name, url in TARGETS.items():
     write("target", name, url)
