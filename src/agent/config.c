@@ -212,6 +212,7 @@ typedef enum strkind_e {
     S_TEXT,   /* no control characters */
     S_ID,     /* letters, digits and . _ - : @ */
     S_SECRET, /* printable ASCII without spaces; never echoed */
+    S_URL,    /* as S_TEXT; echoed with any password as "***" (a target) */
 } strkind_t;
 
 static int id_char(unsigned char ch)
@@ -229,6 +230,7 @@ static int str_ok(const char *s, size_t len, strkind_t kind)
         case S_ANY:
             break;
         case S_TEXT:
+        case S_URL:
             if (ch < 0x20 || ch == 0x7f) return 0;
             break;
         case S_ID:
@@ -247,6 +249,7 @@ static const char *const str_what[] = {
     [S_TEXT] = "text without control characters",
     [S_ID] = "an id (letters, digits and . _ - : @)",
     [S_SECRET] = "printable ASCII without spaces",
+    [S_URL] = "text without control characters",
 };
 
 /* A scalar that is not null: the base of every typed getter. */
@@ -265,10 +268,18 @@ static int get_str(ctx_t *c, const node_t *n, const char *path, strkind_t kind, 
     if (n->len == 0 || n->len > maxlen || !str_ok(n->text, n->len, kind)) {
         char what[128];
         snprintf(what, sizeof(what), "%s of 1 to %zu bytes", str_what[kind], maxlen);
-        if (kind == S_SECRET)
+        if (kind == S_SECRET) {
             errf(c, n, path, "expected %s (the value is not shown)", what);
-        else
+        } else if (kind == S_URL) { /* quoted as a target is shown: its password as *** */
+            node_t shown = *n;
+            char *masked = hd_target_redact(n->text);
+            shown.text = masked;
+            shown.len = strlen(masked);
+            expected(c, &shown, path, what);
+            free(masked);
+        } else {
             expected(c, n, path, what);
+        }
         return -1;
     }
     *out = hd_xstrdup(n->text);
@@ -693,7 +704,7 @@ static void parse_check(ctx_t *c, const node_t *n, const char *path, const char 
                      "not used by a ttl check (its service reports its status through the API)");
     } else if (v[C_TARGET]) {
         char *url = NULL;
-        if (get_str(c, v[C_TARGET], sub(p, path, "target"), S_TEXT, 4096, &url) == 0) {
+        if (get_str(c, v[C_TARGET], sub(p, path, "target"), S_URL, 4096, &url) == 0) {
             char terr[256];
             if (hd_target_parse(url, &d->target, terr, sizeof(terr)) == 0)
                 have_target = 1;

@@ -148,15 +148,27 @@ static void reply_store_error(hd_api_req_t *r, int status, const char *what)
         hd_api_error(r, 500, "store", "%s: %s", what, hd_store_strerror(status));
 }
 
-/* Reads a check definition of tenant from the request body; id: the
- * path's, for a replace. Returns 0, or replies 400 or 403 and returns -1. */
-static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const char *id,
+/* Reads a check definition of tenant from the request body; old: the
+ * check a replace replaces, else NULL. Returns 0, or replies 400 or 403
+ * and returns -1.
+ *
+ * Passwords: a target is shown with its password as "***". A replace
+ * whose target is exactly the one shown keeps the stored target, password
+ * and all, so that a client may GET a check, change another field and PUT
+ * it back. Anywhere else "***" as a password is refused: the password it
+ * stands for is not sent to a target it was not given for. */
+static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd_agent_check_t *old,
                     hd_check_def_t *d)
 {
+    const char *id = old ? old->def.id : NULL;
     json_t *o = json_deep_copy(r->body);
     char *tenant_copy = hd_tenant_same(tenant, NULL) ? NULL : hd_xstrdup(tenant);
     for (const char *const *k = read_only; *k; k++)
         json_object_del(o, *k);
+    json_t *jt = json_object_get(o, "target");
+    if (old && !old->def.ttl && json_is_string(jt) &&
+        !strcmp(json_string_value(jt), old->def.target.display))
+        json_object_set_new(o, "target", json_string(old->def.target.url)); /* kept */
     if (id) {
         json_t *bid = json_object_get(o, "id");
         if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
@@ -180,6 +192,14 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const ch
     }
     d->from_config = 0;
     d->tenant = tenant_copy;
+    if (!d->ttl && hd_target_masked(&d->target)) {
+        hd_check_def_free(d);
+        hd_api_error(r, 400, "bad_field",
+                     "target: \"***\" is how heed shows a password, not one: give the password "
+                     "(the stored one is kept only when the whole target is given back as "
+                     "shown)");
+        return -1;
+    }
     const char *code;
     char why[1200];
     if (!hd_agent_api_target_allowed(&a->cfg, d, &code, why, sizeof(why))) {
@@ -353,8 +373,7 @@ static void replace_check(hd_api_req_t *r, void *arg)
     if (!c || from_config(r, c)) return;
     hd_check_def_t d;
     const char *tenant;
-    if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 ||
-        body_def(r, a, tenant, c->def.id, &d) < 0)
+    if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 || body_def(r, a, tenant, c, &d) < 0)
         return;
     if (!hd_tenant_same(d.tenant, c->def.tenant) && hd_agent_check_get(a, d.tenant, d.id)) {
         hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
