@@ -89,7 +89,7 @@ class Auth(HeedTestCase):
         self.assertEqual(self.ids(READER), ["shared"])
         for t in (MGMT, READER):
             self.assertEqual([c["id"] for c in a.get("/v1/checks?ns=*", token=t).json],
-                             ["a-web", "b-db", "shared"])
+                             ["shared", "a-web", "b-db"])  # by tenant, then id
             self.assertEqual([c["id"] for c in a.get("/v1/checks?ns=team-a", token=t).json],
                              ["a-web"])
         self.assertEqual(self.ids(A_WRITE), ["a-web"])
