@@ -4,9 +4,9 @@
  * Start-up: read the config, open the store in data_dir, move a store of
  * the layout before per-tenant ids to today's (migrate.c), read the
  * API-created definitions (heed/checks/TENANT/ID) and every state
- * (heed/state/TENANT/ID), build the checks (config ones from the file, API ones from the store),
- * schedule them, and only then listen: the API never answers from a
- * half-loaded agent.
+ * (heed/state/TENANT/ID), build the checks (config ones from the file, in
+ * the default tenant; API ones from the store), schedule them, and only
+ * then listen: the API never answers from a half-loaded agent.
  *
  * Writes: a definition change and a status change are written at once
  * (an API write is answered only when durable; past 256 state writes in
