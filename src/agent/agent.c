@@ -1,11 +1,12 @@
 /* agent — the agent's life: configuration, the check registry, runs and
  * results, state and history writes, reloads, start and stop.
  *
- * Start-up: read the config, open the store in data_dir, read the
- * API-created definitions (heed/checks/) and every state (heed/state/),
- * build the checks (config ones from the file, API ones from the store),
- * schedule them, and only then listen: the API never answers from a
- * half-loaded agent.
+ * Start-up: read the config, open the store in data_dir, move a store of
+ * the layout before per-tenant ids to today's (migrate.c), read the
+ * API-created definitions (heed/checks/TENANT/ID) and every state
+ * (heed/state/TENANT/ID), build the checks (config ones from the file, in
+ * the default tenant; API ones from the store), schedule them, and only
+ * then listen: the API never answers from a half-loaded agent.
  *
  * Writes: a definition change and a status change are written at once
  * (an API write is answered only when durable; past 256 state writes in
@@ -20,7 +21,9 @@
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
 #include "agent/preflight.h"
+#include "agent/migrate.h"
 #include "agent/state.h"
+#include "agent/tenant.h"
 #include "api/routes.h"
 #include "api/server.h"
 #include "store/history.h"
@@ -67,16 +70,45 @@ static void check_free(hd_agent_check_t *c)
     free(c);
 }
 
+/* The qualified name of d, "tenant/id" (agent/tenant.h), into buf of
+ * HD_TENANT_KEY_MAX bytes: its key in the registry, the tail of its store
+ * keys and the name of its history. */
+static const char *qname(char *buf, const hd_check_def_t *d)
+{
+    if (hd_tenant_key(buf, HD_TENANT_KEY_MAX, d->tenant, d->id) < 0) {
+        /* The config and body readers bound ids and tenants well below it. */
+        fprintf(stderr, "heed agent: check id '%.64s...' too long (a bug in heed)\n", d->id);
+        abort();
+    }
+    return buf;
+}
+
+/* A store key: prefix and d's qualified name, into buf of STORE_KEY_MAX. */
+#define STORE_KEY_MAX (32 + HD_TENANT_KEY_MAX)
+static size_t store_key(char *buf, const char *prefix, const hd_check_def_t *d)
+{
+    char q[HD_TENANT_KEY_MAX];
+    return (size_t)snprintf(buf, STORE_KEY_MAX, "%s%s", prefix, qname(q, d));
+}
+
 /* Stops a check's runs and drops it from the registry; the memory goes
  * when the last write pointing at it has answered. */
 static void check_remove(hd_agent_t *a, hd_agent_check_t *c)
 {
+    char q[HD_TENANT_KEY_MAX];
     if (c->running) hd_probe_cancel(c->running);
     c->running = NULL;
     hd_sched_remove(&a->sched, &c->item);
-    if (hd_map_get(&a->checks, c->def.id) == c) hd_map_del(&a->checks, c->def.id);
+    if (hd_map_get(&a->checks, qname(q, &c->def)) == c) hd_map_del(&a->checks, q);
     c->removed = 1;
     if (c->refs == 0) check_free(c);
+}
+
+/* Adds c to the registry under its qualified name. */
+static void check_put(hd_agent_t *a, hd_agent_check_t *c)
+{
+    char q[HD_TENANT_KEY_MAX];
+    hd_map_put(&a->checks, qname(q, &c->def), c);
 }
 
 static void unref(hd_agent_check_t *c)
@@ -84,9 +116,34 @@ static void unref(hd_agent_check_t *c)
     if (--c->refs == 0 && c->removed) check_free(c);
 }
 
-hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *id)
+hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *tenant, const char *id)
 {
-    return hd_map_get(&a->checks, id);
+    char q[HD_TENANT_KEY_MAX];
+    if (hd_tenant_key(q, sizeof(q), tenant, id) < 0) return NULL; /* no such id can exist */
+    return hd_map_get(&a->checks, q);
+}
+
+/* The visibility rule for checks, the one place it is written: a request
+ * sees a check when the check is durable (not being created), not being
+ * deleted, and in the request's scope (agent/tenant.h). Anything else is
+ * answered as if the check did not exist. */
+static int visible(const hd_agent_check_t *c, const hd_scope_t *s)
+{
+    return !c->removed && !c->pending && hd_scope_has(s, c->def.tenant);
+}
+
+hd_agent_check_t *hd_agent_check_find(hd_agent_t *a, const hd_scope_t *s, const char *id)
+{
+    hd_agent_check_t *c = s->tenant ? hd_agent_check_get(a, s->tenant, id) : NULL;
+    return c && visible(c, s) ? c : NULL;
+}
+
+hd_agent_check_t *hd_agent_check_next(hd_agent_t *a, const hd_scope_t *s, size_t *pos)
+{
+    hd_map_slot_t *slot;
+    while ((slot = hd_map_next(&a->checks, pos)))
+        if (visible(slot->val, s)) return slot->val;
+    return NULL;
 }
 
 /* Makes the probe target follow the definition's expectations that the
@@ -165,15 +222,6 @@ static void state_pump(hd_agent_t *a);
 static void queue_state(hd_agent_t *a, hd_agent_check_t *c);
 static void state_next(hd_agent_t *a, hd_agent_check_t *c);
 
-static char *key_of(const char *prefix, const char *id, size_t *len)
-{
-    size_t n = strlen(prefix) + strlen(id);
-    char *k = hd_xmalloc(n + 1);
-    snprintf(k, n + 1, "%s%s", prefix, id);
-    *len = n;
-    return k;
-}
-
 static char *dump(json_t *o, size_t *len)
 {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -219,8 +267,9 @@ static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
             schedule_check(a, c, now);
         }
     } else if (!c->st.paused) {
-        (void)hd_store_history_add(a->store, c->def.id, w->wall, c->st.status, (int)c->st.reason, 0,
-                                   NULL, NULL);
+        char q[HD_TENANT_KEY_MAX];
+        (void)hd_store_history_add(a->store, qname(q, &c->def), w->wall, c->st.status,
+                                   (int)c->st.reason, 0, NULL, NULL);
         hd_sched_add(&a->sched, &c->item, now + c->def.ttl_us);
         hd_sched_arm(&a->sched, a->base, now, on_sched, a);
     }
@@ -249,10 +298,11 @@ static void state_done(hd_agent_t *a, hd_agent_check_t *c, write_t *w, int statu
         if (!is_change(w) || w->gen != c->gen_disk) c->retry = 1;
         if (!a->write_failing && !c->removed) {
             a->write_failing = 1;
+            char q[HD_TENANT_KEY_MAX];
             fprintf(stderr,
                     "heed agent: %s: cannot write state: %s; retried until written "
                     "(heed_state_writes_owed)\n",
-                    c->def.id, hd_store_strerror(status));
+                    qname(q, &c->def), hd_store_strerror(status));
         }
     }
 }
@@ -280,11 +330,19 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
         if (status == 0 && !c->removed) {
             int target_changed = strcmp(c->def.target.url ? c->def.target.url : "",
                                         w->newdef->target.url ? w->newdef->target.url : "") != 0;
+            int moved = !hd_tenant_same(c->def.tenant, w->newdef->tenant);
+            char from[HD_TENANT_KEY_MAX], to[HD_TENANT_KEY_MAX];
             if (c->running) hd_probe_cancel(c->running);
             c->running = NULL;
+            if (moved && hd_map_get(&a->checks, qname(from, &c->def)) == c)
+                hd_map_del(&a->checks, from);
             hd_check_def_free(&c->def);
             c->def = *w->newdef;
             memset(w->newdef, 0, sizeof(*w->newdef));
+            if (moved) { /* under its new name, and its history with it */
+                check_put(a, c);
+                (void)hd_store_history_rename(a->store, from, qname(to, &c->def), NULL, NULL);
+            }
             if (target_changed) {
                 int paused = c->st.paused;
                 hd_state_free(&c->st);
@@ -354,14 +412,14 @@ static int submit_state(hd_agent_t *a, hd_agent_check_t *c, write_t *w)
         (void)apply_change(a, w, &next);
         st = &next;
     }
-    size_t klen, vlen;
-    char *key = key_of(HD_AGENT_KEY_STATE, c->def.id, &klen);
+    size_t vlen;
+    char key[STORE_KEY_MAX];
+    size_t klen = store_key(key, HD_AGENT_KEY_STATE, &c->def);
     char *val = dump(hd_check_state_to_json(st), &vlen);
     if (st == &next) hd_state_free(&next);
     w->gen = c->gen;
     w->started = hd_time_now_us();
     int rc = hd_store_put(a->store, key, klen, val, vlen, 0, on_written, w);
-    free(key);
     free(val);
     if (rc == 0) {
         c->writing = is_change(w) ? 2 : 1;
@@ -516,10 +574,20 @@ static void history_flush(hd_agent_t *a)
     a->hist_n = 0;
     if (!n) return;
     if (a->store) {
-        hd_hist_row_t *rows = hd_xmalloc(n * sizeof(*rows));
+        /* The history of a check is its qualified name's ("tenant/id"):
+         * the names of this batch, packed in one allocation. */
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += strlen(hd_tenant_name(a->hist_rows[i].c->def.tenant)) + 1 +
+                     strlen(a->hist_rows[i].c->def.id) + 1;
+        hd_hist_row_t *rows = hd_xmalloc(n * sizeof(*rows) + bytes);
+        char *names = (char *)(rows + n);
         for (size_t i = 0; i < n; i++) {
             const hist_row_t *h = &a->hist_rows[i];
-            rows[i] = (hd_hist_row_t){h->c->def.id, h->wall, h->status, h->reason, h->latency_us};
+            int len = hd_tenant_key(names, bytes, h->c->def.tenant, h->c->def.id);
+            rows[i] = (hd_hist_row_t){names, h->wall, h->status, h->reason, h->latency_us};
+            names += len + 1;
+            bytes -= (size_t)len + 1;
         }
         /* Best effort: a failed history write must not stop checks. */
         (void)hd_store_history_add_batch(a->store, rows, n, NULL, NULL);
@@ -580,6 +648,19 @@ static void run_check(hd_agent_t *a, hd_agent_check_t *c)
         a->skipped_total++; /* the previous run is still going: never two at once */
         return;
     }
+    const char *code;
+    char why[1200];
+    if (!hd_agent_api_target_allowed(&a->cfg, &c->def, &code, why, sizeof(why))) {
+        /* Stored before the config turned it off (or before the rule
+         * existed): it stays, and tells why it does not run. */
+        hd_result_t res;
+        memset(&res, 0, sizeof(res));
+        res.status = HD_STATUS_CRITICAL;
+        res.reason = HD_R_NOT_ALLOWED;
+        snprintf(res.output, sizeof(res.output), "not run: %s", why);
+        on_result(&res, c);
+        return;
+    }
     int rc = hd_probe_start(&a->env, &c->def.target, c->def.timeout_us, on_result, c, &c->running);
     if (rc < 0) {
         hd_result_t res;
@@ -605,8 +686,9 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
     c->st.output = hd_xmalloc(n);
     snprintf(c->st.output, n, "TTL expired: no update within %s", secs);
     /* The expiry is a result like a probe's: the history must show it. */
-    (void)hd_store_history_add(a->store, c->def.id, wall, HD_CHECK_CRITICAL, (int)HD_R_TIMEOUT, 0,
-                               NULL, NULL);
+    char q[HD_TENANT_KEY_MAX];
+    (void)hd_store_history_add(a->store, qname(q, &c->def), wall, HD_CHECK_CRITICAL,
+                               (int)HD_R_TIMEOUT, 0, NULL, NULL);
     if (changed) {
         c->st.last_change = wall;
         queue_state(a, c);
@@ -644,33 +726,53 @@ static void schedule_check(hd_agent_t *a, hd_agent_check_t *c, int64_t now)
 
 /* ---- API-facing operations ------------------------------------------------- */
 
+int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d, const char **code,
+                                char *why, size_t whylen)
+{
+    if (d->from_config || d->ttl) return 1;
+    if (d->target.kind == HD_KIND_EXEC && !cfg->enable_api_exec_checks) {
+        *code = "exec_forbidden";
+        snprintf(why, whylen,
+                 "exec: checks come from the config file only (set enable_api_exec_checks: "
+                 "true to allow them through the API)");
+        return 0;
+    }
+    if (d->target.kind == HD_KIND_FILE && !hd_config_api_file_allowed(cfg, d->target.path)) {
+        *code = "file_forbidden";
+        if (cfg->api_file_paths)
+            snprintf(why, whylen,
+                     "file://%.1024s: file:// checks through the API may name only paths under "
+                     "api_file_paths (without . or .. parts)",
+                     d->target.path);
+        else
+            snprintf(why, whylen,
+                     "file:// checks come from the config file only (set "
+                     "enable_api_file_checks: true, or list the directories they may look in "
+                     "under api_file_paths)");
+        return 0;
+    }
+    return 1;
+}
+
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg)
 {
-    if (hd_map_get(&a->checks, def->id)) return HD_STORE_ECONFLICT;
+    if (hd_agent_check_get(a, def->tenant, def->id)) return HD_STORE_ECONFLICT;
     prepare_target(def);
     hd_agent_check_t *c = check_new(a, def);
-    size_t dk, dv, sk, sv;
-    char *dkey = key_of(HD_AGENT_KEY_CHECKS, c->def.id, &dk);
-    char *dval = dump(hd_check_def_to_json(&c->def), &dv);
-    if (c->def.tenant) {
-        /* the tenant is not part of the input form: keep it beside it */
-        json_t *o = json_loadb(dval, dv, 0, NULL);
-        json_object_set_new(o, "tenant", json_string(c->def.tenant));
-        free(dval);
-        dval = dump(o, &dv);
-    }
-    char *skey = key_of(HD_AGENT_KEY_STATE, c->def.id, &sk);
+    size_t dv, sv;
+    char dkey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
+    size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, &c->def);
+    size_t sk = store_key(skey, HD_AGENT_KEY_STATE, &c->def);
+    char *dval = dump(hd_check_def_to_json(&c->def), &dv); /* the key holds the tenant */
     char *sval = dump(hd_check_state_to_json(&c->st), &sv);
     hd_store_cmp_t cmp = {dkey, dk, HD_STORE_CMP_ABSENT, 0};
     hd_store_op_t ops[2] = {{HD_STORE_OP_PUT, dkey, dk, dval, dv, 0},
                             {HD_STORE_OP_PUT, skey, sk, sval, sv, 0}};
     c->pending = 1;
-    hd_map_put(&a->checks, c->def.id, c);
+    check_put(a, c);
     write_t *w = write_new(a, c, W_CREATE, cb, arg);
     int rc = hd_store_txn(a->store, &cmp, 1, ops, 2, on_written, w);
-    free(dkey);
     free(dval);
-    free(skey);
     free(sval);
     if (rc < 0) {
         c->refs--;
@@ -684,17 +786,34 @@ int hd_agent_check_replace(hd_agent_t *a, hd_agent_check_t *c, hd_check_def_t *d
                            hd_agent_done_cb cb, void *arg)
 {
     prepare_target(def);
-    size_t dk, dv;
-    char *dkey = key_of(HD_AGENT_KEY_CHECKS, c->def.id, &dk);
-    json_t *o = hd_check_def_to_json(def);
-    if (def->tenant) json_object_set_new(o, "tenant", json_string(def->tenant));
-    char *dval = dump(o, &dv);
+    size_t dv;
+    char dkey[STORE_KEY_MAX];
+    size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, def);
+    char *dval = dump(hd_check_def_to_json(def), &dv);
     write_t *w = write_new(a, c, W_REPLACE, cb, arg);
     w->newdef = hd_xmalloc(sizeof(*w->newdef));
     *w->newdef = *def;
     memset(def, 0, sizeof(*def));
-    int rc = hd_store_put(a->store, dkey, dk, dval, dv, 0, on_written, w);
-    free(dkey);
+    int rc;
+    if (hd_tenant_same(c->def.tenant, w->newdef->tenant)) {
+        rc = hd_store_put(a->store, dkey, dk, dval, dv, 0, on_written, w);
+    } else {
+        /* To another tenant: its keys move in one transaction, and only
+         * if that tenant has no check with this id. */
+        size_t sv;
+        char okey[STORE_KEY_MAX], oskey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
+        size_t ok = store_key(okey, HD_AGENT_KEY_CHECKS, &c->def);
+        size_t osk = store_key(oskey, HD_AGENT_KEY_STATE, &c->def);
+        size_t sk = store_key(skey, HD_AGENT_KEY_STATE, w->newdef);
+        char *sval = dump(hd_check_state_to_json(&c->st), &sv);
+        hd_store_cmp_t cmp = {dkey, dk, HD_STORE_CMP_ABSENT, 0};
+        hd_store_op_t ops[4] = {{HD_STORE_OP_DELETE, okey, ok, NULL, 0, 0},
+                                {HD_STORE_OP_DELETE, oskey, osk, NULL, 0, 0},
+                                {HD_STORE_OP_PUT, dkey, dk, dval, dv, 0},
+                                {HD_STORE_OP_PUT, skey, sk, sval, sv, 0}};
+        rc = hd_store_txn(a->store, &cmp, 1, ops, 4, on_written, w);
+        free(sval);
+    }
     free(dval);
     if (rc < 0) {
         *def = *w->newdef; /* the caller keeps what it gave */
@@ -707,15 +826,13 @@ int hd_agent_check_replace(hd_agent_t *a, hd_agent_check_t *c, hd_check_def_t *d
 
 int hd_agent_check_delete(hd_agent_t *a, hd_agent_check_t *c, hd_agent_done_cb cb, void *arg)
 {
-    size_t dk, sk;
-    char *dkey = key_of(HD_AGENT_KEY_CHECKS, c->def.id, &dk);
-    char *skey = key_of(HD_AGENT_KEY_STATE, c->def.id, &sk);
+    char dkey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
+    size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, &c->def);
+    size_t sk = store_key(skey, HD_AGENT_KEY_STATE, &c->def);
     hd_store_op_t ops[2] = {{HD_STORE_OP_DELETE, dkey, dk, NULL, 0, 0},
                             {HD_STORE_OP_DELETE, skey, sk, NULL, 0, 0}};
     write_t *w = write_new(a, c, W_DELETE, cb, arg);
     int rc = hd_store_txn(a->store, NULL, 0, ops, 2, on_written, w);
-    free(dkey);
-    free(skey);
     if (rc < 0) {
         c->refs--;
         free(w);
@@ -810,10 +927,9 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
         if (!kept) gone[ngone++] = c;
     }
     for (size_t i = 0; i < ngone; i++) {
-        size_t klen;
-        char *key = key_of(HD_AGENT_KEY_STATE, gone[i]->def.id, &klen);
+        char key[STORE_KEY_MAX];
+        size_t klen = store_key(key, HD_AGENT_KEY_STATE, &gone[i]->def);
         (void)hd_store_delete(a->store, key, klen, NULL, NULL); /* best effort cleanup */
-        free(key);
         check_remove(a, gone[i]);
     }
     free(gone);
@@ -821,7 +937,7 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
     for (size_t i = 0; i < cfg->nchecks; i++) {
         hd_check_def_t *d = &cfg->checks[i];
         prepare_target(d);
-        hd_agent_check_t *c = hd_map_get(&a->checks, d->id);
+        hd_agent_check_t *c = hd_agent_check_get(a, d->tenant, d->id);
         if (c && !c->def.from_config) {
             fprintf(stderr,
                     "heed agent: config check '%s' has the id of a check created through the "
@@ -848,7 +964,7 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
             }
         } else {
             c = check_new(a, d);
-            hd_map_put(&a->checks, c->def.id, c);
+            check_put(a, c);
         }
         schedule_check(a, c, now);
     }
@@ -875,6 +991,10 @@ static void reload(hd_agent_t *a)
     /* Keep what only a restart can change; take the rest. */
     a->cfg.limits.output_max_bytes = cfg.limits.output_max_bytes;
     a->cfg.enable_api_exec_checks = cfg.enable_api_exec_checks;
+    a->cfg.enable_api_file_checks = cfg.enable_api_file_checks;
+    char **paths = a->cfg.api_file_paths; /* swapped: the old list goes with cfg */
+    a->cfg.api_file_paths = cfg.api_file_paths;
+    cfg.api_file_paths = paths;
     a->reloads_total++;
     hd_config_free(&cfg);
     fprintf(stderr, "heed agent: reloaded %s: %zu checks\n", a->config_path, a->checks.n);
@@ -913,11 +1033,12 @@ static void on_states(int status, const hd_store_range_t *r, void *arg)
         size_t plen = strlen(HD_AGENT_KEY_STATE);
         for (size_t i = 0; i < r->n; i++) {
             const hd_store_kv_t *kv = &r->kvs[i];
-            hd_agent_check_t *c = hd_map_get(&a->checks, kv->key + plen);
+            const char *name = kv->key + plen; /* "tenant/id", the registry's key */
+            if (!strchr(name, '/')) continue;  /* the layout before tenants: migrate.c's */
+            hd_agent_check_t *c = hd_map_get(&a->checks, name);
             json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
             if (c && (!o || hd_check_state_from_json(o, &c->st) < 0))
-                fprintf(stderr, "heed agent: %s: stored state unreadable, starting afresh\n",
-                        c->def.id);
+                fprintf(stderr, "heed agent: %s: stored state unreadable, starting afresh\n", name);
             if (c) c->state_written = hd_time_wall_us(); /* what the store has */
             json_decref(o);
             if (!c) { /* a check that is gone: its state goes too */
@@ -951,34 +1072,46 @@ static void on_defs(int status, const hd_store_range_t *r, void *arg)
     size_t plen = strlen(HD_AGENT_KEY_CHECKS);
     for (size_t i = 0; i < r->n; i++) {
         const hd_store_kv_t *kv = &r->kvs[i];
+        const char *name = kv->key + plen, *id;
+        size_t tlen, idlen;
         hd_check_def_t d;
         char err[512];
-        json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
-        char *tenant = NULL;
-        if (o && json_is_string(json_object_get(o, "tenant"))) {
-            tenant = hd_xstrdup(json_string_value(json_object_get(o, "tenant")));
-            json_object_del(o, "tenant");
+        if (hd_tenant_split(name, kv->key_len - plen, &tlen, &id, &idlen) < 0 ||
+            !hd_tenant_valid(name, tlen)) {
+            fprintf(stderr,
+                    "heed agent: stored check %s: not heed/checks/TENANT/ID; left in the "
+                    "store\n",
+                    name);
+            continue;
         }
+        json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
+        json_object_del(o, "tenant"); /* the key says it (older stores kept it here) */
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        if (!text ||
-            hd_config_parse_check(text, strlen(text), kv->key + plen, &d, err, sizeof(err)) < 0) {
+        if (!text || hd_config_parse_check(text, strlen(text), name, &d, err, sizeof(err)) < 0) {
             fprintf(stderr, "heed agent: stored check %s unreadable (%s); left in the store\n",
-                    kv->key + plen, text ? err : "not JSON");
+                    name, text ? err : "not JSON");
             free(text);
-            free(tenant);
             continue;
         }
         free(text);
+        if (strlen(d.id) != idlen || memcmp(d.id, id, idlen) != 0) {
+            fprintf(stderr, "heed agent: stored check %s holds the id '%s'; left in the store\n",
+                    name, d.id);
+            hd_check_def_free(&d);
+            continue;
+        }
         d.from_config = 0;
-        d.tenant = tenant;
+        d.tenant = tlen == strlen(HD_TENANT_DEFAULT) && !memcmp(name, HD_TENANT_DEFAULT, tlen)
+                       ? NULL
+                       : hd_xstrndup(name, tlen);
         prepare_target(&d);
-        if (hd_map_get(&a->checks, d.id)) {
+        if (hd_agent_check_get(a, d.tenant, d.id)) { /* a config check's id: the file wins */
             hd_check_def_free(&d);
             continue;
         }
         hd_agent_check_t *c = check_new(a, &d);
-        hd_map_put(&a->checks, c->def.id, c);
+        check_put(a, c);
     }
     if (hd_store_range(a->store, HD_AGENT_KEY_STATE, strlen(HD_AGENT_KEY_STATE), STATES_PAGE,
                        on_states, l) < 0) {
@@ -1073,10 +1206,8 @@ static void agent_free(hd_agent_t *a)
     }
     if (a->api) hd_api_free(a->api);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
-    for (size_t i = 0; i < n; i++) {
-        hd_map_del(&a->checks, all[i]->def.id);
-        check_free(all[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        check_free(all[i]); /* the map goes whole, below */
     free(all);
     hd_map_free(&a->checks);
     if (a->tick) event_free(a->tick);
@@ -1204,6 +1335,10 @@ int hd_agent_run(const hd_agent_opts_t *o)
         fprintf(stderr, "heed agent: %s\n", err);
         goto out;
     }
+    if (hd_agent_migrate(a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
+        goto out;
+    }
 
     /* Config checks first: an API check with the same id then loses. */
     int64_t now = hd_time_now_us();
@@ -1211,7 +1346,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
         hd_check_def_t *d = &a->cfg.checks[i];
         prepare_target(d);
         hd_agent_check_t *c = check_new(a, d);
-        hd_map_put(&a->checks, c->def.id, c);
+        check_put(a, c);
     }
     /* The registry owns the definitions now: the emptied array would only
      * hold memory (4 MB for 10,000 checks). Reloads read a new file. */
@@ -1234,7 +1369,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
         goto out;
     }
     if (o->dev && a->cfg.bind_port == 0) { /* --bind HOST:0: the port the kernel gave */
-        hd_agent_check_t *c = hd_map_get(&a->checks, "agent-api");
+        hd_agent_check_t *c = hd_agent_check_get(a, NULL, "agent-api");
         if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, hd_api_port(a->api));
     }
     now = hd_time_now_us();

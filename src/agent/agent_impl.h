@@ -6,6 +6,7 @@
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/sched.h"
+#include "agent/tenant.h"
 #include "probe/probe.h"
 #include "util/hist.h"
 #include "util/map.h"
@@ -18,8 +19,10 @@ struct hd_store_s;
 struct hd_api_s;
 
 #define HD_AGENT_OUTPUT_THROTTLE_US (60LL * 1000000) /* output-only changes: one write a minute */
-#define HD_AGENT_KEY_CHECKS         "heed/checks/"   /* + id: an API-created definition */
-#define HD_AGENT_KEY_STATE          "heed/state/"    /* + id: a check's state */
+#define HD_AGENT_KEY_CHECKS         "heed/checks/"   /* + tenant/id: an API-created definition */
+#define HD_AGENT_KEY_STATE          "heed/state/"    /* + tenant/id: a check's state */
+#define HD_AGENT_KEY_LAYOUT         "heed/layout"    /* the key layout's version (migrate.c) */
+#define HD_AGENT_LAYOUT             "2"              /* 2: per-tenant ids; absent: before */
 
 typedef struct hd_agent_s hd_agent_t;
 
@@ -57,7 +60,7 @@ struct hd_agent_s {
     hd_sched_t sched;
     struct hd_store_s *store;
     struct hd_api_s *api;
-    hd_map_t checks; /* id -> hd_agent_check_t */
+    hd_map_t checks; /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *tick; /* once a second: loop lag, throttled state writes */
     /* Checks whose state waits for a write slot, oldest first (agent.c:
@@ -91,12 +94,31 @@ size_t hd_agent_state_owed(const hd_agent_t *a);
  * check afterwards (NULL after a delete or a failure). */
 typedef void (*hd_agent_done_cb)(int status, hd_agent_check_t *c, void *arg);
 
-/* The check with id, or NULL. */
-hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *id);
+/* The check id of tenant (NULL: "default"), being created or deleted
+ * included, or NULL. For conflicts; reads use hd_agent_check_find. */
+hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *tenant, const char *id);
+/* The check id that a request of scope s (which names one tenant) may
+ * see, or NULL: for a check that does not exist, that is being created or
+ * deleted, or that is another tenant's alike. */
+hd_agent_check_t *hd_agent_check_find(hd_agent_t *a, const hd_scope_t *s, const char *id);
+/* The next check a request of scope s may see, in no particular order:
+ * start with *pos = 0; NULL at the end. The registry must not change
+ * during the walk. */
+hd_agent_check_t *hd_agent_check_next(hd_agent_t *a, const hd_scope_t *s, size_t *pos);
+/* Whether the config lets d (from the API) run: exec: needs
+ * enable_api_exec_checks, file:// enable_api_file_checks or a path under
+ * api_file_paths (Consul's lesson: the API must not be a way to run
+ * commands or to learn which files exist). 1, or 0 with the refusal's
+ * code ("exec_forbidden", "file_forbidden") and message. Config-file
+ * checks and TTL checks always may. */
+int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d, const char **code,
+                                char *why, size_t whylen);
 /* Stores a new API-created definition (taking def) and starts it once the
- * write is durable. HD_STORE_ECONFLICT when the id exists. */
+ * write is durable. HD_STORE_ECONFLICT when its tenant has the id. */
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg);
-/* Replaces an API-created check's definition (taking def). */
+/* Replaces an API-created check's definition (taking def). A def of
+ * another tenant moves the check there, with its state and history:
+ * HD_STORE_ECONFLICT when that tenant has the id. */
 int hd_agent_check_replace(hd_agent_t *a, hd_agent_check_t *c, hd_check_def_t *def,
                            hd_agent_done_cb cb, void *arg);
 /* Deletes a check, its definition and its state. */

@@ -1,5 +1,6 @@
 /* check_json — checks as JSON (see check_json.h). */
 #include "agent/check_json.h"
+#include "agent/tenant.h"
 #include "util/mem.h"
 #include "util/time.h"
 #include "util/utf8.h"
@@ -79,8 +80,10 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
 json_t *hd_check_to_json(const hd_check_def_t *d, const hd_check_state_t *st)
 {
     json_t *o = hd_check_def_to_json(d);
+    /* Shown with its password as "***": only the probe uses it. */
+    if (!d->ttl) json_object_set_new(o, "target", json_string(d->target.display));
     if (!json_object_get(o, "expect")) json_object_set_new(o, "expect", json_object());
-    json_object_set_new(o, "tenant", d->tenant ? json_string(d->tenant) : json_null());
+    json_object_set_new(o, "tenant", json_string(hd_tenant_name(d->tenant)));
     json_object_set_new(o, "service_id", d->service_id ? json_string(d->service_id) : json_null());
     json_object_set_new(o, "source", json_string(d->from_config ? "config" : "api"));
     if (st) {
@@ -167,7 +170,7 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
     if (d->ttl) {
         w_duration(w, "ttl", d->ttl_us);
     } else {
-        w_string(w, "target", d->target.url);
+        w_string(w, "target", d->target.display); /* any password as "***" */
         w_duration(w, "interval", d->interval_us);
         w_duration(w, "timeout", d->timeout_us);
         if (has_expect(d)) {
@@ -197,7 +200,7 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
         hd_jsonw_object_end(w);
     }
     /* hd_check_to_json's part. */
-    w_string(w, "tenant", d->tenant);
+    w_string(w, "tenant", hd_tenant_name(d->tenant));
     w_string(w, "service_id", d->service_id);
     w_string(w, "source", d->from_config ? "config" : "api");
     if (st) {

@@ -13,9 +13,13 @@
 
 /* The definition in input form: name, id, target or ttl, interval, timeout,
  * expect, thresholds, tags, follow_redirects, insecure. Feeding it back to
- * hd_config_parse_check gives an equal definition. */
+ * hd_config_parse_check gives an equal definition. The target is whole,
+ * password included: this is what the store keeps, never what the API
+ * shows. */
 json_t *hd_check_def_to_json(const hd_check_def_t *d);
-/* The API's view: the definition plus tenant, service_id, source and the
+/* The API's view: the definition, with the target's password as "***"
+ * (hd_target_redact), plus tenant ("default" for none), service_id, source
+ * and the
  * state (status, output, latency_ms, last_checked, last_change,
  * last_success, paused). st may be NULL. The API writes it with
  * hd_check_write_json; this tree is the reference that one is tested

@@ -212,6 +212,7 @@ typedef enum strkind_e {
     S_TEXT,   /* no control characters */
     S_ID,     /* letters, digits and . _ - : @ */
     S_SECRET, /* printable ASCII without spaces; never echoed */
+    S_URL,    /* as S_TEXT; echoed with any password as "***" (a target) */
 } strkind_t;
 
 static int id_char(unsigned char ch)
@@ -229,6 +230,7 @@ static int str_ok(const char *s, size_t len, strkind_t kind)
         case S_ANY:
             break;
         case S_TEXT:
+        case S_URL:
             if (ch < 0x20 || ch == 0x7f) return 0;
             break;
         case S_ID:
@@ -247,6 +249,7 @@ static const char *const str_what[] = {
     [S_TEXT] = "text without control characters",
     [S_ID] = "an id (letters, digits and . _ - : @)",
     [S_SECRET] = "printable ASCII without spaces",
+    [S_URL] = "text without control characters",
 };
 
 /* A scalar that is not null: the base of every typed getter. */
@@ -265,10 +268,18 @@ static int get_str(ctx_t *c, const node_t *n, const char *path, strkind_t kind, 
     if (n->len == 0 || n->len > maxlen || !str_ok(n->text, n->len, kind)) {
         char what[128];
         snprintf(what, sizeof(what), "%s of 1 to %zu bytes", str_what[kind], maxlen);
-        if (kind == S_SECRET)
+        if (kind == S_SECRET) {
             errf(c, n, path, "expected %s (the value is not shown)", what);
-        else
+        } else if (kind == S_URL) { /* quoted as a target is shown: its password as *** */
+            node_t shown = *n;
+            char *masked = hd_target_redact(n->text);
+            shown.text = masked;
+            shown.len = strlen(masked);
+            expected(c, &shown, path, what);
+            free(masked);
+        } else {
             expected(c, n, path, what);
+        }
         return -1;
     }
     *out = hd_xstrdup(n->text);
@@ -693,7 +704,7 @@ static void parse_check(ctx_t *c, const node_t *n, const char *path, const char 
                      "not used by a ttl check (its service reports its status through the API)");
     } else if (v[C_TARGET]) {
         char *url = NULL;
-        if (get_str(c, v[C_TARGET], sub(p, path, "target"), S_TEXT, 4096, &url) == 0) {
+        if (get_str(c, v[C_TARGET], sub(p, path, "target"), S_URL, 4096, &url) == 0) {
             char terr[256];
             if (hd_target_parse(url, &d->target, terr, sizeof(terr)) == 0)
                 have_target = 1;
@@ -901,10 +912,20 @@ static void parse_token(ctx_t *c, const node_t *n, const char *path, hd_config_t
 
 /* ---- the top level ----------------------------------------------------------- */
 
-static const char *const top_keys[] = {"node",    "bind",        "data_dir",
-                                       "tokens",  "checks",      "services",
-                                       "limits",  "rate_limits", "enable_api_exec_checks",
-                                       "history", "tls",         "allow_plaintext",
+static const char *const top_keys[] = {"node",
+                                       "bind",
+                                       "data_dir",
+                                       "tokens",
+                                       "checks",
+                                       "services",
+                                       "limits",
+                                       "rate_limits",
+                                       "enable_api_exec_checks",
+                                       "history",
+                                       "enable_api_file_checks",
+                                       "api_file_paths",
+                                       "tls",
+                                       "allow_plaintext",
                                        NULL};
 enum {
     T_NODE,
@@ -917,6 +938,8 @@ enum {
     T_RATES,
     T_EXEC,
     T_HIST,
+    T_FILE,
+    T_FILE_PATHS,
     T_TLS,
     T_PLAIN,
     T_N
@@ -1109,6 +1132,53 @@ static void parse_tls(ctx_t *c, const node_t *n, hd_config_tls_t *t)
              "needs ca_file: the CAs that sign the clients' certificates");
 }
 
+/* An absolute path without empty, "." or ".." parts (a trailing '/' is
+ * fine): what it names is what it says. */
+static int clean_path(const char *p)
+{
+    if (p[0] != '/') return 0;
+    for (const char *s = p + 1; *s;) {
+        size_t n = strcspn(s, "/");
+        if ((n == 0 && s[n]) || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)))
+            return 0;
+        s += n + (s[n] == '/');
+    }
+    return 1;
+}
+
+/* api_file_paths: directories, kept ending in '/'. */
+static void parse_file_paths(ctx_t *c, const node_t *n, char ***out)
+{
+    char p[PATHMAX];
+    if (get_list(c, n, "api_file_paths", out) < 0 || !*out) return;
+    for (size_t i = 0; (*out)[i]; i++) {
+        char *d = (*out)[i];
+        if (!clean_path(d) || !strcmp(d, "/")) {
+            errf(c, n->items[i], idx(p, "api_file_paths", i),
+                 "expected an absolute directory without . or .. parts, other than /, got \"%s\"",
+                 d);
+            continue;
+        }
+        size_t len = strlen(d);
+        if (d[len - 1] != '/') {
+            (*out)[i] = hd_xmalloc(len + 2);
+            snprintf((*out)[i], len + 2, "%s/", d);
+            free(d);
+        }
+    }
+}
+
+int hd_config_api_file_allowed(const hd_config_t *cfg, const char *path)
+{
+    if (cfg->enable_api_file_checks) return 1;
+    if (!path || !clean_path(path)) return 0;
+    for (char **d = cfg->api_file_paths; d && *d; d++) {
+        size_t n = strlen(*d);
+        if (!strncmp(path, *d, n) || (strlen(path) == n - 1 && !strncmp(path, *d, n - 1))) return 1;
+    }
+    return 0;
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1139,6 +1209,9 @@ static void parse_top(ctx_t *c, const node_t *root)
     }
     if (v[T_EXEC])
         (void)get_bool(c, v[T_EXEC], "enable_api_exec_checks", &cfg->enable_api_exec_checks);
+    if (v[T_FILE])
+        (void)get_bool(c, v[T_FILE], "enable_api_file_checks", &cfg->enable_api_file_checks);
+    if (v[T_FILE_PATHS]) parse_file_paths(c, v[T_FILE_PATHS], &cfg->api_file_paths);
     if (v[T_LIMITS]) parse_limits(c, v[T_LIMITS], &cfg->limits);
     if (v[T_RATES]) parse_rates(c, v[T_RATES], &cfg->rate_limits);
     if (v[T_HIST]) parse_history(c, v[T_HIST], &cfg->history);
@@ -1353,6 +1426,7 @@ void hd_config_free(hd_config_t *c)
         free(c->tokens[i].tenant);
     }
     free(c->tokens);
+    list_free(c->api_file_paths);
     for (size_t i = 0; i < c->nchecks; i++)
         hd_check_def_free(&c->checks[i]);
     free(c->checks);

@@ -116,6 +116,9 @@ typedef struct hd_config_s {
     hd_config_tls_t tls;
     int allow_plaintext;        /* default 0: a non-loopback bind needs tls */
     int enable_api_exec_checks; /* default 0: exec: checks from the config file only */
+    int enable_api_file_checks; /* default 0: file:// checks from the config file only... */
+    char **api_file_paths;      /* ...or under these directories (NULL-terminated, each
+                                   absolute and ending in '/'); NULL: none */
     hd_config_history_t history;
 } hd_config_t;
 
@@ -148,5 +151,10 @@ int hd_config_dev(hd_config_t *out, const char *data_dir);
 void hd_config_free(hd_config_t *c);
 /* "read", "write", "management". */
 const char *hd_config_role_str(hd_config_role_t r);
+/* 1 when a file:// check of path may come through the API: with
+ * enable_api_file_checks, or when path lies under one of api_file_paths
+ * and has no "." or ".." part (compared as text: a symbolic link inside
+ * is followed by the probe). Else 0. */
+int hd_config_api_file_allowed(const hd_config_t *cfg, const char *path);
 
 #endif

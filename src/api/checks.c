@@ -1,6 +1,7 @@
 /* checks — the check resources of the agent's API:
  *
- *   GET    /v1/checks                 every check the caller may see
+ *   GET    /v1/checks                 the checks the caller may see, by id
+ *          [?status=&tag=&ns=&limit=N&after=ID]   (paged: api/page.h)
  *   POST   /v1/checks                 create (201, Location), durable first
  *   GET    /v1/checks/:id             one check
  *   PUT    /v1/checks/:id             replace an API-created check
@@ -15,13 +16,23 @@
  * config.md); the read-only keys of a GET (status, output, ...) are ignored
  * so that a GET can be edited and PUT back. Checks from the config file
  * can be paused but not changed or deleted here: the file is their truth.
- * exec: checks are refused unless enable_api_exec_checks is set. A tenant
- * token sees and changes only its tenant's checks; a check it creates
- * belongs to its tenant. */
+ * exec: checks are refused unless enable_api_exec_checks is set, file://
+ * checks unless enable_api_file_checks is, or api_file_paths holds their
+ * directory (hd_agent_api_target_allowed).
+ *
+ * Tenants (docs/tenancy.md): every route works in the request's scope
+ * (api/scope.h: the token's tenant, or ?ns=), and finds checks through
+ * the agent's one visibility rule (hd_agent_check_find/_next): a check of
+ * another tenant is answered exactly as a check that does not exist. A
+ * body's "tenant" names the tenant a check is created in (within the
+ * token's reach); a replace keeps the check's tenant unless a management
+ * token names another, which moves the check there. */
 #include "agent/agent_impl.h"
 #include "agent/check_json.h"
 #include "agent/config.h"
+#include "api/page.h"
 #include "api/routes.h"
+#include "api/scope.h"
 #include "api/server.h"
 #include "store/history.h"
 #include "store/store.h"
@@ -52,20 +63,81 @@ static void reply_view(hd_api_req_t *r, int status, const hd_agent_check_t *c)
 }
 
 /* The check named by :id that the caller may see, or NULL after replying
- * 404 or 403. */
+ * (404 when there is none in the request's tenant, whatever other tenants
+ * hold; or the scope's 400 or 403). */
 static hd_agent_check_t *find(hd_api_req_t *r, hd_agent_t *a)
 {
+    hd_scope_t s;
+    if (hd_api_scope(r, HD_SCOPE_ONE, &s) < 0) return NULL;
     const char *id = hd_api_param(r, "id");
-    hd_agent_check_t *c = hd_agent_check_get(a, id);
-    if (!c || c->removed || c->pending) {
-        hd_api_error(r, 404, "not_found", "no check '%s'", id);
-        return NULL;
-    }
-    if (!hd_api_tenant_allows(r, c->def.tenant)) {
-        hd_api_error(r, 403, "forbidden", "check '%s' belongs to another tenant", id);
-        return NULL;
-    }
+    hd_agent_check_t *c = hd_agent_check_find(a, &s, id);
+    if (!c) hd_api_error(r, 404, "not_found", "no check '%s' in tenant '%s'", id, s.tenant);
     return c;
+}
+
+/* The tenant a body names: 0 with *out (NULL when it names none: absent
+ * or null), or -1 after replying 400. */
+static int body_tenant(hd_api_req_t *r, const char **out)
+{
+    json_t *jt = json_object_get(r->body, "tenant");
+    *out = NULL;
+    if (!jt || json_is_null(jt)) return 0;
+    const char *t = json_string_value(jt);
+    if (!t || !hd_tenant_valid(t, strlen(t))) {
+        hd_api_error(r, 400, "bad_field",
+                     "tenant: expected a tenant name (1 to %d letters, digits and . _ - : @) or "
+                     "null",
+                     HD_TENANT_MAX);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+/* The tenant a new check goes to: the body's "tenant" if it names one,
+ * else the scope's. 0 with *out, or -1 after replying. */
+static int create_tenant(hd_api_req_t *r, const char **out)
+{
+    hd_scope_t s;
+    const char *bt;
+    if (hd_api_scope(r, HD_SCOPE_ONE, &s) < 0 || body_tenant(r, &bt) < 0) return -1;
+    *out = s.tenant;
+    if (!bt || hd_tenant_same(bt, s.tenant)) return 0;
+    if (r->tenant) {
+        hd_api_error(r, 403, "forbidden", "this token works in tenant '%s' only", r->tenant);
+        return -1;
+    }
+    const char *ns = hd_api_query(r, "ns");
+    if (!ns || !*ns) ns = hd_api_header(r, "X-Consul-Namespace");
+    if (ns && *ns) {
+        hd_api_error(r, 400, "bad_field", "tenant: the body says '%s' but ns says '%s'", bt, ns);
+        return -1;
+    }
+    *out = bt;
+    return 0;
+}
+
+/* The tenant a replaced check goes to: its own unless the body names
+ * another, which only a management token may (a move). 0 with *out, or -1
+ * after replying. */
+static int replace_tenant(hd_api_req_t *r, const hd_agent_check_t *c, const char **out)
+{
+    const char *bt;
+    if (body_tenant(r, &bt) < 0) return -1;
+    *out = hd_tenant_name(c->def.tenant);
+    if (!bt || hd_tenant_same(bt, c->def.tenant)) return 0;
+    if (r->tenant) {
+        hd_api_error(r, 403, "forbidden", "this token works in tenant '%s' only", r->tenant);
+        return -1;
+    }
+    if (r->role != HD_ROLE_MANAGEMENT) {
+        hd_api_error(r, 403, "forbidden",
+                     "only a management token moves a check to another tenant; this token has %s",
+                     hd_api_role_name(r->role));
+        return -1;
+    }
+    *out = bt;
+    return 0;
 }
 
 static void reply_store_error(hd_api_req_t *r, int status, const char *what)
@@ -76,29 +148,27 @@ static void reply_store_error(hd_api_req_t *r, int status, const char *what)
         hd_api_error(r, 500, "store", "%s: %s", what, hd_store_strerror(status));
 }
 
-/* Reads a check definition from the request body. Returns 0, or replies 400
- * or 403 and returns -1. */
-static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *id, hd_check_def_t *d)
+/* Reads a check definition of tenant from the request body; old: the
+ * check a replace replaces, else NULL. Returns 0, or replies 400 or 403
+ * and returns -1.
+ *
+ * Passwords: a target is shown with its password as "***". A replace
+ * whose target is exactly the one shown keeps the stored target, password
+ * and all, so that a client may GET a check, change another field and PUT
+ * it back. Anywhere else "***" as a password is refused: the password it
+ * stands for is not sent to a target it was not given for. */
+static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd_agent_check_t *old,
+                    hd_check_def_t *d)
 {
-    if (!r->body) {
-        hd_api_error(r, 400, "bad_request", "a check in the request body is required");
-        return -1;
-    }
+    const char *id = old ? old->def.id : NULL;
     json_t *o = json_deep_copy(r->body);
-    const char *tenant = r->tenant;
-    json_t *jt = json_object_get(o, "tenant");
-    if (json_is_string(jt)) {
-        if (r->role != HD_ROLE_MANAGEMENT &&
-            (!r->tenant || strcmp(r->tenant, json_string_value(jt)))) {
-            json_decref(o);
-            hd_api_error(r, 403, "forbidden", "only a management token may set another tenant");
-            return -1;
-        }
-        tenant = json_string_value(jt);
-    }
-    char *tenant_copy = tenant ? hd_xstrdup(tenant) : NULL;
+    char *tenant_copy = hd_tenant_same(tenant, NULL) ? NULL : hd_xstrdup(tenant);
     for (const char *const *k = read_only; *k; k++)
         json_object_del(o, *k);
+    json_t *jt = json_object_get(o, "target");
+    if (old && !old->def.ttl && json_is_string(jt) &&
+        !strcmp(json_string_value(jt), old->def.target.display))
+        json_object_set_new(o, "target", json_string(old->def.target.url)); /* kept */
     if (id) {
         json_t *bid = json_object_get(o, "id");
         if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
@@ -122,26 +192,73 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *id, hd_check_def
     }
     d->from_config = 0;
     d->tenant = tenant_copy;
-    if (d->target.kind == HD_KIND_EXEC && !d->ttl && !a->cfg.enable_api_exec_checks) {
+    if (!d->ttl && hd_target_masked(&d->target)) {
         hd_check_def_free(d);
-        hd_api_error(r, 403, "exec_forbidden",
-                     "exec: checks come from the config file only (set enable_api_exec_checks: "
-                     "true to allow them through the API)");
+        hd_api_error(r, 400, "bad_field",
+                     "target: \"***\" is how heed shows a password, not one: give the password "
+                     "(the stored one is kept only when the whole target is given back as "
+                     "shown)");
+        return -1;
+    }
+    const char *code;
+    char why[1200];
+    if (!hd_agent_api_target_allowed(&a->cfg, d, &code, why, sizeof(why))) {
+        hd_check_def_free(d);
+        hd_api_error(r, 403, code, "%s", why);
         return -1;
     }
     return 0;
 }
 
+/* Compares two qualified names given in parts (each "tenant", "/", "id",
+ * or a whole key and two empty parts) as the bytes of their joined text,
+ * without joining them. Lists are in this order: by id within a tenant. */
+static int qcmp(const char *const x[3], const char *const y[3])
+{
+    int i = 0, j = 0;
+    const char *a = x[0], *b = y[0];
+    for (;; a++, b++) {
+        while (!*a && i < 2)
+            a = x[++i];
+        while (!*b && j < 2)
+            b = y[++j];
+        if (!*a || !*b || *a != *b) return (unsigned char)*a - (unsigned char)*b;
+    }
+}
+
+static int by_name(const void *p, const void *q)
+{
+    const hd_agent_check_t *c = *(hd_agent_check_t *const *)p, *d = *(hd_agent_check_t *const *)q;
+    const char *x[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
+    const char *y[3] = {hd_tenant_name(d->def.tenant), "/", d->def.id};
+    return qcmp(x, y);
+}
+
 static void list_checks(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
+    hd_scope_t scope;
+    hd_page_t page;
+    char err[300];
+    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
+    if (hd_page_parse(hd_api_query(r, "limit"), hd_api_query(r, "after"), &page, err, sizeof(err)) <
+        0) {
+        hd_api_error(r, 400, "bad_query", "%s", err);
+        return;
+    }
+    /* after= is an id of the scope's tenant, or a whole "tenant/id" (what
+     * an ns=* list's Link gives). */
+    const char *after[3] = {page.after, "", ""};
+    if (page.after && scope.tenant && !strchr(page.after, '/')) {
+        after[0] = scope.tenant;
+        after[1] = "/";
+        after[2] = page.after;
+    }
     const char *status = hd_api_query(r, "status"), *tag = hd_api_query(r, "tag");
     hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
     size_t n = 0, pos = 0;
-    hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos))) {
-        hd_agent_check_t *c = s->val;
-        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos))) {
         if (status && strcmp(hd_check_status_str(c->st.status), status) != 0) continue;
         if (tag) {
             int has = 0;
@@ -149,15 +266,28 @@ static void list_checks(hd_api_req_t *r, void *arg)
                 has = strcmp(*t, tag) == 0;
             if (!has) continue;
         }
+        if (page.after) {
+            const char *name[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
+            if (qcmp(name, after) <= 0) continue;
+        }
         all[n++] = c;
     }
-    /* sorted by id, so that lists are stable */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(all[j - 1]->def.id, all[j]->def.id) > 0; j--) {
-            hd_agent_check_t *t = all[j];
-            all[j] = all[j - 1];
-            all[j - 1] = t;
-        }
+    qsort(all, n, sizeof(*all), by_name);
+    if (page.limit && n > page.limit) {
+        /* More remain: the Link to the page after this one's last. */
+        const hd_check_def_t *last = &all[page.limit - 1]->def;
+        char key[HD_TENANT_KEY_MAX];
+        if (scope.tenant)
+            snprintf(key, sizeof(key), "%s", last->id);
+        else
+            (void)hd_tenant_key(key, sizeof(key), last->tenant, last->id); /* fits: it exists */
+        const char *kv[] = {"ns", hd_api_query(r, "ns"), "status", status, "tag", tag, NULL};
+        hd_buf_t link = {0};
+        hd_page_link(&link, "/v1/checks", kv, page.limit, key);
+        hd_api_set_header(r, "Link", link.data);
+        hd_buf_free(&link);
+        n = page.limit;
+    }
     hd_buf_t b = {0};
     hd_jsonw_t w;
     hd_jsonw_init(&w, &b, REAL_DIGITS);
@@ -188,13 +318,24 @@ static void on_created(int status, hd_agent_check_t *c, void *arg)
     reply_view(r, 201, c);
 }
 
+/* A request without a body, or -1 after replying 400. */
+static int need_body(hd_api_req_t *r)
+{
+    if (r->body) return 0;
+    hd_api_error(r, 400, "bad_request", "a check in the request body is required");
+    return -1;
+}
+
 static void create_check(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
     hd_check_def_t d;
-    if (body_def(r, a, NULL, &d) < 0) return;
-    if (hd_agent_check_get(a, d.id)) {
-        hd_api_error(r, 409, "conflict", "a check with id '%s' exists", d.id);
+    const char *tenant;
+    if (need_body(r) < 0 || create_tenant(r, &tenant) < 0 || body_def(r, a, tenant, NULL, &d) < 0)
+        return;
+    if (hd_agent_check_get(a, d.tenant, d.id)) { /* a tenant the caller reaches */
+        hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
+                     hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
         return;
     }
@@ -231,10 +372,13 @@ static void replace_check(hd_api_req_t *r, void *arg)
     hd_agent_check_t *c = find(r, a);
     if (!c || from_config(r, c)) return;
     hd_check_def_t d;
-    if (body_def(r, a, c->def.id, &d) < 0) return;
-    if (!hd_api_tenant_allows(r, d.tenant)) {
+    const char *tenant;
+    if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 || body_def(r, a, tenant, c, &d) < 0)
+        return;
+    if (!hd_tenant_same(d.tenant, c->def.tenant) && hd_agent_check_get(a, d.tenant, d.id)) {
+        hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
+                     hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
-        hd_api_error(r, 403, "forbidden", "cannot move a check to another tenant");
         return;
     }
     int rc = hd_agent_check_replace(a, c, &d, on_changed, r);
@@ -443,7 +587,9 @@ static void get_history(hd_api_req_t *r, void *arg)
         hd_api_error(r, 400, "bad_query", "step: expected raw, 1m or 1h, got '%s'", qstep);
         return;
     }
-    int rc = hd_store_history_query(a->store, c->def.id, since, until, step, 0, on_history, r);
+    char name[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
+    (void)hd_tenant_key(name, sizeof(name), c->def.tenant, c->def.id); /* fits: the check exists */
+    int rc = hd_store_history_query(a->store, name, since, until, step, 0, on_history, r);
     if (rc < 0) reply_store_error(r, rc, "cannot read the history");
 }
 

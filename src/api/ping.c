@@ -1,7 +1,7 @@
 /* ping — GET /v1/ping: which of the hosts behind the agent's checks answer
  * ICMP echo, as nova's os-fping extension answered for a project's servers.
  *
- *   GET /v1/ping[?include=a,b][&exclude=c][&all_tenants=1]
+ *   GET /v1/ping[?include=a,b][&exclude=c][&ns=T|*][&all_tenants=1]
  *   200 {"checks": [{"id", "name", "host", "address", "alive", "tenant"}, ...]}
  *
  * Which checks: those whose target names a host that can be pinged:
@@ -9,9 +9,11 @@
  * Not dns:// (its host is the name being asked about, not a machine), nor
  * unix://, file://, exec: or TTL checks, which name no host.
  *
- * Whose checks: the caller's tenant's only (a caller without a tenant,
- * management included: the checks without a tenant), or with all_tenants=1
- * every tenant's, which only a management token may ask (403 otherwise).
+ * Whose checks: those of the request's scope, as every list's (api/
+ * scope.h): a tenant's token its tenant's, another token the default
+ * tenant's, or tenant T's with ns=T, or every tenant's with ns=*.
+ * all_tenants=1 is nova's way of saying ns=*; as nova's, it is refused
+ * (403) to a token limited to one tenant, and it does not mix with ns=.
  * include= and exclude= take comma-separated ids or names; when include=
  * is given (not empty) exclude= is ignored, as nova's. Names that match no
  * check are ignored. The list is sorted by id.
@@ -28,6 +30,7 @@
  * minute by default), set up at start by hd_agent_ping_routes. */
 #include "agent/agent_impl.h"
 #include "api/routes.h"
+#include "api/scope.h"
 #include "api/server.h"
 #include "probe/icmp.h"
 #include "util/map.h"
@@ -119,16 +122,12 @@ static int listed(const char *list, const char *s)
     return 0;
 }
 
-static int same_tenant(const char *a, const char *b)
-{
-    if (!a || !b) return a == b;
-    return !strcmp(a, b);
-}
-
+/* By id, then tenant (two tenants may each have a check "web"). */
 static int by_id(const void *x, const void *y)
 {
     const hd_agent_check_t *const *a = x, *const *b = y;
-    return strcmp((*a)->def.id, (*b)->def.id);
+    int c = strcmp((*a)->def.id, (*b)->def.id);
+    return c ? c : strcmp(hd_tenant_name((*a)->def.tenant), hd_tenant_name((*b)->def.tenant));
 }
 
 static void ping_free(ping_t *p)
@@ -184,7 +183,7 @@ static void reply(ping_t *p)
                 json_object_set_new(o, "address", json_string(buf));
         }
         json_object_set_new(o, "alive", json_boolean(h->alive));
-        json_object_set_new(o, "tenant", e->tenant ? json_string(e->tenant) : json_null());
+        json_object_set_new(o, "tenant", json_string(hd_tenant_name(e->tenant)));
         json_array_append_new(arr, o);
     }
     ping_free(p);
@@ -307,24 +306,28 @@ static void get_ping(hd_api_req_t *r, void *arg)
     hd_agent_t *a = arg;
     const char *all_q = hd_api_query(r, "all_tenants");
     int all = all_q && strcmp(all_q, "0") != 0 && strcmp(all_q, "false") != 0;
-    if (all && r->role != HD_ROLE_MANAGEMENT) {
+    hd_scope_t scope = {NULL};
+    if (all && r->tenant) {
         hd_api_error(r, 403, "forbidden",
-                     "all_tenants=1 needs the management role; this token has %s",
-                     hd_api_role_name(r->role));
+                     "all_tenants=1 asks for every tenant; this token works in tenant '%s' only",
+                     r->tenant);
         return;
     }
+    if (all && hd_api_query(r, "ns")) {
+        hd_api_error(r, 400, "bad_query", "give all_tenants=1 or ns=, not both");
+        return;
+    }
+    if (!all && hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     const char *include = hd_api_query(r, "include"), *exclude = hd_api_query(r, "exclude");
     if (include && !*include) include = NULL; /* "include=": as if not given */
     if (include) exclude = NULL;              /* include wins */
 
     hd_agent_check_t **cs = hd_xcalloc(a->checks.n + 1, sizeof(*cs));
     size_t n = 0, pos = 0;
-    hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos))) {
-        hd_agent_check_t *c = s->val;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos))) {
         const hd_check_def_t *d = &c->def;
-        if (c->removed || c->pending || !pingable(d)) continue;
-        if (!all && !same_tenant(d->tenant, r->tenant)) continue;
+        if (!pingable(d)) continue;
         const char *name = d->name ? d->name : d->id;
         if (include && !listed(include, d->id) && !listed(include, name)) continue;
         if (exclude && (listed(exclude, d->id) || listed(exclude, name))) continue;

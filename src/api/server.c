@@ -665,12 +665,6 @@ const char *hd_api_header(const hd_api_req_t *r, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(q->ev), name);
 }
 
-int hd_api_tenant_allows(const hd_api_req_t *r, const char *obj_tenant)
-{
-    if (r->role == HD_ROLE_MANAGEMENT || !r->tenant) return 1;
-    return obj_tenant && !strcmp(r->tenant, obj_tenant);
-}
-
 void hd_api_on_cancel(hd_api_req_t *r, hd_api_cancel_fn fn, void *arg)
 {
     req_t *q = (req_t *)r;

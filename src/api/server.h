@@ -22,8 +22,8 @@
  * with no tenant, so the agent must then listen on loopback only (the
  * agent enforces that, not this module). With tokens, a request carries one
  * in "X-Consul-Token: S" or "Authorization: Bearer S" (Consul's order).
- * Secrets are compared in constant time. Tenant checks are the handlers'
- * (hd_api_tenant_allows).
+ * Secrets are compared in constant time. Which tenant a request works in
+ * is api/scope.h's (the handlers').
  *
  * Rate limits are token buckets per caller: per token when tokens are
  * configured, else per client IP address. A route may have its own limit,
@@ -153,10 +153,6 @@ const char *hd_api_query(const hd_api_req_t *r, const char *key);
 
 /* The value of a request header (case-insensitive name), or NULL. */
 const char *hd_api_header(const hd_api_req_t *r, const char *name);
-
-/* 1 when the caller may see an object of tenant obj_tenant (NULL: none):
- * management and tenant-less tokens see all, a tenant token its own only. */
-int hd_api_tenant_allows(const hd_api_req_t *r, const char *obj_tenant);
 
 /* Sets fn to run if the client goes away before the reply (or the server
  * is freed). The request stays valid; the reply is still due, and dropped.

@@ -1,9 +1,17 @@
 /* status — the agent's own resources: GET /metrics (Prometheus text) and
  * GET /v1/status (what `heed status` prints), and the registration of every
- * agent route (hd_agent_routes). */
+ * agent route (hd_agent_routes).
+ *
+ * Both count and show the checks of the request's scope (api/scope.h), as
+ * lists do: a tenant's token its tenant's, other tokens the default
+ * tenant's, or another's with ?ns=T, or every tenant's with ?ns=*. Per-check
+ * series carry a tenant label, so that two tenants' checks "web" are two
+ * series. The agent's own series (scheduler, loop, store, API) describe the
+ * one process all tenants share, and every caller sees them. */
 #include "agent/agent_impl.h"
 #include "api/metrics.h"
 #include "api/routes.h"
+#include "api/scope.h"
 #include "api/server.h"
 #include "store/history.h"
 #include "util/time.h"
@@ -14,31 +22,34 @@
 static void get_metrics(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
+    hd_scope_t scope;
+    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     hd_metrics_t *m = hd_metrics_new();
     size_t pos = 0, count[4] = {0};
-    hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos))) {
-        hd_agent_check_t *c = s->val;
-        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos))) {
         count[c->st.status]++;
         const char *id = c->def.id, *name = c->def.name ? c->def.name : id;
         const char *kind = c->def.ttl ? "ttl" : hd_kind_name(c->def.target.kind);
+        const char *t = hd_tenant_name(c->def.tenant);
         hd_metrics_gauge(m, "heed_check_status",
                          "Check status: 0 passing, 1 warning, 2 critical, 3 maintenance.",
-                         (double)c->st.status, "check", id, "name", name, "kind", kind, NULL);
+                         (double)c->st.status, "check", id, "tenant", t, "name", name, "kind", kind,
+                         NULL);
         hd_metrics_gauge(m, "heed_check_up", "1 when the check is passing, else 0.",
-                         c->st.status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, NULL);
+                         c->st.status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, "tenant", t,
+                         NULL);
         hd_metrics_gauge(m, "heed_check_latency_seconds", "Latency of the check's last run.",
-                         (double)c->st.latency_us / 1e6, "check", id, NULL);
+                         (double)c->st.latency_us / 1e6, "check", id, "tenant", t, NULL);
         hd_metrics_gauge(m, "heed_check_last_success_timestamp_seconds",
                          "When the check last passed (Unix time), 0 if never.",
-                         (double)c->st.last_success / 1e6, "check", id, NULL);
+                         (double)c->st.last_success / 1e6, "check", id, "tenant", t, NULL);
         hd_metrics_counter(m, "heed_check_runs_total", "Results of the check since start.",
-                           (double)c->runs, "check", id, NULL);
+                           (double)c->runs, "check", id, "tenant", t, NULL);
         if (c->cert_expiry)
             hd_metrics_gauge(m, "heed_check_cert_expiry_timestamp_seconds",
                              "When the certificate the check saw expires (Unix time).",
-                             (double)c->cert_expiry, "check", id, NULL);
+                             (double)c->cert_expiry, "check", id, "tenant", t, NULL);
     }
     static const char *const st[] = {"passing", "warning", "critical", "maintenance"};
     for (int i = 0; i < 4; i++)
@@ -89,13 +100,12 @@ static void get_metrics(hd_api_req_t *r, void *arg)
 static void get_status(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
+    hd_scope_t scope;
+    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     size_t pos = 0, count[4] = {0};
-    hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos))) {
-        hd_agent_check_t *c = s->val;
-        if (c->removed || c->pending || !hd_api_tenant_allows(r, c->def.tenant)) continue;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos)))
         count[c->st.status]++;
-    }
     char started[40];
     hd_time_format_rfc3339(a->started_wall, started, sizeof(started));
     hd_api_reply_json(r, 200,

@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/time.h"
+#include "util/url.h"
 #include "util/yaml.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ static const struct {
 };
 
 typedef struct opts_s {
-    const char *addr, *token;
+    const char *addr, *token, *ns;
     const char *cacert, *cert, *key; /* TLS */
     int json;
     const char *status, *tag;               /* list's filters */
@@ -64,6 +65,7 @@ static const struct {
 } flags[] = {
     {"--addr", NULL, V_ALL, offsetof(opts_t, addr)},
     {"--token", NULL, V_ALL, offsetof(opts_t, token)},
+    {"--ns", NULL, V_ALL, offsetof(opts_t, ns)},
     {"--cacert", NULL, V_ALL, offsetof(opts_t, cacert)},
     {"--cert", NULL, V_ALL, offsetof(opts_t, cert)},
     {"--key", NULL, V_ALL, offsetof(opts_t, key)},
@@ -458,8 +460,92 @@ static const char *verb_name(int verb)
     return "?";
 }
 
+/* `list`: the agent's list page by page (LIST_PAGE checks a request, so
+ * that no reply of a big agent is megabytes), printed as one. */
+#define LIST_PAGE 500
+
+static int run_list(hd_client_t *cl, const opts_t *o)
+{
+    hd_buf_t path = {0}, text = {0};
+    json_t *all = json_array();
+    char *after = NULL;
+    int rc = 0;
+    hd_buf_puts(&text, "[");
+    for (;;) {
+        hd_buf_reset(&path);
+        hd_buf_printf(&path, "/v1/checks?limit=%d", LIST_PAGE);
+        if (o->status) {
+            hd_buf_puts(&path, "&status=");
+            hd_url_encode(&path, o->status);
+        }
+        if (o->tag) {
+            hd_buf_puts(&path, "&tag=");
+            hd_url_encode(&path, o->tag);
+        }
+        if (after) {
+            hd_buf_puts(&path, "&after=");
+            hd_url_encode(&path, after);
+        }
+        hd_client_reply_t rep;
+        if ((rc = hd_client_call(cl, "GET", path.data, NULL, &rep))) break;
+        size_t n = json_array_size(rep.json);
+        if (rep.status != 200) {
+            hd_client_print_error(cl, &rep);
+            rc = EXIT_REFUSED;
+        } else if (!json_is_array(rep.json)) {
+            fprintf(stderr, "heed checks: unexpected reply from %s (HTTP %ld): not a heed agent?\n",
+                    cl->base, rep.status);
+            rc = EXIT_REFUSED;
+        } else if (n) {
+            /* --json prints the pages' text joined: the agent's own
+             * numbers, not jansson's re-formatting of them. */
+            const char *b = rep.body, *open = strchr(b, '['), *close = strrchr(b, ']');
+            if (text.len > 1) hd_buf_puts(&text, ",");
+            hd_buf_append(&text, open + 1, (size_t)(close - open - 1));
+            json_array_extend(all, rep.json);
+            const json_t *last = json_array_get(rep.json, n - 1);
+            const char *t = json_string_value(json_object_get(last, "tenant"));
+            const char *id = json_string_value(json_object_get(last, "id"));
+            free(after);
+            /* Within one tenant the id is the key; across tenants (--ns '*')
+             * "tenant/id" is. */
+            hd_buf_t k = {0};
+            if (o->ns && !strcmp(o->ns, "*") && t) hd_buf_printf(&k, "%s/", t);
+            hd_buf_puts(&k, id ? id : "");
+            after = k.data;
+        }
+        hd_client_reply_free(&rep);
+        if (rc || n < LIST_PAGE) break;
+    }
+    if (!rc) {
+        if (o->json) {
+            hd_buf_puts(&text, "]\n");
+            fputs(text.data, stdout);
+        } else {
+            /* Across tenants an id alone is ambiguous: the ID column says
+             * "tenant/id". */
+            size_t i;
+            json_t *c;
+            int across = o->ns && !strcmp(o->ns, "*");
+            json_array_foreach(all, i, c)
+            {
+                char q[512];
+                snprintf(q, sizeof(q), "%s/%s", str(c, "tenant"), str(c, "id"));
+                if (across) json_object_set_new(c, "id", json_string(q));
+            }
+            print_table(all);
+        }
+    }
+    free(after);
+    json_decref(all);
+    hd_buf_free(&path);
+    hd_buf_free(&text);
+    return rc;
+}
+
 static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
 {
+    if (verb == V_LIST) return run_list(cl, o);
     hd_buf_t path = {0};
     const char *method = "GET";
     char *body = NULL;
@@ -467,22 +553,9 @@ static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
     hd_buf_puts(&path, "/v1/checks");
     if (id) {
         hd_buf_puts(&path, "/");
-        hd_client_escape(&path, id);
+        hd_url_encode(&path, id);
     }
     switch (verb) {
-    case V_LIST: {
-        const char *sep = "?";
-        if (o->status) {
-            hd_buf_puts(&path, "?status=");
-            hd_client_escape(&path, o->status);
-            sep = "&";
-        }
-        if (o->tag) {
-            hd_buf_printf(&path, "%stag=", sep);
-            hd_client_escape(&path, o->tag);
-        }
-        break;
-    }
     case V_ADD:
         method = "POST";
         body = o->file ? read_check_file(o->file) : flags_check(o, &rc);
@@ -511,17 +584,13 @@ static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
         rc = EXIT_REFUSED;
     } else if (o->json) {
         hd_client_print_body(&rep);
-    } else if (!rep.json || (verb == V_LIST && !json_is_array(rep.json)) ||
-               (verb != V_LIST && !json_is_object(rep.json))) {
+    } else if (!json_is_object(rep.json)) {
         fprintf(stderr, "heed checks: unexpected reply from %s (HTTP %ld): not a heed agent?\n",
                 cl->base, rep.status);
         rc = EXIT_REFUSED;
     } else {
         const json_t *c = rep.json;
         switch (verb) {
-        case V_LIST:
-            print_table(c);
-            break;
         case V_GET:
             print_check(c);
             break;
@@ -657,7 +726,7 @@ static int run_checks(int argc, char **argv)
         goto out;
     }
     hd_client_t cl;
-    hd_client_flags_t cf = {o.addr, o.token, o.cacert, o.cert, o.key};
+    hd_client_flags_t cf = {o.addr, o.token, o.cacert, o.cert, o.key, o.ns};
     if ((rc = hd_client_init(&cl, "checks", &cf)) != 0) goto out;
     rc = run(&cl, verb, id, &o);
     hd_client_free(&cl);
@@ -671,7 +740,7 @@ const hd_cmd_t hd_cmd_checks = {
     "checks",
     run_checks,
     "list, show, add, remove, pause and resume a running agent's checks",
-    "usage: heed checks list [--status S] [--tag T] [--json]\n"
+    "usage: heed checks list [--status S] [--tag T] [--ns TENANT|*] [--json]\n"
     "       heed checks get ID [--json]\n"
     "       heed checks add --name N --target URL [--interval 10s] [--timeout 2s]\n"
     "                       [--tag T ...] [--expect-status 200,204] [--body-contains TEXT]\n"
@@ -683,11 +752,12 @@ const hd_cmd_t hd_cmd_checks = {
     "\n"
     "  list     a table: ID, STATUS, LATENCY, LAST CHECKED, OUTPUT (first line,\n"
     "           cut to fit 100 columns); --status passing|warning|critical|\n"
-    "           maintenance and --tag T filter it\n"
+    "           maintenance and --tag T filter it; with --ns '*' the ID is\n"
+    "           TENANT/ID\n"
     "  get      every field of one check\n"
     "  add      a new check from flags, or from FILE: one check in JSON or YAML with\n"
     "           the keys of a check in the config file (docs/config.md); '-' reads\n"
-    "           stdin. The agent assigns the tenant of the token.\n"
+    "           stdin. The check goes to the token's tenant (or --ns's).\n"
     "  rm       delete a check made through the API (config file checks stay)\n"
     "  pause    maintenance: the check stops running until resumed\n"
     "  resume   run it again\n"
@@ -697,6 +767,9 @@ const hd_cmd_t hd_cmd_checks = {
     "                     http://127.0.0.1:8500]; host:port is taken as http://, or\n"
     "                     https:// with HEED_HTTP_SSL=true (else CONSUL_HTTP_SSL)\n"
     "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --ns TENANT    the tenant to work in (Consul's namespace) [env HEED_NAMESPACE,\n"
+    "                     else CONSUL_NAMESPACE]; default: the token's tenant, or\n"
+    "                     \"default\" for a token without one; list takes '*': every tenant\n"
     "      --cacert FILE  PEM CA certificates the agent's certificate must chain to,\n"
     "                     for https:// [env HEED_CACERT, else CONSUL_CACERT; default:\n"
     "                     the system's]\n"

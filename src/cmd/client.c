@@ -3,6 +3,7 @@
 #include "cmd/cmd.h"
 #include "util/httpc.h"
 #include "util/mem.h"
+#include "util/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -93,6 +94,9 @@ int hd_client_init(hd_client_t *c, const char *cmd, const hd_client_flags_t *f)
     }
     c->token = token ? token : hd_httpc_env_token();
     if (c->token && !*c->token) c->token = NULL;
+    c->ns = f->ns ? f->ns : getenv("HEED_NAMESPACE");
+    if (!c->ns || !*c->ns) c->ns = getenv("CONSUL_NAMESPACE");
+    if (c->ns && !*c->ns) c->ns = NULL;
     int rc = init_tls(c, f);
     if (rc) hd_client_free(c);
     return rc;
@@ -157,7 +161,14 @@ int hd_client_call(hd_client_t *c, const char *method, const char *path, const c
                    hd_client_reply_t *rep)
 {
     memset(rep, 0, sizeof(*rep));
-    char *url = hd_httpc_url(c->base, path);
+    hd_buf_t full = {0};
+    hd_buf_puts(&full, path);
+    if (c->ns) {
+        hd_buf_puts(&full, strchr(path, '?') ? "&ns=" : "?ns=");
+        hd_url_encode(&full, c->ns);
+    }
+    char *url = hd_httpc_url(c->base, full.data);
+    hd_buf_free(&full);
     hd_httpc_req_t req;
     memset(&req, 0, sizeof(req));
     req.method = method;
@@ -220,20 +231,6 @@ void hd_client_print_error(const hd_client_t *c, const hd_client_reply_t *rep)
     shown[n] = '\0';
     fprintf(stderr, "heed %s: HTTP %ld from %s%s%s\n", c->cmd, rep->status, c->base, n ? ": " : "",
             shown);
-}
-
-void hd_client_escape(hd_buf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            hd_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            hd_buf_append(b, e, 3);
-        }
-    }
 }
 
 void hd_client_print_body(const hd_client_reply_t *rep)

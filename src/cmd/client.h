@@ -4,7 +4,9 @@
  * util/httpc.h reads it (HEED_HTTP_ADDR, CONSUL_HTTP_ADDR; HEED_HTTP_SSL,
  * CONSUL_HTTP_SSL; HEED_TOKEN, CONSUL_HTTP_TOKEN; HEED_CACERT,
  * CONSUL_CACERT; HEED_CLIENT_CERT, CONSUL_CLIENT_CERT; HEED_CLIENT_KEY,
- * CONSUL_CLIENT_KEY); one request; the agent's error replies, an
+ * CONSUL_CLIENT_KEY); the tenant to work in from --ns, else
+ * HEED_NAMESPACE, else CONSUL_NAMESPACE (Consul's CLI's), sent as ?ns=
+ * with every request; one request; the agent's error replies, an
  * unreachable agent and a TLS failure (naming the file and what failed)
  * reported the same way. Exit codes are each command's decision, not this
  * file's. */
@@ -21,6 +23,7 @@
 typedef struct hd_client_flags_s {
     const char *addr, *token;
     const char *cacert, *cert, *key; /* TLS: CA file, client certificate, its key */
+    const char *ns;                  /* the tenant (Consul's namespace) to work in */
 } hd_client_flags_t;
 
 /* A TLS file and where it was named. */
@@ -35,6 +38,7 @@ typedef struct hd_client_s {
     const char *addr_from; /* where base came from: "--addr", "HEED_HTTP_ADDR", ... */
     const char *token;     /* NULL: none */
     hd_client_file_t cacert, cert, key;
+    const char *ns;        /* the tenant (Consul's namespace) to work in, NULL: the token's */
 } hd_client_t;
 
 /* A reply from the agent. */
@@ -52,8 +56,8 @@ int hd_client_init(hd_client_t *c, const char *cmd, const hd_client_flags_t *f);
 /* Frees what c holds. */
 void hd_client_free(hd_client_t *c);
 
-/* Sends method path (query included, already escaped) with an optional
- * JSON body. Returns 0 with the reply in *rep (any HTTP status), or prints
+/* Sends method path (query included, already escaped; c's ns is added)
+ * with an optional JSON body. Returns 0 with the reply in *rep (any HTTP status), or prints
  * "heed CMD: cannot reach the agent at ADDR (from ...): why", or what
  * failed in TLS and with which file ("... refused the client certificate
  * FILE (from --cert): tlsv1 alert unknown ca"), and returns
@@ -66,10 +70,6 @@ void hd_client_reply_free(hd_client_reply_t *rep);
 /* Prints an error reply: "heed CMD: <error> (HTTP 409 conflict)" for the
  * agent's {"error", "code"}, else the status and the start of the body. */
 void hd_client_print_error(const hd_client_t *c, const hd_client_reply_t *rep);
-
-/* Appends s percent-encoded for a path segment or a query value
- * (everything but RFC 3986's unreserved characters is escaped). */
-void hd_client_escape(hd_buf_t *b, const char *s);
 
 /* Prints the reply's body as it came, ending with a newline. */
 void hd_client_print_body(const hd_client_reply_t *rep);

@@ -48,6 +48,7 @@ static const char **value_flag(hd_client_flags_t *f, const char *name)
         {"--cacert", offsetof(hd_client_flags_t, cacert)},
         {"--cert", offsetof(hd_client_flags_t, cert)},
         {"--key", offsetof(hd_client_flags_t, key)},
+        {"--ns", offsetof(hd_client_flags_t, ns)},
     };
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (!strcmp(name, flags[i].name)) return (const char **)((char *)f + flags[i].off);
@@ -116,18 +117,21 @@ const hd_cmd_t hd_cmd_status = {
     "status",
     run_status,
     "a running agent's node, version, uptime and checks by status",
-    "usage: heed status [--addr URL] [--token T] [--cacert FILE] [--cert FILE]\n"
-    "                   [--key FILE] [--json]\n"
+    "usage: heed status [--addr URL] [--token T] [--ns TENANT|*] [--cacert FILE]\n"
+    "                   [--cert FILE] [--key FILE] [--json]\n"
     "\n"
     "Asks a running `heed agent` (GET /v1/status) for its node, version, uptime\n"
     "and how many of its checks are passing, warning, critical or paused\n"
-    "(maintenance); a tenant token counts its tenant's checks only.\n"
+    "(maintenance): those of the token's tenant, or of the default tenant for a\n"
+    "token without one; --ns names another tenant, --ns '*' counts every tenant's.\n"
     "\n"
     "Flags:\n"
     "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"
     "                     http://127.0.0.1:8500]; host:port is taken as http://, or\n"
     "                     https:// with HEED_HTTP_SSL=true (else CONSUL_HTTP_SSL)\n"
     "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+    "      --ns TENANT    the tenant to count (Consul's namespace) [env HEED_NAMESPACE,\n"
+    "                     else CONSUL_NAMESPACE]; '*': every tenant\n"
     "      --cacert FILE  PEM CA certificates the agent's certificate must chain to,\n"
     "                     for https:// [env HEED_CACERT, else CONSUL_CACERT; default:\n"
     "                     the system's]\n"

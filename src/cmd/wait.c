@@ -327,7 +327,9 @@ static int run_wait(int argc, char **argv)
         char err[256];
         hd_target_t *t = &w.targets[i].t;
         if (hd_target_parse(urls[i], t, err, sizeof(err)) < 0) {
-            hd_cmd_usage_error("wait", "%s: %s", urls[i], err);
+            char *shown = hd_target_redact(urls[i]); /* the password, if any, as "***" */
+            hd_cmd_usage_error("wait", "%s: %s", shown, err);
+            free(shown);
             w.n = i;
             goto out;
         }

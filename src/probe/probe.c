@@ -51,6 +51,7 @@ static const struct {
     [HD_R_ICMP_ERROR] = {"icmp_error", "ICMP error"},
     [HD_R_ICMP_SOCKET] = {"icmp_socket", "cannot open an ICMP socket"},
     [HD_R_ICMP_SEND] = {"icmp_send", "cannot send the echo request"},
+    [HD_R_NOT_ALLOWED] = {"not_allowed", "not allowed by the agent's config"},
 };
 
 const char *hd_reason_str(hd_reason_t r)
@@ -125,6 +126,9 @@ static void finish(hd_probe_t *p, hd_result_t *res)
     event_free(p->timer);
     res->latency_us = hd_time_now_us() - p->start_us;
     res->cert_expiry = p->cert_expiry;
+    /* Only the probe uses a password: if the server quoted it back (Redis
+     * does, for a command it does not know), it goes no further. */
+    hd_target_scrub(p->t, res->output, sizeof(res->output));
     p->cb(res, p->arg);
     free(p->ready);
     free(p);

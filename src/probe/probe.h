@@ -61,6 +61,7 @@ typedef enum hd_reason_e {
     HD_R_ICMP_ERROR,      /* icmp: an ICMP error (unreachable, time exceeded) came back */
     HD_R_ICMP_SOCKET,     /* icmp: neither a raw nor a ping socket could be opened */
     HD_R_ICMP_SEND,       /* icmp: the echo request could not be sent */
+    HD_R_NOT_ALLOWED,     /* the agent's config does not let this check run (not a probe's) */
     HD_R__COUNT
 } hd_reason_t;
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
     const char *scheme;
@@ -118,22 +119,117 @@ bad:
     return NULL;
 }
 
-/* The URL with its password, if any, shown as "***". */
-static char *redact(const char *s, const hd_url_t *u)
+/* Where the password of URL s lies: [*at, *at + *len). strict: only a
+ * password inside the authority (a URL that parses); else also one that
+ * an unescaped '/', '?' or '#' cut short (everything from the first ':'
+ * after "//" to the last '@'). Returns 0 when there is none. */
+static int password_span(const char *s, int strict, size_t *at, size_t *len)
 {
-    if (!u->password || !u->has_authority) return hd_xstrdup(s);
-    const char *at = NULL, *auth = strstr(s, "//");
-    const char *end = auth + 2;
+    const char *auth = strstr(s, "://");
+    if (!auth) return 0;
+    auth += 3;
+    const char *end = auth, *stop = auth + strlen(auth);
     while (*end && *end != '/' && *end != '?' && *end != '#')
         end++;
-    for (const char *p = auth + 2; p < end; p++)
-        if (*p == '@') at = p;
-    const char *colon = memchr(auth + 2, ':', (size_t)(at - (auth + 2)));
+    const char *last = NULL;
+    for (const char *p = auth; p < (strict ? end : stop); p++)
+        if (*p == '@') last = p;
+    if (!last) return 0;
+    const char *colon = memchr(auth, ':', (size_t)(last - auth));
+    if (!colon) return 0;
+    *at = (size_t)(colon + 1 - s);
+    *len = (size_t)(last - colon - 1);
+    return 1;
+}
+
+/* Appends query (len bytes, without '?') with the value of each
+ * "password=" item (any case; libpq's and MySQL's DSN key) as "***". */
+static void put_query(hd_buf_t *b, const char *q, size_t len)
+{
+    const char *end = q + len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *item_end = amp ? amp : end, *eq = memchr(q, '=', (size_t)(item_end - q));
+        if (eq && eq - q == 8 && !strncasecmp(q, "password", 8)) {
+            hd_buf_append(b, q, (size_t)(eq + 1 - q));
+            hd_buf_puts(b, "***");
+        } else {
+            hd_buf_append(b, q, (size_t)(item_end - q));
+        }
+        if (amp) hd_buf_puts(b, "&");
+        q = amp ? amp + 1 : end;
+    }
+}
+
+static char *redact(const char *s, int strict)
+{
     hd_buf_t b = {0};
-    hd_buf_append(&b, s, (size_t)(colon + 1 - s));
-    hd_buf_puts(&b, "***");
-    hd_buf_puts(&b, at);
+    size_t at = 0, len = 0, n = strlen(s);
+    hd_buf_puts(&b, "");
+    const char *rest = s;
+    if (password_span(s, strict, &at, &len)) {
+        hd_buf_append(&b, s, at);
+        hd_buf_puts(&b, "***");
+        rest = s + at + len;
+    }
+    const char *q = strchr(rest, '?'), *frag = strchr(rest, '#');
+    if (q && (!frag || q < frag)) {
+        size_t qlen = frag ? (size_t)(frag - q - 1) : strlen(q + 1);
+        hd_buf_append(&b, rest, (size_t)(q + 1 - rest));
+        put_query(&b, q + 1, qlen);
+        rest = q + 1 + qlen;
+    }
+    hd_buf_append(&b, rest, (size_t)(s + n - rest));
     return b.data;
+}
+
+char *hd_target_redact(const char *s)
+{
+    return redact(s, 0);
+}
+
+void hd_target_scrub(const hd_target_t *t, char *text, size_t cap)
+{
+    /* The password as the server may have it (decoded), and as the URL
+     * has it (percent-encoded, when that differs). */
+    size_t at, len;
+    const char *secrets[2] = {t->password, NULL};
+    char *raw = NULL;
+    if (!t->password && (!t->url || !strchr(t->url, '@'))) return; /* the common case */
+    if (t->url && password_span(t->url, 1, &at, &len) && len) {
+        raw = hd_xstrndup(t->url + at, len);
+        if (!t->password || strcmp(raw, t->password) != 0) secrets[1] = raw;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *sec = secrets[i];
+        if (!sec || !*sec || !strstr(text, sec)) continue;
+        hd_buf_t b = {0};
+        size_t sl = strlen(sec);
+        for (const char *p = text, *hit; *p; p = hit + sl) {
+            hit = strstr(p, sec);
+            if (!hit) {
+                hd_buf_puts(&b, p);
+                break;
+            }
+            hd_buf_append(&b, p, (size_t)(hit - p));
+            hd_buf_puts(&b, "***");
+        }
+        snprintf(text, cap, "%s", b.data ? b.data : "");
+        hd_buf_free(&b);
+    }
+    free(raw);
+}
+
+int hd_target_masked(const hd_target_t *t)
+{
+    size_t at, len;
+    if (!t->url) return 0;
+    if (password_span(t->url, 1, &at, &len) && len == 3 && !memcmp(t->url + at, "***", 3)) return 1;
+    const char *q = strchr(t->url, '?');
+    for (; q; q = strchr(q + 1, '&'))
+        if (!strncasecmp(q + 1, "password=***", 12) && (!q[13] || q[13] == '&' || q[13] == '#'))
+            return 1;
+    return 0;
 }
 
 #define FAIL(...)                                                                                  \
@@ -196,7 +292,7 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
              u.scheme);
     t->kind = schemes[i].kind;
     t->url = hd_xstrdup(s);
-    t->display = redact(s, &u);
+    t->display = redact(s, 1);
     int defport = schemes[i].default_port;
 
     if (t->kind == HD_KIND_EXEC) {
@@ -208,13 +304,13 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
     }
     if (!u.has_authority) FAIL("expected %s://...", u.scheme);
     if (u.fragment && t->kind != HD_KIND_HTTP)
-        FAIL("unexpected '#%s' in %s URL", u.fragment, u.scheme);
+        FAIL("unexpected fragment ('#...') in %s URL: it takes none", u.scheme);
 
     if (t->kind == HD_KIND_UNIX || t->kind == HD_KIND_FILE) {
         if (u.host[0] && strcmp(u.host, "localhost") != 0)
             FAIL("%s URLs name a local path: write %s:///path (three slashes)", u.scheme, u.scheme);
         if (u.port >= 0 || u.user) FAIL("%s URLs take no user or port", u.scheme);
-        if (u.query) FAIL("unexpected '?%s' in %s URL", u.query, u.scheme);
+        if (u.query) FAIL("unexpected query ('?...') in %s URL: it takes none", u.scheme);
         if (u.path[0] != '/' || u.path[1] == '\0') FAIL("%s URL needs an absolute path", u.scheme);
         t->path = hd_url_decode(u.path, strlen(u.path));
         if (!t->path) FAIL("bad percent-escape in path");
@@ -284,7 +380,9 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
     case HD_KIND_REDIS:
         if (u.user && u.user[0]) t->user = hd_xstrdup(u.user);
         if (u.password) t->password = hd_xstrdup(u.password);
-        if (u.query) FAIL("unexpected '?%s' in redis URL", u.query);
+        if (u.query)
+            FAIL("unexpected query ('?...') in redis URL: a password goes before the host "
+                 "(redis://:PASSWORD@host)");
         if (u.path[0] && u.path[1]) {
             char *end;
             long db = strtol(u.path + 1, &end, 10);

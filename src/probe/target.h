@@ -58,7 +58,8 @@ typedef struct hd_tls_expect_s {
 
 typedef struct hd_target_s {
     char *url;     /* as given */
-    char *display; /* as given with any password replaced by "***": use in messages */
+    char *display; /* as given with any password shown as "***" (hd_target_redact): use it
+                      wherever the target is shown */
     hd_kind_t kind;
     int redis_db; /* redis SELECT index, -1 when absent (beside kind: no padding) */
     char *host;   /* network kinds; IPv6 without brackets */
@@ -76,10 +77,29 @@ typedef struct hd_target_s {
     char *dns_expect; /* dns: a value one answer must equal, or NULL */
 } hd_target_t;
 
-/* Parses s into t. Returns 0, or -1 with a message naming what is wrong. */
+/* Parses s into t. Returns 0, or -1 with a message naming what is wrong
+ * (which quotes no part of a password). */
 int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen);
 /* Frees everything t holds. */
 void hd_target_free(hd_target_t *t);
+
+/* The one way heed hides passwords in targets. A parsed target's display
+ * is its URL with the password of its user info, and the value of any
+ * "password=" query item, shown as "***". hd_target_redact does the same
+ * for any text meant to be a URL, parsed or not, for messages about
+ * input that did not parse: there it also hides a password that an
+ * unescaped '/', '?' or '#' cut short (from the first ':' after "//" to
+ * the last '@': at times more than the password, which is no harm in a
+ * message). Returns a new string. */
+char *hd_target_redact(const char *s);
+/* Replaces every occurrence of t's password (as decoded, and as written
+ * in the URL) in text, a NUL-terminated string in a buffer of cap bytes,
+ * with "***": a server may quote what it was sent (Redis echoes the
+ * arguments of a command it does not know), and probe output is shown. */
+void hd_target_scrub(const hd_target_t *t, char *text, size_t cap);
+/* 1 when t's password (user info, or a password= query item) is "***"
+ * itself: a target as heed shows it, given back. Else 0. */
+int hd_target_masked(const hd_target_t *t);
 /* The kind's scheme name ("tcp", "postgres", ...). */
 const char *hd_kind_name(hd_kind_t k);
 

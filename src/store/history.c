@@ -164,17 +164,25 @@ void hd_hist__writer_close(hd_hist_writer_t *w)
     free(w);
 }
 
-/* The number of a check, made on first use. */
-static int check_num(hd_hist_writer_t *w, const char *id, size_t len, int64_t *num)
+/* The number of check name (len bytes): 0 and *num, 1 when there is none,
+ * or an error. */
+static int find_num(hd_hist_writer_t *w, const char *name, size_t len, int64_t *num)
 {
     sqlite3_stmt *st = w->st[H_FIND];
-    sqlite3_bind_blob64(st, 1, id, len, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 1, name, len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *num = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return 0;
-    if (rc != SQLITE_DONE) return hd_store__sqlite_err(rc);
-    st = w->st[H_NEW];
+    return rc == SQLITE_DONE ? 1 : hd_store__sqlite_err(rc);
+}
+
+/* The number of a check, made on first use. */
+static int check_num(hd_hist_writer_t *w, const char *id, size_t len, int64_t *num)
+{
+    int rc = find_num(w, id, len, num);
+    if (rc <= 0) return rc;
+    sqlite3_stmt *st = w->st[H_NEW];
     sqlite3_bind_blob64(st, 1, id, len, SQLITE_STATIC);
     if ((rc = run(st))) return rc;
     *num = sqlite3_last_insert_rowid(w->db);
@@ -291,6 +299,55 @@ static int maintain_one(hd_hist_writer_t *w, int64_t chk, int64_t wm1m, int64_t 
     cut = now - w->conf.m1_keep_ms;
     if ((rc = prune(w->st[H_PRUNE_1M], w->db, chk, cut < new1h ? cut : new1h, budget))) return rc;
     return prune(w->st[H_PRUNE_1H], w->db, chk, now - w->conf.h1_keep_ms, budget);
+}
+
+/* Runs sql with ?1 = to and ?2 = from (numbers of hist_checks). */
+static int exec2(sqlite3 *db, const char *sql, int64_t to, int64_t from)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc) return hd_store__sqlite_err(rc);
+    sqlite3_bind_int64(st, 1, to);
+    sqlite3_bind_int64(st, 2, from);
+    rc = run(st);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hd_hist__rename(hd_hist_writer_t *w, const char *from, size_t from_len, const char *to,
+                    size_t to_len)
+{
+    int64_t f, t;
+    int rc = find_num(w, from, from_len, &f);
+    if (rc) return rc == 1 ? 0 : rc; /* no history under that name: nothing to do */
+    rc = find_num(w, to, to_len, &t);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* the usual case: the rows keep their number, the name changes */
+        sqlite3_stmt *st;
+        if ((rc = sqlite3_prepare_v2(w->db, "UPDATE hist_checks SET name = ?1 WHERE id = ?2", -1,
+                                     &st, NULL)))
+            return hd_store__sqlite_err(rc);
+        sqlite3_bind_blob64(st, 1, to, to_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, f);
+        rc = run(st);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    /* Both names hold rows (rows arrived under the new name before the
+     * rename ran): the old rows join the new name's, which win a clash of
+     * timestamps. Rollups already made under either name stay as they are. */
+    static const char *const merge[] = {
+        "UPDATE OR IGNORE hist_raw SET chk = ?1 WHERE chk = ?2",
+        "UPDATE OR IGNORE hist_1m SET chk = ?1 WHERE chk = ?2",
+        "UPDATE OR IGNORE hist_1h SET chk = ?1 WHERE chk = ?2",
+        "DELETE FROM hist_raw WHERE chk = ?2",
+        "DELETE FROM hist_1m WHERE chk = ?2",
+        "DELETE FROM hist_1h WHERE chk = ?2",
+        "DELETE FROM hist_checks WHERE id = ?2",
+    };
+    for (size_t i = 0; i < sizeof(merge) / sizeof(merge[0]) && !rc; i++)
+        rc = exec2(w->db, merge[i], t, f);
+    return rc;
 }
 
 int hd_hist__maintain(hd_hist_writer_t *w, int64_t now_us, int *more, int *behind)

@@ -75,6 +75,13 @@ int hd_store_history_add_batch(hd_store_t *s, const hd_hist_row_t *rows, size_t 
 int hd_store_history_add(hd_store_t *s, const char *check_id, int64_t ts_us,
                          hd_check_status_t status, int reason, int64_t latency_us,
                          hd_store_write_cb cb, void *arg);
+/* Renames the history of check name from to to: its rows are to's from
+ * now on (merged with to's, whose rows win a clash of timestamps, when to
+ * has rows already). Nothing to do when from has none. Requests are
+ * answered in order, so rows added after this call under to follow the
+ * renamed ones. cb may be NULL. */
+int hd_store_history_rename(hd_store_t *s, const char *from, const char *to, hd_store_write_cb cb,
+                            void *arg);
 /* History rows dropped since open because the queue was full; 0 for NULL. */
 int64_t hd_store_history_dropped(const hd_store_t *s);
 /* History rows lost since open because their write failed (a full or

@@ -437,6 +437,9 @@ static int w_one(hd_store_t *s, req_t *r, int64_t dispatched)
     case RQ_HIST_MAINT:
         r->wr.revision = s->wrev;
         return hd_hist__maintain(s->hist, r->n1 ? r->n1 : wall_us(), &r->more, &r->i2);
+    case RQ_HIST_RENAME:
+        r->wr.revision = s->wrev;
+        return hd_hist__rename(s->hist, r->key, r->key_len, r->key + r->key_len + 1, (size_t)r->n1);
     }
     return HD_STORE_EINVAL;
 }
@@ -1462,6 +1465,25 @@ int hd_store_history_query(hd_store_t *s, const char *check_id, int64_t since_us
     r->cb.hquery = cb;
     r->arg = arg;
     defer(s, r);
+    return 0;
+}
+
+int hd_store_history_rename(hd_store_t *s, const char *from, const char *to, hd_store_write_cb cb,
+                            void *arg)
+{
+    int rc = refuse(s, (const void *)cb, 0);
+    if (rc) return rc;
+    size_t flen = from ? strlen(from) : 0, tlen = to ? strlen(to) : 0;
+    if ((rc = hd_store__check_key(from, flen)) || (rc = hd_store__check_key(to, tlen))) return rc;
+    char *data;
+    req_t *r = req_new(RQ_HIST_RENAME, 0, 0, flen + 1 + tlen + 1, &data);
+    r->key = copy_bytes(&data, from, flen);
+    r->key_len = flen;
+    (void)copy_bytes(&data, to, tlen); /* right after from's NUL */
+    r->n1 = (int64_t)tlen;
+    r->cb.write = cb;
+    r->arg = arg;
+    submit(s, r);
     return 0;
 }
 

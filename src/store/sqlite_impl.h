@@ -35,6 +35,7 @@ enum req_kind {
     RQ_COMPACT,
     RQ_HIST_ADD,
     RQ_HIST_MAINT,
+    RQ_HIST_RENAME,
     /* the loop's */
     RQ_GET,
     RQ_RANGE,
@@ -51,7 +52,8 @@ struct req_s {
     size_t ncmp;
     hd_store_op_t *ops;
     size_t nops;
-    const char *key; /* get/range: key or prefix; history query: the check id */
+    const char *key; /* get/range: key or prefix; history query: the check id; rename: from,
+                        and the new name after its NUL (n1 bytes) */
     size_t key_len;
     int64_t n1, n2, n3;  /* by kind: lease id and TTL; revision; times; range:
                             limit and the length of the start key after key's NUL (0: key) */

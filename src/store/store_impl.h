@@ -42,6 +42,10 @@ void hd_hist__writer_close(hd_hist_writer_t *w);
 /* Inside the writer's transaction: stores n results; stops at the first
  * error. */
 int hd_hist__add(hd_hist_writer_t *w, const hd_hist_row_t *rows, size_t n);
+/* Inside the writer's transaction: the history of check name from
+ * becomes to's (merged into to's when both have rows). */
+int hd_hist__rename(hd_hist_writer_t *w, const char *from, size_t from_len, const char *to,
+                    size_t to_len);
 /* Inside the writer's transaction: one rollup/prune slice as of now_us.
  * *more: the round over all checks is not finished; *behind: the slice hit
  * its row budget (there is a backlog). */

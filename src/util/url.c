@@ -108,6 +108,15 @@ int hd_url_parse(const char *s, hd_url_t *u, char *err, size_t errlen)
         }
     }
 
+    /* No userinfo, yet an '@' further on: a password holding '/', '?' or
+     * '#' unescaped ends the authority early ("redis://:pa/ss@h"), and what
+     * looks like a host or port here is part of it. Errors then quote
+     * nothing of the URL (heed never shows a password). */
+    int unsure = !u->user && memchr(s + auth_end, '@', n - auth_end) != NULL;
+#define SECRET_HINT                                                                                \
+    " (if a user name or password holds '/', '?', '#' or '@', percent-encode it: %%2F, %%3F, "     \
+    "%%23, %%40)"
+
     /* host */
     size_t h = host_start, host_end;
     if (h < auth_end && s[h] == '[') {
@@ -122,7 +131,10 @@ int hd_url_parse(const char *s, hd_url_t *u, char *err, size_t errlen)
         int ok = inet_pton(AF_INET6, lit, &a6) == 1;
         if (zone) *zone = '%';
         if (!ok || (zone && zone[1] == '\0')) {
-            snprintf(err, errlen, "invalid IPv6 address '%s'", lit);
+            if (unsure)
+                snprintf(err, errlen, "invalid IPv6 address" SECRET_HINT);
+            else
+                snprintf(err, errlen, "invalid IPv6 address '%s'", lit);
             free(lit);
             goto bad;
         }
@@ -135,8 +147,10 @@ int hd_url_parse(const char *s, hd_url_t *u, char *err, size_t errlen)
             host_end++;
         for (size_t k = h; k < host_end; k++) {
             char c = s[k];
-            if (!(isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_'))
+            if (!(isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_')) {
+                if (unsure) FAIL("invalid character in host name" SECRET_HINT);
                 FAIL("invalid character '%c' in host name", c);
+            }
         }
         if (host_end - h > 253) FAIL("host name longer than 253 characters");
         u->host = hd_xstrndup(s + h, host_end - h);
@@ -145,16 +159,23 @@ int hd_url_parse(const char *s, hd_url_t *u, char *err, size_t errlen)
 
     /* port */
     if (host_end < auth_end) {
-        if (s[host_end] != ':') FAIL("unexpected '%c' after host", s[host_end]);
+        if (s[host_end] != ':') {
+            if (unsure) FAIL("unexpected character after host" SECRET_HINT);
+            FAIL("unexpected '%c' after host", s[host_end]);
+        }
         size_t p = host_end + 1;
         if (p == auth_end) FAIL("empty port after ':'");
         long port = 0;
         for (size_t k = p; k < auth_end; k++) {
-            if (!isdigit((unsigned char)s[k]))
+            if (!isdigit((unsigned char)s[k])) {
+                if (unsure) FAIL("invalid port" SECRET_HINT);
                 FAIL("invalid port '%.*s'", (int)(auth_end - p), s + p);
+            }
             port = port * 10 + (s[k] - '0');
-            if (port > 65535)
+            if (port > 65535) {
+                if (unsure) FAIL("port out of range (1-65535)" SECRET_HINT);
                 FAIL("port '%.*s' out of range (1-65535)", (int)(auth_end - p), s + p);
+            }
         }
         u->port = (int)port;
     }
@@ -189,4 +210,18 @@ void hd_url_free(hd_url_t *u)
     free(u->fragment);
     memset(u, 0, sizeof(*u));
     u->port = -1;
+}
+
+void hd_url_encode(hd_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            hd_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            hd_buf_append(b, e, 3);
+        }
+    }
 }

@@ -6,6 +6,8 @@
 #ifndef HD_URL_H
 #define HD_URL_H
 
+#include "util/buf.h"
+
 #include <stddef.h>
 
 #define HD_URL_MAX 8192 /* longer input is rejected */
@@ -33,5 +35,10 @@ void hd_url_free(hd_url_t *u);
 /* Percent-decodes s into a new string. Returns NULL if s holds a bad
  * escape or an encoded NUL. */
 char *hd_url_decode(const char *s, size_t len);
+
+/* Appends s percent-encoded for a path segment or a query value: every
+ * byte but RFC 3986's unreserved characters (letters, digits, - . _ ~) is
+ * escaped. */
+void hd_url_encode(hd_buf_t *b, const char *s);
 
 #endif

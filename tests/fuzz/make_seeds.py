@@ -38,6 +38,9 @@ TARGETS = {
     "exec": "exec:sh -c 'pg_isready -h \"db\" -p 5432' a\\ b",
     "bad-port": "tcp://db:65536",
     "bad-ipv6": "tcp://[::1",
+    "pw-slash": "postgres://u:p4ss/word@127.0.0.1/app",
+    "pw-query": "postgresql://app@db/app?sslmode=disable&password=s3cret",
+    "pw-masked": "redis://:***@cache",
 }
 for name, url in TARGETS.items():
     write("target", name, url)
@@ -45,6 +48,23 @@ for name, url in TARGETS.items():
 # --- duration ----------------------------------------------------------
 for d in ["10ms", "1.5s", "2m", "1h", "30", "500us", ".5s", "9000000000s"]:
     write("duration", d.replace(".", "_"), d)
+
+# --- list_query: ns, token tenant, kind, limit, after (fuzz_list_query.c) --
+LIST_QUERIES = {
+    "ns-one": "team-a\n-\n0\n\n",
+    "ns-all-page": "*\n-\n1\n100\nc0099",
+    "tenant-all": "*\nteam-a\n1\n500\nteam-a/web",
+    "other-tenant": "team-b\nteam-a\n0\n",
+    "bad-ns": "a/b\n-\n1\n0\n",
+    "limit-max": "\n-\n1\n100000\n",
+    "limit-over": "\n-\n1\n100001\n",
+    "limit-neg": "\n-\n1\n-5\nx y",
+    "escapes": "default\ndefault\n1\n12\n%2F>",
+    "after-long": "*\n-\n1\n7\n" + "k" * 1100,
+    "ns-long": "n" * 300 + "\n-\n0\n",
+}
+for name, q in LIST_QUERIES.items():
+    write("list_query", name, q)
 
 
 # --- postgres: backend messages ----------------------------------------

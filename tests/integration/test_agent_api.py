@@ -50,7 +50,7 @@ class ChecksApi(HeedTestCase):
                           r.json["timeout"], r.json["tags"], r.json["failures_before_critical"],
                           r.json["source"], r.json["tenant"]),
                          ("web", "web", self.target, "500ms", "400ms", ["edge", "web"], 2,
-                          "api", None))
+                          "api", "default"))
         # Defaults filled in as the config file's.
         self.assertEqual((r.json["success_before_passing"], r.json["failures_before_warning"],
                           r.json["expect"]), (1, 1, {}))

@@ -1,6 +1,7 @@
 """heed agent's tokens from the config file: no token 401, an unknown one
 403 bad_token, a read token may not write, a tenant's token sees and
-changes only its tenant's checks, management sees all; both
+changes only its tenant's checks (another tenant's answer 404, as missing
+ones), other tokens the default tenant's and others' with ?ns=; both
 "Authorization: Bearer" and "X-Consul-Token" work. And per-token rate
 limits (rate_limits.api): 429 with Retry-After."""
 
@@ -74,42 +75,54 @@ class Auth(HeedTestCase):
         r = a.call("POST", "/v1/checks", dict(body, name="sneaky", tenant="team-b"),
                    token=A_WRITE)
         self.assertEqual((r.status, r.code), (403, "forbidden"), r)
-        self.assertEqual(a.get("/v1/checks/sneaky", token=MGMT).status, 404)
+        self.assertEqual(r.error, "this token works in tenant 'team-a' only")
+        self.assertEqual(a.get("/v1/checks/sneaky?ns=team-b", token=MGMT).status, 404)
         # Management may: its check belongs to team-b, by its body.
         r = a.call("POST", "/v1/checks", {"name": "b-db", "target": "tcp://127.0.0.1:1",
                                           "interval": "1h", "tenant": "team-b"}, token=MGMT)
         self.assertEqual((r.status, r.json["tenant"]), (201, "team-b"), r)
 
-        # Who sees what: a tenant sees its own checks and none of another's;
-        # the config file's check has no tenant: only untenanted tokens see it.
-        self.assertEqual(self.ids(MGMT), ["a-web", "b-db", "shared"])
-        self.assertEqual(self.ids(READER), ["a-web", "b-db", "shared"])
+        # Who sees what: a tenant's token its tenant's checks; any other
+        # token the default tenant's (the config file's check), another
+        # tenant's with ?ns=, every tenant's with ?ns=*.
+        self.assertEqual(self.ids(MGMT), ["shared"])
+        self.assertEqual(self.ids(READER), ["shared"])
+        for t in (MGMT, READER):
+            self.assertEqual([c["id"] for c in a.get("/v1/checks?ns=*", token=t).json],
+                             ["shared", "a-web", "b-db"])  # by tenant, then id
+            self.assertEqual([c["id"] for c in a.get("/v1/checks?ns=team-a", token=t).json],
+                             ["a-web"])
         self.assertEqual(self.ids(A_WRITE), ["a-web"])
         self.assertEqual(self.ids(A_READ, token_header="consul"), ["a-web"])
         self.assertEqual(self.ids(B_WRITE), ["b-db"])
 
-        # team-b can neither read nor change team-a's check.
-        for method, path in (("GET", "/v1/checks/a-web"), ("GET", "/v1/checks/a-web/history"),
-                             ("DELETE", "/v1/checks/a-web"), ("PUT", "/v1/checks/a-web/pause"),
-                             ("PUT", "/v1/checks/a-web")):
-            r = a.call(method, path, body if method == "PUT" and path.endswith("web") else None,
-                       token=B_WRITE)
-            self.assertEqual((r.status, r.code), (403, "forbidden"), (method, path, r))
-            self.assertIn("another tenant", r.error)
+        # team-b can neither read nor change team-a's check: every route
+        # answers as for a check that does not exist.
+        for method, path in (("GET", "/v1/checks/%s"), ("GET", "/v1/checks/%s/history"),
+                             ("DELETE", "/v1/checks/%s"), ("PUT", "/v1/checks/%s/pause"),
+                             ("PUT", "/v1/checks/%s")):
+            replies = [a.call(method, path % cid, body if method == "PUT" and
+                              path.endswith("%s") else None, token=B_WRITE)
+                       for cid in ("a-web", "no-such")]
+            self.assertEqual([(r.status, r.code) for r in replies],
+                             [(404, "not_found")] * 2, (method, path, replies))
+            self.assertEqual(replies[0].error.replace("a-web", "no-such"), replies[1].error)
+            self.assertEqual(replies[0].error, "no check 'a-web' in tenant 'team-b'")
         c = a.check("a-web", token=A_READ)
         self.assertEqual((c["paused"], c["tenant"]), (False, "team-a"))
         # Nor see it in /metrics or count it in /v1/status.
         text = a.get("/metrics", token=B_WRITE).body.decode()
-        self.assertIn('check="b-db"', text)
+        self.assertIn('check="b-db",tenant="team-b"', text)
         self.assertNotIn('check="a-web"', text)
         self.assertNotIn('check="shared"', text)
         st = a.get("/v1/status", token=B_WRITE).json
         self.assertEqual(sum(st["checks"].values()), 1)
-        self.assertEqual(sum(a.get("/v1/status", token=MGMT).json["checks"].values()), 3)
+        self.assertEqual(sum(a.get("/v1/status", token=MGMT).json["checks"].values()), 1)
+        self.assertEqual(sum(a.get("/v1/status?ns=*", token=MGMT).json["checks"].values()), 3)
         # team-a may not move its check to team-b.
         r = a.call("PUT", "/v1/checks/a-web", dict(body, tenant="team-b"), token=A_WRITE)
         self.assertEqual((r.status, r.code), (403, "forbidden"), r)
-        self.assertEqual(a.check("a-web", token=MGMT)["tenant"], "team-a")
+        self.assertEqual(a.check("a-web?ns=team-a", token=MGMT)["tenant"], "team-a")
 
         # team-a's own write token changes it (Bearer and X-Consul-Token alike).
         r = a.call("PUT", "/v1/checks/a-web/pause", token=A_WRITE, token_header="consul")
@@ -117,13 +130,15 @@ class Auth(HeedTestCase):
         r = a.call("PUT", "/v1/checks/a-web", dict(body, interval="2h"), token=A_WRITE)
         self.assertEqual((r.status, r.json["interval"], r.json["tenant"]), (200, "2h", "team-a"),
                          r)
-        # Management may delete any tenant's check.
+        # Management deletes any tenant's check, naming its tenant.
         r = a.call("DELETE", "/v1/checks/b-db", token=MGMT, token_header="consul")
+        self.assertEqual(r.status, 404, r)
+        r = a.call("DELETE", "/v1/checks/b-db?ns=team-b", token=MGMT, token_header="consul")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.ids(B_WRITE), [])
         r = a.call("DELETE", "/v1/checks/a-web", token=A_WRITE)
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(self.ids(MGMT), ["shared"])
+        self.assertEqual([c["id"] for c in a.get("/v1/checks?ns=*", token=MGMT).json], ["shared"])
 
     def test_tenant_survives_a_restart(self):
         a = self.a
@@ -133,8 +148,8 @@ class Auth(HeedTestCase):
         a.start()
         self.assertEqual(self.ids(A_WRITE), ["a-web"])
         self.assertEqual(self.ids(B_WRITE), [])
-        self.assertEqual(a.get("/v1/checks/a-web", token=B_WRITE).status, 403)
-        self.assertEqual(a.check("a-web", token=MGMT)["tenant"], "team-a")
+        self.assertEqual(a.get("/v1/checks/a-web", token=B_WRITE).status, 404)
+        self.assertEqual(a.check("a-web?ns=team-a", token=MGMT)["tenant"], "team-a")
 
     def test_both_token_headers(self):
         a = self.a

@@ -1,7 +1,7 @@
 """GET /v1/ping, nova's os-fping for the agent's checks: which checks'
 hosts answer ICMP echo. On loopback: which targets count (icmp, tcp,
 http, postgres, ... but not dns, file, exec or TTL), tenants and
-all_tenants=1 (management only, else 403), include= and exclude= by id or
+ns= and all_tenants=1 (every tenant; 403 to a tenant's token), include= and exclude= by id or
 name (include wins), names resolved, one entry per check, and the default
 rate limit of 12 a minute (429 with Retry-After). In a private pair of
 network namespaces (netns.py): a host that ignores echo requests, one
@@ -82,16 +82,16 @@ class Loopback(unittest.TestCase):
         self.assertEqual(r.status, want, r)
         return r.json
 
-    def test_management_sees_the_checks_without_a_tenant(self):
+    def test_management_sees_the_default_tenant(self):
         body = self.ping()
         self.assertEqual(ids(body), LOCAL)
         by_id = {c["id"]: c for c in body["checks"]}
         self.assertEqual(by_id["lo-icmp"], {"id": "lo-icmp", "name": "lo-icmp",
                                             "host": "127.0.0.1", "address": "127.0.0.1",
-                                            "alive": True, "tenant": None})
+                                            "alive": True, "tenant": "default"})
         self.assertEqual(by_id["lo-http"], {"id": "lo-http", "name": "Loopback HTTP",
                                             "host": "localhost", "address": "127.0.0.1",
-                                            "alive": True, "tenant": None})
+                                            "alive": True, "tenant": "default"})
         self.assertEqual((by_id["lo-pg"]["host"], by_id["lo-pg"]["alive"]), ("127.0.0.3", True))
         self.assertTrue(all(c["alive"] for c in body["checks"]))
         # a read token without a tenant: the same view
@@ -106,14 +106,26 @@ class Loopback(unittest.TestCase):
         self.assertEqual(by_id["a-redis"]["address"], "127.0.0.2")
         self.assertTrue(all(c["alive"] for c in body["checks"]))
         self.assertEqual(ids(self.ping("?all_tenants=0")), LOCAL)
+        # ns=* says the same, as on every list; a read token without a
+        # tenant reaches every tenant too; ns=T picks one.
+        self.assertEqual(self.ping("?ns=*"), body)
+        self.assertEqual(ids(self.ping("?all_tenants=1", token="reader")), ids(body))
+        self.assertEqual(ids(self.ping("?ns=team-a", token="reader")), ["a-icmp", "a-redis"])
+        r = self.ping("?all_tenants=1&ns=team-a", want=400)
+        self.assertEqual(r["code"], "bad_query")
 
     def test_a_tenant_sees_its_own(self):
         self.assertEqual(ids(self.ping(token="a-read")), ["a-icmp", "a-redis"])
         self.assertEqual(ids(self.ping(token="b-write")), ["b-tcp"])
-        for tok in ("a-read", "a-write", "reader"):
+        for tok in ("a-read", "a-write"):
             body = self.ping("?all_tenants=1", token=tok, want=403)
             self.assertEqual(body["code"], "forbidden")
-            self.assertIn("all_tenants=1 needs the management role", body["error"])
+            self.assertEqual(body["error"], "all_tenants=1 asks for every tenant; this token "
+                                            "works in tenant 'team-a' only")
+            # ns=* is the lists' "all I reach": the tenant's own
+            self.assertEqual(ids(self.ping("?ns=*", token=tok)), ["a-icmp", "a-redis"])
+            body = self.ping("?ns=team-b", token=tok, want=403)
+            self.assertEqual(body["error"], "this token works in tenant 'team-a' only")
 
     def test_include_and_exclude(self):
         self.assertEqual(ids(self.ping("?include=lo-tcp,lo-icmp")), ["lo-icmp", "lo-tcp"])

@@ -45,7 +45,8 @@ def start_agent(reg, cfg, port=None):
 def clean_env(**extra):
     """The environment without any agent address or token, plus extra."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN")}
+           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN",
+                        "HEED_NAMESPACE", "CONSUL_NAMESPACE")}
     env.update(extra)
     return env
 
@@ -174,7 +175,7 @@ class NoTokens(unittest.TestCase):
         self.assertEqual(fields["Status"], "critical (connect_refused)")
         self.assertEqual(fields["Output"], "connection refused")
         self.assertEqual(fields["Source"], "config")
-        self.assertEqual(fields["Tenant"], "-")
+        self.assertEqual(fields["Tenant"], "default")
         self.assertEqual(fields["Tags"], "-")
         self.assertEqual(fields["Last success"], "never")
         self.assertRegex(fields["Last checked"], r"^\d{4}-\d\d-\d\dT[\d:.]+Z \(\d+s ago\)$")
@@ -186,10 +187,12 @@ class NoTokens(unittest.TestCase):
         c = json.loads(self.run_ok("checks", "get", "warn", "--json"))
         self.assertEqual((c["id"], c["status"], c["source"]), ("warn", "warning", "config"))
         err = self.run_fails(1, "checks", "get", "nope")
-        self.assertEqual(err, "heed checks: no check 'nope' (HTTP 404 not_found)\n")
+        self.assertEqual(err, "heed checks: no check 'nope' in tenant 'default' "
+                              "(HTTP 404 not_found)\n")
         # ids are escaped into the path
         err = self.run_fails(1, "checks", "get", "a/b c")
-        self.assertEqual(err, "heed checks: no check 'a/b c' (HTTP 404 not_found)\n")
+        self.assertEqual(err, "heed checks: no check 'a/b c' in tenant 'default' "
+                              "(HTTP 404 not_found)\n")
 
     # --- add, rm ------------------------------------------------------------
 
@@ -209,11 +212,12 @@ class NoTokens(unittest.TestCase):
         self.assertIn("Source:       api\n", out)
         self.assertIn("Output:       HTTP 200\n", out)
         err = self.run_fails(1, "checks", "add", "--name", "api-status", "--target", url)
-        self.assertEqual(err, "heed checks: a check with id 'api-status' exists "
-                              "(HTTP 409 conflict)\n")
+        self.assertEqual(err, "heed checks: a check with id 'api-status' exists in tenant "
+                              "'default' (HTTP 409 conflict)\n")
         self.assertEqual(self.run_ok("checks", "rm", "api-status"), "removed check api-status\n")
         err = self.run_fails(1, "checks", "rm", "api-status")
-        self.assertEqual(err, "heed checks: no check 'api-status' (HTTP 404 not_found)\n")
+        self.assertEqual(err, "heed checks: no check 'api-status' in tenant 'default' "
+                              "(HTTP 404 not_found)\n")
 
     def test_add_json_reply(self):
         out = self.run_ok("checks", "add", "--name", "j-tcp", "--json",
@@ -308,7 +312,8 @@ class NoTokens(unittest.TestCase):
                          r"^resumed check pz: (passing|critical|warning)\n$")
         self.agent.wait_status("pz", "passing")
         err = self.run_fails(1, "checks", "pause", "nope")
-        self.assertEqual(err, "heed checks: no check 'nope' (HTTP 404 not_found)\n")
+        self.assertEqual(err, "heed checks: no check 'nope' in tenant 'default' "
+                              "(HTTP 404 not_found)\n")
 
     def test_status(self):
         rc, out, err = heed(self.agent, "status")
@@ -454,10 +459,11 @@ class Tokens(HeedTestCase):
         self.assertEqual((rc, out), (1, ""))
         self.assertEqual(err, "heed checks: POST /v1/checks needs the write role; this token has "
                               "read (HTTP 403 forbidden)\n")
+        # Another tenant's check is as unknown to team-b as one that does not exist.
         rc, out, err = heed(a, "checks", "get", "a1", HEED_TOKEN="b-write")
         self.assertEqual(rc, 1)
-        self.assertEqual(err, "heed checks: check 'a1' belongs to another tenant "
-                              "(HTTP 403 forbidden)\n")
+        self.assertEqual(err, "heed checks: no check 'a1' in tenant 'team-b' "
+                              "(HTTP 404 not_found)\n")
         rc, out, err = heed(a, "checks", "list", HEED_TOKEN="a-read")
         self.assertEqual([l.split()[0] for l in out.splitlines()], ["ID", "a1"])
         rc, out, err = heed(a, "checks", "rm", "a1", HEED_TOKEN="b-write")

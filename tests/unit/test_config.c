@@ -558,7 +558,8 @@ static void test_errors(void **state)
                         "got a list"},
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
-                       "enable_api_exec_checks, history, tls, allow_plaintext)"},
+                       "enable_api_exec_checks, history, enable_api_file_checks, "
+                       "api_file_paths, tls, allow_plaintext)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -898,18 +899,83 @@ static void test_not_utf8(void **state)
     hd_config_free(&c);
 }
 
+/* enable_api_file_checks and api_file_paths: which file:// checks the API
+ * may create (hd_config_api_file_allowed). */
+static void test_api_file_checks(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("node: a\n", &c);
+    assert_int_equal(c.enable_api_file_checks, 0);
+    assert_null(c.api_file_paths);
+    assert_false(hd_config_api_file_allowed(&c, "/etc/shadow"));
+    hd_config_free(&c);
+
+    load_ok("enable_api_file_checks: true\n", &c);
+    assert_true(hd_config_api_file_allowed(&c, "/etc/shadow"));
+    hd_config_free(&c);
+
+    load_ok("api_file_paths: [/var/run/app, /srv/ready/]\n", &c);
+    assert_string_equal(c.api_file_paths[0], "/var/run/app/");
+    assert_string_equal(c.api_file_paths[1], "/srv/ready/");
+    assert_null(c.api_file_paths[2]);
+    static const char *const yes[] = {"/var/run/app/ready", "/var/run/app/a/b", "/var/run/app",
+                                      "/var/run/app/",      "/srv/ready/x",     NULL};
+    static const char *const no[] = {"/etc/shadow",
+                                     "/var/run/apple",
+                                     "/var/run/app/../x",
+                                     "/var/run/app/./ready",
+                                     "/var/run/app//ready",
+                                     "/var/run/app/a/..",
+                                     "/var/run",
+                                     "var/run/app/x",
+                                     "",
+                                     "/srv/readyx",
+                                     NULL};
+    for (const char *const *p = yes; *p; p++)
+        if (!hd_config_api_file_allowed(&c, *p)) fail_msg("%s refused", *p);
+    for (const char *const *p = no; *p; p++)
+        if (hd_config_api_file_allowed(&c, *p)) fail_msg("%s allowed", *p);
+    assert_false(hd_config_api_file_allowed(&c, NULL));
+    hd_config_free(&c);
+
+    load_bad("enable_api_file_checks: 1\n",
+             "heed.yaml:1:25: enable_api_file_checks: expected true or false, got \"1\"");
+    load_bad("api_file_paths: /var/run/app\n",
+             "heed.yaml:1:17: api_file_paths: expected a list like [web, prod], got "
+             "\"/var/run/app\"");
+    load_bad("api_file_paths: [var/run]\n",
+             "heed.yaml:1:18: api_file_paths[0]: expected an absolute directory without . or .. "
+             "parts, other than /, got \"var/run\"");
+    load_bad("api_file_paths: [/a, /var/../etc]\n",
+             "heed.yaml:1:22: api_file_paths[1]: expected an absolute directory without . or .. "
+             "parts, other than /, got \"/var/../etc\"");
+    load_bad("api_file_paths: [/]\n",
+             "heed.yaml:1:18: api_file_paths[0]: expected an absolute directory without . or .. "
+             "parts, other than /, got \"/\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_issue_example),  cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_check_defaults), cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_services),       cmocka_unit_test(test_limits_rates_history),
-        cmocka_unit_test(test_bind),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_issue_example),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_check_defaults),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_services),
+        cmocka_unit_test(test_limits_rates_history),
+        cmocka_unit_test(test_bind),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_long_values_quoted_short),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_dev),
+        cmocka_unit_test(test_def_equal),
+        cmocka_unit_test(test_parse_check),
+        cmocka_unit_test(test_parse_bind),
+        cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_api_file_checks),
         cmocka_unit_test(test_server_limits_tls),
-        cmocka_unit_test(test_several_errors), cmocka_unit_test(test_long_values_quoted_short),
-        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_dev),
-        cmocka_unit_test(test_def_equal),      cmocka_unit_test(test_parse_check),
-        cmocka_unit_test(test_parse_bind),     cmocka_unit_test(test_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

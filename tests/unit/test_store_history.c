@@ -312,6 +312,51 @@ static void test_batch(void **state)
     assert_int_equal(hd_store_history_dropped(t->s), 0);
 }
 
+/* A rename moves a check's whole history to a new name (the agent's
+ * migration to per-tenant ids, and a check moved to another tenant). */
+static void rename_to(tstore_t *t, const char *from, const char *to)
+{
+    answer_t a = {0};
+    assert_int_equal(hd_store_history_rename(t->s, from, to, t_write_cb, &a), 0);
+    t_spin(t, &a.done);
+    assert_int_equal(a.status, 0);
+}
+
+static void test_rename(void **state)
+{
+    tstore_t *t = *state;
+    three_hours(t);
+    assert_int_equal(maintain(t, T0 + 3 * HOUR + MIN), 1);
+    rename_to(t, "web", "team-a/web");
+    assert_int_equal(query(t, "web", T0, T0 + 3 * HOUR, HD_HIST_RAW, T0 + 3 * HOUR)->n, 0);
+    hq_t *q = query(t, "team-a/web", T0, T0 + 3 * HOUR, HD_HIST_RAW, T0 + 3 * HOUR);
+    assert_int_equal(q->n, 3 * 360);
+    assert_int_equal(q->pts[30].worst, HD_CHECK_CRITICAL);
+    q = query(t, "team-a/web", T0, T0 + 3 * HOUR, HD_HIST_1M, T0 + 3 * HOUR);
+    assert_int_equal(q->n, 180);
+    /* A name with no history: nothing happens, and it is no error. */
+    rename_to(t, "nothing", "default/nothing");
+    assert_int_equal(query(t, "default/nothing", T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR)->n, 0);
+    /* Both names hold rows: they merge, the target's row wins a clash. */
+    add(t, "default/db", T0, HD_CHECK_CRITICAL, 9);
+    add(t, "default/db", T0 + SEC, HD_CHECK_PASSING, 9);
+    sync_writes(t);
+    rename_to(t, "db", "default/db");
+    q = query(t, "default/db", T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR);
+    assert_int_equal(q->n, 2);
+    assert_int_equal(q->pts[0].worst, HD_CHECK_CRITICAL);
+    assert_int_equal(q->pts[0].lat_max_us, 9);
+    assert_int_equal(query(t, "db", T0, T0 + HOUR, HD_HIST_RAW, T0 + HOUR)->n, 0);
+    /* New rows under the new name follow the renamed ones. */
+    add(t, "team-a/web", T0 + 3 * HOUR, HD_CHECK_PASSING, 1);
+    sync_writes(t);
+    q = query(t, "team-a/web", T0, T0 + 3 * HOUR + MIN, HD_HIST_RAW, T0 + 3 * HOUR + MIN);
+    assert_int_equal(q->n, 3 * 360 + 1);
+    /* Bad names are refused at once. */
+    assert_int_equal(hd_store_history_rename(t->s, "", "x", NULL, NULL), HD_STORE_EKEY);
+    assert_int_equal(hd_store_history_rename(t->s, "x", NULL, NULL, NULL), HD_STORE_EKEY);
+}
+
 static void test_batch_bad_row_refuses_all(void **state)
 {
     tstore_t *t = *state;
@@ -407,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_bad_input, t_fixture_setup,
                                         t_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_batch, t_fixture_setup, t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rename, t_fixture_setup, t_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_batch_bad_row_refuses_all, t_fixture_setup,
                                         t_fixture_teardown),
         cmocka_unit_test(test_batch_queue_limit),

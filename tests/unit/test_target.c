@@ -55,7 +55,7 @@ static void test_tcp(void **state)
     parse_bad("tcp://db:1?close=fin", "tcp close 'fin' is not reset or graceful");
     parse_bad("tcp://db:1?close=graceful&x=1", "tcp close 'graceful&x=1' is not reset or graceful");
     parse_bad("tcp://db:1?close=", "tcp close '' is not reset or graceful");
-    parse_bad("tcp://db:1#x", "unexpected '#x' in tcp URL");
+    parse_bad("tcp://db:1#x", "unexpected fragment ('#...') in tcp URL: it takes none");
     parse_bad("tcp:db:1", "expected tcp://...");
 }
 
@@ -129,7 +129,7 @@ static void test_postgres(void **state)
     parse_bad("postgres://db/a/b", "database name 'a/b' contains '/'");
     parse_bad("postgres://db/a%2Fb", "database name 'a/b' contains '/'");
     parse_bad("postgres://db/%zz", "bad percent-escape in database name");
-    parse_bad("postgres://db/x#y", "unexpected '#y' in postgres URL");
+    parse_bad("postgres://db/x#y", "unexpected fragment ('#...') in postgres URL: it takes none");
     parse_bad("postgres://db:0", "port 0 is not a port you can connect to");
     parse_bad("postgres://", "missing host in postgres URL");
 }
@@ -198,8 +198,10 @@ static void test_redis(void **state)
     parse_bad("redis://cache/99999999999999999999", "redis database '99999999999999999999' is not "
                                                     "a number");
     parse_bad("redis://cache/0/1", "redis database '0/1' is not a number");
-    parse_bad("redis://cache?db=1", "unexpected '?db=1' in redis URL");
-    parse_bad("redis://cache#x", "unexpected '#x' in redis URL");
+    parse_bad("redis://cache?db=1",
+              "unexpected query ('?...') in redis URL: a password goes before the host "
+              "(redis://:PASSWORD@host)");
+    parse_bad("redis://cache#x", "unexpected fragment ('#...') in redis URL: it takes none");
 }
 
 static void test_redaction(void **state)
@@ -228,6 +230,91 @@ static void test_redaction(void **state)
     parse_ok("postgres://u:pw@[::1]:5432/x?a=b:c@d", &t);
     assert_string_equal(t.display, "postgres://u:***@[::1]:5432/x?a=b:c@d");
     hd_target_free(&t);
+
+    /* libpq's and MySQL's password= in the query, any case. */
+    parse_ok("postgres://u@db/x?sslmode=disable&Password=pw&password=&a=password=1", &t);
+    assert_string_equal(t.display,
+                        "postgres://u@db/x?sslmode=disable&Password=***&password=***&a=password=1");
+    assert_false(hd_target_masked(&t));
+    hd_target_free(&t);
+    parse_ok("http://a:pw@web/h?password=x#frag?password=y", &t);
+    assert_string_equal(t.display, "http://a:***@web/h?password=***#frag?password=y");
+    hd_target_free(&t);
+
+    /* A target as shown, given back: its password is the mask itself. */
+    static const char *const masked[] = {"redis://:***@cache", "mysql://u:***@db/x",
+                                         "postgres://u@db/x?password=***",
+                                         "postgres://u@db/x?a=1&PASSWORD=***&b=2", NULL};
+    for (const char *const *m = masked; *m; m++) {
+        parse_ok(*m, &t);
+        if (!hd_target_masked(&t)) fail_msg("%s not seen as masked", *m);
+        hd_target_free(&t);
+    }
+    static const char *const real[] = {
+        "redis://:****@cache", "redis://:p***@cache", "postgres://u@db/x?password=***x",
+        "http://web/***@x",    "tcp://db:1",          NULL};
+    for (const char *const *m = real; *m; m++) {
+        parse_ok(*m, &t);
+        if (hd_target_masked(&t)) fail_msg("%s seen as masked", *m);
+        hd_target_free(&t);
+    }
+}
+
+/* Text meant to be a URL, parsed or not, for messages about input that
+ * did not parse. */
+static void test_redact_any_text(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"redis://:pw@h", "redis://:***@h"},
+        /* an unescaped '/' cut the password short: hidden to the last '@' */
+        {"postgres://u:p4ss/word@127.0.0.1/app", "postgres://u:***@127.0.0.1/app"},
+        {"postgres://u:a?b#c@h/x", "postgres://u:***@h/x"},
+        {"redis://h?password=pw&x=1", "redis://h?password=***&x=1"},
+        {"no scheme at all", "no scheme at all"},
+        {"exec:mysql -psecret", "exec:mysql -psecret"},
+        {"", ""},
+        {"x://@", "x://@"},
+        {"x://:@", "x://:***@"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char *got = hd_target_redact(t[i].in);
+        if (strcmp(got, t[i].out) != 0) fail_msg("%s: got %s, want %s", t[i].in, got, t[i].out);
+        free(got);
+    }
+}
+
+/* A server's reply that quotes the password is shown without it. */
+static void test_scrub(void **state)
+{
+    (void)state;
+    hd_target_t t;
+    char out[64];
+    parse_ok("redis://:s%40cret@cache", &t);
+    snprintf(out, sizeof(out), "args: 's@cret' and 's%%40cret', s@cre");
+    hd_target_scrub(&t, out, sizeof(out));
+    assert_string_equal(out, "args: '***' and '***', s@cre");
+    hd_target_free(&t);
+    /* An http URL's password (the probe does not keep it decoded). */
+    parse_ok("http://u:pw1@web/", &t);
+    snprintf(out, sizeof(out), "pw1pw1");
+    hd_target_scrub(&t, out, sizeof(out));
+    assert_string_equal(out, "******");
+    hd_target_free(&t);
+    /* A short buffer: the result is cut, still without the password. */
+    parse_ok("redis://:ab@cache", &t);
+    char tiny[6] = "xabab";
+    hd_target_scrub(&t, tiny, sizeof(tiny));
+    assert_string_equal(tiny, "x****");
+    hd_target_free(&t);
+    /* No password: nothing changes. */
+    parse_ok("tcp://db:1", &t);
+    snprintf(out, sizeof(out), "tcp://db:1 refused");
+    hd_target_scrub(&t, out, sizeof(out));
+    assert_string_equal(out, "tcp://db:1 refused");
+    hd_target_free(&t);
 }
 
 static void test_unix(void **state)
@@ -253,8 +340,8 @@ static void test_unix(void **state)
     parse_bad("unix://localhost", "unix URL needs an absolute path");
     parse_bad("unix://u@localhost/x", "unix URLs take no user or port");
     parse_bad("unix://localhost:1/x", "unix URLs take no user or port");
-    parse_bad("unix:///x?y", "unexpected '?y' in unix URL");
-    parse_bad("unix:///x#y", "unexpected '#y' in unix URL");
+    parse_bad("unix:///x?y", "unexpected query ('?...') in unix URL: it takes none");
+    parse_bad("unix:///x#y", "unexpected fragment ('#...') in unix URL: it takes none");
     parse_bad("unix:///x%zz", "bad percent-escape in path");
 
     /* sun_path holds 108 bytes, the NUL included. */
@@ -418,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_mysql),
         cmocka_unit_test(test_redis),
         cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_redact_any_text),
+        cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_exec),

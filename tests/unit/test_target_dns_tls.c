@@ -67,7 +67,7 @@ static void test_dns_grammar(void **state)
               "1-65535)");
     parse_bad("dns://example.test?server=::1",
               "dns server '::1' is not ADDR[:PORT] (an IPv4 address or [IPv6], port 1-65535)");
-    parse_bad("dns://example.test#x", "unexpected '#x' in dns URL");
+    parse_bad("dns://example.test#x", "unexpected fragment ('#...') in dns URL: it takes none");
 }
 
 static void test_dns_server_valid(void **state)
