@@ -1021,8 +1021,20 @@ static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
         "max_body_bytes", "max_header_bytes", "max_conns_per_client", "output_max_bytes",
         "max_conns",      "header_timeout",   "body_timeout",         "idle_timeout",
         "send_timeout",   "max_unsent_bytes", "max_unsent_total",     NULL};
-    enum { L_BODY, L_HEADER, L_PER_CLIENT, L_OUTPUT, L_CONNS, L_HEAD_T, L_BODY_T, L_IDLE_T,
-           L_SEND_T, L_UNSENT, L_UNSENT_TOTAL, L_N };
+    enum {
+        L_BODY,
+        L_HEADER,
+        L_PER_CLIENT,
+        L_OUTPUT,
+        L_CONNS,
+        L_HEAD_T,
+        L_BODY_T,
+        L_IDLE_T,
+        L_SEND_T,
+        L_UNSENT,
+        L_UNSENT_TOTAL,
+        L_N
+    };
     const node_t *v[L_N];
     char p[PATHMAX];
     if (fields(c, n, "limits", keys, v) < 0) return;
@@ -1030,8 +1042,8 @@ static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
         (void)get_size(c, v[L_BODY], sub(p, "limits", keys[L_BODY]), KIB, GIB, "1 KiB to 1 GiB",
                        &l->max_body_bytes);
     if (v[L_HEADER])
-        (void)get_size(c, v[L_HEADER], sub(p, "limits", keys[L_HEADER]), KIB, MIB,
-                       "1 KiB to 1 MiB", &l->max_header_bytes);
+        (void)get_size(c, v[L_HEADER], sub(p, "limits", keys[L_HEADER]), KIB, MIB, "1 KiB to 1 MiB",
+                       &l->max_header_bytes);
     if (v[L_PER_CLIENT])
         (void)get_int(c, v[L_PER_CLIENT], sub(p, "limits", keys[L_PER_CLIENT]), 1, 100000,
                       &l->max_conns_per_client);
@@ -1040,18 +1052,20 @@ static void parse_limits(ctx_t *c, const node_t *n, hd_config_limits_t *l)
                        "64 bytes to 1 MiB", &l->output_max_bytes);
     if (v[L_CONNS])
         (void)get_int(c, v[L_CONNS], sub(p, "limits", keys[L_CONNS]), 16, 1000000, &l->max_conns);
-    int64_t *dur[] = {[L_HEAD_T] = &l->header_timeout_us, [L_BODY_T] = &l->body_timeout_us,
-                      [L_IDLE_T] = &l->idle_timeout_us, [L_SEND_T] = &l->send_timeout_us};
+    int64_t *dur[] = {[L_HEAD_T] = &l->header_timeout_us,
+                      [L_BODY_T] = &l->body_timeout_us,
+                      [L_IDLE_T] = &l->idle_timeout_us,
+                      [L_SEND_T] = &l->send_timeout_us};
     for (int k = L_HEAD_T; k <= L_SEND_T; k++)
         if (v[k])
-            (void)get_duration(c, v[k], sub(p, "limits", keys[k]), 100 * HD_USEC_PER_MSEC,
-                               "100ms", dur[k]);
+            (void)get_duration(c, v[k], sub(p, "limits", keys[k]), 100 * HD_USEC_PER_MSEC, "100ms",
+                               dur[k]);
     if (v[L_UNSENT])
         (void)get_size(c, v[L_UNSENT], sub(p, "limits", keys[L_UNSENT]), 16 * KIB, GIB,
                        "16 KiB to 1 GiB", &l->max_unsent_bytes);
     if (v[L_UNSENT_TOTAL])
-        (void)get_size(c, v[L_UNSENT_TOTAL], sub(p, "limits", keys[L_UNSENT_TOTAL]), MIB,
-                       64 * GIB, "1 MiB to 64 GiB", &l->max_unsent_total);
+        (void)get_size(c, v[L_UNSENT_TOTAL], sub(p, "limits", keys[L_UNSENT_TOTAL]), MIB, 64 * GIB,
+                       "1 MiB to 64 GiB", &l->max_unsent_total);
     if (l->max_unsent_total < l->max_unsent_bytes) {
         const node_t *at = v[L_UNSENT_TOTAL] ? v[L_UNSENT_TOTAL] : v[L_UNSENT];
         errf(c, at, sub(p, "limits", keys[v[L_UNSENT_TOTAL] ? L_UNSENT_TOTAL : L_UNSENT]),

@@ -38,7 +38,7 @@ typedef struct hd_client_s {
     const char *addr_from; /* where base came from: "--addr", "HEED_HTTP_ADDR", ... */
     const char *token;     /* NULL: none */
     hd_client_file_t cacert, cert, key;
-    const char *ns;        /* the tenant (Consul's namespace) to work in, NULL: the token's */
+    const char *ns; /* the tenant (Consul's namespace) to work in, NULL: the token's */
 } hd_client_t;
 
 /* A reply from the agent. */
