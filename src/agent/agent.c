@@ -898,7 +898,7 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     o.ntokens = cfg->ntokens;
     o.max_body_bytes = cfg->limits.max_body_bytes;
     o.max_header_bytes = cfg->limits.max_header_bytes;
-    o.max_conns_per_ip = cfg->limits.max_conns_per_client;
+    o.max_conns_per_client = cfg->limits.max_conns_per_client;
     o.rate = cfg->rate_limits.api.rate > 0 ? cfg->rate_limits.api.rate : -1;
     o.burst = cfg->rate_limits.api.burst;
     a->api = hd_api_new(a->base, &o);

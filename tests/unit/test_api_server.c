@@ -16,6 +16,7 @@
 #include "check.h"
 #include "api/metrics.h"
 #include "api/server.h"
+#include "api/server_impl.h"
 #include "util/buf.h"
 #include "util/httpc.h"
 #include "util/jsonw.h"
@@ -47,6 +48,7 @@ typedef struct fix_s {
     int port;
     int cancels;  /* cancel callbacks run */
     slow_t *slow; /* replies still to make */
+    int streams_done, streams_abandoned;
 } fix_t;
 
 struct slow_s {
@@ -158,6 +160,56 @@ static void h_plain(hd_api_req_t *r, void *arg)
     hd_api_error(r, 418, "teapot", "short and %s", "stout");
 }
 
+typedef struct stream_s {
+    fix_t *f;
+    long n, i, size; /* n lines of size bytes ("%08ld" and x's), or n JSON objects */
+    int json;
+} stream_t;
+
+static int stream_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
+{
+    (void)r;
+    stream_t *s = arg;
+    if (!out) {
+        s->f->streams_abandoned++;
+        free(s);
+        return 0;
+    }
+    if (s->json && s->i == 0) hd_buf_puts(out, "[");
+    while (s->i < s->n && out->len < HD_API_STREAM_CHUNK) {
+        if (s->json) {
+            hd_buf_printf(out, "%s{\"i\":%ld}", s->i ? "," : "", s->i);
+        } else {
+            char line[32];
+            snprintf(line, sizeof(line), "%08ld", s->i);
+            hd_buf_puts(out, line);
+            for (long k = 9; k < s->size; k++)
+                hd_buf_puts(out, "x");
+            hd_buf_puts(out, "\n");
+        }
+        s->i++;
+    }
+    if (s->i < s->n) return 1;
+    if (s->json) hd_buf_puts(out, "]");
+    s->f->streams_done++;
+    free(s);
+    return 0;
+}
+
+/* GET /v1/stream?n=N&size=S[&json]: N lines of S bytes, or a JSON array of
+ * N objects, produced as the client takes them. */
+static void h_stream(hd_api_req_t *r, void *arg)
+{
+    stream_t *s = calloc(1, sizeof(*s));
+    s->f = arg;
+    const char *n = hd_api_query(r, "n"), *size = hd_api_query(r, "size");
+    s->n = n ? strtol(n, NULL, 10) : 10;
+    s->size = size ? strtol(size, NULL, 10) : 100;
+    if (s->size < 10) s->size = 10;
+    s->json = hd_api_query(r, "json") != NULL;
+    hd_api_reply_stream(r, 200, s->json ? "application/json" : "text/plain", stream_part, s);
+}
+
 static void h_stats(hd_api_req_t *r, void *arg)
 {
     fix_t *f = arg;
@@ -165,14 +217,19 @@ static void h_stats(hd_api_req_t *r, void *arg)
     int pending = 0;
     for (slow_t *x = f->slow; x; x = x->next)
         pending++;
-    hd_api_reply_json(r, 200,
-                      json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending",
-                                pending, "cancels", f->cancels, "dropped", (json_int_t)s->dropped,
-                                "rejected", (json_int_t)s->conns_rejected, "accepted",
-                                (json_int_t)s->conns_accepted, "timed_out",
-                                (json_int_t)s->conns_timed_out, "open", (json_int_t)s->conns_open,
-                                "rate_limited", (json_int_t)s->rate_limited, "r2xx",
-                                (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]));
+    json_t *j = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending",
+                          pending, "cancels", f->cancels, "dropped", (json_int_t)s->dropped,
+                          "rejected", (json_int_t)s->conns_rejected, "accepted",
+                          (json_int_t)s->conns_accepted, "timed_out",
+                          (json_int_t)s->conns_timed_out, "open", (json_int_t)s->conns_open,
+                          "rate_limited", (json_int_t)s->rate_limited, "r2xx",
+                          (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]);
+    json_object_set_new(j, "evicted", json_integer((json_int_t)s->conns_evicted));
+    json_object_set_new(j, "send_timeouts", json_integer((json_int_t)s->send_timeouts));
+    json_object_set_new(j, "unsent_closed", json_integer((json_int_t)s->unsent_closed));
+    json_object_set_new(j, "streams_done", json_integer(f->streams_done));
+    json_object_set_new(j, "streams_abandoned", json_integer(f->streams_abandoned));
+    hd_api_reply_json(r, 200, j);
 }
 
 static void h_metrics(hd_api_req_t *r, void *arg)
@@ -228,6 +285,7 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/v1/manage", HD_ROLE_MANAGEMENT, h_echo);
     route(f, "GET", "/test/stats", HD_ROLE_READ, h_stats);
     route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
+    route(f, "GET", "/v1/stream", HD_ROLE_READ, h_stream);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/none", 1, 1), -1);
     char err[200];
@@ -557,36 +615,106 @@ static void test_too_large(void **state)
     stop(f);
 }
 
-/* What evhttp answers on its own (documented in server.h): the status is
- * right and the connection ends, the body is its HTML. */
-static void test_evhttp_backstops(void **state)
+/* Sends raw bytes on a new connection and reads the reply to the end. */
+static void raw(const fix_t *f, const char *req, size_t len, hd_buf_t *out)
+{
+    int fd = dial(f->port);
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    hd_buf_reset(out);
+    if (read_to_eof(fd, out, 3000) < 0) fail_msg("no end of reply to '%.60s'", req);
+    close(fd);
+}
+
+/* Every malformed request gets heed's JSON error with its status, and the
+ * connection ends (what evhttp answered with HTML before). */
+static void test_malformed(void **state)
 {
     (void)state;
     fix_t *f = start_tokens();
-    hd_buf_t req = {0}, out = {0};
+    static const struct {
+        const char *req;
+        int status;
+        const char *code;
+        const char *msg;
+    } cases[] = {
+        {"FOO /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented",
+         "the method FOO is not supported"},
+        {"TRACE /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "TRACE"},
+        {"CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "CONNECT"},
+        {"GET /v1/echo/1\r\n\r\n", 505, "version_not_supported", "HTTP/0.9"},
+        {"GET /v1/echo/1 HTTP/2.0\r\nHost: t\r\n\r\n", 505, "version_not_supported",
+         "HTTP/2.0"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n",
+         400, "bad_request", "both Content-Length and Transfer-Encoding"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n", 400,
+         "bad_request", "Content-Length must be a number"},
+        {"GET /v1/echo/1 HTTP/1.1\r\n\r\n", 400, "bad_request", "Host header"},
+        {"\x16\x03\x01\x00\xa5\x01\x00\x00", 400, "bad_request", "not an HTTP request line"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nExpect: x\r\n\r\n", 417,
+         "expectation_failed", "100-continue"},
+    };
+    hd_buf_t out = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        raw(f, cases[i].req, strlen(cases[i].req), &out);
+        resp_t r;
+        parse(out.data ? out.data : "", &r);
+        if (r.status != cases[i].status || !jstr(&r, "code") ||
+            strcmp(jstr(&r, "code"), cases[i].code) != 0)
+            fail_msg("'%.40s': want %d %s, got %s", cases[i].req, cases[i].status, cases[i].code,
+                     out.data);
+        assert_contains(jstr(&r, "error"), cases[i].msg);
+        char v[100];
+        assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+        assert_string_equal(hdr(&r, "Connection", v, sizeof(v)), "close");
+        done(&r);
+    }
+    /* A raw NUL in the path. */
+    static const char nul[] = "GET /v1/echo/a\0b HTTP/1.1\r\nHost: t\r\n\r\n";
+    raw(f, nul, sizeof(nul) - 1, &out);
+    assert_contains(out.data, "HTTP/1.1 400 Bad Request\r\n");
+    assert_contains(out.data, "control byte 0x00");
+
+    /* A header over max_header_bytes (16 KiB): 431; a 100 KB path: 414. */
+    hd_buf_t req = {0};
     hd_buf_puts(&req, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n" M "X-Big: ");
     for (int i = 0; i < 20000; i++)
         hd_buf_puts(&req, "a");
     hd_buf_puts(&req, "\r\n\r\n");
-    int fd = dial(f->port);
-    send_str(fd, req.data);
-    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    close(fd);
-    assert_contains(out.data, "HTTP/1.1 400 ");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    assert_contains(out.data, "\"code\":\"headers_too_large\"");
+    assert_contains(out.data, "longer than the limit of 16384 bytes");
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "GET /v1/echo/");
+    for (int i = 0; i < 100000; i++)
+        hd_buf_puts(&req, "a");
+    hd_buf_puts(&req, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 414 URI Too Long\r\n");
+    assert_contains(out.data, "\"code\":\"uri_too_long\"");
 
-    hd_buf_reset(&out);
-    fd = dial(f->port);
-    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M "Transfer-Encoding: chunked\r\n\r\n"
-                 "800\r\n");
-    char chunk[2049];
-    memset(chunk, ' ', 2048);
-    chunk[2048] = '\0';
-    send_str(fd, chunk);
-    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    close(fd);
-    assert_contains(out.data, "HTTP/1.1 413 ");
+    /* A chunked body that grows over max_body_bytes (1024 here): 413. */
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M
+                      "Transfer-Encoding: chunked\r\n\r\n300\r\n");
+    for (int i = 0; i < 0x300; i++)
+        hd_buf_puts(&req, " ");
+    hd_buf_puts(&req, "\r\n300\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 413 Content Too Large\r\n");
+    assert_contains(out.data, "the request body is larger than the limit of 1024 bytes");
+    /* A chunked body within it works, trailers and all. */
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M
+                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                      "4\r\n{\"a\"\r\n3;x=y\r\n: 1\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 201 Created\r\n");
+    assert_contains(out.data, "{\"got\":{\"a\":1}}");
     hd_buf_free(&req);
     hd_buf_free(&out);
+    stat_reaches(f, "open", 1); /* every refused connection ended */
     stop(f);
 }
 
@@ -780,10 +908,20 @@ static void test_client_gone(void **state)
     close(fd);
 }
 
+/* 1 when the server closed fd (end of file or reset) within ms. */
+static int closed_within(int fd, int ms)
+{
+    hd_buf_t out = {0};
+    int rc = read_to_eof(fd, &out, ms);
+    hd_buf_free(&out);
+    return rc == 0;
+}
+
 static void test_connection_limits(void **state)
 {
     (void)state;
-    hd_api_opts_t o = {.max_conns_per_ip = 3};
+    /* Per client: the 4th connection from 127.0.0.1 is refused at once. */
+    hd_api_opts_t o = {.max_conns_per_client = 3};
     fix_t *f = start(&o);
     int fds[4];
     for (int i = 0; i < 4; i++)
@@ -798,54 +936,123 @@ static void test_connection_limits(void **state)
     assert_int_equal(stat_of(f, "rejected"), 1);
     stop(f);
 
+    /* In all: at the cap, a new client closes the oldest idle connection
+     * instead of being refused, and is served. */
     hd_api_opts_t o2 = {.max_conns = 2};
     f = start(&o2);
     fds[0] = dial(f->port);
+    usleep(20000);
     fds[1] = dial(f->port);
+    usleep(20000);
     fds[2] = dial(f->port);
+    assert_true(closed_within(fds[0], 2000)); /* the oldest idle one */
+    send_str(fds[2], "GET /v1/echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_int_equal(read_to_eof(fds[2], &out, 2000), 0);
+    assert_contains(out.data, "HTTP/1.1 200 OK");
     close(fds[0]);
-    close(fds[1]);
     close(fds[2]);
+    assert_int_equal(stat_of(f, "evicted"), 1);
+    hd_buf_reset(&out);
+    assert_int_equal(read_to_eof(fds[1], &out, 200), -1); /* the newer idle one stays */
+    close(fds[1]);
     stat_reaches(f, "open", 1);
+    assert_int_equal(stat_of(f, "rejected"), 0);
+    /* With every connection busy in a handler nothing can go: refused. */
+    fds[0] = dial(f->port);
+    send_str(fds[0], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    fds[1] = dial(f->port);
+    send_str(fds[1], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(200000);
+    fds[2] = dial(f->port);
+    assert_true(closed_within(fds[2], 1000));
+    close(fds[2]);
+    for (int i = 0; i < 2; i++) {
+        hd_buf_reset(&out);
+        assert_int_equal(read_to_eof(fds[i], &out, 2000), -1); /* kept alive after its reply */
+        assert_contains(out.data, "\"slow\":true");
+        close(fds[i]);
+    }
+    usleep(100000);
     assert_int_equal(stat_of(f, "rejected"), 1);
     hd_buf_free(&out);
     stop(f);
 }
 
-/* A client that trickles its head byte by byte, each within the read
- * timeout, still meets the whole-request deadline. */
+/* The client key: an IPv4 address, or an IPv6 /64; IPv4-mapped is IPv4. */
+static void test_client_key(void **state)
+{
+    (void)state;
+    char key[HD_API_IP_MAX], ip[HD_API_IP_MAX];
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.9", &s4.sin_addr);
+    hd_api_client_key((struct sockaddr *)&s4, key, ip);
+    assert_string_equal(key, "127.0.0.9");
+    assert_string_equal(ip, "127.0.0.9");
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key, ip);
+    assert_string_equal(key, "2001:db8:1:2::/64");
+    assert_string_equal(ip, "2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &s6.sin6_addr);
+    char key2[HD_API_IP_MAX];
+    hd_api_client_key((struct sockaddr *)&s6, key2, ip);
+    assert_string_equal(key2, key); /* same /64, same client */
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key2, ip);
+    assert_string_equal(key2, "2001:db8:1:3::/64");
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key, ip);
+    assert_string_equal(key, "10.1.2.3");
+    assert_string_equal(ip, "10.1.2.3");
+}
+
+/* A client that trickles its head byte by byte still meets the header
+ * deadline (and is told so in JSON); an idle keep-alive connection ends
+ * after the idle deadline; a body has its own. */
 static void test_slow_client(void **state)
 {
     (void)state;
-    hd_api_opts_t o = {.request_timeout_ms = 500};
+    hd_api_opts_t o = {.header_timeout_ms = 500, .idle_timeout_ms = 300, .body_timeout_ms = 400};
     fix_t *f = start(&o);
     int64_t t0 = hd_time_now_us();
     int fd = dial(f->port);
     send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\n");
+    hd_buf_t out = {0};
     int closed = 0;
     for (int i = 0; i < 30 && !closed; i++) {
         usleep(100000);
         if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) closed = 1;
-        char b;
-        ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+        char b[512];
+        ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n > 0) hd_buf_append(&out, b, (size_t)n);
         if (n == 0 || (n < 0 && errno != EAGAIN)) closed = 1;
     }
     int64_t took = ms_since(t0);
     assert_true(closed);
     assert_true(took >= 450 && took < 3000);
+    assert_contains(out.data, "HTTP/1.1 408 Request Timeout");
+    assert_contains(out.data, "the request head did not arrive within 500 ms");
     close(fd);
     assert_int_equal(stat_of(f, "timed_out"), 1);
-    /* An idle keep-alive connection ends after the same time. */
+    /* An idle keep-alive connection ends after idle_timeout_ms. */
     fd = dial(f->port);
     send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    hd_buf_t out = {0};
+    hd_buf_reset(&out);
     t0 = hd_time_now_us();
     assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    assert_true(ms_since(t0) >= 400);
+    assert_true(ms_since(t0) >= 250 && ms_since(t0) < 450);
     assert_contains(out.data, "HTTP/1.1 200");
-    hd_buf_free(&out);
     close(fd);
+    /* A body that stops coming: 408 after body_timeout_ms. */
+    fd = dial(f->port);
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{");
+    hd_buf_reset(&out);
+    t0 = hd_time_now_us();
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    assert_true(ms_since(t0) >= 350);
+    assert_contains(out.data, "the request body did not arrive within 400 ms");
+    close(fd);
+    hd_buf_free(&out);
     stop(f);
 }
 
@@ -948,10 +1155,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing),       cmocka_unit_test(test_bad_json),
-        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_evhttp_backstops),
+        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_auth_matrix),   cmocka_unit_test(test_no_tokens_is_management),
         cmocka_unit_test(test_rate_limits),   cmocka_unit_test(test_async_reply),
-        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits), cmocka_unit_test(test_client_key),
         cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
