@@ -520,6 +520,7 @@ void hd_api_reply_stream(hd_api_req_t *r, int status, const char *content_type, 
     }
     if (q->is_head) { /* the head only: the length is not known without producing it */
         q->close = 1;
+        q->no_length = 1;
         finish(q, status, ctype, NULL, 0);
         return;
     }

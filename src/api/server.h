@@ -164,10 +164,11 @@ struct hd_api_req_s {
 typedef void (*hd_api_handler_fn)(hd_api_req_t *r, void *arg);
 typedef void (*hd_api_cancel_fn)(hd_api_req_t *r, void *arg);
 /* A streamed reply's producer: appends the next part of the body to out
- * (about HD_API_STREAM_CHUNK bytes) and returns 1 while more follows, 0
- * after the last part. out NULL: the reply is abandoned (the client left,
- * the server is freed, or the request was HEAD): free what it holds and
- * return 0. The request (hd_api_query, ...) stays valid until then. */
+ * (which may hold earlier parts: add about HD_API_STREAM_CHUNK bytes, at
+ * least one) and returns 1 while more follows, 0 after the last part. out
+ * NULL: the reply is abandoned (the client left, the server is freed, or
+ * the request was HEAD): free what it holds and return 0. The request
+ * (hd_api_query, ...) stays valid until then. */
 typedef int (*hd_api_stream_fn)(hd_api_req_t *r, hd_buf_t *out, void *arg);
 
 /* A server on base; nothing listens yet. opts may be NULL (all defaults). */

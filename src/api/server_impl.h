@@ -80,9 +80,10 @@ typedef struct hd_api_rq_s {
     void *stream_arg;
     hd_buf_t headers; /* reply headers the handler set: "Name: value\r\n" lines */
     int64_t start_us;
-    char *tenant; /* the caller's, copied: a reload may free the token */
-    int is_head;  /* HEAD: the reply goes without its body */
-    int close;    /* the connection ends after the reply */
+    char *tenant;  /* the caller's, copied: a reload may free the token */
+    int is_head;   /* HEAD: the reply goes without its body */
+    int close;     /* the connection ends after the reply */
+    int no_length; /* HEAD of a stream: the length is not known */
     char ip[HD_API_IP_MAX];
     char *text; /* the head's bytes, parsed in place; fields follow this struct */
 } hd_api_rq_t;

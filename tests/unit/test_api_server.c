@@ -71,7 +71,8 @@ static void slow_unlink(slow_t *s)
 static void slow_finish(slow_t *s)
 {
     slow_unlink(s);
-    hd_api_reply_json(s->r, 200, json_pack("{s:b}", "slow", 1));
+    /* The tenant is read when the reply is made: valid across a reload. */
+    hd_api_reply_json(s->r, 200, json_pack("{s:b, s:s?}", "slow", 1, "tenant", s->r->tenant));
     event_free(s->ev);
     free(s);
 }
@@ -175,8 +176,9 @@ static int stream_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
         free(s);
         return 0;
     }
+    size_t start = out->len; /* out may hold earlier parts */
     if (s->json && s->i == 0) hd_buf_puts(out, "[");
-    while (s->i < s->n && out->len < HD_API_STREAM_CHUNK) {
+    while (s->i < s->n && out->len - start < HD_API_STREAM_CHUNK) {
         if (s->json) {
             hd_buf_printf(out, "%s{\"i\":%ld}", s->i ? "," : "", s->i);
         } else {
@@ -210,6 +212,35 @@ static void h_stream(hd_api_req_t *r, void *arg)
     hd_api_reply_stream(r, 200, s->json ? "application/json" : "text/plain", stream_part, s);
 }
 
+static const hd_api_token_t TOKENS[];
+
+/* POST /test/reconfigure {"tokens": [secrets of TOKENS or "c-secret"],
+ * "max_body": N, "rate": R, "burst": B}: hd_api_reconfigure on the loop. */
+static void h_reconf(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    static const hd_api_token_t extra = {"c-secret", HD_ROLE_WRITE, "team-c", 0, 0};
+    hd_api_token_t toks[8];
+    hd_api_opts_t o = {.tokens = toks};
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(r->body, "tokens"), i, v)
+    {
+        const char *want = json_string_value(v);
+        for (size_t k = 0; k < 4; k++)
+            if (!strcmp(TOKENS[k].secret, want)) toks[o.ntokens++] = TOKENS[k];
+        if (!strcmp(want, extra.secret)) toks[o.ntokens++] = extra;
+    }
+    o.max_body_bytes = (size_t)json_integer_value(json_object_get(r->body, "max_body"));
+    o.rate = json_number_value(json_object_get(r->body, "rate"));
+    o.burst = json_number_value(json_object_get(r->body, "burst"));
+    char err[200];
+    if (hd_api_reconfigure(f->api, &o, err, sizeof(err)) < 0)
+        hd_api_error(r, 500, "reconfigure", "%s", err);
+    else
+        hd_api_reply_json(r, 200, NULL);
+}
+
 static void h_stats(hd_api_req_t *r, void *arg)
 {
     fix_t *f = arg;
@@ -229,6 +260,7 @@ static void h_stats(hd_api_req_t *r, void *arg)
     json_object_set_new(j, "unsent_closed", json_integer((json_int_t)s->unsent_closed));
     json_object_set_new(j, "streams_done", json_integer(f->streams_done));
     json_object_set_new(j, "streams_abandoned", json_integer(f->streams_abandoned));
+    json_object_set_new(j, "unsent", json_integer((json_int_t)f->api->unsent_total));
     hd_api_reply_json(r, 200, j);
 }
 
@@ -256,7 +288,7 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static const hd_api_token_t TOKENS[] = {
+static const hd_api_token_t TOKENS[4] = {
     {"r-secret", HD_ROLE_READ, "team-a", 0, 0},
     {"w-secret", HD_ROLE_WRITE, "team-a", 0, 0},
     {"m-secret", HD_ROLE_MANAGEMENT, NULL, 0, 0},
@@ -286,6 +318,7 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/test/stats", HD_ROLE_READ, h_stats);
     route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
     route(f, "GET", "/v1/stream", HD_ROLE_READ, h_stream);
+    route(f, "POST", "/test/reconfigure", HD_ROLE_MANAGEMENT, h_reconf);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/none", 1, 1), -1);
     char err[200];
@@ -1151,6 +1184,305 @@ static void test_listen_errors(void **state)
     event_base_free(base);
 }
 
+
+/* Reads one reply from fd (keep-alive): head, then (unless head_only, as
+ * for HEAD) Content-Length bytes or a chunked body, decoded; 0, or -1 when
+ * it did not come. */
+static int read_reply_head(int fd, hd_buf_t *head, hd_buf_t *body, int head_only)
+{
+    hd_buf_reset(head);
+    hd_buf_reset(body);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char c;
+    while (!head->data || !strstr(head->data, "\r\n\r\n")) {
+        if (recv(fd, &c, 1, 0) != 1) return -1;
+        hd_buf_append(head, &c, 1);
+    }
+    const char *cl = strcasestr(head->data, "\r\nContent-Length: ");
+    if (head_only || strncmp(head->data, "HTTP/1.1 100 ", 13) == 0 ||
+        strncmp(head->data, "HTTP/1.1 204", 12) == 0)
+        return 0;
+    if (cl) {
+        long n = strtol(cl + 18, NULL, 10);
+        for (long i = 0; i < n; i++) {
+            if (recv(fd, &c, 1, 0) != 1) return -1;
+            hd_buf_append(body, &c, 1);
+        }
+        return 0;
+    }
+    if (!strcasestr(head->data, "\r\nTransfer-Encoding: chunked\r\n")) return -1;
+    for (;;) {
+        char line[64];
+        size_t n = 0;
+        while (n < sizeof(line) - 1 && recv(fd, &line[n], 1, 0) == 1 && line[n] != '\n')
+            n++;
+        line[n] = '\0';
+        long size = strtol(line, NULL, 16);
+        for (long i = 0; i < size + 2; i++) { /* the data and its CRLF */
+            if (recv(fd, &c, 1, 0) != 1) return -1;
+            if (i < size) hd_buf_append(body, &c, 1);
+        }
+        if (size == 0) return 0;
+    }
+}
+
+static int read_reply(int fd, hd_buf_t *head, hd_buf_t *body)
+{
+    return read_reply_head(fd, head, body, 0);
+}
+
+static void test_keep_alive_head_expect(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    hd_buf_t head = {0}, body = {0};
+    char v[100];
+    /* HTTP/1.0 without keep-alive: closed after the reply. */
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/a HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Connection: close\r\n");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    /* HTTP/1.0 with keep-alive, then 1.1 (and leading empty lines) on the
+     * same connection. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Connection: keep-alive\r\n");
+    assert_contains(body.data, "\"id\":\"a\"");
+    send_str(fd, "\r\n\r\nGET /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_null(strcasestr(head.data, "Connection:"));
+    assert_contains(body.data, "\"id\":\"b\"");
+    /* HEAD: GET's head and length, no body: the next reply follows at once. */
+    send_str(fd, "HEAD /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\n");
+    hd_buf_t ghead = {0};
+    assert_int_equal(read_reply_head(fd, &ghead, &body, 1), 0);
+    resp_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.head, sizeof(r.head), "%s", ghead.data);
+    assert_contains(ghead.data, "HTTP/1.1 200 OK\r\n");
+    assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+    long len = strtol(hdr(&r, "Content-Length", v, sizeof(v)), NULL, 10);
+    assert_true(len > 20);
+    hd_buf_free(&ghead);
+    close(fd);
+    fd = dial(f->port); /* and no body: the next reply follows the head at once */
+    send_str(fd, "HEAD /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/echo/c HTTP/1.1\r\n"
+                 "Host: t\r\nConnection: close\r\n\r\n");
+    hd_buf_t all = {0};
+    assert_int_equal(read_to_eof(fd, &all, 3000), 0);
+    close(fd);
+    const char *second = strstr(all.data + 4, "HTTP/1.1 200 OK\r\n");
+    assert_non_null(second);
+    assert_null(strstr(all.data, "\"id\":\"b\"")); /* HEAD sent no body */
+    assert_contains(second, "\"id\":\"c\"");
+    /* Expect: 100-continue: the interim reply first, then the body is read. */
+    fd = dial(f->port);
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_string_equal(head.data, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "{\"a\": 1}");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "HTTP/1.1 201 Created\r\n");
+    assert_string_equal(body.data, "{\"got\":{\"a\":1}}\n");
+    /* Too large: 413 at once, no 100. */
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "HTTP/1.1 413 ");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    hd_buf_free(&all);
+    hd_buf_free(&head);
+    hd_buf_free(&body);
+    stop(f);
+}
+
+/* The expected text of GET /v1/stream?n=N&size=S. */
+static void stream_text(long n, long size, hd_buf_t *out)
+{
+    hd_buf_reset(out);
+    for (long i = 0; i < n; i++) {
+        hd_buf_printf(out, "%08ld", i);
+        for (long k = 9; k < size; k++)
+            hd_buf_puts(out, "x");
+        hd_buf_puts(out, "\n");
+    }
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    hd_buf_t head = {0}, body = {0}, want = {0};
+    int fd = dial(f->port);
+    /* Small: all of it fits the first window, so it has a length. */
+    send_str(fd, "GET /v1/stream?n=3&size=20 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Content-Length: 60\r\n");
+    stream_text(3, 20, &want);
+    assert_string_equal(body.data, want.data);
+    /* Large: chunked, whole and in order, and the connection goes on. */
+    send_str(fd, "GET /v1/stream?n=5000&size=100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Transfer-Encoding: chunked\r\n");
+    assert_null(strcasestr(head.data, "Content-Length"));
+    stream_text(5000, 100, &want);
+    assert_int_equal(body.len, want.len);
+    assert_true(memcmp(body.data, want.data, want.len) == 0);
+    send_str(fd, "GET /v1/echo/after HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(body.data, "\"id\":\"after\"");
+    close(fd);
+    /* HTTP/1.0: no chunks; the body ends with the connection. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=2000&size=50 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    hd_buf_t all = {0};
+    assert_int_equal(read_to_eof(fd, &all, 5000), 0);
+    close(fd);
+    assert_contains(all.data, "Connection: close\r\n");
+    stream_text(2000, 50, &want);
+    assert_string_equal(strstr(all.data, "\r\n\r\n") + 4, want.data);
+    /* ?pretty on a JSON stream: collected and indented. */
+    resp_t r;
+    call(f, "GET", "/v1/stream?n=3000&json&pretty", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=3000&json&pretty HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    json_t *j = json_loads(body.data, 0, NULL);
+    assert_int_equal(json_array_size(j), 3000);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 2999), "i")), 2999);
+    json_decref(j);
+    assert_contains(body.data, "[\n  {\n    \"i\": 0\n  },");
+    /* HEAD: nothing produced. */
+    send_str(fd, "HEAD /v1/stream?n=5000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply_head(fd, &head, &body, 1), 0);
+    assert_contains(head.data, "HTTP/1.1 200 OK\r\n");
+    assert_contains(head.data, "Connection: close\r\n");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    /* A client that leaves mid-stream: the producer hears of it. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=1000000&size=100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    char b[1000];
+    assert_true(recv(fd, b, sizeof(b), 0) > 0);
+    close(fd);
+    stat_reaches(f, "streams_abandoned", 2); /* HEAD's, and this one */
+    assert_true(stat_of(f, "streams_done") >= 4);
+    hd_buf_free(&all);
+    hd_buf_free(&want);
+    hd_buf_free(&head);
+    hd_buf_free(&body);
+    stop(f);
+}
+
+/* Clients that ask for large replies and never read: each holds at most
+ * max_unsent_bytes of streamed output, all together at most
+ * max_unsent_total (past it the longest-waiting go), and send_timeout
+ * closes the rest; a client that reads is served throughout. */
+static void test_unsent_bounds(void **state)
+{
+    (void)state;
+    hd_api_opts_t o = {.max_unsent_bytes = 16 << 10,
+                       .max_unsent_total = 256 << 10,
+                       .send_timeout_ms = 1500};
+    fix_t *f = start(&o);
+    enum { N = 40 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 2048; /* a tiny window: the kernel cannot take the output for us */
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+        send_str(fds[i], "GET /v1/stream?n=100000&size=200 HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    json_int_t most = 0;
+    for (int i = 0; i < 10; i++) {
+        json_int_t u = stat_of(f, "unsent");
+        if (u > most) most = u;
+        usleep(50000);
+    }
+    /* The total, plus at most one stream's part over it while it is judged. */
+    if (most > (256 << 10) + (64 << 10)) fail_msg("unsent output reached %lld", (long long)most);
+    assert_true(stat_of(f, "unsent_closed") > 0);
+    resp_t r;
+    call(f, "GET", "/v1/echo/ok", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    stat_reaches(f, "open", 1); /* send_timeout took the others */
+    assert_true(stat_of(f, "send_timeouts") > 0);
+    assert_int_equal(stat_of(f, "unsent"), 0);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    stop(f);
+}
+
+/* hd_api_reconfigure: a removed token stops working, an added one works, a
+ * lowered body limit applies; a request already checked answers under the
+ * old tokens; buckets keep their state unless the rate changes. */
+static void test_reconfigure(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/slow?ms=600 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                 "X-Consul-Token: r-secret\r\n\r\n");
+    usleep(100000);
+    resp_t r;
+    call(f, "POST", "/test/reconfigure", M,
+         "{\"tokens\": [\"m-secret\", \"c-secret\"], \"max_body\": 100, \"rate\": 1, \"burst\": 1}",
+         &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    parse(out.data, &r);
+    assert_int_equal(r.status, 200); /* checked before the reload */
+    assert_string_equal(jstr(&r, "tenant"), "team-a");
+    done(&r);
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secret\r\n", NULL, 403, "bad_token");
+    call(f, "PUT", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", "{}", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "tenant"), "team-c");
+    done(&r);
+    /* c-secret's bucket (1 a second, burst 1) is empty now. */
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
+                 "rate_limited");
+    char body[200];
+    memset(body, ' ', sizeof(body) - 1);
+    body[0] = '{';
+    body[sizeof(body) - 2] = '}';
+    body[sizeof(body) - 1] = '\0';
+    expect_error(f, "POST", "/v1/things", M, body, 413, "too_large");
+    /* A reload with the same tokens keeps the empty bucket; no limit frees it. */
+    call(f, "POST", "/test/reconfigure", M,
+         "{\"tokens\": [\"m-secret\", \"c-secret\"], \"rate\": 1, \"burst\": 1}", &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
+                 "rate_limited");
+    usleep(1100000); /* the management token is under the same limit */
+    call(f, "POST", "/test/reconfigure", M, "{\"tokens\": [\"m-secret\", \"c-secret\"]}", &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    for (int i = 0; i < 3; i++) { /* more than a burst of 1 allows */
+        call(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, &r);
+        assert_int_equal(r.status, 200);
+        done(&r);
+    }
+    hd_buf_free(&out);
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1162,6 +1494,9 @@ int main(void)
         cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
+        cmocka_unit_test(test_keep_alive_head_expect), cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_unsent_bounds), cmocka_unit_test(test_reconfigure),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
