@@ -40,7 +40,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/buffer.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -55,6 +54,8 @@
 #define PIPELINE_MAX    (64u << 10) /* input kept while a request is out */
 #define STREAM_WHOLE    (64u << 10) /* a stream that ends within this gets a Content-Length */
 #define STREAM_TURN     8           /* stream parts produced per loop turn and connection */
+#define PART_ROOM       (HD_API_STREAM_CHUNK + 4096) /* a part and the last item's overshoot */
+#define FIRST_PARTS     8    /* parts produced at most before a stream's head goes out */
 #define SMALL_BODY      2048 /* bodies up to this are copied into the output, not referenced */
 #define ACCEPT_BATCH    32   /* accepts per loop turn and listener */
 #define ACCEPT_PAUSE_MS 100
@@ -74,10 +75,11 @@ struct hd_api_conn_s {
     struct event rev, wev, tev;
     char *in; /* unparsed input: in[in_off .. in_off + in_len) */
     size_t in_off, in_len, in_cap;
-    size_t scan; /* where hd_api_head_end resumes */
-    struct evbuffer *out;
-    size_t unsent;    /* out's length as counted in api->unsent_total */
-    hd_api_rq_t *req; /* being read, in a handler's hands, or streaming */
+    size_t scan;           /* where hd_api_head_end resumes */
+    struct seg_s *oh, *ot; /* the output queue, oldest first */
+    size_t olen;           /* its bytes */
+    size_t unsent;         /* olen as counted in api->unsent_total */
+    hd_api_rq_t *req;      /* being read, in a handler's hands, or streaming */
     hd_api_client_t *client;
     void *ssl;
     int busy;                  /* this connection's callbacks on the stack */
@@ -202,7 +204,7 @@ static void lru_set(hd_api_conn_t *c, int list)
 static void account(hd_api_conn_t *c, int progress)
 {
     hd_api_t *api = c->api;
-    size_t now = c->dead ? 0 : evbuffer_get_length(c->out);
+    size_t now = c->dead ? 0 : c->olen;
     if (c->unsent && (progress || !now)) LIST_DEL(&api->unsent, c, uprev, unext);
     api->unsent_total = api->unsent_total - c->unsent + now;
     if (now && (!c->unsent || progress)) LIST_ADD(&api->unsent, c, uprev, unext);
@@ -220,10 +222,12 @@ static void consume(hd_api_conn_t *c, size_t n)
 
 static void accept_resume(hd_api_t *api);
 
+static void out_free(hd_api_conn_t *c);
+
 static void conn_free_mem(hd_api_conn_t *c)
 {
     if (!c->in_borrowed) free(c->in);
-    evbuffer_free(c->out);
+    out_free(c);
     free(c);
 }
 
@@ -336,22 +340,98 @@ static void finish_conn(hd_api_conn_t *c)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-static void free_ref(const void *data, size_t len, void *arg)
+/* The output queue: segments written with writev() and freed as they
+ * go. Not libevent's evbuffer: after a referenced block, evbuffer_add
+ * sizes its next chain like that block (a 2-byte "\r\n" after a 16 KiB
+ * part cost a 16.5 KiB chain), and a partly sent reference keeps its whole
+ * block; here every segment is exactly what it holds. */
+typedef struct seg_s {
+    struct seg_s *next;
+    const char *p; /* unsent bytes */
+    size_t len;
+    void *mem; /* freed once sent; NULL: the bytes follow this struct */
+} seg_t;
+
+static void out_push(hd_api_conn_t *c, seg_t *g)
 {
-    (void)data;
-    (void)len;
-    free(arg);
+    g->next = NULL;
+    if (c->ot)
+        c->ot->next = g;
+    else
+        c->oh = g;
+    c->ot = g;
+    c->olen += g->len;
 }
 
-/* Appends body[off, off + n) to c's output, taking body. */
+/* Queues a copy of n bytes. */
+static void out_copy(hd_api_conn_t *c, const void *p, size_t n)
+{
+    if (!n) return;
+    seg_t *g = hd_xmalloc(sizeof(*g) + n);
+    memcpy(g + 1, p, n);
+    g->p = (const char *)(g + 1);
+    g->len = n;
+    g->mem = NULL;
+    out_push(c, g);
+}
+
+/* Queues n bytes at p inside mem, taking mem (malloc'd). */
+static void out_take(hd_api_conn_t *c, void *mem, const char *p, size_t n)
+{
+    if (!n) {
+        free(mem);
+        return;
+    }
+    seg_t *g = hd_xmalloc(sizeof(*g));
+    g->p = p;
+    g->len = n;
+    g->mem = mem;
+    out_push(c, g);
+}
+
+/* Drops n sent bytes from the front. */
+static void out_drain(hd_api_conn_t *c, size_t n)
+{
+    c->olen -= n;
+    while (n) {
+        seg_t *g = c->oh;
+        if (n < g->len) {
+            g->p += n;
+            g->len -= n;
+            return;
+        }
+        n -= g->len;
+        c->oh = g->next;
+        if (!c->oh) c->ot = NULL;
+        free(g->mem);
+        free(g);
+    }
+}
+
+static void out_free(hd_api_conn_t *c)
+{
+    out_drain(c, c->olen);
+}
+
+/* Appends body[off, off + n) to c's output, taking body (malloc'd). Small
+ * rests, and rests under half of body (the socket took the rest), are
+ * copied, so that a block waiting to be sent is mostly unsent bytes:
+ * unsent output costs about what max_unsent_total counts. */
 static void add_body(hd_api_conn_t *c, char *body, size_t off, size_t n)
 {
-    if (n <= SMALL_BODY) {
-        if (n) evbuffer_add(c->out, body + off, n);
+    if (n <= SMALL_BODY || off > n) {
+        out_copy(c, body + off, n);
         free(body);
-    } else if (evbuffer_add_reference(c->out, body + off, n, free_ref, body) < 0) {
-        free(body);
+    } else {
+        out_take(c, body, body + off, n);
     }
+}
+
+/* A stream's part (an hd_buf) cut to its length before the output holds
+ * it. */
+static char *tight(char *data, size_t n)
+{
+    return n ? hd_xrealloc(data, n) : data;
 }
 
 /* Writes c's output until the socket takes no more: bytes written, or -1
@@ -359,17 +439,25 @@ static void add_body(hd_api_conn_t *c, char *body, size_t off, size_t n)
 static ssize_t write_out(hd_api_conn_t *c)
 {
     ssize_t total = 0;
-    size_t len;
-    while ((len = evbuffer_get_length(c->out)) > 0) {
+    while (c->olen) {
+        ssize_t w;
         if (c->ssl) {
-            size_t n = len < TLS_RECORD ? len : TLS_RECORD;
-            unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
-            int w = hd_api_tls_write(c->ssl, p, n);
-            if (w > 0) {
-                evbuffer_drain(c->out, (size_t)w);
-                total += w;
-                continue;
+            /* One record of up to 16 KiB from the front segments; a retry
+             * after WANT_WRITE rebuilds the same bytes, as OpenSSL needs. */
+            const char *p = c->oh->p;
+            size_t n = c->oh->len;
+            if (n < TLS_RECORD && c->oh->next) {
+                char *rec = c->api->tls_rec;
+                n = 0;
+                for (seg_t *g = c->oh; g && n < TLS_RECORD; g = g->next) {
+                    size_t k = g->len < TLS_RECORD - n ? g->len : TLS_RECORD - n;
+                    memcpy(rec + n, g->p, k);
+                    n += k;
+                }
+                p = rec;
             }
+            if (n > TLS_RECORD) n = TLS_RECORD;
+            w = hd_api_tls_write(c->ssl, p, n);
             if (w == HD_API_TLS_WANT_WRITE) break;
             if (w == HD_API_TLS_WANT_READ) {
                 c->tls_write_wants_read = 1;
@@ -377,15 +465,21 @@ static ssize_t write_out(hd_api_conn_t *c)
                 break;
             }
         } else {
-            int w = evbuffer_write(c->out, c->fd);
-            if (w > 0) {
-                total += w;
-                continue;
+            struct iovec iov[64];
+            int k = 0;
+            for (seg_t *g = c->oh; g && k < 64; g = g->next, k++) {
+                iov[k].iov_base = (void *)g->p;
+                iov[k].iov_len = g->len;
             }
+            w = writev(c->fd, iov, k);
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
         }
-        conn_close(c);
-        return -1;
+        if (w <= 0) {
+            conn_close(c);
+            return -1;
+        }
+        out_drain(c, (size_t)w);
+        total += w;
     }
     return total;
 }
@@ -398,32 +492,56 @@ static void add_part(hd_api_conn_t *c, char *data, size_t n)
         free(data);
         return;
     }
-    if (c->chunked_out) evbuffer_add_printf(c->out, "%zx\r\n", n);
-    add_body(c, data, 0, n);
-    if (c->chunked_out) evbuffer_add(c->out, "\r\n", 2);
+    if (c->chunked_out) {
+        char line[24];
+        out_copy(c, line, (size_t)snprintf(line, sizeof(line), "%zx\r\n", n));
+    }
+    add_body(c, tight(data, n), 0, n);
+    if (c->chunked_out) out_copy(c, "\r\n", 2);
+}
+
+/* Asks q's producer for its next part; *more gets its answer. The part
+ * comes in a block sized for one: grown by doubling it would sit in a
+ * block up to twice its size while it waits to be sent. */
+static hd_buf_t produce(hd_api_rq_t *q, int *more)
+{
+    hd_buf_t b = {hd_xmalloc(PART_ROOM), 0, PART_ROOM};
+    b.data[0] = '\0';
+    *more = q->stream(&q->pub, &b, q->stream_arg);
+    return b;
+}
+
+/* The stream's producer added nothing but promised more: a bug. */
+static void stream_stuck(hd_api_conn_t *c, hd_api_rq_t *q)
+{
+    fprintf(stderr, "heed: API: a streamed reply for %s produced nothing (a bug in heed)\n",
+            q->target.path ? q->target.path : "?");
+    conn_close(c);
+}
+
+/* The stream is done: its last chunk, and the request goes. */
+static void stream_end(hd_api_conn_t *c, hd_api_rq_t *q)
+{
+    q->stream = NULL;
+    if (c->chunked_out) out_copy(c, "0\r\n\r\n", 5);
+    c->req = NULL;
+    hd_api_rq_free(q);
+    c->state = C_WRITING;
 }
 
 /* Asks the stream's producer for its next part. */
 static void stream_more(hd_api_conn_t *c)
 {
     hd_api_rq_t *q = c->req;
-    hd_buf_t b = {0};
-    int more = q->stream(&q->pub, &b, q->stream_arg);
+    int more;
+    hd_buf_t b = produce(q, &more);
     if (more && b.len == 0) {
-        fprintf(stderr, "heed: API: a streamed reply for %s produced nothing (a bug in heed)\n",
-                q->target.path ? q->target.path : "?");
         hd_buf_free(&b);
-        conn_close(c);
+        stream_stuck(c, q);
         return;
     }
     add_part(c, b.data, b.len);
-    if (!more) {
-        q->stream = NULL;
-        if (c->chunked_out) evbuffer_add(c->out, "0\r\n\r\n", 5);
-        c->req = NULL;
-        hd_api_rq_free(q);
-        c->state = C_WRITING;
-    }
+    if (!more) stream_end(c, q);
 }
 
 /* The reply went out whole. */
@@ -448,7 +566,7 @@ static void flush(hd_api_conn_t *c)
 {
     int progress = 0, parts = 0;
     for (;;) {
-        if (evbuffer_get_length(c->out)) {
+        if (c->olen) {
             ssize_t n = write_out(c);
             if (n < 0) return;
             progress |= n > 0;
@@ -631,8 +749,8 @@ static size_t build_head(hd_api_conn_t *c, const hd_api_rq_t *q, char *out, int 
  * writev() straight to the socket when nothing is queued before them. */
 static void send_whole(hd_api_conn_t *c, const char *head, size_t hlen, char *body, size_t blen)
 {
-    if (c->ssl || evbuffer_get_length(c->out)) {
-        evbuffer_add(c->out, head, hlen);
+    if (c->ssl || c->olen) {
+        out_copy(c, head, hlen);
         if (body) add_body(c, body, 0, blen);
         return;
     }
@@ -648,7 +766,7 @@ static void send_whole(hd_api_conn_t *c, const char *head, size_t hlen, char *bo
     }
     size_t w = (size_t)n;
     if (w < hlen) {
-        evbuffer_add(c->out, head + w, hlen - w);
+        out_copy(c, head + w, hlen - w);
         w = 0;
     } else {
         w -= hlen;
@@ -696,12 +814,15 @@ void hd_api_conn_stream(hd_api_rq_t *q, int status, const char *ctype)
 {
     hd_api_conn_t *c = q->conn;
     enter(c);
-    hd_buf_t first = {0};
+    /* The first parts, up to STREAM_WHOLE: all of it, or a chunked start. */
+    hd_buf_t parts[FIRST_PARTS];
+    size_t n = 0, total = 0;
     int more = 1;
-    while (more && first.len < STREAM_WHOLE) {
-        size_t before = first.len;
-        more = q->stream(&q->pub, &first, q->stream_arg);
-        if (more && first.len == before) break; /* stream_more reports it */
+    while (more && total < STREAM_WHOLE && n < FIRST_PARTS) {
+        hd_buf_t *b = &parts[n++];
+        *b = produce(q, &more);
+        total += b->len;
+        if (more && b->len == 0) break; /* stream_more reports it */
     }
     char stack[768];
     size_t room = head_room(q, ctype);
@@ -712,9 +833,14 @@ void hd_api_conn_stream(hd_api_rq_t *q, int status, const char *ctype)
         c->keep_alive = (unsigned char)keeps_alive(c, q);
         c->chunked_out = 0;
         c->state = C_WRITING;
-        size_t hlen = build_head(c, q, head, status, ctype, 1, (long long)first.len);
-        char *body = first.data ? first.data : hd_xstrdup("");
-        send_whole(c, head, hlen, body, first.len);
+        size_t hlen = build_head(c, q, head, status, ctype, 1, (long long)total);
+        char *body = hd_xmalloc(total + 1), *p = body;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(p, parts[i].data, parts[i].len);
+            p += parts[i].len;
+            hd_buf_free(&parts[i]);
+        }
+        send_whole(c, head, hlen, body, total);
         hd_api_rq_free(q);
     } else {
         c->chunked_out = q->head.minor >= 1;
@@ -722,10 +848,12 @@ void hd_api_conn_stream(hd_api_rq_t *q, int status, const char *ctype)
         c->state = C_STREAM;
         size_t hlen = build_head(c, q, head, status, ctype, 1, -1);
         send_whole(c, head, hlen, NULL, 0);
-        if (!c->dead)
-            add_part(c, first.data, first.len);
-        else
-            hd_buf_free(&first);
+        for (size_t i = 0; i < n; i++) {
+            if (c->dead)
+                hd_buf_free(&parts[i]);
+            else
+                add_part(c, parts[i].data, parts[i].len);
+        }
     }
     if (head != stack) free(head);
     if (!c->dead) flush(c);
@@ -781,7 +909,7 @@ static void dispatch(hd_api_conn_t *c, hd_api_rq_t *q, const char *data, size_t 
 static void send_continue(hd_api_conn_t *c)
 {
     static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    evbuffer_add(c->out, line, sizeof(line) - 1);
+    out_copy(c, line, sizeof(line) - 1);
     flush(c);
 }
 
@@ -1031,10 +1159,12 @@ static void handshake(hd_api_conn_t *c)
     c->ssl = NULL;
     static const char body[] = "{\"error\":\"this port speaks HTTPS: use https://\","
                                "\"code\":\"tls_required\"}\n";
-    evbuffer_add_printf(c->out,
-                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                        sizeof(body) - 1, body);
+    char reply[300];
+    int n = snprintf(reply, sizeof(reply),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    out_copy(c, reply, (size_t)n);
     c->api->st.replies[4]++;
     c->keep_alive = 0;
     c->linger = 1;
@@ -1165,11 +1295,6 @@ static void conn_new(hd_api_t *api, int fd, const struct sockaddr *sa)
     c->fd = fd;
     c->client = cl;
     memcpy(c->ip, ip, sizeof(c->ip));
-    c->out = evbuffer_new();
-    if (!c->out) {
-        fprintf(stderr, "heed: out of memory\n");
-        abort();
-    }
     /* Replies go out whole: no Nagle delay. And the kernel keeps at most
      * KERNEL_UNSENT bytes not yet sent (write() says EAGAIN past it): by
      * default it grows a send buffer to 4 MB for a client that does not
@@ -1267,6 +1392,7 @@ int hd_api_listen(hd_api_t *api, const char *host, int port, char *err, size_t e
     if (api->o.tls.cert_file && !api->tls) {
         api->tls = hd_api_tls_new(&api->o.tls, err, errlen);
         if (!api->tls) return -1;
+        api->tls_rec = hd_xmalloc(TLS_RECORD);
     }
     char where[300], ps[16];
     snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);

@@ -411,6 +411,7 @@ void hd_api_free(hd_api_t *api)
     if (api->tls) hd_api_tls_free(api->tls);
     tls_paths_free(&api->o.tls);
     free(api->scratch);
+    free(api->tls_rec);
     free(api);
 }
 

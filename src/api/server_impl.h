@@ -125,6 +125,7 @@ struct hd_api_s {
     const struct timeval *t_header, *t_body, *t_idle, *t_send, *t_linger;
     struct timeval tv_header, tv_body, tv_idle, tv_send, tv_linger;
     char *scratch; /* where reads land when a connection has nothing buffered */
+    char *tls_rec; /* a TLS record put together from small output segments */
     struct hd_api_tls_s *tls;
     int64_t date_sec;
     char date[48]; /* "Date: ...\r\n" for date_sec */
