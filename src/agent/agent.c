@@ -85,6 +85,16 @@ hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *id)
     return hd_map_get(&a->checks, id);
 }
 
+void hd_agent_check_hold(hd_agent_check_t *c)
+{
+    c->refs++;
+}
+
+void hd_agent_check_release(hd_agent_check_t *c)
+{
+    unref(c);
+}
+
 /* Makes the probe target follow the definition's expectations that the
  * config reader keeps on the definition (certificate days, dns answer,
  * tls verification). */

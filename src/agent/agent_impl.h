@@ -75,6 +75,11 @@ typedef void (*hd_agent_done_cb)(int status, hd_agent_check_t *c, void *arg);
 
 /* The check with id, or NULL. */
 hd_agent_check_t *hd_agent_check_get(hd_agent_t *a, const char *id);
+/* Keeps c's memory while a reply still has to show it (a streamed list):
+ * the check may be removed meanwhile (c->removed), not freed. Each hold
+ * is paired with a release. */
+void hd_agent_check_hold(hd_agent_check_t *c);
+void hd_agent_check_release(hd_agent_check_t *c);
 /* Stores a new API-created definition (taking def) and starts it once the
  * write is durable. HD_STORE_ECONFLICT when the id exists. */
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg);

@@ -110,7 +110,7 @@ typedef struct hd_api_opts_s {
     int idle_timeout_ms;      /* a keep-alive connection idles at most [15 s] */
     int send_timeout_ms;      /* a reply makes progress within [30 s] */
     size_t max_unsent_bytes;  /* streamed output held for one connection [64 KiB] */
-    size_t max_unsent_total;  /* output held for all connections [64 MiB] */
+    size_t max_unsent_total;  /* output held for all connections [32 MiB] */
     double rate;              /* requests per second per caller; <0 none [none] */
     double burst;             /* bucket size [max(1, rate)] */
     hd_api_tls_opts_t tls;    /* paths copied by hd_api_new, loaded by hd_api_listen */
@@ -126,7 +126,7 @@ typedef struct hd_api_opts_s {
 #define HD_API_DEFAULT_IDLE_MS          15000
 #define HD_API_DEFAULT_SEND_MS          30000
 #define HD_API_DEFAULT_UNSENT           (64u << 10)
-#define HD_API_DEFAULT_UNSENT_TOTAL     (64u << 20)
+#define HD_API_DEFAULT_UNSENT_TOTAL     (32u << 20)
 #define HD_API_STREAM_CHUNK             (16u << 10) /* what a stream producer adds per call */
 
 /* Counters for GET /metrics; see hd_api_write_metrics. */
