@@ -45,6 +45,9 @@ struct hd_agent_s {
     struct event_base *base;
     hd_config_t cfg;
     char *config_path; /* for SIGHUP; NULL in --dev */
+    char *opt_bind;     /* --bind, re-applied on SIGHUP; NULL without */
+    char *opt_data_dir; /* --data-dir, likewise */
+    long nofile;        /* the open-file limit after raising it */
     char *tmp_dir;     /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;

@@ -1357,10 +1357,11 @@ static void accept_pause(hd_api_t *api, int err)
     int64_t now = hd_time_now_us();
     if (now - api->accept_logged_us < HD_USEC_PER_SEC) return;
     fprintf(stderr,
-            "heed: API: cannot accept connections: %s (%llu times since the last such line; "
-            "each pauses accepting for %d ms). Raise the open-file limit (ulimit -n) or lower "
+            "heed: API: cannot accept connections: %s; accepting pauses %d ms each time (%llu "
+            "time%s since the last such line). Raise the open-file limit (ulimit -n) or lower "
             "limits.max_conns\n",
-            strerror(err), (unsigned long long)api->accept_errors, ACCEPT_PAUSE_MS);
+            strerror(err), ACCEPT_PAUSE_MS, (unsigned long long)api->accept_errors,
+            api->accept_errors == 1 ? "" : "s");
     api->accept_errors = 0;
     api->accept_logged_us = now;
 }

@@ -65,12 +65,15 @@ static void buckets_init(hd_api_buckets_t *b, double rate, double burst, int64_t
     b->nroute = 0;
 }
 
-/* Gives a bucket new settings (after a reload), keeping what it holds. */
+/* Gives a bucket new settings (after a reload), keeping what it holds: a
+ * reload must not refill the bucket of a caller that emptied it. A bucket
+ * that had no limit starts full. */
 static void bucket_adopt(hd_ratelimit_t *rl, double rate, double burst)
 {
     if (rate < 0) rate = 0;
     if (burst < 1) burst = 1;
     if (rl->rate == rate && rl->burst == burst) return;
+    if (rl->rate <= 0) rl->tokens = burst;
     rl->rate = rate;
     rl->burst = burst;
     if (rl->tokens > burst) rl->tokens = burst;

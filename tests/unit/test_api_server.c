@@ -23,13 +23,16 @@
 #include "util/time.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -1483,6 +1486,86 @@ static void test_reconfigure(void **state)
     stop(f);
 }
 
+/* Fills the holes in the descriptor table with /dev/null up to its highest
+ * descriptor; returns how many it opened into fds, and the next free
+ * descriptor number in *next. */
+static int fill_fds(int *fds, int max, int *next)
+{
+    int top = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && strtol(e->d_name, NULL, 10) > top)
+            top = (int)strtol(e->d_name, NULL, 10);
+    closedir(d);
+    int n = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY);
+        assert_true(fd >= 0 && n < max);
+        fds[n++] = fd;
+        if (fd >= top) break;
+    }
+    *next = fds[n - 1] + 1;
+    return n;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Out of descriptors with every connection busy in a handler (nothing to
+ * evict): accepting pauses, the loop does not spin, and the clients that
+ * waited are served once descriptors are back. */
+static void test_accept_pause(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    int busy[3];
+    for (int i = 0; i < 3; i++) {
+        busy[i] = dial(f->port);
+        send_str(busy[i], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    usleep(200000);
+    /* The clients' sockets first, then no descriptor left: the server's
+     * accept() is what fails (client and server share this process). */
+    int waiting[2] = {socket(AF_INET, SOCK_STREAM, 0), socket(AF_INET, SOCK_STREAM, 0)};
+    int fill[256], next;
+    int nfill = fill_fds(fill, 256, &next);
+    struct rlimit old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    struct rlimit low = {(rlim_t)next, old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(connect(waiting[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    send_str(waiting[0], "GET /v1/echo/w HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    double c0 = cpu_seconds();
+    usleep(500000);
+    double used = cpu_seconds() - c0;
+    uint64_t paused = __atomic_load_n(&f->api->st.accept_paused, __ATOMIC_RELAXED);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (paused < 1) fail_msg("accepting never paused");
+    if (paused > 10) fail_msg("accepting paused %llu times in 0.5 s", (unsigned long long)paused);
+    if (used > 0.25) fail_msg("%.2f s of CPU in 0.5 s while out of descriptors", used);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(waiting[0], &out, 3000), 0);
+    assert_contains(out.data, "\"id\":\"w\"");
+    for (int i = 0; i < 3; i++)
+        close(busy[i]);
+    close(waiting[0]);
+    close(waiting[1]);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    hd_buf_free(&out);
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1496,6 +1579,7 @@ int main(void)
         cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
         cmocka_unit_test(test_keep_alive_head_expect), cmocka_unit_test(test_stream),
         cmocka_unit_test(test_unsent_bounds), cmocka_unit_test(test_reconfigure),
+        cmocka_unit_test(test_accept_pause),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
