@@ -1176,8 +1176,9 @@ int hd_agent_run(const hd_agent_opts_t *o)
     char host[300];
     snprintf(host, sizeof(host), strchr(a->cfg.bind_host, ':') ? "[%s]" : "%s", a->cfg.bind_host);
     printf("heed agent %s: node %s, %zu checks, data in %s\n"
-           "API: http://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
-           HEED_VERSION, a->cfg.node, a->checks.n, a->cfg.data_dir, host, hd_api_port(a->api));
+           "API: %s://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
+           HEED_VERSION, a->cfg.node, a->checks.n, a->cfg.data_dir,
+           a->cfg.tls.cert_file ? "https" : "http", host, hd_api_port(a->api));
     fflush(stdout);
     event_base_dispatch(a->base);
     rc = 0;

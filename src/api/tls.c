@@ -76,7 +76,9 @@ struct hd_api_tls_s *hd_api_tls_new(const hd_api_tls_opts_t *o, char *err, size_
         what = "cert_file (a PEM certificate)";
         path = o->cert_file;
     } else if (f->SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
-        what = "key_file (a PEM private key)";
+        what = ERR_GET_REASON(f->ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH
+                   ? "key_file (it does not belong to cert_file's certificate)"
+                   : "key_file (a PEM private key)";
         path = o->key_file;
     } else if (f->SSL_CTX_check_private_key(ctx) != 1) {
         what = "key_file (it does not belong to cert_file's certificate)";

@@ -135,7 +135,7 @@ def tcp_listener(reg, port=0):
 
 # --- the agent -----------------------------------------------------------
 
-API_LINE = re.compile(r"^API: http://(\S+):(\d+)/v1/checks", re.MULTILINE)
+API_LINE = re.compile(r"^API: https?://(\S+):(\d+)/v1/checks", re.MULTILINE)
 
 
 class Agent:
