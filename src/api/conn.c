@@ -556,6 +556,10 @@ static void drained(hd_api_conn_t *c)
     set_timer(c, c->api->t_idle, T_PHASE);
     if (!c->peer_eof) start_reading(c);
     if (c->in_len) process(c); /* a pipelined request */
+    /* Bytes OpenSSL decrypted already make the socket no more readable:
+     * read them on the next turn. */
+    if (!c->dead && c->ssl && c->reading && hd_api_tls_pending(c->ssl) > 0)
+        event_active(&c->rev, EV_READ, 1);
 }
 
 /* Writes what c holds, produces more of a stream while c holds less than

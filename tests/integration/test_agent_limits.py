@@ -11,25 +11,32 @@ well-behaved client from 127.0.0.1. Issue 8:
     agent closes them, do not lock a well-behaved client out;
   * item 9: 1,000 checks, and 1,500 connections that ask for the list or
     /metrics and never read: the agent's memory stays bounded and
-    /v1/status answers.
+    /v1/status answers;
+  * IPv6 clients count per /64: in a network namespace the test makes,
+    three addresses of one /64 share one client's cap, another /64 has
+    its own.
 
 Every flood is bounded in count and time, and its sockets are closed by
 the test. The figures (CPU, RSS, latencies) are printed for the record;
 the asserted bounds are generous (they hold under ASan): timing goals are
 bench/'s."""
 
+import json
 import os
 import re
 import resource
+import shutil
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HeedTestCase, main, scaled, wait_until  # noqa: E402
-from agent_harness import Agent, http_call, tcp_listener  # noqa: E402
+from harness import HEED, HeedTestCase, main, scaled, wait_until  # noqa: E402
+from agent_harness import Agent, http_call, tcp_listener, to_yaml  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 ATTACKERS = ["127.0.0.%d" % i for i in range(2, 12)]
@@ -264,6 +271,61 @@ class Limits(HeedTestCase):
         lst.close()
         met.close()
         self.assertEqual(a.stop(), 0, a.stderr())
+
+    @unittest.skipIf(os.geteuid() != 0 or not shutil.which("ip"), "needs root and ip(8)")
+    def test_ipv6_clients_count_per_64(self):
+        ns = "hdlim%d" % (os.getpid() % 100000)
+        subprocess.run(["ip", "netns", "add", ns], check=True, timeout=20)
+        self.reg.callback("delete netns " + ns,
+                          lambda: subprocess.run(["ip", "netns", "del", ns], timeout=20))
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, timeout=20)
+        addrs = ["2001:db8:1:2::1", "2001:db8:1:2::10", "2001:db8:1:2::11", "2001:db8:1:2::12",
+                 "2001:db8:1:3::10"]
+        for a in addrs:
+            subprocess.run(["ip", "-n", ns, "addr", "add", a + "/128", "dev", "lo", "nodad"],
+                           check=True, timeout=20)
+        d = self.reg.tempdir()
+        cfg = os.path.join(d, "heed.yaml")
+        with open(cfg, "w") as f:
+            f.write(to_yaml({"bind": "[%s]:18600" % addrs[0], "data_dir": os.path.join(d, "data"),
+                             "tokens": [{"secret": "m", "role": "management"}],
+                             "allow_plaintext": True, "limits": {"max_conns_per_client": 2}}))
+        with open(os.path.join(d, "out"), "w") as o, open(os.path.join(d, "err"), "w") as e:
+            proc = self.reg.popen(["ip", "netns", "exec", ns, HEED, "agent", "-c", cfg],
+                                  stdout=o, stderr=e)
+
+        def up():
+            with open(os.path.join(d, "out")) as f:
+                return proc.poll() is not None or "API:" in f.read()
+        wait_until(up, 20, what="the agent's API line")
+        self.assertIsNone(proc.poll())
+        client = r"""
+import json, socket, sys
+out, keep = [], []
+for src in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6)
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((sys.argv[1], 18600))
+    s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Consul-Token: m\r\n\r\n")
+    try:
+        out.append(s.recv(12).decode() or "closed")
+    except ConnectionResetError:  # closed at once, the request unread
+        out.append("closed")
+    except OSError as e:
+        out.append("error " + str(e))
+    keep.append(s)
+print(json.dumps(out))
+"""
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", client] + addrs,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # ::10 and ::11 fill 2001:db8:1:2::/64's two; ::12 is refused;
+        # 2001:db8:1:3::10 is another client.
+        self.assertEqual(json.loads(r.stdout), ["HTTP/1.1 200", "HTTP/1.1 200", "closed",
+                                                "HTTP/1.1 200"])
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(scaled(30)), 0)
 
 
 if __name__ == "__main__":
