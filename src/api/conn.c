@@ -556,6 +556,11 @@ static void drained(hd_api_conn_t *c)
     set_timer(c, c->api->t_idle, T_PHASE);
     if (!c->peer_eof) start_reading(c);
     if (c->in_len) process(c); /* a pipelined request */
+    if (!c->dead && !c->in_borrowed && c->in && !c->in_len) { /* an idle connection holds none */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_off = 0;
+    }
     /* Bytes OpenSSL decrypted already make the socket no more readable:
      * read them on the next turn. */
     if (!c->dead && c->ssl && c->reading && hd_api_tls_pending(c->ssl) > 0)
