@@ -11,7 +11,7 @@
  * per phase (its timeout is per read), no bound on a connection's output
  * and no TLS without libevent_openssl (a second, shared libevent). The
  * layer here is a few hundred lines on the same loop and is faster:
- * requests are parsed in place, and a reply is one writev().
+ * requests are parsed in place, and a reply is one sendmsg().
  *
  * A connection is in one state at a time:
  *   HANDSHAKE  TLS handshake                         deadline: header, from accept
@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,7 +341,7 @@ static void finish_conn(hd_api_conn_t *c)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* The output queue: segments written with writev() and freed as they
+/* The output queue: segments written with sendmsg() and freed as they
  * go. Not libevent's evbuffer: after a referenced block, evbuffer_add
  * sizes its next chain like that block (a 2-byte "\r\n" after a 16 KiB
  * part cost a 16.5 KiB chain), and a partly sent reference keeps its whole
@@ -351,6 +352,17 @@ typedef struct seg_s {
     size_t len;
     void *mem; /* freed once sent; NULL: the bytes follow this struct */
 } seg_t;
+
+/* writev() that never raises SIGPIPE when the client has gone: the
+ * server must not depend on how the process set that signal up. */
+static ssize_t send_iov(int fd, struct iovec *iov, int n)
+{
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)n;
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
 
 static void out_push(hd_api_conn_t *c, seg_t *g)
 {
@@ -471,7 +483,7 @@ static ssize_t write_out(hd_api_conn_t *c)
                 iov[k].iov_base = (void *)g->p;
                 iov[k].iov_len = g->len;
             }
-            w = writev(c->fd, iov, k);
+            w = send_iov(c->fd, iov, k);
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
         }
         if (w <= 0) {
@@ -555,7 +567,7 @@ static void drained(hd_api_conn_t *c)
     lru_set(c, L_IDLE);
     set_timer(c, c->api->t_idle, T_PHASE);
     if (!c->peer_eof) start_reading(c);
-    if (c->in_len) process(c); /* a pipelined request */
+    if (c->in_len) process(c);                                /* a pipelined request */
     if (!c->dead && !c->in_borrowed && c->in && !c->in_len) { /* an idle connection holds none */
         free(c->in);
         c->in = NULL;
@@ -755,7 +767,7 @@ static size_t build_head(hd_api_conn_t *c, const hd_api_rq_t *q, char *out, int 
 }
 
 /* Head (a buffer of the caller's) and body (taken) onto c's output: one
- * writev() straight to the socket when nothing is queued before them. */
+ * sendmsg() straight to the socket when nothing is queued before them. */
 static void send_whole(hd_api_conn_t *c, const char *head, size_t hlen, char *body, size_t blen)
 {
     if (c->ssl || c->olen) {
@@ -764,7 +776,7 @@ static void send_whole(hd_api_conn_t *c, const char *head, size_t hlen, char *bo
         return;
     }
     struct iovec iov[2] = {{(void *)head, hlen}, {body, blen}};
-    ssize_t n = writev(c->fd, iov, blen ? 2 : 1);
+    ssize_t n = send_iov(c->fd, iov, blen ? 2 : 1);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             free(body);
@@ -1403,6 +1415,9 @@ int hd_api_listen(hd_api_t *api, const char *host, int port, char *err, size_t e
         api->tls = hd_api_tls_new(&api->o.tls, err, errlen);
         if (!api->tls) return -1;
         api->tls_rec = hd_xmalloc(TLS_RECORD);
+        /* OpenSSL writes with write(2), which raises SIGPIPE when the
+         * client has gone (plain replies use MSG_NOSIGNAL). */
+        signal(SIGPIPE, SIG_IGN);
     }
     char where[300], ps[16];
     snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
