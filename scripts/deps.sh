@@ -15,6 +15,7 @@ pkgs=(
   fping iproute2 procps
   dnsmasq-base  # dns:// tests: a name server on a loopback port (no system service)
   prometheus    # promtool: tests/unit/test_metrics checks the /metrics text with it
+  openssl curl  # TLS tests: certificates made per test; an HTTPS client in a namespace
 )
 
 missing=()

@@ -28,9 +28,12 @@
 #include "api/server.h"
 #include "store/history.h"
 #include "store/store.h"
+#include "util/fdlimit.h"
 #include "util/mem.h"
 #include "util/time.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
@@ -144,6 +147,16 @@ hd_agent_check_t *hd_agent_check_next(hd_agent_t *a, const hd_scope_t *s, size_t
     while ((slot = hd_map_next(&a->checks, pos)))
         if (visible(slot->val, s)) return slot->val;
     return NULL;
+}
+
+void hd_agent_check_hold(hd_agent_check_t *c)
+{
+    c->refs++;
+}
+
+void hd_agent_check_release(hd_agent_check_t *c)
+{
+    unref(c);
 }
 
 /* Makes the probe target follow the definition's expectations that the
@@ -908,6 +921,69 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     evtimer_add(a->tick, &tv);
 }
 
+/* ---- the API server's options ----------------------------------------------- */
+
+static int ms_of(int64_t us)
+{
+    int64_t ms = us / 1000;
+    return ms > INT_MAX ? INT_MAX : ms < 1 ? 1 : (int)ms;
+}
+
+/* The API server's options for cfg; toks has room for cfg->ntokens and
+ * holds pointers into cfg. nofile: the open-file limit, from which the
+ * connection cap comes unless limits.max_conns sets it. */
+static void api_opts(const hd_config_t *cfg, long nofile, hd_api_token_t *toks, hd_api_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        toks[i].secret = cfg->tokens[i].secret;
+        toks[i].role = cfg->tokens[i].role == HD_CONFIG_ROLE_MANAGEMENT ? HD_ROLE_MANAGEMENT
+                       : cfg->tokens[i].role == HD_CONFIG_ROLE_WRITE    ? HD_ROLE_WRITE
+                                                                        : HD_ROLE_READ;
+        toks[i].tenant = cfg->tokens[i].tenant;
+    }
+    const hd_config_limits_t *l = &cfg->limits;
+    o->tokens = toks;
+    o->ntokens = cfg->ntokens;
+    o->max_body_bytes = l->max_body_bytes;
+    o->max_header_bytes = l->max_header_bytes;
+    o->max_conns = l->max_conns ? l->max_conns : hd_fdlimit_conns(nofile);
+    o->max_conns_per_client = l->max_conns_per_client;
+    o->header_timeout_ms = ms_of(l->header_timeout_us);
+    o->body_timeout_ms = ms_of(l->body_timeout_us);
+    o->idle_timeout_ms = ms_of(l->idle_timeout_us);
+    o->send_timeout_ms = ms_of(l->send_timeout_us);
+    o->max_unsent_bytes = l->max_unsent_bytes;
+    o->max_unsent_total = l->max_unsent_total;
+    o->rate = cfg->rate_limits.api.rate > 0 ? cfg->rate_limits.api.rate : -1;
+    o->burst = cfg->rate_limits.api.burst;
+    o->tls.cert_file = cfg->tls.cert_file;
+    o->tls.key_file = cfg->tls.key_file;
+    o->tls.ca_file = cfg->tls.ca_file;
+    o->tls.verify_incoming = cfg->tls.verify_incoming;
+    o->tls.min_version = cfg->tls.min_version;
+    o->allow_plaintext = cfg->allow_plaintext;
+}
+
+int hd_agent_check_api(const hd_config_t *cfg, char *err, size_t errlen)
+{
+    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
+    hd_api_opts_t o;
+    api_opts(cfg, 1024, toks, &o);
+    int rc = hd_api_check(&o, cfg->bind_host, err, errlen);
+    free(toks);
+    return rc;
+}
+
+/* GET /v1/ping's own rate limit (rate_limits.ping); 0 lifts it. */
+static void ping_limit(hd_agent_t *a)
+{
+    const hd_config_rate_t *lim = &a->cfg.rate_limits.ping;
+    double burst = lim->burst > 0 ? lim->burst : lim->rate < 1 ? 1 : lim->rate;
+    (void)hd_api_route_limit(a->api, "GET", "/v1/ping", lim->rate > 0 ? lim->rate : 0,
+                             burst); /* the route exists: hd_agent_routes made it */
+}
+
 /* ---- configuration: start-up and reload ------------------------------------ */
 
 /* Takes the config's check definitions into the registry, keeping the
@@ -970,6 +1046,49 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
     }
 }
 
+/* Takes the API's part of a reloaded config: tokens, limits, rate limits
+ * and TLS files. 0, or -1 with err (nothing changed). */
+static int reload_api(hd_agent_t *a, hd_config_t *cfg, char *err, size_t errlen)
+{
+    int had_tls = a->cfg.tls.cert_file != NULL, has_tls = cfg->tls.cert_file != NULL;
+    if (had_tls != has_tls) { /* the listener speaks one or the other */
+        fprintf(stderr, "heed agent: reload: turning TLS %s takes effect at the next start\n",
+                has_tls ? "on" : "off");
+        hd_config_tls_t keep = cfg->tls;
+        cfg->tls = a->cfg.tls;
+        a->cfg.tls = keep; /* swapped back below: the running one stays */
+    }
+    if (hd_agent_check_api(cfg, err, errlen) < 0) goto bad;
+    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
+    hd_api_opts_t o;
+    api_opts(cfg, a->nofile, toks, &o);
+    int rc = hd_api_reconfigure(a->api, &o, err, errlen);
+    free(toks);
+    if (rc < 0) goto bad;
+    /* The running config takes cfg's API part; cfg gets the old to free. */
+    hd_config_token_t *t = a->cfg.tokens;
+    size_t nt = a->cfg.ntokens;
+    a->cfg.tokens = cfg->tokens;
+    a->cfg.ntokens = cfg->ntokens;
+    cfg->tokens = t;
+    cfg->ntokens = nt;
+    hd_config_tls_t tls = a->cfg.tls;
+    a->cfg.tls = cfg->tls;
+    cfg->tls = tls;
+    a->cfg.limits = cfg->limits;
+    a->cfg.rate_limits = cfg->rate_limits;
+    a->cfg.allow_plaintext = cfg->allow_plaintext;
+    ping_limit(a);
+    return 0;
+bad:
+    if (had_tls != has_tls) { /* undo the swap above */
+        hd_config_tls_t keep = cfg->tls;
+        cfg->tls = a->cfg.tls;
+        a->cfg.tls = keep;
+    }
+    return -1;
+}
+
 static void reload(hd_agent_t *a)
 {
     if (!a->config_path) {
@@ -983,13 +1102,28 @@ static void reload(hd_agent_t *a)
         fprintf(stderr, "heed agent: reload failed, the running config stays:\n%s\n", err);
         return;
     }
+    /* The command line still wins over the file, as at start. */
+    if (a->opt_data_dir) {
+        free(cfg.data_dir);
+        cfg.data_dir = hd_xstrdup(a->opt_data_dir);
+    }
+    if (a->opt_bind) (void)hd_config_parse_bind(a->opt_bind, &cfg, err, sizeof(err));
     if (strcmp(cfg.data_dir, a->cfg.data_dir) != 0 ||
-        strcmp(cfg.bind_host, a->cfg.bind_host) != 0 || cfg.bind_port != a->cfg.bind_port)
+        strcmp(cfg.bind_host, a->cfg.bind_host) != 0 || cfg.bind_port != a->cfg.bind_port) {
         fprintf(stderr, "heed agent: reload: bind and data_dir changes take effect at the next "
                         "start\n");
+        /* Until then the API's rules are judged for where it listens. */
+        free(cfg.bind_host);
+        cfg.bind_host = hd_xstrdup(a->cfg.bind_host);
+    }
+    if (reload_api(a, &cfg, err, sizeof(err)) < 0) {
+        a->reload_errors_total++;
+        fprintf(stderr, "heed agent: reload failed, the running config stays:\n%s\n", err);
+        hd_config_free(&cfg);
+        return;
+    }
     apply_config_checks(a, &cfg, hd_time_now_us());
     /* Keep what only a restart can change; take the rest. */
-    a->cfg.limits.output_max_bytes = cfg.limits.output_max_bytes;
     a->cfg.enable_api_exec_checks = cfg.enable_api_exec_checks;
     a->cfg.enable_api_file_checks = cfg.enable_api_file_checks;
     char **paths = a->cfg.api_file_paths; /* swapped: the old list goes with cfg */
@@ -1220,6 +1354,8 @@ static void agent_free(hd_agent_t *a)
     if (a->tmp_dir) remove_dir(a->tmp_dir);
     free(a->tmp_dir);
     free(a->config_path);
+    free(a->opt_bind);
+    free(a->opt_data_dir);
     hd_config_free(&a->cfg);
     if (a->base) event_base_free(a->base);
 }
@@ -1228,22 +1364,8 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
 {
     hd_config_t *cfg = &a->cfg;
     hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
-    for (size_t i = 0; i < cfg->ntokens; i++) {
-        toks[i].secret = cfg->tokens[i].secret;
-        toks[i].role = cfg->tokens[i].role == HD_CONFIG_ROLE_MANAGEMENT ? HD_ROLE_MANAGEMENT
-                       : cfg->tokens[i].role == HD_CONFIG_ROLE_WRITE    ? HD_ROLE_WRITE
-                                                                        : HD_ROLE_READ;
-        toks[i].tenant = cfg->tokens[i].tenant;
-    }
     hd_api_opts_t o;
-    memset(&o, 0, sizeof(o));
-    o.tokens = toks;
-    o.ntokens = cfg->ntokens;
-    o.max_body_bytes = cfg->limits.max_body_bytes;
-    o.max_header_bytes = cfg->limits.max_header_bytes;
-    o.max_conns_per_ip = cfg->limits.max_conns_per_client;
-    o.rate = cfg->rate_limits.api.rate > 0 ? cfg->rate_limits.api.rate : -1;
-    o.burst = cfg->rate_limits.api.burst;
+    api_opts(cfg, a->nofile, toks, &o);
     a->api = hd_api_new(a->base, &o);
     free(toks);
     if (hd_agent_routes(a, a->api, err, errlen) < 0) return -1;
@@ -1302,6 +1424,12 @@ int hd_agent_run(const hd_agent_opts_t *o)
     }
     if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
     if (o->dev && o->bind) dev_follow_bind(&a->cfg);
+    /* What the flags override, for a reload to override again. */
+    if (o->data_dir) a->opt_data_dir = hd_xstrdup(a->cfg.data_dir); /* made absolute */
+    if (o->bind) a->opt_bind = hd_xstrdup(o->bind);
+    /* Connections, probes and the store all need descriptors; the cap on
+     * connections comes from this limit (fdlimit.h). */
+    a->nofile = hd_fdlimit_raise();
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,
                 strerror(errno));
@@ -1393,8 +1521,9 @@ int hd_agent_run(const hd_agent_opts_t *o)
     char host[300];
     snprintf(host, sizeof(host), strchr(a->cfg.bind_host, ':') ? "[%s]" : "%s", a->cfg.bind_host);
     printf("heed agent %s: node %s, %zu checks, data in %s\n"
-           "API: http://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
-           HEED_VERSION, a->cfg.node, a->checks.n, a->cfg.data_dir, host, hd_api_port(a->api));
+           "API: %s://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
+           HEED_VERSION, a->cfg.node, a->checks.n, a->cfg.data_dir,
+           a->cfg.tls.cert_file ? "https" : "http", host, hd_api_port(a->api));
     fflush(stdout);
     event_base_dispatch(a->base);
     rc = 0;

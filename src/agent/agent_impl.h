@@ -55,6 +55,9 @@ struct hd_agent_s {
     struct event_base *base;
     hd_config_t cfg;
     char *config_path; /* for SIGHUP; NULL in --dev */
+    char *opt_bind;     /* --bind, re-applied on SIGHUP; NULL without */
+    char *opt_data_dir; /* --data-dir, likewise */
+    long nofile;        /* the open-file limit after raising it */
     char *tmp_dir;     /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;
@@ -113,6 +116,11 @@ hd_agent_check_t *hd_agent_check_next(hd_agent_t *a, const hd_scope_t *s, size_t
  * checks and TTL checks always may. */
 int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d, const char **code,
                                 char *why, size_t whylen);
+/* Keeps c's memory while a reply still has to show it (a streamed list):
+ * the check may be removed meanwhile (c->removed), not freed. Each hold
+ * is paired with a release. */
+void hd_agent_check_hold(hd_agent_check_t *c);
+void hd_agent_check_release(hd_agent_check_t *c);
 /* Stores a new API-created definition (taking def) and starts it once the
  * write is durable. HD_STORE_ECONFLICT when its tenant has the id. */
 int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb cb, void *arg);

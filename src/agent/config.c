@@ -1312,8 +1312,8 @@ void hd_config_defaults(hd_config_t *out)
     out->limits.body_timeout_us = 30 * HD_USEC_PER_SEC;
     out->limits.idle_timeout_us = 15 * HD_USEC_PER_SEC;
     out->limits.send_timeout_us = 30 * HD_USEC_PER_SEC;
-    out->limits.max_unsent_bytes = 1 * MIB;
-    out->limits.max_unsent_total = 64 * MIB;
+    out->limits.max_unsent_bytes = 64 * KIB;
+    out->limits.max_unsent_total = 32 * MIB;
     out->limits.output_max_bytes = 4096;
     out->tls.min_version = 12;
     out->rate_limits.api.rate = 0; /* unlimited */

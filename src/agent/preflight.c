@@ -1,9 +1,9 @@
 /* preflight — the agent's start-up checks (see preflight.h). */
 #include "agent/preflight.h"
+#include "agent/agent.h"
 #include "store/store.h"
 #include "util/mem.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,16 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") == 0) return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
-}
 
 /* A TLS file (key names it: "tls.cert_file") must be a file this process
  * can read. Its contents are the API server's to judge. */
@@ -90,34 +80,20 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 
 static int check(const hd_config_t *cfg, char *err, size_t errlen)
 {
-    const char *host = cfg->bind_host;
-    int tls = cfg->tls.cert_file && cfg->tls.key_file;
-    if (cfg->ntokens == 0 && !is_loopback(host)) {
-        snprintf(err, errlen,
-                 "heed agent: refusing to listen on %s without tokens: anyone who can reach it "
-                 "could change checks. Configure tokens, or bind 127.0.0.1",
-                 host);
-        return -1;
-    }
-    if (!tls && !cfg->allow_plaintext && !is_loopback(host)) {
-        snprintf(err, errlen,
-                 "heed agent: refusing to serve plain HTTP on %s: tokens would cross the network "
-                 "in clear text. Configure tls (cert_file and key_file), set allow_plaintext: "
-                 "true, or bind 127.0.0.1",
-                 host);
-        return -1;
-    }
+    /* Readable first, for a message that names the key; then the API
+     * server's own judgement: tokens and TLS beyond loopback, and the
+     * certificate, key and CA loaded as a start loads them. */
     if (check_readable("tls.cert_file", cfg->tls.cert_file, err, errlen) < 0 ||
         check_readable("tls.key_file", cfg->tls.key_file, err, errlen) < 0 ||
         check_readable("tls.ca_file", cfg->tls.ca_file, err, errlen) < 0)
         return -1;
-    /* HOOK(tls): once the API server can load certificates (src/api/server.c,
-     * hd_api_tls_check or its like), call it here, so that a PEM file that
-     * does not parse, a key that does not match its certificate or an
-     * expired certificate is refused by --validate as by start-up. Until
-     * then the files are checked for reading only. */
+    char why[2048];
+    if (hd_agent_check_api(cfg, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "heed agent: %s", why);
+        return -1;
+    }
     if (check_data_dir(cfg->data_dir, err, errlen) < 0) return -1;
-    char path[4096], why[2048];
+    char path[4096];
     snprintf(path, sizeof(path), "%s/heed.db", cfg->data_dir);
     if (hd_store_check(path, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "heed agent: %s", why);

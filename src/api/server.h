@@ -1,10 +1,19 @@
-/* server — the agent's HTTP API server core on the libevent loop (evhttp):
- * listening, routing, authentication, rate limits, bounds, JSON replies,
- * asynchronous replies and statistics. Resource handlers (checks, ping,
- * metrics, ...) live in their own files and plug in with hd_api_route().
+/* server — the agent's HTTP API server on the libevent loop: its own
+ * HTTP/1.1 layer (api/head.h, api/chunked.h, api/conn.c), HTTPS
+ * (api/tls.c), routing, authentication, rate limits, bounds, JSON replies,
+ * asynchronous and streamed replies, and statistics. Resource handlers
+ * (checks, ping, metrics, ...) live in their own files and plug in with
+ * hd_api_route().
  *
  * A request goes through, in this order:
- *   413 too_large    Content-Length over max_body_bytes (the body is not read)
+ *   400 bad_request, 414 uri_too_long, 431 headers_too_large,
+ *   505 version_not_supported, 501 not_implemented, 417 expectation_failed:
+ *                    a head that is not HTTP/1.x as head.h reads it (the
+ *                    connection then ends)
+ *   501 not_implemented  a method no route has (FOO, TRACE, CONNECT)
+ *   413 too_large    a body over max_body_bytes, by Content-Length before it
+ *                    is read, or as a chunked body grows (the connection ends)
+ *   408 request_timeout  the head or body did not arrive in time
  *   400 bad_path     a target that is not a path, or a bad percent-escape
  *   404 not_found    no route has this path
  *   405 method_not_allowed  a route has the path, not the method (Allow: lists them)
@@ -13,29 +22,45 @@
  *   403 forbidden    the token's role is below the route's
  *   429 rate_limited the caller's bucket or the route's is empty (Retry-After: s)
  *   400 bad_json     POST/PUT/PATCH with a body that is not a JSON object
- * and then the handler. Every error body is {"error": "...", "code": "..."},
- * except two that evhttp 2.1 answers itself, with an HTML body, before any
- * hook of ours runs: a head over max_header_bytes (400, connection closed)
- * and a chunked body that grows over max_body_bytes (413).
+ * and then the handler. Every error body is {"error": "...", "code": "..."}.
+ * HEAD is answered wherever GET is, without the body.
+ *
+ * Connections (api/conn.c): keep-alive as HTTP/1.1 and 1.0 define it,
+ * pipelining (one request at a time, in order), Expect: 100-continue.
+ * Deadlines by phase: the head within header_timeout_ms (from the
+ * connection's start, or from the first byte of a later request), the
+ * body within body_timeout_ms, an idle keep-alive connection at most
+ * idle_timeout_ms, and a reply must make progress within send_timeout_ms.
+ * A request in a handler's hands has no deadline (long polls are the
+ * handler's business). At max_conns open connections a new one closes the
+ * oldest idle connection (then the oldest still sending its head) instead
+ * of being refused; past max_conns_per_client from one client (an IPv4
+ * address or an IPv6 /64) it is refused. Running out of descriptors
+ * pauses accepting for a moment (one line a second on stderr at most).
+ *
+ * Output: a reply built whole is queued whole; a streamed reply
+ * (hd_api_reply_stream) is produced only while the connection holds less
+ * than max_unsent_bytes unsent. When all connections together hold more
+ * than max_unsent_total, the ones whose output waited longest are closed.
  *
  * Authentication: with no token configured every request is management
- * with no tenant, so the agent must then listen on loopback only (the
- * agent enforces that, not this module). With tokens, a request carries one
- * in "X-Consul-Token: S" or "Authorization: Bearer S" (Consul's order).
- * Secrets are compared in constant time. Which tenant a request works in
- * is api/scope.h's (the handlers').
+ * with no tenant, so the agent must then listen on loopback only
+ * (hd_api_check). With tokens, a request carries one in "X-Consul-Token:
+ * S" or "Authorization: Bearer S" (Consul's order). Secrets are compared in
+ * constant time. Which tenant a request works in is api/scope.h's (the
+ * handlers').
  *
  * Rate limits are token buckets per caller: per token when tokens are
- * configured, else per client IP address. A route may have its own limit,
- * a separate bucket per caller (e.g. GET /v1/ping, 12 a minute as nova's
- * os-fping).
+ * configured, else per client. A route may have its own limit, a separate
+ * bucket per caller (e.g. GET /v1/ping, 12 a minute as nova's os-fping).
  *
  * Lifetime of a request: a handler gets an hd_api_req_t and must finish it
- * exactly once with hd_api_reply_json (or _json_buf), hd_api_reply_text or
- * hd_api_error, now or later from another callback on the same loop. Until
- * then the request stays valid even if the client goes away: its cancel
- * callback (hd_api_on_cancel) runs, and the eventual reply is dropped. This
- * holds across hd_api_free as well. */
+ * exactly once with hd_api_reply_json (or _json_buf), hd_api_reply_text,
+ * hd_api_reply_stream or hd_api_error, now or later from another callback
+ * on the same loop. Until then the request stays valid even if the client
+ * goes away: its cancel callback (hd_api_on_cancel) runs, and the eventual
+ * reply is dropped. This holds across hd_api_free and hd_api_reconfigure
+ * as well: a request answers under the tokens it was checked against. */
 #ifndef HD_API_SERVER_H
 #define HD_API_SERVER_H
 
@@ -64,25 +89,46 @@ typedef struct hd_api_token_s {
     double burst;       /* 0: the opts' burst */
 } hd_api_token_t;
 
+/* HTTPS, as Consul serves it. cert_file NULL: plain HTTP. */
+typedef struct hd_api_tls_opts_s {
+    const char *cert_file; /* PEM certificate, intermediates after it */
+    const char *key_file;  /* PEM private key */
+    const char *ca_file;   /* PEM CAs that sign client certificates, or NULL */
+    int verify_incoming;   /* clients need a certificate signed by ca_file */
+    int min_version;       /* 12 or 13: TLS 1.2 or 1.3 as the floor [12] */
+} hd_api_tls_opts_t;
+
 /* Bounds and settings. A field left 0 takes the default in brackets. */
 typedef struct hd_api_opts_s {
     const hd_api_token_t *tokens; /* copied by hd_api_new; none: no authentication */
     size_t ntokens;
-    size_t max_body_bytes;   /* request body [1 MiB] */
-    size_t max_header_bytes; /* request line and headers [16 KiB] */
-    int max_conns;           /* open connections in all [1024]; more are closed */
-    int max_conns_per_ip;    /* open connections from one address [64] */
-    int request_timeout_ms;  /* a request must arrive whole, and a reply be taken,
-                                within this; idle keep-alive ends after it too [30 s] */
-    double rate;             /* requests per second per caller; <0 none [none] */
-    double burst;            /* bucket size [max(1, rate)] */
+    size_t max_body_bytes;    /* request body [1 MiB] */
+    size_t max_header_bytes;  /* request line and headers [16 KiB] */
+    int max_conns;            /* open connections in all [1024] */
+    int max_conns_per_client; /* from one IPv4 address or IPv6 /64 [200] */
+    int header_timeout_ms;    /* a request head arrives within [10 s] */
+    int body_timeout_ms;      /* a request body arrives within [30 s] */
+    int idle_timeout_ms;      /* a keep-alive connection idles at most [15 s] */
+    int send_timeout_ms;      /* a reply makes progress within [30 s] */
+    size_t max_unsent_bytes;  /* streamed output held for one connection [64 KiB] */
+    size_t max_unsent_total;  /* output held for all connections [32 MiB] */
+    double rate;              /* requests per second per caller; <0 none [none] */
+    double burst;             /* bucket size [max(1, rate)] */
+    hd_api_tls_opts_t tls;    /* paths copied by hd_api_new, loaded by hd_api_listen */
+    int allow_plaintext;      /* hd_api_check: plain HTTP beyond loopback is allowed */
 } hd_api_opts_t;
 
-#define HD_API_DEFAULT_MAX_BODY     (1u << 20)
-#define HD_API_DEFAULT_MAX_HEADER   (16u << 10)
-#define HD_API_DEFAULT_MAX_CONNS    1024
-#define HD_API_DEFAULT_CONNS_PER_IP 64
-#define HD_API_DEFAULT_TIMEOUT_MS   30000
+#define HD_API_DEFAULT_MAX_BODY         (1u << 20)
+#define HD_API_DEFAULT_MAX_HEADER       (16u << 10)
+#define HD_API_DEFAULT_MAX_CONNS        1024
+#define HD_API_DEFAULT_CONNS_PER_CLIENT 200
+#define HD_API_DEFAULT_HEADER_MS        10000
+#define HD_API_DEFAULT_BODY_MS          30000
+#define HD_API_DEFAULT_IDLE_MS          15000
+#define HD_API_DEFAULT_SEND_MS          30000
+#define HD_API_DEFAULT_UNSENT           (64u << 10)
+#define HD_API_DEFAULT_UNSENT_TOTAL     (32u << 20)
+#define HD_API_STREAM_CHUNK             (16u << 10) /* what a stream producer adds per call */
 
 /* Counters for GET /metrics; see hd_api_write_metrics. */
 typedef struct hd_api_stats_s {
@@ -90,10 +136,15 @@ typedef struct hd_api_stats_s {
     uint64_t dropped;         /* replies dropped: the client was gone */
     uint64_t conns_accepted;  /* connections taken */
     uint64_t conns_rejected;  /* connections closed at once: over a connection limit */
-    uint64_t conns_timed_out; /* connections closed: request_timeout_ms passed */
+    uint64_t conns_evicted;   /* idle connections closed to make room for new ones */
+    uint64_t conns_timed_out; /* closed: a head, body or idle deadline passed */
+    uint64_t send_timeouts;   /* closed: a reply made no progress within send_timeout */
+    uint64_t unsent_closed;   /* closed: all connections' unsent output passed the total */
+    uint64_t accept_paused;   /* accepting paused: no descriptor left (EMFILE, ENFILE) */
+    uint64_t tls_failures;    /* TLS handshakes that failed */
     int64_t conns_open;
     uint64_t rate_limited; /* 429 replies */
-    hd_hist_t latency;     /* request fully read → reply handed to evhttp */
+    hd_hist_t latency;     /* request fully read → reply queued */
 } hd_api_stats_t;
 
 typedef struct hd_api_s hd_api_t;
@@ -113,14 +164,43 @@ struct hd_api_req_s {
 
 typedef void (*hd_api_handler_fn)(hd_api_req_t *r, void *arg);
 typedef void (*hd_api_cancel_fn)(hd_api_req_t *r, void *arg);
+/* A streamed reply's producer: appends the next part of the body to out
+ * (which may hold earlier parts: add about HD_API_STREAM_CHUNK bytes, at
+ * least one) and returns 1 while more follows, 0 after the last part. out
+ * NULL: the reply is abandoned (the client left, the server is freed, or
+ * the request was HEAD): free what it holds and return 0. The request
+ * (hd_api_query, ...) stays valid until then. */
+typedef int (*hd_api_stream_fn)(hd_api_req_t *r, hd_buf_t *out, void *arg);
 
 /* A server on base; nothing listens yet. opts may be NULL (all defaults). */
 hd_api_t *hd_api_new(struct event_base *base, const hd_api_opts_t *opts);
 
 /* Listens on host (an IPv4 or IPv6 literal, or a name) and port (0: any
- * free port, see hd_api_port). May be called more than once. Returns 0, or
- * -1 with a message naming the address in err. */
+ * free port, see hd_api_port), over HTTPS when opts had a certificate
+ * (loaded at the first call). May be called more than once. Returns 0, or
+ * -1 with a message naming the address or the TLS file in err. */
 int hd_api_listen(hd_api_t *api, const char *host, int port, char *err, size_t errlen);
+
+/* Takes new tokens, bounds, deadlines and rate limits (a SIGHUP reload),
+ * and, when the server speaks HTTPS, a new certificate, key and CA from
+ * opts->tls. Requests already checked keep their role and tenant; new
+ * connections get the new certificate. Turning HTTPS on or off needs a
+ * new server. Returns 0, or -1 with a message in err and nothing changed
+ * (a TLS file that does not load). */
+int hd_api_reconfigure(hd_api_t *api, const hd_api_opts_t *opts, char *err, size_t errlen);
+
+/* Loads opts->tls's certificate, key and CA as hd_api_listen would and
+ * reports the first problem in err (-1); 0 when they load or there is no
+ * certificate. For `heed agent --validate`. */
+int hd_api_tls_check(const hd_api_opts_t *opts, char *err, size_t errlen);
+
+/* Every start-up check of serving opts on host, short of binding: beyond
+ * loopback the API needs tokens, and TLS unless allow_plaintext; the TLS
+ * files must load. Returns 0, or -1 with what to change in err. */
+int hd_api_check(const hd_api_opts_t *opts, const char *host, char *err, size_t errlen);
+
+/* 1 when host is "localhost" or a loopback address literal. */
+int hd_api_is_loopback(const char *host);
 
 /* The port of the last successful hd_api_listen, or -1. */
 int hd_api_port(const hd_api_t *api);
@@ -181,6 +261,14 @@ void hd_api_reply_text(hd_api_req_t *r, int status, const char *content_type, co
 /* The same with data taken (malloc'd, freed once sent; no copy). */
 void hd_api_reply_text_take(hd_api_req_t *r, int status, const char *content_type, char *data,
                             size_t len);
+
+/* Replies with status and a body that fn produces part by part, as the
+ * client takes it (see hd_api_stream_fn): with Content-Length when it all
+ * fits in the first 64 KiB, else chunked (HTTP/1.0: until the connection
+ * closes). A JSON stream asked for with "?pretty" is collected whole and
+ * indented. Finishes r once fn returned 0. */
+void hd_api_reply_stream(hd_api_req_t *r, int status, const char *content_type, hd_api_stream_fn fn,
+                         void *arg);
 
 /* Replies {"error": <formatted message>, "code": code}. Finishes r. */
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)

@@ -1,6 +1,6 @@
-/* status — the agent's own resources: GET /metrics (Prometheus text) and
- * GET /v1/status (what `heed status` prints), and the registration of every
- * agent route (hd_agent_routes).
+/* status — the agent's own resources: GET /metrics (Prometheus text,
+ * streamed) and GET /v1/status (what `heed status` prints), and the
+ * registration of every agent route (hd_agent_routes).
  *
  * Both count and show the checks of the request's scope (api/scope.h), as
  * lists do: a tenant's token its tenant's, other tokens the default
@@ -14,43 +14,74 @@
 #include "api/scope.h"
 #include "api/server.h"
 #include "store/history.h"
+#include "util/mem.h"
 #include "util/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void get_metrics(hd_api_req_t *r, void *arg)
+/* The per-check families, written family by family (the text format
+ * wants a family's samples together), then the agent's own. */
+enum { F_STATUS, F_UP, F_LATENCY, F_LAST_SUCCESS, F_RUNS, F_CERT, F_AGENT };
+
+#define PART_SAMPLES 128 /* samples per part of the reply (~10 KB) */
+
+/* GET /metrics going out (hd_api_reply_stream): 10,000 checks are ~2.8 MB
+ * of text, produced as the client takes it; the checks are held until
+ * then, and one removed meanwhile is left out. */
+typedef struct scrape_s {
+    hd_agent_t *a;
+    hd_metrics_t *m; /* knows the families already begun, so HELP and TYPE come once */
+    hd_agent_check_t **all;
+    size_t n, i;
+    int fam;
+    size_t count[4]; /* checks by status, when the scrape began */
+} scrape_t;
+
+/* One check's sample of family fam; 0 when it has none. */
+static int check_sample(hd_metrics_t *m, int fam, const hd_agent_check_t *c)
 {
-    hd_agent_t *a = arg;
-    hd_scope_t scope;
-    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
-    hd_metrics_t *m = hd_metrics_new();
-    size_t pos = 0, count[4] = {0};
-    hd_agent_check_t *c;
-    while ((c = hd_agent_check_next(a, &scope, &pos))) {
-        count[c->st.status]++;
-        const char *id = c->def.id, *name = c->def.name ? c->def.name : id;
-        const char *kind = c->def.ttl ? "ttl" : hd_kind_name(c->def.target.kind);
-        const char *t = hd_tenant_name(c->def.tenant);
+    const char *id = c->def.id, *name = c->def.name ? c->def.name : id;
+    const char *kind = c->def.ttl ? "ttl" : hd_kind_name(c->def.target.kind);
+    const char *t = hd_tenant_name(c->def.tenant);
+    switch (fam) {
+    case F_STATUS:
         hd_metrics_gauge(m, "heed_check_status",
                          "Check status: 0 passing, 1 warning, 2 critical, 3 maintenance.",
                          (double)c->st.status, "check", id, "tenant", t, "name", name, "kind", kind,
                          NULL);
+        return 1;
+    case F_UP:
         hd_metrics_gauge(m, "heed_check_up", "1 when the check is passing, else 0.",
                          c->st.status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, "tenant", t,
                          NULL);
+        return 1;
+    case F_LATENCY:
         hd_metrics_gauge(m, "heed_check_latency_seconds", "Latency of the check's last run.",
                          (double)c->st.latency_us / 1e6, "check", id, "tenant", t, NULL);
+        return 1;
+    case F_LAST_SUCCESS:
         hd_metrics_gauge(m, "heed_check_last_success_timestamp_seconds",
                          "When the check last passed (Unix time), 0 if never.",
                          (double)c->st.last_success / 1e6, "check", id, "tenant", t, NULL);
+        return 1;
+    case F_RUNS:
         hd_metrics_counter(m, "heed_check_runs_total", "Results of the check since start.",
                            (double)c->runs, "check", id, "tenant", t, NULL);
-        if (c->cert_expiry)
-            hd_metrics_gauge(m, "heed_check_cert_expiry_timestamp_seconds",
-                             "When the certificate the check saw expires (Unix time).",
-                             (double)c->cert_expiry, "check", id, "tenant", t, NULL);
+        return 1;
+    case F_CERT:
+        if (!c->cert_expiry) return 0;
+        hd_metrics_gauge(m, "heed_check_cert_expiry_timestamp_seconds",
+                         "When the certificate the check saw expires (Unix time).",
+                         (double)c->cert_expiry, "check", id, "tenant", t, NULL);
+        return 1;
     }
+    return 0;
+}
+
+static void agent_families(hd_agent_t *a, hd_metrics_t *m, const size_t count[4])
+{
     static const char *const st[] = {"passing", "warning", "critical", "maintenance"};
     for (int i = 0; i < 4; i++)
         hd_metrics_gauge(m, "heed_checks", "Checks by status.", (double)count[i], "status", st[i],
@@ -91,10 +122,55 @@ static void get_metrics(hd_api_req_t *r, void *arg)
     hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",
                        (double)a->reload_errors_total, NULL);
     hd_api_write_metrics(a->api, m);
-    size_t len;
-    char *text = hd_metrics_take(m, &len);
-    hd_metrics_free(m);
-    hd_api_reply_text_take(r, 200, HD_METRICS_CONTENT_TYPE, text, len);
+}
+
+static int scrape_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
+{
+    (void)r;
+    scrape_t *s = arg;
+    if (out) {
+        int k = 0;
+        while (k < PART_SAMPLES && s->fam < F_AGENT) {
+            if (s->i == s->n) {
+                s->fam++;
+                s->i = 0;
+                continue;
+            }
+            hd_agent_check_t *c = s->all[s->i++];
+            if (!c->removed) k += check_sample(s->m, s->fam, c);
+        }
+        if (s->fam == F_AGENT) agent_families(s->a, s->m, s->count);
+        size_t len;
+        char *text = hd_metrics_take(s->m, &len);
+        hd_buf_append(out, text, len);
+        free(text);
+        if (s->fam < F_AGENT) return 1; /* k reached PART_SAMPLES: text was written */
+    }
+    for (size_t i = 0; i < s->n; i++)
+        hd_agent_check_release(s->all[i]);
+    free(s->all);
+    hd_metrics_free(s->m);
+    free(s);
+    return 0;
+}
+
+static void get_metrics(hd_api_req_t *r, void *arg)
+{
+    hd_agent_t *a = arg;
+    hd_scope_t scope;
+    if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
+    scrape_t *s = hd_xcalloc(1, sizeof(*s));
+    s->a = a;
+    s->m = hd_metrics_new();
+    s->all = hd_xcalloc(a->checks.n + 1, sizeof(*s->all));
+    size_t pos = 0;
+    hd_agent_check_t *c;
+    while ((c = hd_agent_check_next(a, &scope, &pos))) {
+        s->count[c->st.status]++;
+        hd_agent_check_hold(c);
+        s->all[s->n++] = c;
+    }
+    hd_api_reply_stream(r, 200, HD_METRICS_CONTENT_TYPE, scrape_part, s);
 }
 
 static void get_status(hd_api_req_t *r, void *arg)

@@ -13,17 +13,15 @@
  * read afterwards: the probe then still sees the certificate of a server it
  * does not trust and can say both what is wrong and when it expires.
  *
- * OpenSSL is loaded with dlopen() on the first tls:// probe, as libcurl is
- * in http.c: linking libssl and libcrypto adds about 1.7 MB of resident
- * memory to every `heed wait`, against a 3 MB goal. The SSL_CTX (with the
- * system's trust store, or SSL_CERT_FILE / SSL_CERT_DIR) is made once per
- * process and shared. */
+ * OpenSSL is loaded with dlopen() on the first tls:// probe (util/ssl_dl.h
+ * says why). The SSL_CTX (with the system's trust store, or SSL_CERT_FILE
+ * / SSL_CERT_DIR) is made once per process and shared. */
 #include "probe/dial.h"
 #include "probe/probe_impl.h"
 #include "util/mem.h"
+#include "util/ssl_dl.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -35,51 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIBSSL_SONAME "libssl.so.3"
-#define SECS_PER_DAY  86400
-
-/* The part of OpenSSL's API heed calls, resolved by dlsym(); the types come
- * from the headers, so a mismatch does not compile. */
-#define API(X)                                                                                     \
-    X(TLS_client_method)                                                                           \
-    X(SSL_CTX_new)                                                                                 \
-    X(SSL_CTX_free)                                                                                \
-    X(SSL_CTX_set_default_verify_paths)                                                            \
-    X(SSL_new)                                                                                     \
-    X(SSL_free)                                                                                    \
-    X(SSL_set_fd)                                                                                  \
-    X(SSL_ctrl)                                                                                    \
-    X(SSL_set_verify)                                                                              \
-    X(SSL_set1_host)                                                                               \
-    X(SSL_get0_param)                                                                              \
-    X(X509_VERIFY_PARAM_set1_ip_asc)                                                               \
-    X(SSL_connect)                                                                                 \
-    X(SSL_shutdown)                                                                                \
-    X(SSL_get_error)                                                                               \
-    X(SSL_get_verify_result)                                                                       \
-    X(X509_verify_cert_error_string)                                                               \
-    X(SSL_get1_peer_certificate)                                                                   \
-    X(X509_free)                                                                                   \
-    X(X509_get0_notAfter)                                                                          \
-    X(X509_get0_notBefore)                                                                         \
-    X(ASN1_TIME_to_tm)                                                                             \
-    X(X509_get_subject_name)                                                                       \
-    X(X509_NAME_get_text_by_NID)                                                                   \
-    X(ERR_get_error)                                                                               \
-    X(ERR_error_string_n)                                                                          \
-    X(ERR_clear_error)
-
-typedef struct ssl_api_s {
-#define FIELD(name) __typeof__(name) *name;
-    API(FIELD)
-#undef FIELD
-} ssl_api_t;
+#define SECS_PER_DAY 86400
 
 typedef struct hd_tls_s hd_tls_t;
 
 struct hd_tls_s {
-    void *dl;
-    ssl_api_t f;
+    const hd_ssl_api_t *f; /* NULL when OpenSSL could not be loaded */
     SSL_CTX *ctx;
     char err[200]; /* why OpenSSL could not be set up, if it could not */
 };
@@ -96,48 +55,31 @@ typedef struct tlsp_s {
 /* Loads OpenSSL and makes the shared context; 0, or -1 with tls->err. */
 static int load(hd_tls_t *tls)
 {
-    tls->dl = dlopen(LIBSSL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!tls->dl) {
-        snprintf(tls->err, sizeof(tls->err), "cannot load %s (install Debian's libssl3): %s",
-                 LIBSSL_SONAME, dlerror());
-        return -1;
-    }
-#define LOOKUP(name)                                                                               \
-    *(void **)&tls->f.name = dlsym(tls->dl, #name);                                                \
-    if (!tls->f.name) {                                                                            \
-        snprintf(tls->err, sizeof(tls->err), "%s lacks %s", LIBSSL_SONAME, #name);                 \
-        return -1;                                                                                 \
-    }
-    API(LOOKUP)
-#undef LOOKUP
-    tls->ctx = tls->f.SSL_CTX_new(tls->f.TLS_client_method());
+    tls->f = hd_ssl_load(tls->err, sizeof(tls->err));
+    if (!tls->f) return -1;
+    tls->ctx = tls->f->SSL_CTX_new(tls->f->TLS_client_method());
     if (!tls->ctx) {
         snprintf(tls->err, sizeof(tls->err), "cannot create a TLS context");
         return -1;
     }
     /* Without a trust store every chain fails, which the probe reports;
      * insecure probes still work. */
-    (void)tls->f.SSL_CTX_set_default_verify_paths(tls->ctx);
+    (void)tls->f->SSL_CTX_set_default_verify_paths(tls->ctx);
     return 0;
 }
 
 void hd_tls_free(hd_tls_t *tls)
 {
     if (!tls) return;
-    if (tls->ctx) tls->f.SSL_CTX_free(tls->ctx);
-    /* The library stays loaded: OpenSSL keeps process-wide state and
-     * registers its own clean-up at exit. */
-    free(tls);
+    if (tls->ctx) tls->f->SSL_CTX_free(tls->ctx);
+    free(tls); /* OpenSSL stays loaded (util/ssl_dl.h) */
 }
 
 static hd_tls_t *tls_of(hd_probe_env_t *env)
 {
     if (!env->tls) {
         env->tls = hd_xcalloc(1, sizeof(*env->tls));
-        if (load(env->tls) < 0 && env->tls->ctx) {
-            env->tls->f.SSL_CTX_free(env->tls->ctx);
-            env->tls->ctx = NULL;
-        }
+        (void)load(env->tls); /* on failure ctx stays NULL and err says why */
     }
     return env->tls;
 }
@@ -148,21 +90,15 @@ static void tls_stop(hd_probe_t *p)
     if (!c) return;
     hd_dial_cancel(&c->dial);
     if (c->ev) event_free(c->ev);
-    if (c->ssl) c->tls->f.SSL_free(c->ssl);
+    if (c->ssl) c->tls->f->SSL_free(c->ssl);
     if (c->fd >= 0) close(c->fd);
     free(c);
     p->impl = NULL;
 }
 
-/* OpenSSL's first queued error as text, or fallback. */
 static void ssl_error(hd_tls_t *tls, char *buf, size_t len, const char *fallback)
 {
-    unsigned long e = tls->f.ERR_get_error();
-    if (e)
-        tls->f.ERR_error_string_n(e, buf, len);
-    else
-        snprintf(buf, len, "%s", fallback);
-    tls->f.ERR_clear_error();
+    hd_ssl_error(tls->f, buf, len, fallback);
 }
 
 /* Epoch seconds of an ASN1 time; 0 when unreadable. */
@@ -170,7 +106,7 @@ static int64_t epoch_of(hd_tls_t *tls, const ASN1_TIME *at)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    if (!at || tls->f.ASN1_TIME_to_tm(at, &tm) != 1) return 0;
+    if (!at || tls->f->ASN1_TIME_to_tm(at, &tm) != 1) return 0;
     return (int64_t)timegm(&tm);
 }
 
@@ -188,21 +124,21 @@ static void judge(tlsp_t *c)
     hd_probe_t *p = c->p;
     hd_tls_t *tls = c->tls;
     const hd_target_t *t = p->t;
-    X509 *cert = tls->f.SSL_get1_peer_certificate(c->ssl);
+    X509 *cert = tls->f->SSL_get1_peer_certificate(c->ssl);
     if (!cert) {
         hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "the server sent no certificate");
         return;
     }
     char cn[256] = "";
-    X509_NAME *subj = tls->f.X509_get_subject_name(cert);
-    if (!subj || tls->f.X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn)) < 0)
+    X509_NAME *subj = tls->f->X509_get_subject_name(cert);
+    if (!subj || tls->f->X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn)) < 0)
         snprintf(cn, sizeof(cn), "(no CN)");
-    int64_t not_after = epoch_of(tls, tls->f.X509_get0_notAfter(cert));
-    int64_t not_before = epoch_of(tls, tls->f.X509_get0_notBefore(cert));
-    long verify = tls->f.SSL_get_verify_result(c->ssl);
-    tls->f.X509_free(cert);
-    tls->f.SSL_shutdown(c->ssl); /* best effort close_notify; the verdict does not depend on it */
-    tls->f.ERR_clear_error();
+    int64_t not_after = epoch_of(tls, tls->f->X509_get0_notAfter(cert));
+    int64_t not_before = epoch_of(tls, tls->f->X509_get0_notBefore(cert));
+    long verify = tls->f->SSL_get_verify_result(c->ssl);
+    tls->f->X509_free(cert);
+    tls->f->SSL_shutdown(c->ssl); /* best effort close_notify; the verdict does not depend on it */
+    tls->f->ERR_clear_error();
 
     int64_t now = (int64_t)time(NULL);
     char date[32];
@@ -224,7 +160,7 @@ static void judge(tlsp_t *c)
     } else if (!t->tls.insecure && verify != X509_V_OK) {
         hd_probe_done(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL,
                       "certificate for CN=%s does not verify: %s (use --insecure to skip)", cn,
-                      tls->f.X509_verify_cert_error_string(verify));
+                      tls->f->X509_verify_cert_error_string(verify));
     } else {
         int64_t days = (not_after - now) / SECS_PER_DAY;
         if (days < t->tls.cert_days_left)
@@ -244,14 +180,14 @@ static void on_io(evutil_socket_t fd, short what, void *arg);
 static void step(tlsp_t *c)
 {
     hd_tls_t *tls = c->tls;
-    tls->f.ERR_clear_error();
+    tls->f->ERR_clear_error();
     errno = 0;
-    int rc = tls->f.SSL_connect(c->ssl);
+    int rc = tls->f->SSL_connect(c->ssl);
     if (rc == 1) {
         judge(c);
         return;
     }
-    int e = tls->f.SSL_get_error(c->ssl, rc);
+    int e = tls->f->SSL_get_error(c->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         if (c->ev) event_free(c->ev);
         c->ev = event_new(c->p->env->base, c->fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
@@ -290,21 +226,21 @@ static void on_dialed(int fd, hd_reason_t reason, const char *msg, void *arg)
         return;
     }
     c->fd = fd;
-    c->ssl = tls->f.SSL_new(tls->ctx);
-    if (!c->ssl || tls->f.SSL_set_fd(c->ssl, fd) != 1) {
+    c->ssl = tls->f->SSL_new(tls->ctx);
+    if (!c->ssl || tls->f->SSL_set_fd(c->ssl, fd) != 1) {
         char err[200];
         ssl_error(tls, err, sizeof(err), "out of memory");
         hd_probe_done(c->p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "TLS setup: %s", err);
         return;
     }
-    tls->f.SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+    tls->f->SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
     int ok;
     if (is_address(t->host)) {
-        ok = tls->f.X509_VERIFY_PARAM_set1_ip_asc(tls->f.SSL_get0_param(c->ssl), t->host);
+        ok = tls->f->X509_VERIFY_PARAM_set1_ip_asc(tls->f->SSL_get0_param(c->ssl), t->host);
     } else {
-        ok = tls->f.SSL_ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+        ok = tls->f->SSL_ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                              (void *)t->host) == 1 &&
-             tls->f.SSL_set1_host(c->ssl, t->host) == 1;
+             tls->f->SSL_set1_host(c->ssl, t->host) == 1;
     }
     if (ok != 1) {
         char err[200];

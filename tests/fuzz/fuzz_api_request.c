@@ -1,11 +1,9 @@
-/* fuzz_api_request — the API's parsing of outside input that is heed's own
- * (evhttp parses the HTTP framing): the request-target (path segments,
- * percent-decoding, query pairs) and route matching, the JSON body check,
- * and the request-head watcher that rewrites an oversized Content-Length.
+/* fuzz_api_request — the API's parsing of what a request carries (the HTTP
+ * framing is fuzz_http_request's): the request-target (path segments,
+ * percent-decoding, query pairs) and route matching, and the JSON body
+ * check.
  *
- * Input: the request-target, a newline, then bytes used both as a JSON body
- * and as a request head fed in pieces (the first byte sets their size). */
-#include "api/head.h"
+ * Input: the request-target, a newline, then the bytes of a JSON body. */
 #include "api/route.h"
 #include "api/server.h"
 
@@ -62,33 +60,6 @@ static void body(const uint8_t *data, size_t size)
     free(copy);
 }
 
-static void head(const uint8_t *data, size_t size)
-{
-    if (size == 0) return;
-    size_t piece = (size_t)data[0] % 16 + 1;
-    char *buf = malloc(size);
-    if (!buf) return;
-    memcpy(buf, data, size);
-    hd_api_head_t h;
-    hd_api_head_reset(&h);
-    for (size_t off = 1; off < size;) {
-        size_t end = off + piece < size ? off + piece : size;
-        while (off < end) {
-            size_t used = 0, linelen = 0;
-            if (!hd_api_head_feed(&h, buf + off, end - off, 1000, &used, &linelen)) {
-                off = end;
-                break;
-            }
-            if (used == 0 || used > end - off) abort();
-            off += used;
-            /* The reported line is whole and ends at off. */
-            if (linelen > off - 1 || buf[off - 1] != '\n') abort();
-            if (hd_api_head_zero_length(buf + off - linelen, linelen) < 0) abort();
-        }
-    }
-    free(buf);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *nl = memchr(data, '\n', size);
@@ -102,6 +73,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *rest = nl ? nl + 1 : data + size;
     size_t rlen = (size_t)(data + size - rest);
     body(rest, rlen);
-    head(rest, rlen);
     return 0;
 }

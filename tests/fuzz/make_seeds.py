@@ -156,3 +156,53 @@ write("jsonw", "not-utf8", b"bad \xff\xfe \xc3 \xc0\xaf \xed\xa0\x80 \xf4\x90\x8
 write("jsonw", "nul", b"a\0b")
 write("jsonw", "real-0.373", struct.pack("<d", 0.373) + b" ms")
 write("jsonw", "real-1e20", struct.pack("<d", 1e20))
+
+# --- http_request: the API server's request layer (see fuzz_http_request.c)
+# Byte 0: piece size - 1 (mod 64); byte 1: head limit / 64 - 1; then what the
+# client sent. Sizes span what the code switches on: the head limit (here
+# 16 KiB, byte 1 = 255), 32-byte methods, 16 hex digits, 4 KiB chunk-size
+# lines and 8 KiB trailers.
+def http(piece, limit_units, data):
+    return bytes([piece - 1, limit_units - 1]) + (data.encode() if isinstance(data, str) else data)
+
+
+GET = "GET /v1/checks/web?pretty HTTP/1.1\r\nHost: 127.0.0.1:8500\r\nAccept: */*\r\n\r\n"
+POST = ("POST /v1/checks HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+        "Content-Length: 27\r\nX-Consul-Token: s3cr3t\r\n\r\n{\"name\":\"web\",\"ttl\":\"10s\"}")
+write("http_request", "get", http(64, 256, GET))
+write("http_request", "get-bytewise", http(1, 256, GET))
+write("http_request", "post", http(7, 256, POST))
+write("http_request", "pipelined", http(13, 256, GET + POST + "\r\n" + GET.replace("1.1", "1.0")))
+write("http_request", "http10-keepalive",
+      http(64, 256, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\n\n"))
+write("http_request", "chunked", http(5, 256, "PUT /v1/checks/a HTTP/1.1\r\nHost: h\r\n"
+                                              "Transfer-Encoding: chunked\r\n\r\n"
+                                              "4\r\n{\"a\"\r\n3;ext=1\r\n:1}\r\n0\r\nT: x\r\n\r\n"
+                                              + GET))
+write("http_request", "chunked-16-digits",
+      http(64, 256, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "000000000000000A\r\n0123456789\r\n0\r\n\r\n"))
+write("http_request", "chunked-long-ext",
+      http(64, 256, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;"
+                    + "e" * 4100 + "\r\nx\r\n0\r\n\r\n"))
+write("http_request", "chunked-long-trailer",
+      http(64, 256, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+                    + "T: v\r\n" * 1400 + "\r\n"))
+write("http_request", "head-at-limit",
+      http(64, 256, "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + "a" * (16384 - 43) + "\r\n\r\n"))
+write("http_request", "head-over-limit",
+      http(64, 256, "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + "a" * 17000 + "\r\n\r\n"))
+write("http_request", "long-target", http(64, 256, "GET /" + "p" * 17000 + " HTTP/1.1\r\n\r\n"))
+write("http_request", "method-32", http(64, 16, "M" * 32 + " / HTTP/1.1\r\nHost: h\r\n\r\n"))
+write("http_request", "method-33", http(64, 16, "M" * 33 + " / HTTP/1.1\r\nHost: h\r\n\r\n"))
+write("http_request", "small-limit", http(3, 1, GET))
+write("http_request", "http09", http(64, 256, "GET /\r\n\r\n"))
+write("http_request", "h2-preface", http(64, 256, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+write("http_request", "tls-hello", http(64, 256, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"))
+write("http_request", "nul-target", http(64, 256, b"GET /a\0b HTTP/1.1\r\nHost: h\r\n\r\n"))
+write("http_request", "smuggle-cl-te",
+      http(64, 256, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+write("http_request", "expect", http(64, 256, "PUT /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                                              "Content-Length: 2\r\n\r\n{}"))
+write("http_request", "leading-crlf", http(64, 256, "\r\n\r\n\n" + GET))

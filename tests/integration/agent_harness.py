@@ -135,7 +135,7 @@ def tcp_listener(reg, port=0):
 
 # --- the agent -----------------------------------------------------------
 
-API_LINE = re.compile(r"^API: http://(\S+):(\d+)/v1/checks", re.MULTILINE)
+API_LINE = re.compile(r"^API: https?://(\S+):(\d+)/v1/checks", re.MULTILINE)
 
 
 class Agent:
@@ -143,8 +143,9 @@ class Agent:
     to_yaml; bind and data_dir are filled in unless given) or YAML text
     (used as it is). The data_dir and the port stay across restarts."""
 
-    def __init__(self, reg, config=None, data_dir=None, port=None):
+    def __init__(self, reg, config=None, data_dir=None, port=None, preexec_fn=None):
         self.reg = reg
+        self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.dir = reg.tempdir(prefix="heed-agent-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.port = port or free_port()
@@ -180,7 +181,8 @@ class Agent:
         self.err_path = os.path.join(self.dir, "stderr.%d" % self.runs)
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             proc = self.reg.popen([HEED, "agent", "-c", self.path] + list(args),
-                                  grace=10.0, stdout=out, stderr=err)
+                                  grace=10.0, stdout=out, stderr=err,
+                                  preexec_fn=self.preexec_fn)
         self.proc = proc
         err_path = self.err_path
 

@@ -1,8 +1,11 @@
 """heed agent on SIGHUP reads its config file again: a check that did not
 change keeps its state (last_change, status), a removed one is gone (404),
 an added one appears, a changed one takes its new definition, and checks
-created through the API are untouched. A broken file leaves the running
-config in place, and stderr says why with file:line:column."""
+created through the API are untouched. Tokens, limits and rate limits are
+taken too (a deleted token stops working at once). A broken file leaves
+the running config in place, and stderr says why with file:line:column.
+bind and data_dir need a restart, which stderr says only when they
+changed."""
 
 import os
 import re
@@ -130,6 +133,58 @@ class Reload(HeedTestCase):
         self.assertEqual(sorted(a.checks()), ["two"])
         self.assertEqual(a.check("two")["last_change"], before["two"]["last_change"])
         self.assertEqual(a.stop(signal.SIGINT), 0, a.stderr())
+
+    def test_sighup_reloads_tokens_limits_and_rate_limits(self):
+        v1 = {"tokens": [{"secret": "m-1", "role": "management"},
+                         {"secret": "w-old", "role": "write"}],
+              "limits": {"max_body_bytes": "64KiB"}}
+        a = Agent(self.reg, v1).start()
+        a.ok("POST", "/v1/checks", self.chk("by-old"), token="w-old", status=201)
+        big = dict(self.chk("big"), tags=["x" * 60] * 30)  # ~2 KB of JSON
+        a.ok("POST", "/v1/checks", big, token="m-1", status=201)
+        a.ok("DELETE", "/v1/checks/big", token="m-1")
+
+        v2 = {"tokens": [{"secret": "m-1", "role": "management"},
+                         {"secret": "w-new", "role": "write"}],
+              "limits": {"max_body_bytes": "1KiB"},
+              "rate_limits": {"api": {"rate": "1/m", "burst": 3}}}
+        a.reload(v2, expect="reloaded")
+        self.assertNotIn("take effect at the next start", a.stderr())
+        # The deleted token is refused, for reads and writes alike.
+        for method, path, body in (("POST", "/v1/checks", self.chk("x")),
+                                   ("DELETE", "/v1/checks/by-old", None),
+                                   ("GET", "/v1/checks", None)):
+            r = a.call(method, path, body, token="w-old")
+            self.assertEqual((r.status, r.code), (403, "bad_token"), (method, path, r))
+        # The added one works.
+        a.ok("POST", "/v1/checks", self.chk("by-new"), token="w-new", status=201)
+        # The lowered body limit applies.
+        r = a.call("POST", "/v1/checks", big, token="m-1")
+        self.assertEqual((r.status, r.code), (413, "too_large"), r)
+        self.assertIn("limit of 1024 bytes", r.error)
+        # The new rate: 3 at once for m-1 (the 413 took none), then 429.
+        for _ in range(3):
+            a.ok("GET", "/v1/status", token="m-1")
+        r = a.get("/v1/status", token="m-1")
+        self.assertEqual((r.status, r.code), (429, "rate_limited"), r)
+        self.assertEqual(a.stop(), 0, a.stderr())
+
+    def test_restart_note_only_when_bind_or_data_dir_changed(self):
+        other = os.path.join(self.reg.tempdir(), "data")
+        cfg = {"checks": [self.chk("one")]}
+        a = Agent(self.reg, cfg).start("--data-dir", other)
+        # The file names another data_dir than --data-dir: that is no change.
+        a.reload(cfg, expect="reloaded")
+        cfg2 = dict(cfg, data_dir=os.path.join(self.reg.tempdir(), "elsewhere"))
+        a.reload(cfg2, expect="reloaded")
+        self.assertNotIn("take effect at the next start", a.stderr())
+        # A new bind in the file is one: said, and the API stays where it is.
+        cfg3 = dict(cfg2, bind="127.0.0.1:%d" % (a.port + 1))
+        a.reload(cfg3, expect="reloaded")
+        self.assertEqual(a.stderr().count("heed agent: reload: bind and data_dir changes take "
+                                          "effect at the next start"), 1, a.stderr())
+        a.ok("GET", "/v1/status")
+        self.assertEqual(a.stop(), 0, a.stderr())
 
 
 if __name__ == "__main__":

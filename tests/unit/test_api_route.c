@@ -1,7 +1,6 @@
 /* test_api_route — the API's request parsing that needs no socket: targets
  * (paths, params, percent-decoding, trailing '/', query strings), route
- * patterns, the JSON body check with its error position, and the
- * request-head watcher behind the JSON 413. */
+ * patterns, and the JSON body check with its error position. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +8,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-#include "api/head.h"
 #include "api/route.h"
 #include "api/server.h"
 
@@ -151,62 +149,6 @@ static void test_body(void **state)
     body_bad("{} x", "invalid JSON at line 1 column 4: end of file expected near 'x'");
 }
 
-/* Feeds s to a head watcher in pieces of n bytes; returns the reported
- * line (rewritten) or "" when none. */
-static void head_in_pieces(const char *s, size_t piece, uint64_t limit, char *got, size_t gotlen)
-{
-    char buf[512];
-    size_t len = strlen(s);
-    memcpy(buf, s, len + 1);
-    hd_api_head_t h;
-    hd_api_head_reset(&h);
-    got[0] = '\0';
-    for (size_t off = 0; off < len;) {
-        size_t n = len - off < piece ? len - off : piece, used, linelen;
-        size_t end = off + n;
-        while (off < end) {
-            if (!hd_api_head_feed(&h, buf + off, end - off, limit, &used, &linelen)) {
-                off = end;
-                break;
-            }
-            off += used;
-            assert_int_equal(hd_api_head_zero_length(buf + off - linelen, linelen), 0);
-            snprintf(got, gotlen, "%.*s", (int)linelen, buf + off - linelen);
-        }
-    }
-}
-
-static void test_head(void **state)
-{
-    (void)state;
-    char got[128];
-    const char *req = "POST /v1/checks HTTP/1.1\r\nHost: x\r\ncontent-LENGTH:  2000000 \r\n\r\n";
-    for (size_t piece = 1; piece < 80; piece += 7) {
-        head_in_pieces(req, piece, 1 << 20, got, sizeof(got));
-        assert_string_equal(got, "content-LENGTH:  0       \r\n");
-    }
-    head_in_pieces(req, 5, 2000000, got, sizeof(got)); /* at the limit: fine */
-    assert_string_equal(got, "");
-    /* After the head, a body line that looks like a header is not one. */
-    head_in_pieces("GET / HTTP/1.1\n\nContent-Length: 99999999\n", 3, 10, got, sizeof(got));
-    assert_string_equal(got, "");
-    /* The request line is not a header; a bare-LF head works. */
-    head_in_pieces("Content-Length: 99\nContent-Length: 99\n\n", 4, 10, got, sizeof(got));
-    assert_string_equal(got, "Content-Length: 0 \n");
-    /* Huge values saturate rather than wrap. */
-    head_in_pieces("P / HTTP/1.1\nContent-Length: 99999999999999999999999\n\n", 9, 10, got,
-                   sizeof(got));
-    assert_string_equal(got, "Content-Length: 0                      \n");
-    /* Not numbers: left to evhttp. */
-    head_in_pieces("P / HTTP/1.1\nContent-Length: 12ab\nContent-Length: +99\n\n", 9, 10, got,
-                   sizeof(got));
-    assert_string_equal(got, "");
-
-    char line[] = "Content-Type: 99\r\n";
-    assert_int_equal(hd_api_head_zero_length(line, sizeof(line) - 1), -1);
-    assert_string_equal(line, "Content-Type: 99\r\n");
-}
-
 static void test_roles(void **state)
 {
     (void)state;
@@ -222,7 +164,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths), cmocka_unit_test(test_query), cmocka_unit_test(test_patterns),
-        cmocka_unit_test(test_body),  cmocka_unit_test(test_head),  cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_body),  cmocka_unit_test(test_roles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,19 +16,23 @@
 #include "check.h"
 #include "api/metrics.h"
 #include "api/server.h"
+#include "api/server_impl.h"
 #include "util/buf.h"
 #include "util/httpc.h"
 #include "util/jsonw.h"
 #include "util/time.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -47,6 +51,7 @@ typedef struct fix_s {
     int port;
     int cancels;  /* cancel callbacks run */
     slow_t *slow; /* replies still to make */
+    int streams_done, streams_abandoned;
 } fix_t;
 
 struct slow_s {
@@ -69,7 +74,8 @@ static void slow_unlink(slow_t *s)
 static void slow_finish(slow_t *s)
 {
     slow_unlink(s);
-    hd_api_reply_json(s->r, 200, json_pack("{s:b}", "slow", 1));
+    /* The tenant is read when the reply is made: valid across a reload. */
+    hd_api_reply_json(s->r, 200, json_pack("{s:b, s:s?}", "slow", 1, "tenant", s->r->tenant));
     event_free(s->ev);
     free(s);
 }
@@ -156,6 +162,86 @@ static void h_plain(hd_api_req_t *r, void *arg)
     hd_api_error(r, 418, "teapot", "short and %s", "stout");
 }
 
+typedef struct stream_s {
+    fix_t *f;
+    long n, i, size; /* n lines of size bytes ("%08ld" and x's), or n JSON objects */
+    int json;
+} stream_t;
+
+static int stream_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
+{
+    (void)r;
+    stream_t *s = arg;
+    if (!out) {
+        s->f->streams_abandoned++;
+        free(s);
+        return 0;
+    }
+    size_t start = out->len; /* out may hold earlier parts */
+    if (s->json && s->i == 0) hd_buf_puts(out, "[");
+    while (s->i < s->n && out->len - start < HD_API_STREAM_CHUNK) {
+        if (s->json) {
+            hd_buf_printf(out, "%s{\"i\":%ld}", s->i ? "," : "", s->i);
+        } else {
+            char line[32];
+            snprintf(line, sizeof(line), "%08ld", s->i);
+            hd_buf_puts(out, line);
+            for (long k = 9; k < s->size; k++)
+                hd_buf_puts(out, "x");
+            hd_buf_puts(out, "\n");
+        }
+        s->i++;
+    }
+    if (s->i < s->n) return 1;
+    if (s->json) hd_buf_puts(out, "]");
+    s->f->streams_done++;
+    free(s);
+    return 0;
+}
+
+/* GET /v1/stream?n=N&size=S[&json]: N lines of S bytes, or a JSON array of
+ * N objects, produced as the client takes them. */
+static void h_stream(hd_api_req_t *r, void *arg)
+{
+    stream_t *s = calloc(1, sizeof(*s));
+    s->f = arg;
+    const char *n = hd_api_query(r, "n"), *size = hd_api_query(r, "size");
+    s->n = n ? strtol(n, NULL, 10) : 10;
+    s->size = size ? strtol(size, NULL, 10) : 100;
+    if (s->size < 10) s->size = 10;
+    s->json = hd_api_query(r, "json") != NULL;
+    hd_api_reply_stream(r, 200, s->json ? "application/json" : "text/plain", stream_part, s);
+}
+
+static const hd_api_token_t TOKENS[];
+
+/* POST /test/reconfigure {"tokens": [secrets of TOKENS or "c-secret"],
+ * "max_body": N, "rate": R, "burst": B}: hd_api_reconfigure on the loop. */
+static void h_reconf(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    static const hd_api_token_t extra = {"c-secret", HD_ROLE_WRITE, "team-c", 0, 0};
+    hd_api_token_t toks[8];
+    hd_api_opts_t o = {.tokens = toks};
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(r->body, "tokens"), i, v)
+    {
+        const char *want = json_string_value(v);
+        for (size_t k = 0; k < 4; k++)
+            if (!strcmp(TOKENS[k].secret, want)) toks[o.ntokens++] = TOKENS[k];
+        if (!strcmp(want, extra.secret)) toks[o.ntokens++] = extra;
+    }
+    o.max_body_bytes = (size_t)json_integer_value(json_object_get(r->body, "max_body"));
+    o.rate = json_number_value(json_object_get(r->body, "rate"));
+    o.burst = json_number_value(json_object_get(r->body, "burst"));
+    char err[200];
+    if (hd_api_reconfigure(f->api, &o, err, sizeof(err)) < 0)
+        hd_api_error(r, 500, "reconfigure", "%s", err);
+    else
+        hd_api_reply_json(r, 200, NULL);
+}
+
 static void h_stats(hd_api_req_t *r, void *arg)
 {
     fix_t *f = arg;
@@ -163,14 +249,20 @@ static void h_stats(hd_api_req_t *r, void *arg)
     int pending = 0;
     for (slow_t *x = f->slow; x; x = x->next)
         pending++;
-    hd_api_reply_json(r, 200,
-                      json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending",
-                                pending, "cancels", f->cancels, "dropped", (json_int_t)s->dropped,
-                                "rejected", (json_int_t)s->conns_rejected, "accepted",
-                                (json_int_t)s->conns_accepted, "timed_out",
-                                (json_int_t)s->conns_timed_out, "open", (json_int_t)s->conns_open,
-                                "rate_limited", (json_int_t)s->rate_limited, "r2xx",
-                                (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]));
+    json_t *j = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending",
+                          pending, "cancels", f->cancels, "dropped", (json_int_t)s->dropped,
+                          "rejected", (json_int_t)s->conns_rejected, "accepted",
+                          (json_int_t)s->conns_accepted, "timed_out",
+                          (json_int_t)s->conns_timed_out, "open", (json_int_t)s->conns_open,
+                          "rate_limited", (json_int_t)s->rate_limited, "r2xx",
+                          (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]);
+    json_object_set_new(j, "evicted", json_integer((json_int_t)s->conns_evicted));
+    json_object_set_new(j, "send_timeouts", json_integer((json_int_t)s->send_timeouts));
+    json_object_set_new(j, "unsent_closed", json_integer((json_int_t)s->unsent_closed));
+    json_object_set_new(j, "streams_done", json_integer(f->streams_done));
+    json_object_set_new(j, "streams_abandoned", json_integer(f->streams_abandoned));
+    json_object_set_new(j, "unsent", json_integer((json_int_t)f->api->unsent_total));
+    hd_api_reply_json(r, 200, j);
 }
 
 static void h_metrics(hd_api_req_t *r, void *arg)
@@ -197,7 +289,7 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static const hd_api_token_t TOKENS[] = {
+static const hd_api_token_t TOKENS[4] = {
     {"r-secret", HD_ROLE_READ, "team-a", 0, 0},
     {"w-secret", HD_ROLE_WRITE, "team-a", 0, 0},
     {"m-secret", HD_ROLE_MANAGEMENT, NULL, 0, 0},
@@ -226,6 +318,8 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/v1/manage", HD_ROLE_MANAGEMENT, h_echo);
     route(f, "GET", "/test/stats", HD_ROLE_READ, h_stats);
     route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
+    route(f, "GET", "/v1/stream", HD_ROLE_READ, h_stream);
+    route(f, "POST", "/test/reconfigure", HD_ROLE_MANAGEMENT, h_reconf);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/none", 1, 1), -1);
     char err[200];
@@ -555,36 +649,106 @@ static void test_too_large(void **state)
     stop(f);
 }
 
-/* What evhttp answers on its own (documented in server.h): the status is
- * right and the connection ends, the body is its HTML. */
-static void test_evhttp_backstops(void **state)
+/* Sends raw bytes on a new connection and reads the reply to the end. */
+static void raw(const fix_t *f, const char *req, size_t len, hd_buf_t *out)
+{
+    int fd = dial(f->port);
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    hd_buf_reset(out);
+    if (read_to_eof(fd, out, 3000) < 0) fail_msg("no end of reply to '%.60s'", req);
+    close(fd);
+}
+
+/* Every malformed request gets heed's JSON error with its status, and the
+ * connection ends (what evhttp answered with HTML before). */
+static void test_malformed(void **state)
 {
     (void)state;
     fix_t *f = start_tokens();
-    hd_buf_t req = {0}, out = {0};
+    static const struct {
+        const char *req;
+        int status;
+        const char *code;
+        const char *msg;
+    } cases[] = {
+        {"FOO /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented",
+         "the method FOO is not supported"},
+        {"TRACE /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "TRACE"},
+        {"CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "CONNECT"},
+        {"GET /v1/echo/1\r\n\r\n", 505, "version_not_supported", "HTTP/0.9"},
+        {"GET /v1/echo/1 HTTP/2.0\r\nHost: t\r\n\r\n", 505, "version_not_supported",
+         "HTTP/2.0"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n",
+         400, "bad_request", "both Content-Length and Transfer-Encoding"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n", 400,
+         "bad_request", "Content-Length must be a number"},
+        {"GET /v1/echo/1 HTTP/1.1\r\n\r\n", 400, "bad_request", "Host header"},
+        {"\x16\x03\x01\x00\xa5\x01\x00\x00", 400, "bad_request", "not an HTTP request line"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nExpect: x\r\n\r\n", 417,
+         "expectation_failed", "100-continue"},
+    };
+    hd_buf_t out = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        raw(f, cases[i].req, strlen(cases[i].req), &out);
+        resp_t r;
+        parse(out.data ? out.data : "", &r);
+        if (r.status != cases[i].status || !jstr(&r, "code") ||
+            strcmp(jstr(&r, "code"), cases[i].code) != 0)
+            fail_msg("'%.40s': want %d %s, got %s", cases[i].req, cases[i].status, cases[i].code,
+                     out.data);
+        assert_contains(jstr(&r, "error"), cases[i].msg);
+        char v[100];
+        assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+        assert_string_equal(hdr(&r, "Connection", v, sizeof(v)), "close");
+        done(&r);
+    }
+    /* A raw NUL in the path. */
+    static const char nul[] = "GET /v1/echo/a\0b HTTP/1.1\r\nHost: t\r\n\r\n";
+    raw(f, nul, sizeof(nul) - 1, &out);
+    assert_contains(out.data, "HTTP/1.1 400 Bad Request\r\n");
+    assert_contains(out.data, "control byte 0x00");
+
+    /* A header over max_header_bytes (16 KiB): 431; a 100 KB path: 414. */
+    hd_buf_t req = {0};
     hd_buf_puts(&req, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n" M "X-Big: ");
     for (int i = 0; i < 20000; i++)
         hd_buf_puts(&req, "a");
     hd_buf_puts(&req, "\r\n\r\n");
-    int fd = dial(f->port);
-    send_str(fd, req.data);
-    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    close(fd);
-    assert_contains(out.data, "HTTP/1.1 400 ");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    assert_contains(out.data, "\"code\":\"headers_too_large\"");
+    assert_contains(out.data, "longer than the limit of 16384 bytes");
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "GET /v1/echo/");
+    for (int i = 0; i < 100000; i++)
+        hd_buf_puts(&req, "a");
+    hd_buf_puts(&req, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 414 URI Too Long\r\n");
+    assert_contains(out.data, "\"code\":\"uri_too_long\"");
 
-    hd_buf_reset(&out);
-    fd = dial(f->port);
-    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M "Transfer-Encoding: chunked\r\n\r\n"
-                 "800\r\n");
-    char chunk[2049];
-    memset(chunk, ' ', 2048);
-    chunk[2048] = '\0';
-    send_str(fd, chunk);
-    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    close(fd);
-    assert_contains(out.data, "HTTP/1.1 413 ");
+    /* A chunked body that grows over max_body_bytes (1024 here): 413. */
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M
+                      "Transfer-Encoding: chunked\r\n\r\n300\r\n");
+    for (int i = 0; i < 0x300; i++)
+        hd_buf_puts(&req, " ");
+    hd_buf_puts(&req, "\r\n300\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 413 Content Too Large\r\n");
+    assert_contains(out.data, "the request body is larger than the limit of 1024 bytes");
+    /* A chunked body within it works, trailers and all. */
+    hd_buf_reset(&req);
+    hd_buf_puts(&req, "POST /v1/things HTTP/1.1\r\nHost: t\r\n" M
+                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                      "4\r\n{\"a\"\r\n3;x=y\r\n: 1\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n");
+    raw(f, req.data, req.len, &out);
+    assert_contains(out.data, "HTTP/1.1 201 Created\r\n");
+    assert_contains(out.data, "{\"got\":{\"a\":1}}");
     hd_buf_free(&req);
     hd_buf_free(&out);
+    stat_reaches(f, "open", 1); /* every refused connection ended */
     stop(f);
 }
 
@@ -776,10 +940,20 @@ static void test_client_gone(void **state)
     close(fd);
 }
 
+/* 1 when the server closed fd (end of file or reset) within ms. */
+static int closed_within(int fd, int ms)
+{
+    hd_buf_t out = {0};
+    int rc = read_to_eof(fd, &out, ms);
+    hd_buf_free(&out);
+    return rc == 0;
+}
+
 static void test_connection_limits(void **state)
 {
     (void)state;
-    hd_api_opts_t o = {.max_conns_per_ip = 3};
+    /* Per client: the 4th connection from 127.0.0.1 is refused at once. */
+    hd_api_opts_t o = {.max_conns_per_client = 3};
     fix_t *f = start(&o);
     int fds[4];
     for (int i = 0; i < 4; i++)
@@ -794,54 +968,123 @@ static void test_connection_limits(void **state)
     assert_int_equal(stat_of(f, "rejected"), 1);
     stop(f);
 
+    /* In all: at the cap, a new client closes the oldest idle connection
+     * instead of being refused, and is served. */
     hd_api_opts_t o2 = {.max_conns = 2};
     f = start(&o2);
     fds[0] = dial(f->port);
+    usleep(20000);
     fds[1] = dial(f->port);
+    usleep(20000);
     fds[2] = dial(f->port);
+    assert_true(closed_within(fds[0], 2000)); /* the oldest idle one */
+    send_str(fds[2], "GET /v1/echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_int_equal(read_to_eof(fds[2], &out, 2000), 0);
+    assert_contains(out.data, "HTTP/1.1 200 OK");
     close(fds[0]);
-    close(fds[1]);
     close(fds[2]);
+    assert_int_equal(stat_of(f, "evicted"), 1);
+    hd_buf_reset(&out);
+    assert_int_equal(read_to_eof(fds[1], &out, 200), -1); /* the newer idle one stays */
+    close(fds[1]);
     stat_reaches(f, "open", 1);
+    assert_int_equal(stat_of(f, "rejected"), 0);
+    /* With every connection busy in a handler nothing can go: refused. */
+    fds[0] = dial(f->port);
+    send_str(fds[0], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    fds[1] = dial(f->port);
+    send_str(fds[1], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(200000);
+    fds[2] = dial(f->port);
+    assert_true(closed_within(fds[2], 1000));
+    close(fds[2]);
+    for (int i = 0; i < 2; i++) {
+        hd_buf_reset(&out);
+        assert_int_equal(read_to_eof(fds[i], &out, 2000), -1); /* kept alive after its reply */
+        assert_contains(out.data, "\"slow\":true");
+        close(fds[i]);
+    }
+    usleep(100000);
     assert_int_equal(stat_of(f, "rejected"), 1);
     hd_buf_free(&out);
     stop(f);
 }
 
-/* A client that trickles its head byte by byte, each within the read
- * timeout, still meets the whole-request deadline. */
+/* The client key: an IPv4 address, or an IPv6 /64; IPv4-mapped is IPv4. */
+static void test_client_key(void **state)
+{
+    (void)state;
+    char key[HD_API_IP_MAX], ip[HD_API_IP_MAX];
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.9", &s4.sin_addr);
+    hd_api_client_key((struct sockaddr *)&s4, key, ip);
+    assert_string_equal(key, "127.0.0.9");
+    assert_string_equal(ip, "127.0.0.9");
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key, ip);
+    assert_string_equal(key, "2001:db8:1:2::/64");
+    assert_string_equal(ip, "2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &s6.sin6_addr);
+    char key2[HD_API_IP_MAX];
+    hd_api_client_key((struct sockaddr *)&s6, key2, ip);
+    assert_string_equal(key2, key); /* same /64, same client */
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key2, ip);
+    assert_string_equal(key2, "2001:db8:1:3::/64");
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &s6.sin6_addr);
+    hd_api_client_key((struct sockaddr *)&s6, key, ip);
+    assert_string_equal(key, "10.1.2.3");
+    assert_string_equal(ip, "10.1.2.3");
+}
+
+/* A client that trickles its head byte by byte still meets the header
+ * deadline (and is told so in JSON); an idle keep-alive connection ends
+ * after the idle deadline; a body has its own. */
 static void test_slow_client(void **state)
 {
     (void)state;
-    hd_api_opts_t o = {.request_timeout_ms = 500};
+    hd_api_opts_t o = {.header_timeout_ms = 500, .idle_timeout_ms = 300, .body_timeout_ms = 400};
     fix_t *f = start(&o);
     int64_t t0 = hd_time_now_us();
     int fd = dial(f->port);
     send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\n");
+    hd_buf_t out = {0};
     int closed = 0;
     for (int i = 0; i < 30 && !closed; i++) {
         usleep(100000);
         if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) closed = 1;
-        char b;
-        ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+        char b[512];
+        ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (n > 0) hd_buf_append(&out, b, (size_t)n);
         if (n == 0 || (n < 0 && errno != EAGAIN)) closed = 1;
     }
     int64_t took = ms_since(t0);
     assert_true(closed);
     assert_true(took >= 450 && took < 3000);
+    assert_contains(out.data, "HTTP/1.1 408 Request Timeout");
+    assert_contains(out.data, "the request head did not arrive within 500 ms");
     close(fd);
     assert_int_equal(stat_of(f, "timed_out"), 1);
-    /* An idle keep-alive connection ends after the same time. */
+    /* An idle keep-alive connection ends after idle_timeout_ms. */
     fd = dial(f->port);
     send_str(fd, "GET /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    hd_buf_t out = {0};
+    hd_buf_reset(&out);
     t0 = hd_time_now_us();
     assert_int_equal(read_to_eof(fd, &out, 3000), 0);
-    assert_true(ms_since(t0) >= 400);
+    assert_true(ms_since(t0) >= 250 && ms_since(t0) < 450);
     assert_contains(out.data, "HTTP/1.1 200");
-    hd_buf_free(&out);
     close(fd);
+    /* A body that stops coming: 408 after body_timeout_ms. */
+    fd = dial(f->port);
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{");
+    hd_buf_reset(&out);
+    t0 = hd_time_now_us();
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    assert_true(ms_since(t0) >= 350);
+    assert_contains(out.data, "the request body did not arrive within 400 ms");
+    close(fd);
+    hd_buf_free(&out);
     stop(f);
 }
 
@@ -940,17 +1183,400 @@ static void test_listen_errors(void **state)
     event_base_free(base);
 }
 
+
+/* Reads one reply from fd (keep-alive): head, then (unless head_only, as
+ * for HEAD) Content-Length bytes or a chunked body, decoded; 0, or -1 when
+ * it did not come. */
+static int read_reply_head(int fd, hd_buf_t *head, hd_buf_t *body, int head_only)
+{
+    hd_buf_reset(head);
+    hd_buf_reset(body);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char c;
+    while (!head->data || !strstr(head->data, "\r\n\r\n")) {
+        if (recv(fd, &c, 1, 0) != 1) return -1;
+        hd_buf_append(head, &c, 1);
+    }
+    const char *cl = strcasestr(head->data, "\r\nContent-Length: ");
+    if (head_only || strncmp(head->data, "HTTP/1.1 100 ", 13) == 0 ||
+        strncmp(head->data, "HTTP/1.1 204", 12) == 0)
+        return 0;
+    if (cl) {
+        long n = strtol(cl + 18, NULL, 10);
+        for (long i = 0; i < n; i++) {
+            if (recv(fd, &c, 1, 0) != 1) return -1;
+            hd_buf_append(body, &c, 1);
+        }
+        return 0;
+    }
+    if (!strcasestr(head->data, "\r\nTransfer-Encoding: chunked\r\n")) return -1;
+    for (;;) {
+        char line[64];
+        size_t n = 0;
+        while (n < sizeof(line) - 1 && recv(fd, &line[n], 1, 0) == 1 && line[n] != '\n')
+            n++;
+        line[n] = '\0';
+        long size = strtol(line, NULL, 16);
+        for (long i = 0; i < size + 2; i++) { /* the data and its CRLF */
+            if (recv(fd, &c, 1, 0) != 1) return -1;
+            if (i < size) hd_buf_append(body, &c, 1);
+        }
+        if (size == 0) return 0;
+    }
+}
+
+static int read_reply(int fd, hd_buf_t *head, hd_buf_t *body)
+{
+    return read_reply_head(fd, head, body, 0);
+}
+
+static void test_keep_alive_head_expect(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    hd_buf_t head = {0}, body = {0};
+    char v[100];
+    /* HTTP/1.0 without keep-alive: closed after the reply. */
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/a HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Connection: close\r\n");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    /* HTTP/1.0 with keep-alive, then 1.1 (and leading empty lines) on the
+     * same connection. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/echo/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Connection: keep-alive\r\n");
+    assert_contains(body.data, "\"id\":\"a\"");
+    send_str(fd, "\r\n\r\nGET /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_null(strcasestr(head.data, "Connection:"));
+    assert_contains(body.data, "\"id\":\"b\"");
+    /* HEAD: GET's head and length, no body: the next reply follows at once. */
+    send_str(fd, "HEAD /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\n");
+    hd_buf_t ghead = {0};
+    assert_int_equal(read_reply_head(fd, &ghead, &body, 1), 0);
+    resp_t r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.head, sizeof(r.head), "%s", ghead.data);
+    assert_contains(ghead.data, "HTTP/1.1 200 OK\r\n");
+    assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "application/json");
+    long len = strtol(hdr(&r, "Content-Length", v, sizeof(v)), NULL, 10);
+    assert_true(len > 20);
+    hd_buf_free(&ghead);
+    close(fd);
+    fd = dial(f->port); /* and no body: the next reply follows the head at once */
+    send_str(fd, "HEAD /v1/echo/b HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/echo/c HTTP/1.1\r\n"
+                 "Host: t\r\nConnection: close\r\n\r\n");
+    hd_buf_t all = {0};
+    assert_int_equal(read_to_eof(fd, &all, 3000), 0);
+    close(fd);
+    const char *second = strstr(all.data + 4, "HTTP/1.1 200 OK\r\n");
+    assert_non_null(second);
+    assert_null(strstr(all.data, "\"id\":\"b\"")); /* HEAD sent no body */
+    assert_contains(second, "\"id\":\"c\"");
+    /* Expect: 100-continue: the interim reply first, then the body is read. */
+    fd = dial(f->port);
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_string_equal(head.data, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "{\"a\": 1}");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "HTTP/1.1 201 Created\r\n");
+    assert_string_equal(body.data, "{\"got\":{\"a\":1}}\n");
+    /* Too large: 413 at once, no 100. */
+    send_str(fd, "POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "HTTP/1.1 413 ");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    hd_buf_free(&all);
+    hd_buf_free(&head);
+    hd_buf_free(&body);
+    stop(f);
+}
+
+/* The expected text of GET /v1/stream?n=N&size=S. */
+static void stream_text(long n, long size, hd_buf_t *out)
+{
+    hd_buf_reset(out);
+    for (long i = 0; i < n; i++) {
+        hd_buf_printf(out, "%08ld", i);
+        for (long k = 9; k < size; k++)
+            hd_buf_puts(out, "x");
+        hd_buf_puts(out, "\n");
+    }
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    hd_buf_t head = {0}, body = {0}, want = {0};
+    int fd = dial(f->port);
+    /* Small: all of it fits the first window, so it has a length. */
+    send_str(fd, "GET /v1/stream?n=3&size=20 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Content-Length: 60\r\n");
+    stream_text(3, 20, &want);
+    assert_string_equal(body.data, want.data);
+    /* Large: chunked, whole and in order, and the connection goes on. */
+    send_str(fd, "GET /v1/stream?n=5000&size=100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(head.data, "Transfer-Encoding: chunked\r\n");
+    assert_null(strcasestr(head.data, "Content-Length"));
+    stream_text(5000, 100, &want);
+    assert_int_equal(body.len, want.len);
+    assert_true(memcmp(body.data, want.data, want.len) == 0);
+    send_str(fd, "GET /v1/echo/after HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    assert_contains(body.data, "\"id\":\"after\"");
+    close(fd);
+    /* HTTP/1.0: no chunks; the body ends with the connection. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=2000&size=50 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    hd_buf_t all = {0};
+    assert_int_equal(read_to_eof(fd, &all, 5000), 0);
+    close(fd);
+    assert_contains(all.data, "Connection: close\r\n");
+    stream_text(2000, 50, &want);
+    assert_string_equal(strstr(all.data, "\r\n\r\n") + 4, want.data);
+    /* ?pretty on a JSON stream: collected and indented. */
+    resp_t r;
+    call(f, "GET", "/v1/stream?n=3000&json&pretty", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=3000&json&pretty HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply(fd, &head, &body), 0);
+    json_t *j = json_loads(body.data, 0, NULL);
+    assert_int_equal(json_array_size(j), 3000);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 2999), "i")), 2999);
+    json_decref(j);
+    assert_contains(body.data, "[\n  {\n    \"i\": 0\n  },");
+    /* HEAD: nothing produced. */
+    send_str(fd, "HEAD /v1/stream?n=5000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_reply_head(fd, &head, &body, 1), 0);
+    assert_contains(head.data, "HTTP/1.1 200 OK\r\n");
+    assert_contains(head.data, "Connection: close\r\n");
+    assert_true(closed_within(fd, 2000));
+    close(fd);
+    /* A client that leaves mid-stream: the producer hears of it. */
+    fd = dial(f->port);
+    send_str(fd, "GET /v1/stream?n=1000000&size=100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    char b[1000];
+    assert_true(recv(fd, b, sizeof(b), 0) > 0);
+    close(fd);
+    stat_reaches(f, "streams_abandoned", 2); /* HEAD's, and this one */
+    assert_true(stat_of(f, "streams_done") >= 4);
+    hd_buf_free(&all);
+    hd_buf_free(&want);
+    hd_buf_free(&head);
+    hd_buf_free(&body);
+    stop(f);
+}
+
+/* Clients that ask for large replies and never read: each holds at most
+ * max_unsent_bytes of streamed output, all together at most
+ * max_unsent_total (past it the longest-waiting go), and send_timeout
+ * closes the rest; a client that reads is served throughout. */
+static void test_unsent_bounds(void **state)
+{
+    (void)state;
+    hd_api_opts_t o = {.max_unsent_bytes = 16 << 10,
+                       .max_unsent_total = 256 << 10,
+                       .send_timeout_ms = 1500};
+    fix_t *f = start(&o);
+    enum { N = 40 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 2048; /* a tiny window: the kernel cannot take the output for us */
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+        send_str(fds[i], "GET /v1/stream?n=100000&size=200 HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    json_int_t most = 0;
+    for (int i = 0; i < 10; i++) {
+        json_int_t u = stat_of(f, "unsent");
+        if (u > most) most = u;
+        usleep(50000);
+    }
+    /* The total, plus at most one stream's part over it while it is judged. */
+    if (most > (256 << 10) + (64 << 10)) fail_msg("unsent output reached %lld", (long long)most);
+    assert_true(stat_of(f, "unsent_closed") > 0);
+    resp_t r;
+    call(f, "GET", "/v1/echo/ok", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    stat_reaches(f, "open", 1); /* send_timeout took the others */
+    assert_true(stat_of(f, "send_timeouts") > 0);
+    assert_int_equal(stat_of(f, "unsent"), 0);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    stop(f);
+}
+
+/* hd_api_reconfigure: a removed token stops working, an added one works, a
+ * lowered body limit applies; a request already checked answers under the
+ * old tokens; buckets keep their state unless the rate changes. */
+static void test_reconfigure(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    int fd = dial(f->port);
+    send_str(fd, "GET /v1/slow?ms=600 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                 "X-Consul-Token: r-secret\r\n\r\n");
+    usleep(100000);
+    resp_t r;
+    call(f, "POST", "/test/reconfigure", M,
+         "{\"tokens\": [\"m-secret\", \"c-secret\"], \"max_body\": 100, \"rate\": 1, \"burst\": 1}",
+         &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(fd, &out, 3000), 0);
+    close(fd);
+    parse(out.data, &r);
+    assert_int_equal(r.status, 200); /* checked before the reload */
+    assert_string_equal(jstr(&r, "tenant"), "team-a");
+    done(&r);
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: r-secret\r\n", NULL, 403, "bad_token");
+    call(f, "PUT", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", "{}", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "tenant"), "team-c");
+    done(&r);
+    /* c-secret's bucket (1 a second, burst 1) is empty now. */
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
+                 "rate_limited");
+    char body[200];
+    memset(body, ' ', sizeof(body) - 1);
+    body[0] = '{';
+    body[sizeof(body) - 2] = '}';
+    body[sizeof(body) - 1] = '\0';
+    expect_error(f, "POST", "/v1/things", M, body, 413, "too_large");
+    /* A reload with the same tokens keeps the empty bucket; no limit frees it. */
+    call(f, "POST", "/test/reconfigure", M,
+         "{\"tokens\": [\"m-secret\", \"c-secret\"], \"rate\": 1, \"burst\": 1}", &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
+                 "rate_limited");
+    usleep(1100000); /* the management token is under the same limit */
+    call(f, "POST", "/test/reconfigure", M, "{\"tokens\": [\"m-secret\", \"c-secret\"]}", &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    for (int i = 0; i < 3; i++) { /* more than a burst of 1 allows */
+        call(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, &r);
+        assert_int_equal(r.status, 200);
+        done(&r);
+    }
+    hd_buf_free(&out);
+    stop(f);
+}
+
+/* Fills the holes in the descriptor table with /dev/null up to its highest
+ * descriptor; returns how many it opened into fds, and the next free
+ * descriptor number in *next. */
+static int fill_fds(int *fds, int max, int *next)
+{
+    int top = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && strtol(e->d_name, NULL, 10) > top)
+            top = (int)strtol(e->d_name, NULL, 10);
+    closedir(d);
+    int n = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY);
+        assert_true(fd >= 0 && n < max);
+        fds[n++] = fd;
+        if (fd >= top) break;
+    }
+    *next = fds[n - 1] + 1;
+    return n;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Out of descriptors with every connection busy in a handler (nothing to
+ * evict): accepting pauses, the loop does not spin, and the clients that
+ * waited are served once descriptors are back. */
+static void test_accept_pause(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    int busy[3];
+    for (int i = 0; i < 3; i++) {
+        busy[i] = dial(f->port);
+        send_str(busy[i], "GET /v1/slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    usleep(200000);
+    /* The clients' sockets first, then no descriptor left: the server's
+     * accept() is what fails (client and server share this process). */
+    int waiting[2] = {socket(AF_INET, SOCK_STREAM, 0), socket(AF_INET, SOCK_STREAM, 0)};
+    int fill[256], next;
+    int nfill = fill_fds(fill, 256, &next);
+    struct rlimit old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    struct rlimit low = {(rlim_t)next, old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(connect(waiting[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    send_str(waiting[0], "GET /v1/echo/w HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    double c0 = cpu_seconds();
+    usleep(500000);
+    double used = cpu_seconds() - c0;
+    uint64_t paused = __atomic_load_n(&f->api->st.accept_paused, __ATOMIC_RELAXED);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (paused < 1) fail_msg("accepting never paused");
+    if (paused > 10) fail_msg("accepting paused %llu times in 0.5 s", (unsigned long long)paused);
+    if (used > 0.25) fail_msg("%.2f s of CPU in 0.5 s while out of descriptors", used);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(waiting[0], &out, 3000), 0);
+    assert_contains(out.data, "\"id\":\"w\"");
+    for (int i = 0; i < 3; i++)
+        close(busy[i]);
+    close(waiting[0]);
+    close(waiting[1]);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    hd_buf_free(&out);
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing),       cmocka_unit_test(test_bad_json),
-        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_evhttp_backstops),
+        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_auth_matrix),   cmocka_unit_test(test_no_tokens_is_management),
         cmocka_unit_test(test_rate_limits),   cmocka_unit_test(test_async_reply),
-        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits), cmocka_unit_test(test_client_key),
         cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
+        cmocka_unit_test(test_keep_alive_head_expect), cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_unsent_bounds), cmocka_unit_test(test_reconfigure),
+        cmocka_unit_test(test_accept_pause),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

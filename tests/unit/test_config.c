@@ -439,8 +439,8 @@ static void test_server_limits_tls(void **state)
     assert_int_equal(c.limits.body_timeout_us, 30 * SEC);
     assert_int_equal(c.limits.idle_timeout_us, 15 * SEC);
     assert_int_equal(c.limits.send_timeout_us, 30 * SEC);
-    assert_int_equal(c.limits.max_unsent_bytes, 1024 * 1024);
-    assert_int_equal(c.limits.max_unsent_total, 64 * 1024 * 1024);
+    assert_int_equal(c.limits.max_unsent_bytes, 64 * 1024);
+    assert_int_equal(c.limits.max_unsent_total, 32 * 1024 * 1024);
     assert_null(c.tls.cert_file);
     assert_int_equal(c.tls.min_version, 12);
     assert_int_equal(c.allow_plaintext, 0);
