@@ -116,6 +116,45 @@ class Tls(HeedTestCase):
         self.assertIn("certificate verify failed", refused(ag.port, client_ctx(self.b.ca)))
         self.assertEqual(ag.stop(), 0, ag.stderr())
 
+    def test_the_cli_over_https_with_and_without_client_certificates(self):
+        # heed status / heed checks against the agent itself (the CLI's own
+        # tests use a Python HTTPS server); the agent wants client
+        # certificates of CA A.
+        ag = self.agent({"ca_file": self.a.ca, "verify_incoming": True},
+                        checks=[{"name": "hb", "ttl": "1h"}])
+        addr = "https://127.0.0.1:%d" % ag.port
+        mine = self.a.client("cli")
+        rc, out, err = run_heed(["status", "--addr", addr, "--cacert", self.a.ca,
+                                 "--cert", mine[0], "--key", mine[1]])
+        self.assertEqual(rc, 2, err)  # the TTL check is critical until reported
+        self.assertIn("critical", out)
+        env = dict(os.environ, HEED_HTTP_ADDR=addr, HEED_CACERT=self.a.ca,
+                   HEED_CLIENT_CERT=mine[0], HEED_CLIENT_KEY=mine[1])
+        rc, out, err = run_heed(["checks", "list"], env=env)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertRegex(out, r"(?m)^hb\s+critical")
+        # Consul's variable names, as fallbacks.
+        cenv = dict(os.environ, CONSUL_HTTP_ADDR="127.0.0.1:%d" % ag.port, CONSUL_HTTP_SSL="true",
+                    CONSUL_CACERT=self.a.ca, CONSUL_CLIENT_CERT=mine[0],
+                    CONSUL_CLIENT_KEY=mine[1])
+        rc, out, err = run_heed(["checks", "get", "hb"], env=cenv)
+        self.assertEqual((rc, err), (0, ""), out)
+        # No client certificate: the agent refuses it, and the CLI says so.
+        rc, out, err = run_heed(["status", "--addr", addr, "--cacert", self.a.ca])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("requires a client certificate", err)
+        # One from CA B: refused, naming the file.
+        theirs = self.b.client("intruder")
+        rc, out, err = run_heed(["checks", "list", "--addr", addr, "--cacert", self.a.ca,
+                                 "--cert", theirs[0], "--key", theirs[1]])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("refused the client certificate %s (from --cert)" % theirs[0], err)
+        # The agent's certificate against the wrong CA.
+        rc, out, err = run_heed(["status", "--addr", addr, "--cacert", self.b.ca,
+                                 "--cert", mine[0], "--key", mine[1]])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("does not verify against %s (from --cacert)" % self.b.ca, err)
+
     def test_expired_certificate_is_refused_by_the_client(self):
         ag = self.agent({"cert_file": self.a.expired[0], "key_file": self.a.expired[1]})
         ctx = client_ctx(self.a.ca)
