@@ -19,6 +19,22 @@
 
 #define HD_EXIT_UNREACHABLE 3 /* no HTTP reply from the agent at all */
 
+/* The help lines of the flags every client command takes. */
+#define HD_CLIENT_ADDR_HELP                                                                        \
+    "      --addr URL     the agent [env HEED_HTTP_ADDR, else CONSUL_HTTP_ADDR, else\n"            \
+    "                     http://127.0.0.1:8500]; host:port is taken as http://, or\n"             \
+    "                     https:// with HEED_HTTP_SSL=true (else CONSUL_HTTP_SSL)\n"               \
+    "      --token T      the API token [env HEED_TOKEN, else CONSUL_HTTP_TOKEN]\n"
+
+#define HD_CLIENT_TLS_HELP                                                                         \
+    "      --cacert FILE  PEM CA certificates the agent's certificate must chain to,\n"            \
+    "                     for https:// [env HEED_CACERT, else CONSUL_CACERT; default:\n"           \
+    "                     the system's]\n"                                                         \
+    "      --cert FILE    PEM client certificate, for an agent with verify_incoming\n"             \
+    "                     [env HEED_CLIENT_CERT, else CONSUL_CLIENT_CERT]\n"                       \
+    "      --key FILE     its PEM private key, unless it is in the --cert file [env\n"             \
+    "                     HEED_CLIENT_KEY, else CONSUL_CLIENT_KEY]\n"
+
 /* The flags of a command, each NULL when not given. */
 typedef struct hd_client_flags_s {
     const char *addr, *token;
