@@ -106,7 +106,8 @@ class LongValues(HeedTestCase):
         c = a.check("web")
         self.assertEqual(c["expect"]["body_contains"], v2)
         self.assertEqual(c["target"], "http://127.0.0.1:%d/%s" % (web.port, text(4000, "p")))
-        a.wait_status("web", "passing")
+        # A new target starts afresh: critical, then passing.
+        c = a.wait_status("web", "passing")
         # And the same file again: nothing changed, the check keeps its state.
         a.reload(self.config(web.port, v2, path_len=4000), expect="reloaded")
         self.assertEqual(a.check("web")["last_change"], c["last_change"])
