@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  # libraries (DESIGN.md's dependency table)
+  # libraries (docs/architecture.md, "Dependencies")
   libevent-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev libssl-dev
   libfyaml-dev libsqlite3-dev
   # tests

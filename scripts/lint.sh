@@ -9,3 +9,26 @@ if grep -nE "$banned" src/*.c src/*/*.c src/*/*.h 2>/dev/null; then
   echo "lint: banned function above (see scripts/lint.sh)" >&2
   exit 1
 fi
+
+# Skips must reach ctest (README.md, "Skips expected on this machine"):
+# cmocka's skip() is counted as a pass, so a unit test that cannot run exits
+# 77 before it starts; an integration test file runs through harness.main(),
+# which exits 77 when a test skipped.
+if grep -nE '\bskip[[:space:]]*\(\)' tests/unit/*.c; then
+  echo "lint: cmocka's skip() above is invisible to ctest: exit 77 from main instead" >&2
+  exit 1
+fi
+for f in tests/integration/test_*.py; do
+  if ! grep -qE '^    (harness\.)?main\(\)$' "$f"; then
+    echo "lint: $f does not end in harness.main(), which reports skips to ctest" >&2
+    exit 1
+  fi
+done
+
+# Docs live in the repository: nothing may point at a ../shared/ directory
+# that a clone does not have.
+if grep -rn --exclude-dir='build*' --exclude-dir=.git --exclude-dir=corpus --exclude=lint.sh \
+     -e '\.\./shared' . ; then
+  echo "lint: a link to ../shared/ above: move what it needs into docs/" >&2
+  exit 1
+fi

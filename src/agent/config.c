@@ -145,7 +145,9 @@ static void expected(ctx_t *c, const node_t *n, const char *path, const char *wh
 }
 
 /* path + "." + key, with the key's control bytes shown as '?' and cut at
- * 64 bytes: a key that is wrong is quoted back to the user. */
+ * 64 bytes: a key that is wrong is quoted back to the user. The path is
+ * cut first, so that the key always shows (the schema's paths are far
+ * shorter than PATHMAX). */
 static const char *sub(char *out, const char *path, const char *key)
 {
     char k[68];
@@ -153,7 +155,7 @@ static const char *sub(char *out, const char *path, const char *key)
     for (; key[i] && i < 64; i++)
         k[i] = ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) ? '?' : key[i];
     k[i] = '\0';
-    snprintf(out, PATHMAX, "%s%s%s", path, *path ? "." : "", k);
+    snprintf(out, PATHMAX, "%.*s%s%s", (int)(PATHMAX - sizeof(k) - 1), path, *path ? "." : "", k);
     return out;
 }
 

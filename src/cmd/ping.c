@@ -317,22 +317,21 @@ static void free_host(host_t *h)
 static void store_summary(ping_t *pg, host_t *h)
 {
     char nb[INET6_ADDRSTRLEN], a[16], b[16], c[16];
-    char line[8192];
-    int n;
+    /* Grown to fit: a name can be longer than any fixed line (it pads
+     * every name to the longest target given), and -C keeps every time. */
+    hd_buf_t line = {0};
     const char *name = display(h, nb, sizeof(nb));
     if (pg->vcount) {
-        n = snprintf(line, sizeof(line), "%-*s :", pg->name_width, name);
-        for (int i = 0; i < h->sent && n < (int)sizeof(line) - 16; i++)
-            n += snprintf(line + n, sizeof(line) - (size_t)n, " %s",
-                          h->rtts[i] < 0 ? "-" : tm(h->rtts[i], a, sizeof(a)));
+        hd_buf_printf(&line, "%-*s :", pg->name_width, name);
+        for (int i = 0; i < h->sent; i++)
+            hd_buf_printf(&line, " %s", h->rtts[i] < 0 ? "-" : tm(h->rtts[i], a, sizeof(a)));
     } else {
         int loss = h->sent ? (h->sent - h->recv) * 100 / h->sent : 0;
-        n = snprintf(line, sizeof(line), "%-*s : xmt/rcv/%%loss = %d/%d/%d%%", pg->name_width, name,
-                     h->sent, h->recv, loss);
+        hd_buf_printf(&line, "%-*s : xmt/rcv/%%loss = %d/%d/%d%%", pg->name_width, name, h->sent,
+                      h->recv, loss);
         if (h->recv)
-            snprintf(line + n, sizeof(line) - (size_t)n, ", min/avg/max = %s/%s/%s",
-                     tm(h->min_us, a, sizeof(a)), tm(h->sum_us / h->recv, b, sizeof(b)),
-                     tm(h->max_us, c, sizeof(c)));
+            hd_buf_printf(&line, ", min/avg/max = %s/%s/%s", tm(h->min_us, a, sizeof(a)),
+                          tm(h->sum_us / h->recv, b, sizeof(b)), tm(h->max_us, c, sizeof(c)));
     }
     if (h->seq >= pg->nsummaries) {
         uint64_t cap = pg->nsummaries ? pg->nsummaries : 1024;
@@ -342,7 +341,7 @@ static void store_summary(ping_t *pg, host_t *h)
         memset(pg->summaries + pg->nsummaries, 0, (cap - pg->nsummaries) * sizeof(char *));
         pg->nsummaries = cap;
     }
-    pg->summaries[h->seq] = hd_xstrdup(line);
+    pg->summaries[h->seq] = line.data;
 }
 
 static void print_json(host_t *h, const char *error)

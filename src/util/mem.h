@@ -1,8 +1,8 @@
 /* mem — allocation that never returns NULL.
  *
  * heed cannot do anything useful once malloc fails, so these wrappers print
- * one line and abort (STYLE.md rule 5). Callers that can really recover use
- * malloc directly and say why. */
+ * one line and abort (docs/architecture.md, "Shape of the code"). Callers
+ * that can really recover use malloc directly and say why. */
 #ifndef HD_MEM_H
 #define HD_MEM_H
 

@@ -74,8 +74,13 @@ static void *arena_alloc(arena_t *a, size_t size, size_t align)
         big->used = size;
         return big->data;
     }
+    /* The next chunk doubles up to CHUNK_MAX, and always holds this
+     * object: a 3,000-byte text after a 1 KiB chunk needs more than its
+     * 2 KiB double. */
     size_t next = c ? c->size * 2 : CHUNK_MIN;
-    a->cur = chunk_new(a, next < CHUNK_MAX ? next : CHUNK_MAX);
+    if (next > CHUNK_MAX) next = CHUNK_MAX;
+    if (next < size) next = size;
+    a->cur = chunk_new(a, next);
     a->cur->used = size;
     return a->cur->data;
 }

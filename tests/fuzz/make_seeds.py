@@ -206,3 +206,199 @@ write("http_request", "smuggle-cl-te",
 write("http_request", "expect", http(64, 256, "PUT /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
                                               "Content-Length: 2\r\n\r\n{}"))
 write("http_request", "leading-crlf", http(64, 256, "\r\n\r\n\n" + GET))
+
+# === Size classes ==========================================================
+# Seeds of the sizes each target's code switches on, so that the fuzzers
+# start from inputs on both sides of every boundary instead of having to
+# grow there (libFuzzer lengthens inputs by a few bytes at a time, and never
+# past -max_len; see docs/fuzzing.md). The YAML reader's arena cuts objects
+# from a 1 KiB chunk, then doubled chunks up to 64 KiB, and gives anything
+# over 16 KiB a chunk of its own; the protocol readers accept up to
+# HD_PROTO_READ_MAX (64 KiB); DNS replies go to 65,535 bytes; and so on.
+
+def text(n, fill="a"):
+    """n bytes that end differently from how they start."""
+    return fill * (n - 3) + "end" if n >= 3 else fill * n
+
+
+# --- config and check_body: the YAML reader and the schema ------------------
+CHECK = "  - name: {name}\n    target: {target}\n    interval: 5s\n"
+write("config", "size-body-contains-3000.yaml",
+      "checks:\n" + CHECK.format(name="web", target="http://127.0.0.1:8080/")
+      + '    expect: {body_contains: "%s"}\n' % text(3000))
+write("config", "size-body-contains-4096.yaml",
+      "checks:\n" + CHECK.format(name="web", target="http://127.0.0.1:8080/" + text(4000, "p"))
+      + "    expect:\n      body_contains: %s\n" % text(4096))
+write("config", "size-tag-3000.yaml",
+      "checks:\n" + CHECK.format(name="web", target="tcp://127.0.0.1:80")
+      + "    tags: [web, %s]\n" % text(3000, "t"))
+write("config", "size-scalars.yaml",
+      "services:\n  - name: db\n    meta:\n"
+      + "".join("      k%d: %s\n" % (n, text(n, chr(ord("a") + i % 26)))
+                for i, n in enumerate([1000, 1023, 1024, 2047, 2048, 8191, 8192,
+                                       16383, 16384, 16385, 20000])))
+write("config", "size-many-checks.yaml",
+      "checks:\n" + "".join(CHECK.format(name="c%d" % i, target="tcp://127.0.0.1:%d" % (1000 + i))
+                            for i in range(300)))
+write("config", "size-long-list.yaml",
+      "checks:\n" + CHECK.format(name="web", target="tcp://127.0.0.1:80")
+      + "    tags: [%s]\n" % ", ".join("t%d" % i for i in range(3000)))
+write("config", "size-depth-64.yaml", "a: " + "[" * 63 + "]" * 63 + "\n")
+write("config", "size-depth-65.yaml", "a: " + "[" * 64 + "]" * 64 + "\n")
+write("config", "size-long-key.yaml", "checks:\n  - %s: 1\n" % text(5000, "k"))
+
+write("check_body", "size-body-contains-4000",
+      '{"name":"x","target":"http://127.0.0.1:1/","expect":{"body_contains":"%s"}}' % text(4000))
+write("check_body", "size-body-contains-4097",
+      '{"name":"x","target":"http://127.0.0.1:1/","expect":{"body_contains":"%s"}}' % text(4097))
+write("check_body", "size-target-4096",
+      '{"name":"x","target":"http://127.0.0.1:1/%s"}' % text(4074, "p"))
+write("check_body", "size-tags-300",
+      '{"name":"x","target":"tcp://127.0.0.1:1","tags":[%s]}'
+      % ",".join('"t%d"' % i for i in range(300)))
+write("check_body", "size-yaml-scalars",
+      "name: x\ntarget: tcp://127.0.0.1:1\ntags: [%s]\n"
+      % ", ".join(text(n, "t") for n in [255, 256, 257, 2048, 16385, 20000]))
+
+# --- api_request: the request-target, a JSON body, a request head -----------
+write("api_request", "size-segments-and-pairs",
+      "/" + "/".join("s%d" % i for i in range(20)) + "?"
+      + "&".join("k%d=v%d" % (i, i) for i in range(12)) + "\n{}")
+write("api_request", "size-long-query",
+      "/v1/checks?tag=%s&status=passing\n" % ("%41" * 2000)
+      + '{"name":"x","expect":{"body_contains":"%s"}}' % text(4000))
+write("api_request", "size-long-head-lines",
+      "/v1/checks\n\x07POST /v1/checks HTTP/1.1\r\nX-Long: %s\r\n"
+      "Content-Length: %s\r\nContent-Length:    99999999999999999999999\r\n\r\n"
+      % (text(2000, "h"), "9" * 79))
+
+# --- cidr and duration: short texts, around their fixed buffers -------------
+write("cidr", "size-v6-full", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128")
+write("cidr", "size-addr-63", "1" * 63 + "/8")
+write("cidr", "size-addr-64", "1" * 64 + "/8")
+write("cidr", "size-range-v6",
+      "0000:0000:0000:0000:0000:0000:0000:0001 0000:0000:0000:0000:0000:0000:0000:00ff")
+for n in (18, 19, 20):
+    write("duration", "size-digits-%d" % n, "9" * n + "s")
+write("duration", "size-fraction", "1." + "0" * 30 + "1ms")
+
+
+# --- dns: 512 (UDP), 4,096 (EDNS) and 65,535 (TCP) bytes, > 64 answers -----
+def dns_name(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+
+
+def dns_reply(qtype, answers):
+    """A reply to one question for example.test, answers (type, rdata)."""
+    out = struct.pack("!HHHHHH", 0x1234, 0x8180, 1, len(answers), 0, 0)
+    out += dns_name("example.test") + struct.pack("!HH", qtype, 1)
+    for t, rdata in answers:
+        out += b"\xc0\x0c" + struct.pack("!HHIH", t, 1, 300, len(rdata)) + rdata
+    return out
+
+
+A, CNAME, MX, NS, TXT = 0, 2, 3, 4, 5  # the fuzz target's index of the type
+write("dns", "size-a-70-answers",
+      bytes([A]) + dns_reply(1, [(1, bytes([127, 0, i // 256, i % 256])) for i in range(70)]))
+
+
+def txt(strings):
+    return b"".join(bytes([len(s)]) + s for s in strings)
+
+
+write("dns", "size-txt-512", bytes([TXT]) + dns_reply(16, [(16, txt([b"v" * 255, b"w" * 213]))]))
+write("dns", "size-txt-4096",
+      bytes([TXT]) + dns_reply(16, [(16, txt([bytes([c]) * 255 for c in range(1, 17)]))]))
+write("dns", "size-65535", bytes([TXT]) + (lambda r: r + b"\0" * (65535 - len(r)))(
+      dns_reply(16, [(16, txt([b"y" * 255] * 200))])))
+write("dns", "size-65536", bytes([TXT]) + (lambda r: r + b"\0" * (65536 - len(r)))(
+      dns_reply(16, [(16, txt([b"y" * 255] * 200))])))
+write("dns", "size-mx-long-names",
+      bytes([MX]) + dns_reply(15, [(15, struct.pack("!H", 10) + dns_name(".".join(["l" * 63] * 3)
+                                                                    + ".test"))] * 5))
+
+
+# --- icmp_packet: IP options, the smallest stamp, the largest echo -----------
+def icmp_checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def echo(v6, data_len, kind=None):
+    t = kind if kind is not None else (129 if v6 else 0)
+    body = struct.pack("!Q", 0x7788112233445566) + struct.pack("!Q", 1000) + b"\0" * (data_len - 16)
+    pkt = struct.pack("!BBHHH", t, 0, 0, 0x4242, 0x7788) + body
+    if not v6:
+        pkt = pkt[:2] + struct.pack("!H", icmp_checksum(pkt)) + pkt[4:]
+    return pkt
+
+
+def ipv4(payload, options=b""):
+    ihl = (20 + len(options)) // 4
+    return struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 20 + len(options) + len(payload), 0, 0,
+                       64, 1, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + options + payload
+
+
+RAW, DGRAM, V6 = 0x06, 0x04, 0x05  # the fuzz target's mode byte (check_id set)
+write("icmp_packet", "size-raw-ip-options", bytes([RAW]) + ipv4(echo(False, 56), b"\x01" * 40))
+write("icmp_packet", "size-stamp-only", bytes([DGRAM]) + echo(False, 16))
+write("icmp_packet", "size-odd-length", bytes([DGRAM]) + echo(False, 57))
+write("icmp_packet", "size-dgram-65000", bytes([DGRAM]) + echo(False, 65000))
+write("icmp_packet", "size-v6-1452", bytes([V6]) + echo(True, 1452))
+write("icmp_packet", "size-error-quote-options",
+      bytes([RAW]) + ipv4((lambda q: struct.pack("!BBHI", 3, 1, icmp_checksum(
+          struct.pack("!BBHI", 3, 1, 0, 0) + q), 0) + q)(ipv4(echo(False, 56, 8), b"\x01" * 8))))
+
+# --- jsonw: the buffer's doublings, 6-byte escapes, 3-byte repairs ----------
+for n in (63, 64, 65, 4096, 20000):
+    write("jsonw", "size-plain-%d" % n, text(n))
+write("jsonw", "size-escapes-10000", bytes(range(32)) * 312 + b"\"\\" * 8)
+write("jsonw", "size-not-utf8-10000", b"\xff\xc3" * 5000)
+write("jsonw", "size-utf8-4-byte", "\U0001F600".encode() * 2500)
+
+# --- mysql: the greeting's limits ---------------------------------------------
+write("mysql", "size-version-100", my_greeting("8" * 100))
+write("mysql", "size-version-101", my_greeting("8" * 101))
+write("mysql", "size-error-300", my_error(1045, text(300, "e"), "28000"))
+# The prober hands a parser at most HD_PROTO_READ_MAX (65,536) bytes.
+write("mysql", "size-packet-65532",
+      my_packet(b"\x0a8.0.36\0" + struct.pack("<I", 42) + b"\x01" * (65532 - 12)))
+write("mysql", "size-packet-65533", my_packet(b"\x0a8.0.36\0" + b"\x01" * (65533 - 8))[:64])
+
+# --- pg: fields cut at 16 and 200 bytes, messages up to the read limit -------
+write("pg", "size-error-long-fields", pg_error("5" * 20, text(300, "m")))
+write("pg", "size-params-60",
+      pg_auth(0) + b"".join(pg_param("p%d" % i, text(100, "v")) for i in range(60)) + pg("Z", b"I"))
+write("pg", "size-message-65535", pg("N", b"M" + b"n" * (65535 - 4 - 2) + b"\0"))
+write("pg", "size-message-65536", pg("N", b"M" + b"n" * (65536 - 4 - 2) + b"\0")[:65536])
+write("pg", "size-message-65537", pg("N", b"M" + b"n" * (65537 - 4 - 2) + b"\0")[:64])
+
+# --- redis: lines cut at 60, 150 and 200 bytes, up to the read limit ---------
+write("redis", "size-err-300", bytes([PLAIN]) + ("-ERR %s\r\n" % text(300, "e")).encode())
+write("redis", "size-loading-300", bytes([PLAIN]) + ("-LOADING %s\r\n" % text(300)).encode())
+write("redis", "size-noauth-200", bytes([PASS]) + ("-NOAUTH %s\r\n" % text(200)).encode())
+write("redis", "size-bad-reply-100", bytes([PLAIN]) + ("+%s\r\n" % text(100, "p")).encode())
+write("redis", "size-line-65000",
+      bytes([PASS | db(1)]) + ("+%s\r\n+OK\r\n+PONG\r\n" % text(65000, "o")).encode())
+
+# --- target: URLs and commands as long as a config allows, and longer ------
+write("target", "size-http-4096", "http://127.0.0.1:8080/" + text(4096 - 22, "p"))
+write("target", "size-http-8000", "http://u:%s@127.0.0.1/?%s" % ("%41" * 1000, text(4000, "q")))
+write("target", "size-exec-40-args", "exec:/bin/echo " + " ".join("'a %d'" % i for i in range(40)))
+write("target", "size-unix-107", "unix://" + "/" + text(106, "s"))
+write("target", "size-unix-108", "unix://" + "/" + text(107, "s"))
+write("target", "size-dns-long-expect",
+      "dns://example.test?type=TXT&expect=%s&server=127.0.0.1:53" % ("%20" * 500))
+
+
+# --- list_query: tenant names of 128 and 129 bytes, tenant/id keys of 257
+# and 258, and an after= far past them (fields: ns, tenant, kind, limit, after).
+write("list_query", "size-ns-128", "t" * 128 + "\n-\n1\n10\nweb\n")
+write("list_query", "size-ns-129", "t" * 129 + "\n-\n1\n10\nweb\n")
+write("list_query", "size-after-257", "*\n-\n1\n100000\n" + "t" * 128 + "/" + "i" * 128 + "\n")
+write("list_query", "size-after-258", "*\n-\n1\n100001\n" + "t" * 128 + "/" + "i" * 129 + "\n")
+write("list_query", "size-after-6000", "a\na\n1\n1\n" + "%2F" * 2000 + "\n")

@@ -223,6 +223,21 @@ class HeedOnly(unittest.TestCase):
         self.assertEqual(rc, 4)
         self.assertIn("net.ipv4.ping_group_range is '1 0'", err)
 
+    def test_long_name_keeps_whole_summaries(self):
+        # Summaries pad every name to the longest target given; one longer
+        # than a fixed 8 KiB line once overran it (-c: a crash) or cut the
+        # times off the line (-C).
+        name = "a" * 8300 + ".invalid"
+        pad = re.escape(ALIVE.ljust(len(name)))
+        rc, out, err = NET.run([HEED, "ping", "-c", "1", "-t", "200", ALIVE, name])
+        self.assertEqual(rc, 2, err[-300:])
+        self.assertIn(name + ": ", err)
+        self.assertRegex(err, r"(?m)^%s : xmt/rcv/%%loss = 1/1/0%%, min/avg/max = "
+                              r"[\d.]+/[\d.]+/[\d.]+$" % pad)
+        rc, out, err = NET.run([HEED, "ping", "-C", "2", "-p", "20", "-t", "200", ALIVE, name])
+        self.assertEqual(rc, 2, err[-300:])
+        self.assertRegex(err, r"(?m)^%s : [\d.]+ [\d.]+$" % pad)
+
     def test_wait_icmp(self):
         rc, out, err = NET.run([HEED, "wait", "-t", "5s", "icmp://127.0.0.1", "icmp://[::1]"])
         self.assertEqual(rc, 0, err)
