@@ -320,12 +320,31 @@ static void state_done(hd_agent_t *a, hd_agent_check_t *c, write_t *w, int statu
     }
 }
 
+/* A moved check's history has its new name (or failed to: the rows stay
+ * under the old one, said on stderr): the replace is answered now. */
+static void on_moved(int status, const hd_store_write_result_t *r, void *arg)
+{
+    (void)r;
+    write_t *w = arg;
+    hd_agent_check_t *c = w->c;
+    if (status != 0) {
+        char q[HD_TENANT_KEY_MAX];
+        fprintf(stderr, "heed agent: %s: moving its history failed: %s\n", qname(q, &c->def),
+                hd_store_strerror(status));
+    }
+    if (w->cb) w->cb(0, c->removed ? NULL : c, w->arg);
+    unref(c);
+    free(w->output);
+    free(w);
+}
+
 static void on_written(int status, const hd_store_write_result_t *r, void *arg)
 {
     (void)r;
     write_t *w = arg;
     hd_agent_t *a = w->a;
     hd_agent_check_t *c = w->c;
+    int deferred = 0;
     hd_hist_add(&a->commit_lat, hd_time_now_us() - w->started);
     hd_agent_check_t *result = c;
     switch (w->kind) {
@@ -354,7 +373,10 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
             memset(w->newdef, 0, sizeof(*w->newdef));
             if (moved) { /* under its new name, and its history with it */
                 check_put(a, c);
-                (void)hd_store_history_rename(a->store, from, qname(to, &c->def), NULL, NULL);
+                /* The reply waits for the history too: a read after it
+                 * must find the history under the new name. */
+                if (hd_store_history_rename(a->store, from, qname(to, &c->def), on_moved, w) == 0)
+                    deferred = 1;
             }
             if (target_changed) {
                 int paused = c->st.paused;
@@ -381,7 +403,9 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
     if (w->newdef) {
         hd_check_def_free(w->newdef);
         free(w->newdef);
+        w->newdef = NULL;
     }
+    if (deferred) return; /* on_moved answers */
     if (w->cb) w->cb(status, result, w->arg);
     if (w->kind != W_CREATE && w->kind != W_REPLACE && w->kind != W_DELETE) state_next(a, c);
     unref(c);

@@ -317,7 +317,7 @@ static int exec2(sqlite3 *db, const char *sql, int64_t to, int64_t from)
 int hd_hist__rename(hd_hist_writer_t *w, const char *from, size_t from_len, const char *to,
                     size_t to_len)
 {
-    int64_t f, t;
+    int64_t f = 0, t = 0; /* set by find_num; GCC -O2 cannot see it */
     int rc = find_num(w, from, from_len, &f);
     if (rc) return rc == 1 ? 0 : rc; /* no history under that name: nothing to do */
     rc = find_num(w, to, to_len, &t);

@@ -897,7 +897,7 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
  * the reason in err. */
 static int schema_version(sqlite3 *db, int64_t *version, char *err, size_t errlen)
 {
-    int64_t app, tables;
+    int64_t app = 0, tables = 0; /* set by pragma_int; GCC -O2 cannot see it */
     int rc = pragma_int(db, "PRAGMA user_version", version);
     if (!rc) rc = pragma_int(db, "PRAGMA application_id", &app);
     if (!rc) rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables);
