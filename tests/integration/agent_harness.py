@@ -20,15 +20,18 @@ Python 3 standard library only.
 """
 
 import http.client
+import http.server
 import json
 import os
 import re
 import signal
 import subprocess
+import threading
+import time
 
 from harness import HEED, free_port, scaled, wait_until
 
-__all__ = ["Agent", "Reply", "to_yaml", "tcp_listener"]
+__all__ = ["Agent", "ControlledHttp", "Reply", "to_yaml", "tcp_listener"]
 
 
 # --- config files --------------------------------------------------------
@@ -302,3 +305,45 @@ class Agent:
         return self.wait_check(cid, lambda c: c["status"] == status, timeout,
                                what="check %s %s" % (cid, status), **kw)
 
+
+# --- an HTTP server for http:// checks -----------------------------------------
+
+class ControlledHttp:
+    """An HTTP server on 127.0.0.1 whose answer the test sets: status,
+    body and a delay. Stopped by the registry."""
+
+    def __init__(self, reg):
+        self.status, self.body, self.delay = 200, b"OK", 0.0
+        self.requests, self.paths = 0, set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                outer.paths.add(self.path)
+                status, body, delay = outer.status, outer.body, outer.delay
+                if delay:
+                    time.sleep(delay)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+        reg.callback("http server on port %d" % self.port, self.stop)
+
+    def set(self, status, body, delay=0.0):
+        self.status, self.body, self.delay = status, body, delay
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)

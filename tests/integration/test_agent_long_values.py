@@ -5,46 +5,13 @@ Values of 2-16 KiB once overran the YAML reader's arena (a heap overflow that
 aborted --validate with 134 and corrupted the agent's heap); values over a
 limit are refused with an error that names the key and the limit."""
 
-import http.server
 import os
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HeedTestCase, main, run_heed  # noqa: E402
-from agent_harness import Agent, to_yaml  # noqa: E402
-
-
-class HttpServer:
-    """Answers every GET with 200 and self.body; stopped by the registry."""
-
-    def __init__(self, reg, body):
-        self.body = body
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-        reg.callback("http server on port %d" % self.port, self.stop)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+from agent_harness import Agent, ControlledHttp, to_yaml  # noqa: E402
 
 
 def text(n, fill):
@@ -56,7 +23,8 @@ def text(n, fill):
 class LongValues(HeedTestCase):
     def test_post_4000_byte_body_contains(self):
         want = text(4000, "a")
-        web = HttpServer(self.reg, ("<p>" + want + "</p>").encode())
+        web = ControlledHttp(self.reg)
+        web.set(200, ("<p>" + want + "</p>").encode())
         a = Agent(self.reg, {"node": "long"}).start()
         body = {"name": "long-body", "target": "http://127.0.0.1:%d/" % web.port,
                 "interval": "200ms", "expect": {"body_contains": want}}
@@ -90,7 +58,8 @@ class LongValues(HeedTestCase):
 
     def test_config_file_long_values_start_validate_and_sighup(self):
         v1, v2 = text(4000, "x"), text(3000, "y")
-        web = HttpServer(self.reg, (v1 + v2).encode())
+        web = ControlledHttp(self.reg)
+        web.set(200, (v1 + v2).encode())
         a = Agent(self.reg, self.config(web.port, v1))
         rc, out, err = run_heed(["agent", "--validate", "-c", a.path])
         self.assertEqual((rc, err), (0, ""))

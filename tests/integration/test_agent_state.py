@@ -6,63 +6,20 @@ HTTP check follows its server's status, body and latency; and
 TTL checks, which the service itself keeps passing through Consul's
 /v1/agent/check/pass|warn|fail|update API, turn critical when it stops."""
 
-import http.server
 import os
 import sys
-import threading
 import time
 import unittest
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HeedTestCase, main, scaled, wait_until  # noqa: E402
-from agent_harness import Agent, tcp_listener  # noqa: E402
+from agent_harness import Agent, ControlledHttp, tcp_listener  # noqa: E402
 
 
 def ts(text):
     """An API time ("2026-11-22T00:33:16.996Z") as Unix seconds."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-class ControlledHttp:
-    """An HTTP server on 127.0.0.1 whose answer the test sets: status,
-    body and a delay. Stopped by the registry."""
-
-    def __init__(self, reg):
-        self.status, self.body, self.delay = 200, b"OK", 0.0
-        self.requests, self.paths = 0, set()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests += 1
-                outer.paths.add(self.path)
-                status, body, delay = outer.status, outer.body, outer.delay
-                if delay:
-                    time.sleep(delay)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-        reg.callback("http server on port %d" % self.port, self.stop)
-
-    def set(self, status, body, delay=0.0):
-        self.status, self.body, self.delay = status, body, delay
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 class StateChanges(HeedTestCase):
