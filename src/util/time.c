@@ -163,3 +163,78 @@ void hd_time_format_rfc3339(int64_t wall_us, char *out, size_t outlen)
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, outlen, "%s.%03dZ", date, (int)((wall_us % HD_USEC_PER_SEC) / 1000));
 }
+
+/* Go's units, longest spelling first where one is a prefix of another. */
+static const struct {
+    const char *name;
+    int64_t ns;
+} go_units[] = {
+    {"ns", 1LL},           {"us", 1000LL},      {"\xc2\xb5s", 1000LL}, /* U+00B5 micro sign */
+    {"\xce\xbcs", 1000LL},                                             /* U+03BC mu */
+    {"ms", 1000000LL},     {"s", 1000000000LL}, {"m", 60000000000LL},  {"h", 3600000000000LL},
+};
+
+int hd_time_parse_go_duration(const char *s, size_t len, int64_t *out_ns, char *err, size_t errlen)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t total = 0; /* nanoseconds, at most INT64_MAX (+1 when negative) */
+    const uint64_t max = (uint64_t)INT64_MAX + 1;
+    if (i < len && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+    if (i == len) goto bad;
+    if (len - i == 1 && s[i] == '0') {
+        *out_ns = 0;
+        return 0;
+    }
+    while (i < len) {
+        /* A number: digits, and optionally '.' and more digits (not both empty). */
+        uint64_t whole = 0;
+        int whole_digits = 0, frac_digits = 0, overflow = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (whole > (UINT64_MAX - 9) / 10) overflow = 1;
+            whole = whole * 10 + (uint64_t)(s[i++] - '0');
+            whole_digits++;
+        }
+        uint64_t frac = 0, scale = 1;
+        if (i < len && s[i] == '.') {
+            i++;
+            while (i < len && s[i] >= '0' && s[i] <= '9') {
+                if (scale <= UINT64_MAX / 100) { /* digits past 18 cannot matter */
+                    frac = frac * 10 + (uint64_t)(s[i] - '0');
+                    scale *= 10;
+                }
+                i++;
+                frac_digits++;
+            }
+        }
+        if (!whole_digits && !frac_digits) goto bad;
+        size_t u = 0;
+        int64_t unit = 0;
+        for (size_t k = 0; k < sizeof(go_units) / sizeof(go_units[0]) && !unit; k++) {
+            size_t n = strlen(go_units[k].name);
+            /* In table order, "ms" is tried before "m". */
+            if (n <= len - i && !memcmp(s + i, go_units[k].name, n)) {
+                unit = go_units[k].ns;
+                u = n;
+            }
+        }
+        if (!unit) goto bad;
+        i += u;
+        if (overflow || whole > max / (uint64_t)unit) goto big;
+        uint64_t v = whole * (uint64_t)unit;
+        /* The fraction, rounded down as Go does: frac/scale of a unit. */
+        v += (uint64_t)((long double)frac * (long double)unit / (long double)scale);
+        if (v > max || total > max - v) goto big;
+        total += v;
+    }
+    if (!neg && total > (uint64_t)INT64_MAX) goto big;
+    *out_ns = neg ? (int64_t)(0 - total) : (int64_t)total;
+    return 0;
+big:
+    snprintf(err, errlen, "duration \"%.*s\" is out of range", (int)(len > 64 ? 64 : len), s);
+    return -1;
+bad:
+    snprintf(err, errlen, "invalid duration \"%.*s\" (expected Go's syntax, like 10s or 1m30s)",
+             (int)(len > 64 ? 64 : len), s);
+    return -1;
+}

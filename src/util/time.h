@@ -16,6 +16,14 @@ int64_t hd_time_now_us(void);
  * wait-for-it). Returns 0, or -1 with a message in err. */
 int hd_time_parse_duration(const char *s, int64_t *out_us, char *err, size_t errlen);
 
+/* Parses a duration in Go's syntax (time.ParseDuration, what Consul's API
+ * takes): an optional sign, then one or more decimal numbers each with a
+ * unit ns, us (or µs, μs), ms, s, m or h ("10s", "1m30s", "1.5h", "-2ms");
+ * "0" alone is zero. len bytes of s (no NUL needed). Returns 0 with
+ * nanoseconds in *out_ns, or -1 with a message quoting s in err (also for
+ * an overflow of int64 nanoseconds, about 292 years). */
+int hd_time_parse_go_duration(const char *s, size_t len, int64_t *out_ns, char *err, size_t errlen);
+
 /* Formats microseconds as seconds with one decimal ("2.1 s") into out. */
 void hd_time_format_secs(int64_t us, char *out, size_t outlen);
 

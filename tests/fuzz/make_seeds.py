@@ -402,3 +402,9 @@ write("list_query", "size-ns-129", "t" * 129 + "\n-\n1\n10\nweb\n")
 write("list_query", "size-after-257", "*\n-\n1\n100000\n" + "t" * 128 + "/" + "i" * 128 + "\n")
 write("list_query", "size-after-258", "*\n-\n1\n100001\n" + "t" * 128 + "/" + "i" * 129 + "\n")
 write("list_query", "size-after-6000", "a\na\n1\n1\n" + "%2F" * 2000 + "\n")
+
+# --- duration: Go's syntax too (hd_time_parse_go_duration reads the raw bytes)
+for name, text in (("go-composite", "1h2m3s4ms5us6ns"), ("go-fraction", ".5s"),
+                   ("go-negative", "-1.5h"), ("go-micro", "7\u00b5s"), ("go-max", "2562047h47m16.854775807s"),
+                   ("go-over", "2562047h47m16.854775808s"), ("go-zero", "0")):
+    write("duration", name, text)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include "check.h"
 #include "util/time.h"
@@ -127,6 +128,57 @@ static void test_error_names_input(void **state)
     assert_string_equal(small, "invalid ");
 }
 
+static int64_t go(const char *s)
+{
+    int64_t ns = 12345;
+    char err[160];
+    assert_int_equal(hd_time_parse_go_duration(s, strlen(s), &ns, err, sizeof(err)), 0);
+    return ns;
+}
+
+static void go_bad(const char *s, const char *want)
+{
+    int64_t ns = 12345;
+    char err[160];
+    assert_int_equal(hd_time_parse_go_duration(s, strlen(s), &ns, err, sizeof(err)), -1);
+    assert_int_equal(ns, 12345);
+    assert_string_equal(err, want);
+}
+
+static void test_go_durations(void **state)
+{
+    (void)state;
+    const int64_t NS = 1, US = 1000, MS = 1000000, SEC = 1000000000;
+    assert_int_equal(go("0"), 0);
+    assert_int_equal(go("-0"), 0); /* as Go: what is left after the sign is "0" */
+    assert_int_equal(go("10s"), 10 * SEC);
+    assert_int_equal(go("1m30s"), 90 * SEC);
+    assert_int_equal(go("1h2m3s4ms5us6ns"), 3723 * SEC + 4 * MS + 5 * US + 6 * NS);
+    assert_int_equal(go("500ms"), 500 * MS);
+    assert_int_equal(go("1.5h"), 5400 * SEC);
+    assert_int_equal(go(".5s"), SEC / 2);
+    assert_int_equal(go("1.s"), SEC);
+    assert_int_equal(go("-2ms"), -2 * MS);
+    assert_int_equal(go("+3us"), 3 * US);
+    assert_int_equal(go("7\xc2\xb5s"), 7 * US); /* U+00B5 */
+    assert_int_equal(go("7\xce\xbcs"), 7 * US); /* U+03BC */
+    assert_int_equal(go("15000000000ns"), 15 * SEC);
+    assert_int_equal(go("0.000000001s"), 1);
+    assert_int_equal(go("0.1234567891234s"), 123456789); /* rounded down, as Go */
+    assert_int_equal(go("2562047h47m16.854775807s"), INT64_MAX);
+    assert_int_equal(go("-2562047h47m16.854775808s"), INT64_MIN);
+    go_bad("", "invalid duration \"\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("10", "invalid duration \"10\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("s", "invalid duration \"s\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad(".s", "invalid duration \".s\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("1d", "invalid duration \"1d\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("1s ", "invalid duration \"1s \" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("-", "invalid duration \"-\" (expected Go's syntax, like 10s or 1m30s)");
+    go_bad("2562048h", "duration \"2562048h\" is out of range");
+    go_bad("2562047h47m16.854775808s", "duration \"2562047h47m16.854775808s\" is out of range");
+    go_bad("99999999999999999999999s", "duration \"99999999999999999999999s\" is out of range");
+}
+
 static void test_format_secs(void **state)
 {
     (void)state;
@@ -163,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_negative),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_error_names_input),
+        cmocka_unit_test(test_go_durations),
         cmocka_unit_test(test_format_secs),
         cmocka_unit_test(test_now_is_monotonic),
     };
