@@ -807,6 +807,8 @@ void hd_api_write_metrics(const hd_api_t *api, hd_metrics_t *m)
                        (double)s->tls_failures, NULL);
     hd_metrics_gauge(m, "heed_api_connections_open", "HTTP API connections open now",
                      (double)s->conns_open, NULL);
+    hd_metrics_gauge(m, "heed_api_requests_held",
+                     "Requests held by blocking queries (?index=) now", (double)s->held, NULL);
     hd_metrics_gauge(m, "heed_api_unsent_bytes",
                      "Reply bytes the HTTP API holds for clients that have not taken them",
                      (double)api->unsent_total, NULL);

@@ -70,6 +70,7 @@
 
 #include "util/buf.h"
 #include "util/hist.h"
+#include "util/topic.h"
 
 struct event_base;
 struct hd_metrics_s;
@@ -143,6 +144,7 @@ typedef struct hd_api_stats_s {
     uint64_t accept_paused;   /* accepting paused: no descriptor left (EMFILE, ENFILE) */
     uint64_t tls_failures;    /* TLS handshakes that failed */
     int64_t conns_open;
+    int64_t held;          /* requests held by blocking queries now */
     uint64_t rate_limited; /* 429 replies */
     hd_hist_t latency;     /* request fully read → reply queued */
 } hd_api_stats_t;
@@ -291,5 +293,39 @@ hd_api_role_t hd_api_role_parse(const char *s);
  * C: ..." or "the request body must be a JSON object" in err. Exposed for
  * tests and the fuzz target. */
 int hd_api_parse_body(const char *data, size_t len, json_t **out, char *err, size_t errlen);
+
+/* ---- blocking queries (Consul's ?index=N&wait=D) --------------------------
+ *
+ * A handler that serves a read computes its answer and the answer's index
+ * (the highest store revision that affects what it contains). When the
+ * request asks to block (index N) and the answer's index is not past N, it
+ * holds the request on the topics its answer reads (util/topic.h) instead
+ * of answering; a bump of any of them, the end of the wait, or the client
+ * leaving runs the handler's retry function, which answers (or holds
+ * again). Held requests have no deadline of the connection's and cost the
+ * request, a timer and a waiter per topic. */
+
+#define HD_API_WAIT_DEFAULT_MS (5 * 60 * 1000)  /* Consul's default wait */
+#define HD_API_WAIT_MAX_MS     (10 * 60 * 1000) /* and its cap */
+
+typedef void (*hd_api_retry_fn)(hd_api_req_t *r, void *arg);
+
+/* The request's blocking parameters: ?index= (0: not blocking; the number
+ * Consul clients send back from X-Consul-Index) and ?wait= (Go's duration
+ * syntax, "10s", "5m"; default 5 min, capped at 10), to which up to wait/16
+ * of random jitter is added, as Consul does to spread wake-ups. Returns 0,
+ * or -1 with Consul's message in err ("Invalid wait time", "Invalid
+ * index"). */
+int hd_api_block_params(const hd_api_req_t *r, uint64_t *index, int64_t *wait_ms, char *err,
+                        size_t errlen);
+/* Holds r until one of topics[0..n) is bumped, its wait ends (wait_ms
+ * from r's first hold; a later hold keeps that deadline), or the client
+ * leaves (then hd_api_cancelled(r) is 1: reply anyway, it is dropped).
+ * Then fn(r, arg) runs, once. While held, r's cancel function is the
+ * hold's (hd_api_on_cancel's is not called). Returns 0 when held, or 1
+ * when the wait has already ended or the client is gone: answer now, fn
+ * is not called. */
+int hd_api_hold(hd_api_req_t *r, hd_topic_t *const *topics, size_t n, int64_t wait_ms,
+                hd_api_retry_fn fn, void *arg);
 
 #endif

@@ -76,7 +76,9 @@ typedef struct hd_api_rq_s {
     uint64_t body_left; /* Content-Length bytes still to read */
     hd_api_cancel_fn cancel;
     void *cancel_arg;
-    hd_api_stream_fn stream; /* a streamed reply in progress */
+    struct hd_api_hold_s *hold; /* held by a blocking query (api/block.c) */
+    int64_t hold_until_us;      /* its deadline, from the first hold; 0 before */
+    hd_api_stream_fn stream;    /* a streamed reply in progress */
     void *stream_arg;
     hd_buf_t headers; /* reply headers the handler set: "Name: value\r\n" lines */
     int64_t start_us;

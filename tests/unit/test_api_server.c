@@ -52,6 +52,9 @@ typedef struct fix_s {
     int cancels;  /* cancel callbacks run */
     slow_t *slow; /* replies still to make */
     int streams_done, streams_abandoned;
+    hd_topic_t topics[2]; /* what GET /v1/watch/:n waits on; PUT bumps one */
+    int64_t rev;
+    int retries_gone; /* retries that found their client gone */
 } fix_t;
 
 struct slow_s {
@@ -242,6 +245,42 @@ static void h_reconf(hd_api_req_t *r, void *arg)
         hd_api_reply_json(r, 200, NULL);
 }
 
+/* GET /v1/watch/:n?index=&wait=: a blocking read of topic n (0 or 1):
+ * answers {"index": I} with X-Consul-Index once the topic's index is past
+ * ?index=, or when the wait ends. PUT /v1/watch/:n bumps it. */
+static void watch_answer(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    if (hd_api_cancelled(r)) f->retries_gone++;
+    uint64_t index;
+    int64_t wait_ms;
+    char err[64];
+    if (hd_api_block_params(r, &index, &wait_ms, err, sizeof(err)) < 0) {
+        hd_api_reply_text(r, 400, NULL, err, strlen(err));
+        return;
+    }
+    hd_topic_t *t = &f->topics[hd_api_param(r, "n")[0] == '1'];
+    if (index && (uint64_t)t->index <= index &&
+        hd_api_hold(r, &t, 1, wait_ms, watch_answer, f) == 0)
+        return;
+    char idx[32];
+    snprintf(idx, sizeof(idx), "%lld", (long long)t->index);
+    hd_api_set_header(r, "X-Consul-Index", idx);
+    hd_api_reply_json(r, 200, json_pack("{s:I}", "index", (json_int_t)t->index));
+}
+
+static void h_watch(hd_api_req_t *r, void *arg)
+{
+    watch_answer(r, arg);
+}
+
+static void h_bump(hd_api_req_t *r, void *arg)
+{
+    fix_t *f = arg;
+    hd_topic_bump(&f->topics[hd_api_param(r, "n")[0] == '1'], ++f->rev);
+    hd_api_reply_json(r, 200, NULL);
+}
+
 static void h_stats(hd_api_req_t *r, void *arg)
 {
     fix_t *f = arg;
@@ -249,19 +288,20 @@ static void h_stats(hd_api_req_t *r, void *arg)
     int pending = 0;
     for (slow_t *x = f->slow; x; x = x->next)
         pending++;
-    json_t *j = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending",
-                          pending, "cancels", f->cancels, "dropped", (json_int_t)s->dropped,
-                          "rejected", (json_int_t)s->conns_rejected, "accepted",
-                          (json_int_t)s->conns_accepted, "timed_out",
-                          (json_int_t)s->conns_timed_out, "open", (json_int_t)s->conns_open,
-                          "rate_limited", (json_int_t)s->rate_limited, "r2xx",
-                          (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]);
+    json_t *j = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pending", pending,
+                          "cancels", f->cancels, "dropped", (json_int_t)s->dropped, "rejected",
+                          (json_int_t)s->conns_rejected, "accepted", (json_int_t)s->conns_accepted,
+                          "timed_out", (json_int_t)s->conns_timed_out, "open",
+                          (json_int_t)s->conns_open, "rate_limited", (json_int_t)s->rate_limited,
+                          "r2xx", (json_int_t)s->replies[2], "r4xx", (json_int_t)s->replies[4]);
     json_object_set_new(j, "evicted", json_integer((json_int_t)s->conns_evicted));
     json_object_set_new(j, "send_timeouts", json_integer((json_int_t)s->send_timeouts));
     json_object_set_new(j, "unsent_closed", json_integer((json_int_t)s->unsent_closed));
     json_object_set_new(j, "streams_done", json_integer(f->streams_done));
     json_object_set_new(j, "streams_abandoned", json_integer(f->streams_abandoned));
     json_object_set_new(j, "unsent", json_integer((json_int_t)f->api->unsent_total));
+    json_object_set_new(j, "held", json_integer((json_int_t)s->held));
+    json_object_set_new(j, "retries_gone", json_integer(f->retries_gone));
     hd_api_reply_json(r, 200, j);
 }
 
@@ -320,6 +360,10 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/metrics", HD_ROLE_READ, h_metrics);
     route(f, "GET", "/v1/stream", HD_ROLE_READ, h_stream);
     route(f, "POST", "/test/reconfigure", HD_ROLE_MANAGEMENT, h_reconf);
+    route(f, "GET", "/v1/watch/:n", HD_ROLE_READ, h_watch);
+    route(f, "PUT", "/v1/watch/:n", HD_ROLE_WRITE, h_bump);
+    hd_topic_init(&f->topics[0]);
+    hd_topic_init(&f->topics[1]);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/none", 1, 1), -1);
     char err[200];
@@ -676,17 +720,16 @@ static void test_malformed(void **state)
         {"TRACE /v1/echo/1 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "TRACE"},
         {"CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented", "CONNECT"},
         {"GET /v1/echo/1\r\n\r\n", 505, "version_not_supported", "HTTP/0.9"},
-        {"GET /v1/echo/1 HTTP/2.0\r\nHost: t\r\n\r\n", 505, "version_not_supported",
-         "HTTP/2.0"},
+        {"GET /v1/echo/1 HTTP/2.0\r\nHost: t\r\n\r\n", 505, "version_not_supported", "HTTP/2.0"},
         {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
          "Transfer-Encoding: chunked\r\n\r\n",
          400, "bad_request", "both Content-Length and Transfer-Encoding"},
-        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n", 400,
-         "bad_request", "Content-Length must be a number"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n", 400, "bad_request",
+         "Content-Length must be a number"},
         {"GET /v1/echo/1 HTTP/1.1\r\n\r\n", 400, "bad_request", "Host header"},
         {"\x16\x03\x01\x00\xa5\x01\x00\x00", 400, "bad_request", "not an HTTP request line"},
-        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nExpect: x\r\n\r\n", 417,
-         "expectation_failed", "100-continue"},
+        {"POST /v1/things HTTP/1.1\r\nHost: t\r\nExpect: x\r\n\r\n", 417, "expectation_failed",
+         "100-continue"},
     };
     hd_buf_t out = {0};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1183,7 +1226,6 @@ static void test_listen_errors(void **state)
     event_base_free(base);
 }
 
-
 /* Reads one reply from fd (keep-alive): head, then (unless head_only, as
  * for HEAD) Content-Length bytes or a chunked body, decoded; 0, or -1 when
  * it did not come. */
@@ -1388,9 +1430,8 @@ static void test_stream(void **state)
 static void test_unsent_bounds(void **state)
 {
     (void)state;
-    hd_api_opts_t o = {.max_unsent_bytes = 16 << 10,
-                       .max_unsent_total = 256 << 10,
-                       .send_timeout_ms = 1500};
+    hd_api_opts_t o = {
+        .max_unsent_bytes = 16 << 10, .max_unsent_total = 256 << 10, .send_timeout_ms = 1500};
     fix_t *f = start(&o);
     enum { N = 40 };
     int fds[N];
@@ -1454,8 +1495,7 @@ static void test_reconfigure(void **state)
     assert_string_equal(jstr(&r, "tenant"), "team-c");
     done(&r);
     /* c-secret's bucket (1 a second, burst 1) is empty now. */
-    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
-                 "rate_limited");
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429, "rate_limited");
     char body[200];
     memset(body, ' ', sizeof(body) - 1);
     body[0] = '{';
@@ -1467,8 +1507,7 @@ static void test_reconfigure(void **state)
          "{\"tokens\": [\"m-secret\", \"c-secret\"], \"rate\": 1, \"burst\": 1}", &r);
     assert_int_equal(r.status, 200);
     done(&r);
-    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429,
-                 "rate_limited");
+    expect_error(f, "GET", "/v1/echo/1", "X-Consul-Token: c-secret\r\n", NULL, 429, "rate_limited");
     usleep(1100000); /* the management token is under the same limit */
     call(f, "POST", "/test/reconfigure", M, "{\"tokens\": [\"m-secret\", \"c-secret\"]}", &r);
     assert_int_equal(r.status, 200);
@@ -1517,6 +1556,72 @@ static double cpu_seconds(void)
 /* Out of descriptors with every connection busy in a handler (nothing to
  * evict): accepting pauses, the loop does not spin, and the clients that
  * waited are served once descriptors are back. */
+/* Blocking queries: a request held on a topic is answered when that topic
+ * changes (not another), when its wait ends, and forgotten when its client
+ * leaves; bad parameters are refused with Consul's messages. */
+static void test_blocking_hold(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    call(f, "PUT", "/v1/watch/0", M, NULL, &r); /* topic 0 at 1 */
+    assert_int_equal(r.status, 200);
+    done(&r);
+    call(f, "PUT", "/v1/watch/1", M, NULL, &r); /* topic 1 at 2 */
+    done(&r);
+    call(f, "GET", "/v1/watch/1", M, NULL, &r); /* no index: at once */
+    char v[64];
+    assert_string_equal(hdr(&r, "X-Consul-Index", v, sizeof(v)), "2");
+    done(&r);
+
+    int a = dial(f->port), b = dial(f->port);
+    send_str(a, "GET /v1/watch/0?index=1&wait=30s HTTP/1.1\r\nHost: t\r\n" M "\r\n");
+    send_str(b, "GET /v1/watch/1?index=2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" M "\r\n");
+    stat_reaches(f, "held", 2);
+    /* A change of topic 1 answers b, not a. */
+    call(f, "PUT", "/v1/watch/1", M, NULL, &r); /* topic 1 at 3 */
+    done(&r);
+    hd_buf_t out = {0};
+    assert_int_equal(read_to_eof(b, &out, 5000), 0);
+    parse(out.data, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(&r, "index"), 3);
+    assert_string_equal(hdr(&r, "X-Consul-Index", v, sizeof(v)), "3");
+    done(&r);
+    hd_buf_free(&out);
+    close(b);
+    assert_int_equal(stat_of(f, "held"), 1);
+
+    /* The wait ends: the answer comes with the index unchanged. */
+    int64_t t0 = hd_time_now_us();
+    call(f, "GET", "/v1/watch/0?index=1&wait=300ms", M, NULL, &r);
+    assert_true(ms_since(t0) >= 290);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(&r, "index"), 1);
+    done(&r);
+
+    /* The client leaves: its hold ends, the retry sees it gone. */
+    close(a);
+    stat_reaches(f, "held", 0);
+    assert_int_equal(stat_of(f, "retries_gone"), 1);
+
+    call(f, "GET", "/v1/watch/0?index=1&wait=ten", M, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "Invalid wait time");
+    done(&r);
+    call(f, "GET", "/v1/watch/0?index=x", M, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "Invalid index");
+    done(&r);
+
+    /* Held when the server goes: answered into nothing, nothing leaks. */
+    a = dial(f->port);
+    send_str(a, "GET /v1/watch/0?index=1&wait=1m HTTP/1.1\r\nHost: t\r\n" M "\r\n");
+    stat_reaches(f, "held", 1);
+    stop(f);
+    close(a);
+}
+
 static void test_accept_pause(void **state)
 {
     (void)state;
@@ -1565,17 +1670,29 @@ static void test_accept_pause(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routing),       cmocka_unit_test(test_bad_json),
-        cmocka_unit_test(test_too_large),     cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_auth_matrix),   cmocka_unit_test(test_no_tokens_is_management),
-        cmocka_unit_test(test_rate_limits),   cmocka_unit_test(test_async_reply),
-        cmocka_unit_test(test_client_gone),   cmocka_unit_test(test_connection_limits), cmocka_unit_test(test_client_key),
-        cmocka_unit_test(test_slow_client),   cmocka_unit_test(test_pipelined),
-        cmocka_unit_test(test_httpc_client),  cmocka_unit_test(test_metrics_text),
-        cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_written_and_empty_replies),
-        cmocka_unit_test(test_keep_alive_head_expect), cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_unsent_bounds), cmocka_unit_test(test_reconfigure),
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_auth_matrix),
+        cmocka_unit_test(test_no_tokens_is_management),
+        cmocka_unit_test(test_rate_limits),
+        cmocka_unit_test(test_async_reply),
+        cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_client_key),
+        cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_httpc_client),
+        cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_written_and_empty_replies),
+        cmocka_unit_test(test_keep_alive_head_expect),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_unsent_bounds),
+        cmocka_unit_test(test_reconfigure),
         cmocka_unit_test(test_accept_pause),
+        cmocka_unit_test(test_blocking_hold),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
