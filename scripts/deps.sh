@@ -16,14 +16,29 @@ pkgs=(
   dnsmasq-base  # dns:// tests: a name server on a loopback port (no system service)
   prometheus    # promtool: tests/unit/test_metrics checks the /metrics text with it
   openssl curl  # TLS tests: certificates made per test; an HTTPS client in a namespace
+  python3-consul ansible-core  # discovery tests: a Consul client and Ansible, used unchanged
 )
+
+# Third-party clients from npm that the tests drive (tests/clients/package.json,
+# versions pinned by its package-lock.json), with the machine's Node.js.
+npm_clients() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/clients"
+  [ -d "$dir/node_modules/consul" ] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "deps: npm not found: the npm consul client is not installed" >&2; return 0; }
+  echo "deps: installing the npm test clients (tests/clients)" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$st" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_clients
+  exit 0
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 SUDO=""
@@ -38,4 +53,5 @@ for svc in postgresql redis-server mariadb mysql prometheus; do
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
 done
+npm_clients
 exit 0
