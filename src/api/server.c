@@ -375,6 +375,14 @@ int hd_api_route(hd_api_t *api, const char *method, const char *pattern, hd_api_
     return 0;
 }
 
+int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern)
+{
+    hd_api_route_t *rt = route_find(api, method, pattern);
+    if (!rt) return -1;
+    rt->consul = 1;
+    return 0;
+}
+
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst)
 {
@@ -544,6 +552,24 @@ void hd_api_reply_stream(hd_api_req_t *r, int status, const char *content_type, 
     hd_api_conn_stream(q, status, ctype);
 }
 
+/* A Consul route's error: Consul's status and words where it has its own
+ * (its anonymous token is denied with 403, as is a role too low). */
+static void consul_error(hd_api_req_t *r, int status, const char *code, const char *msg)
+{
+    if (!strcmp(code, "no_token") || !strcmp(code, "forbidden")) {
+        status = 403;
+        msg = "Permission denied";
+    } else if (!strcmp(code, "bad_token")) {
+        msg = "ACL not found";
+    }
+    char text[600];
+    int n = snprintf(text, sizeof(text), "%s%s",
+                     !strcmp(code, "bad_json") ? "Request decode failed: " : "", msg);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof(text)) n = (int)sizeof(text) - 1;
+    hd_api_reply_text(r, status, "text/plain; charset=utf-8", text, (size_t)n);
+}
+
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -551,6 +577,11 @@ void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    const hd_api_rq_t *q = (const hd_api_rq_t *)r;
+    if (q->route && q->route->consul) {
+        consul_error(r, status, code, msg);
+        return;
+    }
     /* The writer, not json_pack: a message may quote a path or a name that
      * is not UTF-8, and json_pack would give no body at all. */
     hd_buf_t b = {0};
@@ -644,6 +675,7 @@ int hd_api_parse_body(const char *data, size_t len, json_t **out, char *err, siz
 static const char *token_of(const hd_api_rq_t *q, size_t *len)
 {
     const char *t = hd_api_head_field(&q->head, "X-Consul-Token");
+    if (!t || !*t) t = hd_api_target_query(&q->target, "token"); /* Consul's ?token= */
     if (!t || !*t) {
         const char *a = hd_api_head_field(&q->head, "Authorization");
         t = NULL;
@@ -718,7 +750,7 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
         size_t tlen = 0;
         const char *t = token_of(q, &tlen);
         if (!t) {
-            hd_api_set_header(r, "WWW-Authenticate", "Bearer realm=\"heed\"");
+            if (!rt->consul) hd_api_set_header(r, "WWW-Authenticate", "Bearer realm=\"heed\"");
             hd_api_error(r, 401, "no_token",
                          "this agent needs a token: send \"Authorization: Bearer TOKEN\" or "
                          "\"X-Consul-Token: TOKEN\"");
@@ -807,8 +839,8 @@ void hd_api_write_metrics(const hd_api_t *api, hd_metrics_t *m)
                        (double)s->tls_failures, NULL);
     hd_metrics_gauge(m, "heed_api_connections_open", "HTTP API connections open now",
                      (double)s->conns_open, NULL);
-    hd_metrics_gauge(m, "heed_api_requests_held",
-                     "Requests held by blocking queries (?index=) now", (double)s->held, NULL);
+    hd_metrics_gauge(m, "heed_api_requests_held", "Requests held by blocking queries (?index=) now",
+                     (double)s->held, NULL);
     hd_metrics_gauge(m, "heed_api_unsent_bytes",
                      "Reply bytes the HTTP API holds for clients that have not taken them",
                      (double)api->unsent_total, NULL);

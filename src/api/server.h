@@ -46,7 +46,7 @@
  * Authentication: with no token configured every request is management
  * with no tenant, so the agent must then listen on loopback only
  * (hd_api_check). With tokens, a request carries one in "X-Consul-Token:
- * S" or "Authorization: Bearer S" (Consul's order). Secrets are compared in
+ * S", "Authorization: Bearer S" or "?token=S" (Consul's order). Secrets are compared in
  * constant time. Which tenant a request works in is api/scope.h's (the
  * handlers').
  *
@@ -224,6 +224,13 @@ int hd_api_route(hd_api_t *api, const char *method, const char *pattern, hd_api_
  * no such route. */
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst);
+/* Makes a registered route one of Consul's API: the server's own errors on
+ * it (no or unknown token, a role too low, a bad JSON body, a rate limit)
+ * and hd_api_error's are answered as Consul answers, with a plain-text
+ * body ("Permission denied", "ACL not found", "Request decode failed:
+ * ..."), and a missing token is 403 as Consul's anonymous token gets.
+ * Returns 0, or -1 if no such route. */
+int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern);
 
 /* The decoded value of the path parameter name (":name" in the pattern),
  * or NULL if the route has none such. */
@@ -272,7 +279,9 @@ void hd_api_reply_text_take(hd_api_req_t *r, int status, const char *content_typ
 void hd_api_reply_stream(hd_api_req_t *r, int status, const char *content_type, hd_api_stream_fn fn,
                          void *arg);
 
-/* Replies {"error": <formatted message>, "code": code}. Finishes r. */
+/* Replies {"error": <formatted message>, "code": code}; on a Consul route
+ * (hd_api_route_consul) the message alone, as plain text, with Consul's
+ * words for the codes it has its own for. Finishes r. */
 void hd_api_error(hd_api_req_t *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -56,6 +56,7 @@ typedef struct hd_api_route_s {
     void *arg;
     int limit; /* -1, or this route's index among the limited ones */
     double rate, burst;
+    int consul; /* errors as Consul's: plain text (hd_api_route_consul) */
 } hd_api_route_t;
 
 typedef struct hd_api_conn_s hd_api_conn_t;

@@ -361,6 +361,9 @@ static fix_t *start(const hd_api_opts_t *o)
     route(f, "GET", "/v1/stream", HD_ROLE_READ, h_stream);
     route(f, "POST", "/test/reconfigure", HD_ROLE_MANAGEMENT, h_reconf);
     route(f, "GET", "/v1/watch/:n", HD_ROLE_READ, h_watch);
+    route(f, "PUT", "/v1/consulish/:id", HD_ROLE_WRITE, h_echo);
+    assert_int_equal(hd_api_route_consul(f->api, "PUT", "/v1/consulish/:id"), 0);
+    assert_int_equal(hd_api_route_consul(f->api, "GET", "/v1/consulish/:id"), -1);
     route(f, "PUT", "/v1/watch/:n", HD_ROLE_WRITE, h_bump);
     hd_topic_init(&f->topics[0]);
     hd_topic_init(&f->topics[1]);
@@ -1622,6 +1625,42 @@ static void test_blocking_hold(void **state)
     close(a);
 }
 
+/* A Consul route: the server's own refusals in Consul's words, as plain
+ * text; ?token= is a token as Consul takes it. */
+static void test_consul_route_errors(void **state)
+{
+    (void)state;
+    fix_t *f = start_tokens();
+    resp_t r;
+    char v[100];
+    call(f, "PUT", "/v1/consulish/1", NULL, "{}", &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.body, "Permission denied");
+    assert_null(hdr(&r, "WWW-Authenticate", v, sizeof(v)));
+    assert_string_equal(hdr(&r, "Content-Type", v, sizeof(v)), "text/plain; charset=utf-8");
+    done(&r);
+    call(f, "PUT", "/v1/consulish/1", "X-Consul-Token: nope\r\n", "{}", &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.body, "ACL not found");
+    done(&r);
+    call(f, "PUT", "/v1/consulish/1", "X-Consul-Token: r-secret\r\n", "{}", &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.body, "Permission denied");
+    done(&r);
+    call(f, "PUT", "/v1/consulish/1", "X-Consul-Token: w-secret\r\n", "{\"a\":", &r);
+    assert_int_equal(r.status, 400);
+    assert_true(!strncmp(r.body, "Request decode failed: invalid JSON at line 1", 45));
+    done(&r);
+    call(f, "PUT", "/v1/consulish/1?token=w-secret", NULL, "{}", &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    /* heed's own routes keep JSON, and take ?token= too. */
+    call(f, "GET", "/v1/echo/1?token=r-secret", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    done(&r);
+    stop(f);
+}
+
 static void test_accept_pause(void **state)
 {
     (void)state;
@@ -1693,6 +1732,7 @@ int main(void)
         cmocka_unit_test(test_reconfigure),
         cmocka_unit_test(test_accept_pause),
         cmocka_unit_test(test_blocking_hold),
+        cmocka_unit_test(test_consul_route_errors),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
