@@ -600,11 +600,18 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     return 0;
 }
 
+void hd_catalog_stop(hd_catalog_t *c)
+{
+    for (int i = 0; i < W__COUNT; i++) {
+        if (c->watches[i].w) hd_store_watch_cancel(c->watches[i].w);
+        c->watches[i].w = NULL;
+    }
+}
+
 void hd_catalog_free(hd_catalog_t *c)
 {
     if (!c) return;
-    for (int i = 0; i < W__COUNT; i++)
-        if (c->watches[i].w) hd_store_watch_cancel(c->watches[i].w);
+    hd_catalog_stop(c);
     size_t pos = 0;
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->nodes, &pos))) {

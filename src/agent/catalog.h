@@ -136,7 +136,11 @@ typedef struct hd_cat_views_s {
  * Returns 0, or -1 with a message in err. */
 int hd_catalog_open(struct hd_store_s *store, struct event_base *base, const char *local_node,
                     hd_catalog_t **out, char *err, size_t errlen);
-/* Ends the watch and frees everything (held requests must be gone). */
+/* Ends the watches: the catalog stays readable, frozen (before the store
+ * closes). */
+void hd_catalog_stop(hd_catalog_t *c);
+/* Ends the watches and frees everything; waiters still on its topics are
+ * unregistered without running. NULL: nothing. */
 void hd_catalog_free(hd_catalog_t *c);
 /* The highest store revision applied. */
 int64_t hd_catalog_revision(const hd_catalog_t *c);

@@ -648,8 +648,9 @@ static int header_value(ctx_t *c, const node_t *n, const char *path, const char 
     }
     if (!ok) {
         if (hd_header_secret(name, strlen(name)))
-            errf(c, n, path, "expected text of at most 4096 bytes without control characters "
-                             "(the value is not shown)");
+            errf(c, n, path,
+                 "expected text of at most 4096 bytes without control characters "
+                 "(the value is not shown)");
         else
             expected(c, n, path, "text of at most 4096 bytes without control characters");
         return -1;
@@ -844,7 +845,7 @@ static void parse_check(ctx_t *c, const node_t *n, const char *path, const char 
     if (v[C_TARGET] && v[C_TTL]) {
         errf(c, v[C_TTL], sub(p, path, "ttl"), "a check has a target or a ttl, not both");
     } else if (v[C_TTL]) {
-        static const int unused[] = {C_INTERVAL, C_TIMEOUT, C_EXPECT, C_FOLLOW,
+        static const int unused[] = {C_INTERVAL, C_TIMEOUT, C_EXPECT,  C_FOLLOW,
                                      C_INSECURE, C_METHOD,  C_HEADERS, C_BODY};
         d->ttl = 1;
         (void)get_duration(c, v[C_TTL], sub(p, path, "ttl"), HD_USEC_PER_SEC, "1s", &d->ttl_us);
@@ -1076,6 +1077,8 @@ static const char *const top_keys[] = {"node",
                                        "api_file_paths",
                                        "tls",
                                        "allow_plaintext",
+                                       "datacenter",
+                                       "node_meta",
                                        NULL};
 enum {
     T_NODE,
@@ -1092,6 +1095,8 @@ enum {
     T_FILE_PATHS,
     T_TLS,
     T_PLAIN,
+    T_DC,
+    T_NODE_META,
     T_N
 };
 
@@ -1358,6 +1363,20 @@ static void parse_top(ctx_t *c, const node_t *root)
         cfg->node = NULL;
         (void)get_str(c, v[T_NODE], "node", S_ID, 128, &cfg->node);
     }
+    if (v[T_DC]) {
+        free(cfg->datacenter);
+        cfg->datacenter = NULL;
+        (void)get_str(c, v[T_DC], "datacenter", S_ID, 64, &cfg->datacenter);
+        if (!cfg->datacenter) cfg->datacenter = hd_xstrdup("dc1");
+    }
+    if (v[T_NODE_META]) {
+        /* The same rules as a service's meta. */
+        hd_config_service_t m;
+        memset(&m, 0, sizeof(m));
+        parse_meta(c, v[T_NODE_META], "node_meta", &m);
+        cfg->node_meta = m.meta;
+        cfg->nnode_meta = m.nmeta;
+    }
     if (v[T_BIND]) parse_bind(c, v[T_BIND], "bind", cfg);
     if (v[T_DATA]) {
         char *dir = NULL;
@@ -1444,7 +1463,8 @@ static void parse_top(ctx_t *c, const node_t *root)
     for (size_t i = 0; i < nstandalone; i++) {
         const char *sid = cfg->checks[i].service_id;
         size_t j = 0;
-        while (sid && j < cfg->nservices && (!cfg->services[j].id || strcmp(cfg->services[j].id, sid)))
+        while (sid && j < cfg->nservices &&
+               (!cfg->services[j].id || strcmp(cfg->services[j].id, sid)))
             j++;
         if (sid && j == cfg->nservices)
             errf(c, c->ids[i].at, idx(p, "checks", i),
@@ -1464,6 +1484,7 @@ void hd_config_defaults(hd_config_t *out)
     if (gethostname(host, sizeof(host)) != 0 || !host[0]) snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     out->node = hd_xstrdup(host);
+    out->datacenter = hd_xstrdup("dc1");
     out->bind_host = hd_xstrdup(HD_CONFIG_DEFAULT_BIND);
     out->bind_port = HD_CONFIG_DEFAULT_PORT;
     out->data_dir = hd_xstrdup(HD_CONFIG_DEFAULT_DATA);
@@ -1620,6 +1641,12 @@ void hd_config_free(hd_config_t *c)
         free(s->meta);
     }
     free(c->services);
+    for (size_t j = 0; j < c->nnode_meta; j++) {
+        free(c->node_meta[j].key);
+        free(c->node_meta[j].value);
+    }
+    free(c->node_meta);
+    free(c->datacenter);
     free(c->tls.cert_file);
     free(c->tls.key_file);
     free(c->tls.ca_file);

@@ -559,7 +559,7 @@ static void test_errors(void **state)
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
-                       "api_file_paths, tls, allow_plaintext)"},
+                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -575,7 +575,8 @@ static void test_errors(void **state)
         {"checks:\n  - name: a\n    target: tcp://127.0.0.1:1\n    intervall: 5s\n",
          "heed.yaml:4:5: checks[0].intervall: unknown key (expected one of: name, id, target, "
          "ttl, interval, timeout, expect, success_before_passing, failures_before_warning, "
-         "failures_before_critical, tags, follow_redirects, insecure, service, notes, method, headers, body, deregister_critical_service_after)"},
+         "failures_before_critical, tags, follow_redirects, insecure, service, notes, method, "
+         "headers, body, deregister_critical_service_after)"},
         {"checks:\n"
          "  - {name: a, target: 'tcp://h:1'}\n"
          "  - {name: b, target: 'tcp://h:1'}\n"
@@ -737,6 +738,29 @@ static void test_load_file(void **state)
     assert_string_equal(err, want);
     assert_int_equal(hd_config_load_file("/", &c, err, sizeof(err)), -1);
     assert_string_equal(err, "/: Is a directory");
+}
+
+/* The node as the catalog shows it: datacenter (dc1 by default) and
+ * node_meta, with a service's meta rules. */
+static void test_node_fields(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("node: n1\n", &c);
+    assert_string_equal(c.datacenter, "dc1");
+    assert_int_equal(c.nnode_meta, 0);
+    hd_config_free(&c);
+    load_ok("node: n1\ndatacenter: east-1\nnode_meta:\n  rack: r1\n  zone: \"\"\n", &c);
+    assert_string_equal(c.datacenter, "east-1");
+    assert_int_equal(c.nnode_meta, 2);
+    assert_string_equal(c.node_meta[0].key, "rack");
+    assert_string_equal(c.node_meta[0].value, "r1");
+    assert_string_equal(c.node_meta[1].value, "");
+    hd_config_free(&c);
+    load_bad("node_meta: [a]\n",
+             "heed.yaml:1:12: node_meta: expected a mapping of keys to strings, got a list");
+    load_bad("datacenter: 'a b'\n", "heed.yaml:1:13: datacenter: expected an id (letters, digits "
+                                    "and . _ - : @) of 1 to 64 bytes, got \"a b\"");
 }
 
 static void test_dev(void **state)
@@ -1038,6 +1062,7 @@ int main(void)
         cmocka_unit_test(test_long_values_quoted_short),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dev),
+        cmocka_unit_test(test_node_fields),
         cmocka_unit_test(test_def_equal),
         cmocka_unit_test(test_parse_check),
         cmocka_unit_test(test_parse_bind),
