@@ -797,6 +797,11 @@ int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb c
     if (hd_agent_check_get(a, def->tenant, def->id)) return HD_STORE_ECONFLICT;
     prepare_target(def);
     hd_agent_check_t *c = check_new(a, def);
+    if (c->def.initial_status) { /* Consul's Status: the state it starts in */
+        c->st.status = (hd_check_status_t)(c->def.initial_status - 1);
+        (void)hd_state_set_output(&c->st, "", 0);
+        c->def.initial_status = 0;
+    }
     size_t dv, sv;
     char dkey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
     size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, &c->def);

@@ -735,11 +735,20 @@ const hd_cat_check_t *hd_catalog_check(const hd_catalog_t *c, const hd_scope_t *
     return k && k->has_def ? k : NULL;
 }
 
+/* A made view's id points into its own made_id: after the array moved
+ * (realloc, qsort), point it there again. */
+static void views_fix(hd_cat_views_t *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (v->v[i].made == HD_CAT_MADE_SERVICE_MAINT) v->v[i].id = v->v[i].made_id;
+}
+
 static hd_cat_view_t *view_add(hd_cat_views_t *v)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? 2 * v->cap : 8;
         v->v = hd_xrealloc(v->v, v->cap * sizeof(*v->v));
+        views_fix(v);
     }
     hd_cat_view_t *x = &v->v[v->n++];
     memset(x, 0, sizeof(*x));
@@ -779,6 +788,7 @@ static void group_views(const hd_catalog_t *c, const char *tenant, const char *n
     for (hd_cat_check_t *k = g ? g->head : NULL; k; k = k->g_next)
         view_check(out, k, svc);
     qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    views_fix(out);
 }
 
 /* The checks the catalog makes for node cn: serfHealth (with serf, on an
@@ -832,6 +842,7 @@ void hd_catalog_node_checks(const hd_catalog_t *c, const hd_scope_t *s, const ch
             view_check(out, k, NULL);
     }
     qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    views_fix(out);
 }
 
 void hd_catalog_service_checks(const hd_catalog_t *c, const hd_cat_service_t *svc,
@@ -886,7 +897,7 @@ void hd_catalog_checks(const hd_catalog_t *c, const hd_scope_t *s, const char *n
         hd_cat_views_t one = {0};
         hd_catalog_service_checks(c, cs, &one);
         *view_add(out) = one.v[0];
-        out->v[out->n - 1].id = out->v[out->n - 1].made_id;
+        views_fix(out);
         hd_cat_views_free(&one);
     }
     hd_cat_views_sort(out);
@@ -903,6 +914,7 @@ hd_check_status_t hd_cat_views_worst(const hd_cat_views_t *v)
 void hd_cat_views_sort(hd_cat_views_t *v)
 {
     qsort(v->v, v->n, sizeof(*v->v), view_cmp);
+    views_fix(v);
 }
 
 void hd_cat_views_free(hd_cat_views_t *v)

@@ -180,7 +180,8 @@ void hd_catalog_checks(const hd_catalog_t *c, const hd_scope_t *s, const char *n
 /* The worst status of views: passing < warning < critical < maintenance
  * (a paused check); passing for none. */
 hd_check_status_t hd_cat_views_worst(const hd_cat_views_t *v);
-/* Sorts views by node, then id. */
+/* Sorts views by node, then id. (Copy views only with the views_* and
+ * hd_catalog_* functions: a made view's id points into itself.) */
 void hd_cat_views_sort(hd_cat_views_t *v);
 void hd_cat_views_free(hd_cat_views_t *v);
 

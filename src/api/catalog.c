@@ -120,6 +120,34 @@ static void get_nodes(hd_api_req_t *r, void *arg)
     hd_disco_read(r, arg, HD_SCOPE_LIST, answer_nodes, NULL);
 }
 
+/* GET /v1/catalog/node/:node: the node and its services (null when
+ * there is no such node). */
+static void answer_node(hd_disco_read_t *q)
+{
+    const char *name = hd_api_param(q->r, "node");
+    hd_disco_topic(q, hd_catalog_topic_node(q->c, name));
+    hd_disco_topic(q, q->scope.tenant ? hd_catalog_topic_tenant_node(q->c, q->scope.tenant, name)
+                                      : hd_catalog_topic_services(q->c, &q->scope));
+    const hd_cat_node_t *n = hd_catalog_node(q->c, name);
+    if (!n) {
+        hd_disco_reply_json(q, 200, json_null());
+        return;
+    }
+    const hd_cat_service_t **l;
+    size_t k = hd_catalog_services(q->c, &q->scope, NULL, name, &l);
+    json_t *svcs = json_object();
+    for (size_t i = 0; i < k; i++)
+        json_object_set_new(svcs, l[i]->s.id, hd_disco_service_json(l[i]));
+    free(l);
+    hd_disco_reply_json(q, 200,
+                        json_pack("{s:o, s:o}", "Node", hd_disco_node_json(n), "Services", svcs));
+}
+
+static void get_node(hd_api_req_t *r, void *arg)
+{
+    hd_disco_read(r, arg, HD_SCOPE_LIST, answer_node, NULL);
+}
+
 static void get_datacenters(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
@@ -157,6 +185,8 @@ int hd_agent_catalog_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errl
                         errlen) < 0 ||
         hd_consul_route(api, "GET", "/v1/catalog/nodes", HD_ROLE_READ, get_nodes, a, err, errlen) <
             0 ||
+        hd_consul_route(api, "GET", "/v1/catalog/node/:node", HD_ROLE_READ, get_node, a, err,
+                        errlen) < 0 ||
         hd_consul_route(api, "GET", "/v1/catalog/datacenters", HD_ROLE_READ, get_datacenters, a,
                         err, errlen) < 0 ||
         hd_consul_route(api, "GET", "/v1/status/leader", HD_ROLE_READ, get_leader, a, err, errlen) <
