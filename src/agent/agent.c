@@ -19,6 +19,7 @@
  * writes". */
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
+#include "agent/catalog.h"
 #include "agent/check_json.h"
 #include "agent/preflight.h"
 #include "agent/migrate.h"
@@ -797,6 +798,11 @@ int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb c
     if (hd_agent_check_get(a, def->tenant, def->id)) return HD_STORE_ECONFLICT;
     prepare_target(def);
     hd_agent_check_t *c = check_new(a, def);
+    if (c->def.initial_status) { /* Consul's Status: the state it starts in */
+        c->st.status = (hd_check_status_t)(c->def.initial_status - 1);
+        (void)hd_state_set_output(&c->st, "", 0);
+        c->def.initial_status = 0;
+    }
     size_t dv, sv;
     char dkey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
     size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, &c->def);
@@ -1361,10 +1367,14 @@ static void agent_free(hd_agent_t *a)
             unref(q);
             q = next;
         }
+        /* The catalog's watches end before the store does (its close frees
+         * them); held requests still wait on its topics until the API goes. */
+        if (a->catalog) hd_catalog_stop(a->catalog);
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
     hd_kv_free(a->kv); /* after the server: its held requests wait on the cache's topics */
+    hd_catalog_free(a->catalog);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     for (size_t i = 0; i < n; i++)
         check_free(all[i]); /* the map goes whole, below */
@@ -1384,6 +1394,70 @@ static void agent_free(hd_agent_t *a)
     free(a->opt_data_dir);
     hd_config_free(&a->cfg);
     if (a->base) event_base_free(a->base);
+}
+
+typedef struct node_write_s {
+    int done, status;
+} node_write_t;
+
+static void on_node_written(int status, int64_t rev, void *arg)
+{
+    node_write_t *w = arg;
+    (void)rev;
+    w->status = status;
+    w->done = 1;
+}
+
+/* The address the local node shows: the bind address, or loopback for a
+ * wildcard one (which is no address to reach). */
+static const char *node_address(const hd_config_t *cfg)
+{
+    const char *h = cfg->bind_host;
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost")) return "127.0.0.1";
+    if (!strcmp(h, "::")) return "::1";
+    return h;
+}
+
+/* Opens the catalog and writes this agent's node (heed/nodes/<node>) as
+ * the config says, keeping its ID and maintenance from before. */
+static int start_catalog(hd_agent_t *a, char *err, size_t errlen)
+{
+    const hd_config_t *cfg = &a->cfg;
+    if (hd_catalog_open(a->store, a->base, cfg->node, &a->catalog, err, errlen) < 0) return -1;
+    const hd_cat_node_t *old = hd_catalog_node(a->catalog, cfg->node);
+    hd_node_t n;
+    memset(&n, 0, sizeof(n));
+    char uuid[37];
+    hd_node_uuid(uuid);
+    n.name = cfg->node;
+    n.id = old && old->n.id && *old->n.id ? old->n.id : uuid;
+    n.address = (char *)node_address(cfg);
+    n.datacenter = cfg->datacenter;
+    n.agent = 1;
+    n.maint = old ? old->n.maint : 0;
+    n.maint_reason = old ? old->n.maint_reason : NULL;
+    n.tagged_addresses = json_pack("{s:s, s:s}", "lan", n.address, "wan", n.address);
+    if (cfg->nnode_meta) {
+        n.meta = json_object();
+        for (size_t i = 0; i < cfg->nnode_meta; i++)
+            json_object_set_new(n.meta, cfg->node_meta[i].key,
+                                json_string(cfg->node_meta[i].value));
+    }
+    int same = old && hd_node_equal(&old->n, &n);
+    node_write_t w = {0, 0};
+    int rc = same ? 0 : hd_catalog_node_put(a->catalog, &n, on_node_written, &w);
+    json_decref(n.meta);
+    json_decref(n.tagged_addresses);
+    if (same) return 0;
+    if (rc == 0)
+        while (!w.done)
+            event_base_loop(a->base, EVLOOP_ONCE);
+    if (rc < 0 || w.status != 0) {
+        snprintf(err, errlen, "writing the node %s: %s", cfg->node,
+                 hd_store_strerror(rc < 0 ? rc : w.status));
+        return -1;
+    }
+    return 0;
 }
 
 static int start_api(hd_agent_t *a, char *err, size_t errlen)
@@ -1528,6 +1602,10 @@ int hd_agent_run(const hd_agent_opts_t *o)
     }
     if (hd_kv_status(a->kv) != 0) {
         fprintf(stderr, "heed agent: %s: cannot read the KV store\n", path);
+        goto out;
+    }
+    if (start_catalog(a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
         goto out;
     }
     if (start_api(a, err, sizeof(err)) < 0) {

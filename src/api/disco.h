@@ -1,0 +1,95 @@
+/* disco — what the discovery routes of Consul's API share (api/agent.c,
+ * api/health.c, api/catalog.c): a read answered from the catalog
+ * (agent/catalog.h) with its X-Consul-Index, held as a blocking query on
+ * the topics it read, and the JSON shapes Consul gives nodes, services and
+ * checks.
+ *
+ * A read: the route calls hd_disco_read with an answer function. That
+ * function builds the reply from the catalog (hd_disco_reply_json or
+ * _text), names every topic it read (hd_disco_topic, which also raises
+ * the reply's index to the topic's) and returns. When the request blocks
+ * (?index=N and the index is not past N, or ?hash=H and the content hash
+ * is H) the request is held on those topics and the answer function runs
+ * again on a change or at the end of the wait. The answer function must
+ * therefore read only the catalog and the request, and may run several
+ * times.
+ *
+ * Filtering (Consul's ?filter=, not parsed yet): answers that list rows
+ * pass each row, as the JSON object a client sees, through hd_disco_keep;
+ * once the filter language exists, that is where its predicate applies. */
+#ifndef HD_API_DISCO_H
+#define HD_API_DISCO_H
+
+#include "agent/catalog.h"
+#include "api/server.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct hd_agent_s;
+
+#define HD_DISCO_TOPICS_MAX 8
+
+typedef struct hd_disco_read_s hd_disco_read_t;
+typedef void (*hd_disco_answer_fn)(hd_disco_read_t *q);
+/* A row predicate (the ?filter= hook): 1 keeps row. */
+typedef int (*hd_disco_pred_fn)(const json_t *row, void *arg);
+
+struct hd_disco_read_s {
+    hd_api_req_t *r;
+    struct hd_agent_s *a;
+    hd_catalog_t *c;
+    hd_scope_t scope;
+    hd_disco_answer_fn fn;
+    void *arg; /* the route's */
+    /* The answer, set by the answer function. */
+    int status;
+    json_t *body;     /* a JSON reply, or */
+    char *text;       /* a plain-text one (malloc'd) */
+    int64_t index;    /* the highest index of the topics read (at least 1) */
+    int hashed;       /* set X-Consul-ContentHash (hash-based blocking) */
+    char hash[17];    /* of the body, when hashed */
+    int hash_in_body; /* ...and as the body's ContentHash */
+    int no_index;     /* a route that sends no X-Consul-Index */
+    hd_topic_t *topics[HD_DISCO_TOPICS_MAX];
+    size_t ntopics;
+    /* The request's blocking. */
+    uint64_t want;
+    int64_t wait_ms;
+    const char *want_hash;
+    hd_disco_pred_fn pred; /* NULL: every row */
+    void *pred_arg;
+};
+
+/* Starts a read of r: the scope (kind: HD_SCOPE_ONE or HD_SCOPE_LIST),
+ * ?dc=, ?index=, ?wait= and ?hash=, then fn, holding the request as the
+ * top says. Errors are answered in Consul's words. */
+void hd_disco_read(hd_api_req_t *r, struct hd_agent_s *a, int scope_kind, hd_disco_answer_fn fn,
+                   void *arg);
+/* Records that the answer read t: it is waited on, and raises the index. */
+void hd_disco_topic(hd_disco_read_t *q, hd_topic_t *t);
+/* The answer: status and body (taken). */
+void hd_disco_reply_json(hd_disco_read_t *q, int status, json_t *body);
+/* The answer: status and a plain-text body (copied). */
+void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text);
+/* 1 when row passes the request's filter (every row, for now). */
+int hd_disco_keep(const hd_disco_read_t *q, const json_t *row);
+
+/* Consul's shapes. dc: the datacenter to show. */
+json_t *hd_disco_node_json(const hd_cat_node_t *n);
+/* A service as the agent's routes show it (no indexes, with Datacenter). */
+json_t *hd_disco_agent_service_json(const hd_cat_service_t *s, const char *dc);
+/* A service as health's routes show it (with CreateIndex, ModifyIndex). */
+json_t *hd_disco_service_json(const hd_cat_service_t *s);
+/* A check (Consul's HealthCheck). */
+json_t *hd_disco_check_json(const hd_cat_view_t *v);
+/* A catalog row: node fields and Service* fields in one object. */
+json_t *hd_disco_catalog_row(const hd_cat_node_t *n, const hd_cat_service_t *s);
+/* "passing", "warning", "critical", "maintenance". */
+const char *hd_disco_status(hd_check_status_t s);
+/* A duration as Go prints one ("10s", "1m30s", "0s"). */
+void hd_disco_go_duration(int64_t us, char *out, size_t len);
+/* The datacenter of the agent's node. */
+const char *hd_disco_dc(const hd_catalog_t *c);
+
+#endif
