@@ -5,6 +5,7 @@ as exit codes; the inventory's groups, hosts and host variables, only
 passing instances unless --all; and Debian's ansible-core reading it
 through a two-line script (`ansible-inventory -i SCRIPT --list`)."""
 
+import collections
 import json
 import os
 import shutil
@@ -17,6 +18,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agent_harness  # noqa: E402
 import harness  # noqa: E402
 from harness import Registry, free_port, run_heed, wait_until  # noqa: E402
+
+
+Run = collections.namedtuple("Run", "returncode stdout stderr")
+
+
+def heed_run(args, env):
+    return Run(*run_heed(args, env=env, timeout=30))
 
 
 def clean_env(**extra):
@@ -50,8 +58,7 @@ class Services(unittest.TestCase):
         cls.reg.close()
 
     def heed(self, *args, **extra_env):
-        return run_heed(list(args), env=clean_env(HEED_HTTP_ADDR=self.addr, **extra_env),
-                        timeout=30)
+        return heed_run(list(args), clean_env(HEED_HTTP_ADDR=self.addr, **extra_env))
 
     def wait_health(self, name, count, passing=True):
         def probe():
@@ -120,7 +127,7 @@ class Services(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d)
         script = os.path.join(d, "heed-inventory")
         with open(script, "w") as f:
-            f.write("#!/bin/sh\nexec %s inventory \"$@\"\n" % os.environ.get("HEED_BIN", "heed"))
+            f.write("#!/bin/sh\nexec %s inventory \"$@\"\n" % harness.HEED)
         os.chmod(script, 0o755)
         env = clean_env(HEED_HTTP_ADDR=self.addr, ANSIBLE_LOCAL_TEMP=d, HOME=d,
                         ANSIBLE_INVENTORY_ENABLED="script")
@@ -166,11 +173,9 @@ class Services(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(bad, r.stderr)
         # an agent that is not there
-        r = run_heed(["services", "list", "--addr", "127.0.0.1:%d" % free_port()],
-                     env=clean_env(), timeout=30)
+        r = heed_run(["services", "list", "--addr", "127.0.0.1:%d" % free_port()], clean_env())
         self.assertEqual(r.returncode, 3)
-        r = run_heed(["inventory", "--list", "--addr", "127.0.0.1:%d" % free_port()],
-                     env=clean_env(), timeout=30)
+        r = heed_run(["inventory", "--list", "--addr", "127.0.0.1:%d" % free_port()], clean_env())
         self.assertEqual(r.returncode, 3)
 
 
