@@ -43,6 +43,7 @@ static int node_meta_ok(const hd_cat_node_t *n, const char *want)
  * Consul's /v1/health/service/:name lists them. */
 static void answer_service(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_HEALTH_SERVICE) < 0) return;
     const char *name = hd_api_param(q->r, "name"), *tag = hd_api_query(q->r, "tag");
     const char *meta = hd_api_query(q->r, "node-meta");
     int passing = flag(q->r, "passing");
@@ -88,7 +89,7 @@ static void get_service(hd_api_req_t *r, void *arg)
     hd_disco_read(r, arg, HD_SCOPE_LIST, answer_service, NULL);
 }
 
-static json_t *views_json(const hd_disco_read_t *q, hd_cat_views_t *v)
+static json_t *views_json(hd_disco_read_t *q, hd_cat_views_t *v)
 {
     json_t *out = json_array();
     for (size_t i = 0; i < v->n; i++) {
@@ -105,6 +106,7 @@ static json_t *views_json(const hd_disco_read_t *q, hd_cat_views_t *v)
 /* GET /v1/health/checks/:name: the checks of every instance of name. */
 static void answer_checks(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *name = hd_api_param(q->r, "name"), *meta = hd_api_query(q->r, "node-meta");
     if (q->scope.tenant) {
         hd_disco_topic(q, hd_catalog_topic_name(q->c, q->scope.tenant, name));
@@ -130,6 +132,7 @@ static void get_checks(hd_api_req_t *r, void *arg)
 /* GET /v1/health/state/:state: every check in that state (any: all). */
 static void answer_state(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *state = hd_api_param(q->r, "state");
     int want;
     if (!strcmp(state, "any"))
@@ -166,6 +169,7 @@ static void get_state(hd_api_req_t *r, void *arg)
 /* GET /v1/health/node/:node: the node's checks and its services'. */
 static void answer_node(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *node = hd_api_param(q->r, "node");
     hd_disco_topic(q, hd_catalog_topic_node(q->c, node));
     hd_disco_topic(q, q->scope.tenant ? hd_catalog_topic_tenant_node(q->c, q->scope.tenant, node)
