@@ -130,24 +130,32 @@ void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)
  * their "Filtering" tables; a map's keys are "X.*". A selector through a
  * list of checks ("Checks.Status") names the checks' members. */
 #define NODE_FIELDS(P)                                                                             \
-    {P "ID", HD_FILTER_STRING}, {P "Node", HD_FILTER_STRING}, {P "Address", HD_FILTER_STRING},    \
+    {P "ID", HD_FILTER_STRING}, {P "Node", HD_FILTER_STRING}, {P "Address", HD_FILTER_STRING},     \
         {P "Datacenter", HD_FILTER_STRING}, {P "TaggedAddresses", HD_FILTER_MAP},                  \
         {P "TaggedAddresses.*", HD_FILTER_STRING}, {P "Meta", HD_FILTER_MAP},                      \
-        {P "Meta.*", HD_FILTER_STRING}
+    {                                                                                              \
+        P "Meta.*", HD_FILTER_STRING                                                               \
+    }
 #define SERVICE_FIELDS(P)                                                                          \
-    {P "Kind", HD_FILTER_STRING}, {P "ID", HD_FILTER_STRING}, {P "Service", HD_FILTER_STRING},    \
+    {P "Kind", HD_FILTER_STRING}, {P "ID", HD_FILTER_STRING}, {P "Service", HD_FILTER_STRING},     \
         {P "Tags", HD_FILTER_LIST}, {P "Address", HD_FILTER_STRING},                               \
         {P "TaggedAddresses", HD_FILTER_MAP}, {P "TaggedAddresses.*.Address", HD_FILTER_STRING},   \
         {P "TaggedAddresses.*.Port", HD_FILTER_NUMBER}, {P "Meta", HD_FILTER_MAP},                 \
         {P "Meta.*", HD_FILTER_STRING}, {P "Port", HD_FILTER_NUMBER},                              \
         {P "Weights.Passing", HD_FILTER_NUMBER}, {P "Weights.Warning", HD_FILTER_NUMBER},          \
-        {P "EnableTagOverride", HD_FILTER_BOOL}, {P "Namespace", HD_FILTER_STRING}
+        {P "EnableTagOverride", HD_FILTER_BOOL},                                                   \
+    {                                                                                              \
+        P "Namespace", HD_FILTER_STRING                                                            \
+    }
 #define CHECK_FIELDS(P)                                                                            \
-    {P "Node", HD_FILTER_STRING}, {P "CheckID", HD_FILTER_STRING}, {P "Name", HD_FILTER_STRING},  \
+    {P "Node", HD_FILTER_STRING}, {P "CheckID", HD_FILTER_STRING}, {P "Name", HD_FILTER_STRING},   \
         {P "Status", HD_FILTER_STRING}, {P "Notes", HD_FILTER_STRING},                             \
         {P "Output", HD_FILTER_STRING}, {P "ServiceID", HD_FILTER_STRING},                         \
         {P "ServiceName", HD_FILTER_STRING}, {P "ServiceTags", HD_FILTER_LIST},                    \
-        {P "Type", HD_FILTER_STRING}, {P "Namespace", HD_FILTER_STRING}
+        {P "Type", HD_FILTER_STRING},                                                              \
+    {                                                                                              \
+        P "Namespace", HD_FILTER_STRING                                                            \
+    }
 
 static const hd_filter_field_t NODE_ROWS[] = {NODE_FIELDS("")};
 static const hd_filter_field_t AGENT_SERVICE_ROWS[] = {SERVICE_FIELDS(""),
@@ -177,12 +185,16 @@ static const hd_filter_field_t CATALOG_SERVICE_ROWS[] = {
     {"ServiceEnableTagOverride", HD_FILTER_BOOL},
     {"Namespace", HD_FILTER_STRING},
 };
-static const hd_filter_field_t HEALTH_SERVICE_ROWS[] = {
-    NODE_FIELDS("Node."), SERVICE_FIELDS("Service."), {"Checks", HD_FILTER_LIST},
-    CHECK_FIELDS("Checks.")};
+static const hd_filter_field_t HEALTH_SERVICE_ROWS[] = {NODE_FIELDS("Node."),
+                                                        SERVICE_FIELDS("Service."),
+                                                        {"Checks", HD_FILTER_LIST},
+                                                        CHECK_FIELDS("Checks.")};
 static const hd_filter_field_t CHECK_ROWS[] = {CHECK_FIELDS("")};
 
-#define ROWS(t) {t, sizeof(t) / sizeof(t[0])}
+#define ROWS(t)                                                                                    \
+    {                                                                                              \
+        t, sizeof(t) / sizeof(t[0])                                                                \
+    }
 static const struct {
     const hd_filter_field_t *f;
     size_t n;
@@ -200,8 +212,8 @@ int hd_disco_filter(hd_disco_read_t *q, hd_disco_rows_t rows)
     const char *expr = hd_api_query(q->r, "filter");
     char err[512];
     if (expr && *expr &&
-        hd_filter_parse(expr, strlen(expr), row_fields[rows].f, row_fields[rows].n, &q->filter,
-                        err, sizeof(err)) < 0) {
+        hd_filter_parse(expr, strlen(expr), row_fields[rows].f, row_fields[rows].n, &q->filter, err,
+                        sizeof(err)) < 0) {
         hd_disco_reply_text(q, 400, err);
         return -1;
     }
