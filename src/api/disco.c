@@ -57,8 +57,17 @@ static void answer(hd_disco_read_t *q)
     int block = q->want_hash ? q->hashed && !strcmp(q->want_hash, q->hash)
                              : q->want && (uint64_t)q->index <= q->want;
     if (q->status == 400) block = 0; /* a refusal (a bad ?filter=) is answered at once */
-    if (block && q->ntopics && hd_api_hold(r, q->topics, q->ntopics, q->wait_ms, on_retry, q) == 0)
+    if (block && q->ntopics &&
+        hd_api_hold(r, q->topics, q->ntopics, q->wait_ms, on_retry, q) == 0) {
+        /* Held: the answer is made again when it ends, so the one made now
+         * goes (a body of jansson objects is ~10 KB, a held request must
+         * cost a few). */
+        json_decref(q->body);
+        free(q->text);
+        q->body = NULL;
+        q->text = NULL;
         return;
+    }
     if (!q->no_index) hd_consul_read_headers(r, (uint64_t)q->index);
     if (q->hashed) hd_api_set_header(r, "X-Consul-ContentHash", q->hash);
     if (q->text) {
