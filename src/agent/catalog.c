@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,19 @@ typedef struct cat_topic_s {
     char *key;
     int kept;    /* bumped since start: a tombstone, never freed */
     int pending; /* in the batch's bump list */
+    /* Replies rendered from what the topic covers (hd_catalog_memo_*),
+     * dropped when it is bumped. */
+    char *memo[HD_CAT_MEMO_SLOTS];
+    size_t memo_len[HD_CAT_MEMO_SLOTS];
 } cat_topic_t;
+
+static void memo_free(cat_topic_t *ct)
+{
+    for (int i = 0; i < HD_CAT_MEMO_SLOTS; i++) {
+        free(ct->memo[i]);
+        ct->memo[i] = NULL;
+    }
+}
 
 /* The checks of one service ("tenant/node/service-id"), or the node checks
  * of one tenant on one node ("tenant/node/"). */
@@ -84,6 +97,7 @@ static void topic_idle(hd_topic_t *t, void *arg)
     (void)t;
     if (ct->kept || ct->pending) return;
     hd_map_del(&ct->c->topics, ct->key);
+    memo_free(ct);
     free(ct->key);
     free(ct);
 }
@@ -109,6 +123,7 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     cat_topic_t *ct = topic_get(c, key);
     ct->kept = 1;
+    memo_free(ct); /* what it covers is changing: no reply rendered before stands */
     if (ct->pending) return;
     ct->pending = 1;
     if (c->nbump == c->capbump) {
@@ -641,6 +656,7 @@ void hd_catalog_free(hd_catalog_t *c)
     while ((sl = hd_map_next(&c->topics, &pos))) {
         cat_topic_t *ct = sl->val;
         hd_topic_close(&ct->t);
+        memo_free(ct);
         free(ct->key);
         free(ct);
     }
@@ -930,6 +946,28 @@ static hd_topic_t *topic_fmt(hd_catalog_t *c, const char *fmt, const char *a, co
     char key[HD_STORE_KEY_MAX + 8];
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     return &topic_get(c, key)->t;
+}
+
+/* The catalog's own record of a topic it handed out. */
+static cat_topic_t *topic_of(hd_topic_t *t)
+{
+    return (cat_topic_t *)((char *)t - offsetof(cat_topic_t, t));
+}
+
+const char *hd_catalog_memo_get(hd_topic_t *t, int slot, size_t *len)
+{
+    cat_topic_t *ct = topic_of(t);
+    if (!ct->memo[slot]) return NULL;
+    *len = ct->memo_len[slot];
+    return ct->memo[slot];
+}
+
+void hd_catalog_memo_set(hd_topic_t *t, int slot, char *text, size_t len)
+{
+    cat_topic_t *ct = topic_of(t);
+    free(ct->memo[slot]);
+    ct->memo[slot] = text;
+    ct->memo_len[slot] = len;
 }
 
 hd_topic_t *hd_catalog_topic_name(hd_catalog_t *c, const char *tenant, const char *name)

@@ -37,8 +37,10 @@ static void answer(hd_disco_read_t *q)
     hd_api_req_t *r = q->r;
     json_decref(q->body);
     free(q->text);
+    free(q->json_text);
     q->body = NULL;
     q->text = NULL;
+    q->json_text = NULL;
     q->ntopics = 0;
     q->index = 1;
     q->status = 200;
@@ -64,14 +66,19 @@ static void answer(hd_disco_read_t *q)
          * cost a few). */
         json_decref(q->body);
         free(q->text);
+        free(q->json_text);
         q->body = NULL;
         q->text = NULL;
+        q->json_text = NULL;
         return;
     }
     if (!q->no_index) hd_consul_read_headers(r, (uint64_t)q->index);
     if (q->hashed) hd_api_set_header(r, "X-Consul-ContentHash", q->hash);
     if (q->text) {
         hd_api_reply_text(r, q->status, "text/plain; charset=utf-8", q->text, strlen(q->text));
+    } else if (q->json_text) {
+        hd_api_reply_text_take(r, q->status, "application/json", q->json_text, q->json_len);
+        q->json_text = NULL;
     } else if (q->body) {
         hd_api_reply_json(r, q->status, q->body);
         q->body = NULL;
@@ -79,6 +86,7 @@ static void answer(hd_disco_read_t *q)
         hd_api_reply_text(r, q->status, "text/plain; charset=utf-8", "", 0);
     }
     free(q->text);
+    free(q->json_text);
     hd_filter_free(q->filter);
     free(q);
 }
@@ -124,6 +132,27 @@ void hd_disco_reply_json(hd_disco_read_t *q, int status, json_t *body)
     json_decref(q->body);
     q->status = status;
     q->body = body;
+}
+
+void hd_disco_render(const json_t *body, hd_buf_t *out)
+{
+    /* hd_api_reply_json's form: compact, 10 significant digits, a newline */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    if (text) hd_buf_puts(out, text);
+    hd_buf_puts(out, "\n");
+    free(text);
+}
+
+void hd_disco_reply_rendered(hd_disco_read_t *q, int status, const char *text, size_t len)
+{
+    json_decref(q->body);
+    q->body = NULL;
+    free(q->json_text);
+    q->status = status;
+    q->json_text = hd_xmalloc(len + 1);
+    memcpy(q->json_text, text, len);
+    q->json_text[len] = '\0';
+    q->json_len = len;
 }
 
 void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)

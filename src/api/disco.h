@@ -26,6 +26,7 @@
 
 #include "agent/catalog.h"
 #include "api/server.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -48,8 +49,10 @@ struct hd_disco_read_s {
     void *arg; /* the route's */
     /* The answer, set by the answer function. */
     int status;
-    json_t *body;     /* a JSON reply, or */
-    char *text;       /* a plain-text one (malloc'd) */
+    json_t *body;    /* a JSON reply, or */
+    char *text;      /* a plain-text one (malloc'd), or */
+    char *json_text; /* JSON already rendered (malloc'd, json_len bytes) */
+    size_t json_len;
     int64_t index;    /* the highest index of the topics read (at least 1) */
     int hashed;       /* set X-Consul-ContentHash (hash-based blocking) */
     char hash[17];    /* of the body, when hashed */
@@ -86,6 +89,12 @@ void hd_disco_read(hd_api_req_t *r, struct hd_agent_s *a, int scope_kind, hd_dis
 void hd_disco_topic(hd_disco_read_t *q, hd_topic_t *t);
 /* The answer: status and body (taken). */
 void hd_disco_reply_json(hd_disco_read_t *q, int status, json_t *body);
+/* The answer: status and JSON already rendered, as hd_api_reply_json
+ * would render it (compact, a newline at the end; copied). */
+void hd_disco_reply_rendered(hd_disco_read_t *q, int status, const char *text, size_t len);
+/* Appends body rendered as hd_api_reply_json renders it (for
+ * hd_disco_reply_rendered). */
+void hd_disco_render(const json_t *body, hd_buf_t *out);
 /* The answer: status and a plain-text body (copied). */
 void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text);
 /* Parses the request's ?filter= (an empty one is none, as in Consul) for

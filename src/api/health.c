@@ -47,12 +47,23 @@ static void answer_service(hd_disco_read_t *q)
     const char *name = hd_api_param(q->r, "name"), *tag = hd_api_query(q->r, "tag");
     const char *meta = hd_api_query(q->r, "node-meta");
     int passing = flag(q->r, "passing");
+    /* The plain question (one tenant's, without ?tag, ?node-meta, ?filter or
+     * ?pretty) is the hot one: its answer is kept with the name's topic
+     * until that changes (hd_catalog_memo_get). */
+    hd_topic_t *t = NULL;
+    int plain = q->scope.tenant && !tag && !meta && !q->filter && !hd_api_query(q->r, "pretty");
     if (q->scope.tenant) {
-        hd_disco_topic(q, hd_catalog_topic_name(q->c, q->scope.tenant, name));
+        hd_disco_topic(q, t = hd_catalog_topic_name(q->c, q->scope.tenant, name));
     } else {
         hd_disco_topic(q, hd_catalog_topic_services(q->c, &q->scope));
         hd_disco_topic(q, hd_catalog_topic_checks(q->c, &q->scope));
         hd_disco_topic(q, hd_catalog_topic_nodes(q->c));
+    }
+    size_t len;
+    const char *memo = plain ? hd_catalog_memo_get(t, passing, &len) : NULL;
+    if (memo) {
+        hd_disco_reply_rendered(q, 200, memo, len);
+        return;
     }
     const hd_cat_service_t **l;
     size_t n = hd_catalog_services(q->c, &q->scope, name, NULL, &l);
@@ -81,6 +92,14 @@ static void answer_service(hd_disco_read_t *q)
             json_decref(row);
     }
     free(l);
+    if (plain) {
+        hd_buf_t b = {0};
+        hd_disco_render(out, &b);
+        hd_catalog_memo_set(t, passing, b.data, b.len);
+        hd_disco_reply_rendered(q, 200, b.data, b.len);
+        json_decref(out);
+        return;
+    }
     hd_disco_reply_json(q, 200, out);
 }
 
