@@ -1410,6 +1410,7 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     a->consul.node = a->cfg.node;
     if (hd_api_kv_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_session_routes(a->api, &a->consul, err, errlen) < 0) return -1;
+    if (hd_api_txn_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_listen(a->api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
     return 0;
 }

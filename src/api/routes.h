@@ -28,6 +28,8 @@ int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, 
 
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
+/* Consul's /v1/txn, KV operations (api/txn.c). */
+int hd_api_txn_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/session routes (api/session.c). */
 int hd_api_session_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 
