@@ -688,7 +688,15 @@ static void on_ended(int status, const hd_store_write_result_t *r, void *arg)
     }
     if (status == 0) {
         /* Lock-delay: the freed keys stay unacquirable for a while. */
-        int64_t until = hd_time_now_us() + e->lock_delay_ns / 1000;
+        int64_t now = hd_time_now_us(), until = now + e->lock_delay_ns / 1000;
+        if (reg->delays.n > 1024) {
+            /* Forget lock-delays that have passed (they are also dropped
+             * when an acquire finds them over). */
+            size_t pos = 0;
+            hd_map_slot_t *slot;
+            while ((slot = hd_map_next(&reg->delays, &pos)))
+                if (*(int64_t *)slot->val <= now) free(hd_map_del(&reg->delays, slot->key));
+        }
         size_t plen = sizeof(HD_KV_PREFIX) - 1;
         for (size_t i = 0; e->lock_delay_ns > 0 && i < e->batch.n; i++) {
             char q[HD_STORE_KEY_MAX + 1];
@@ -736,6 +744,7 @@ static void end_send(end_t *e)
 static void end_session(hd_session_t *s, hd_session_done_fn cb, void *arg)
 {
     hd_session_reg_t *reg = s->reg;
+    if (s->ending && !cb) return; /* its end is being written already */
     if (s->timer) evtimer_del(s->timer);
     s->ending = 1;
     end_t *e = hd_xcalloc(1, sizeof(*e));
