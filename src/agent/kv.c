@@ -33,22 +33,33 @@ typedef struct ktopic_s {
     char name[]; /* "tenant/key" or "tenant/prefix" */
 } ktopic_t;
 
-/* A write waiting for the store, or for the cache to reach its revision. */
-typedef struct write_s {
-    hd_kv_t *kv;
+/* One operation of a write, copied. */
+typedef struct wop_s {
     hd_kv_verb_t verb;
     char *qual; /* "tenant/key" */
     size_t qual_len;
     char *value;
     size_t value_len;
-    uint64_t flags, cas;
+    uint64_t flags, index;
     char session[HD_KV_SESSION_MAX + 1];
+} wop_t;
+
+/* A write (one PUT or DELETE, or a /v1/txn) waiting for the store, or for
+ * the cache to reach its revision. */
+typedef struct write_s {
+    hd_kv_t *kv;
     char tenant[HD_TENANT_MAX + 1];
+    wop_t *ops;
+    size_t n;
+    int txn; /* failures are listed (a /v1/txn), not answered false */
     hd_kv_done_fn cb;
+    hd_kv_txn_fn tcb;
     void *arg;
     int tries;
     int status, ok, conflict;
     int64_t rev;
+    hd_kv_txn_err_t *errs;
+    size_t nerr;
     struct write_s *next; /* in kv->pending */
 } write_t;
 
@@ -313,6 +324,7 @@ static void apply(hd_kv_t *kv, const hd_store_kv_t *s, int deleted)
 }
 
 static void flush_pending(hd_kv_t *kv);
+static void write_free(struct write_s *w);
 static void on_watch(int status, const hd_store_event_t *ev, size_t n, void *arg);
 
 /* Every topic's watchers, after a reload: the cache may have changed
@@ -455,14 +467,12 @@ void hd_kv_free(hd_kv_t *kv)
     for (hd_omap_node_t *x = hd_omap_first(&kv->keys); x; x = hd_omap_next(x))
         entry_free(x->val);
     hd_omap_free(&kv->keys);
-    /* Writes still waiting are answered by the store's close (ECLOSED):
-     * their callbacks see kv gone only if the caller frees kv first. */
+    /* Writes the store answered at its close, which the watch (ended with
+     * it) will never bring: their requests were freed with the server. */
     while (kv->pending) {
         write_t *w = kv->pending;
         kv->pending = w->next;
-        free(w->qual);
-        free(w->value);
-        free(w);
+        write_free(w);
     }
     free(kv->prefix_lens);
     free(kv);
@@ -536,10 +546,178 @@ void hd_kv_iter_skip_past(hd_kv_iter_t *it, const char *key, size_t len)
 
 /* ---- writes ---------------------------------------------------------------- */
 
+/* A store transaction being planned, and the memory its keys and values
+ * live in. */
+typedef struct plan_s {
+    hd_store_cmp_t cmps[HD_STORE_TXN_OPS_MAX];
+    size_t ncmp;
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    size_t nops;
+    char *owned[2 * HD_STORE_TXN_OPS_MAX];
+    size_t nowned;
+} plan_t;
+
+static void plan_free(plan_t *p)
+{
+    for (size_t i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
+    free(p);
+}
+
+/* The store key of a qualified key, kept by the plan. */
+static const char *plan_key(plan_t *p, const char *qual, size_t len, size_t *klen)
+{
+    size_t plen = sizeof(HD_KV_PREFIX) - 1;
+    char *k = hd_xmalloc(plen + len + 1);
+    memcpy(k, HD_KV_PREFIX, plen);
+    memcpy(k + plen, qual, len);
+    k[plen + len] = '\0';
+    p->owned[p->nowned++] = k;
+    *klen = plen + len;
+    return k;
+}
+
+static int plan_cmp(plan_t *p, const char *key, size_t klen, const hd_kv_entry_t *e)
+{
+    if (p->ncmp == HD_STORE_TXN_OPS_MAX) return -1;
+    p->cmps[p->ncmp++] = e ? (hd_store_cmp_t){key, klen, HD_STORE_CMP_MOD_REVISION, e->modify_index}
+                           : (hd_store_cmp_t){key, klen, HD_STORE_CMP_ABSENT, 0};
+    return 0;
+}
+
+static void plan_put(plan_t *p, const char *key, size_t klen, const wop_t *o, uint64_t lock_index,
+                     const char *session)
+{
+    hd_buf_t b = {0};
+    encode(&b, o->flags, lock_index, session, o->value, o->value_len);
+    if (!b.data) hd_buf_append(&b, "", 0);
+    p->owned[p->nowned++] = b.data;
+    p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_PUT, key, klen, b.data, b.len, 0};
+}
+
+enum { PLAN_OK = 0, PLAN_FAIL = -1, PLAN_NOSESSION = -2 };
+
+/* Plans o against the cache into p. Returns PLAN_OK, or PLAN_FAIL or
+ * PLAN_NOSESSION with Consul's words for it in msg. */
+static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, char *msg,
+                   size_t msglen)
+{
+    hd_omap_node_t *n = hd_omap_find(&kv->keys, o->qual, o->qual_len);
+    hd_kv_entry_t *e = n ? n->val : NULL;
+    if (e && e->dead) e = NULL;
+    const char *name = o->qual + strlen(tenant) + 1; /* the key without its tenant */
+    int nl = (int)(o->qual_len - strlen(tenant) - 1);
+    size_t klen;
+    const char *key = plan_key(p, o->qual, o->qual_len, &klen);
+    if (p->nops == HD_STORE_TXN_OPS_MAX || p->ncmp + 2 > HD_STORE_TXN_OPS_MAX) {
+        snprintf(msg, msglen, "too many operations");
+        return PLAN_FAIL;
+    }
+    switch (o->verb) {
+    case HD_KV_SET:
+        plan_cmp(p, key, klen, e);
+        plan_put(p, key, klen, o, e ? e->lock_index : 0, e ? e->session : "");
+        return PLAN_OK;
+    case HD_KV_CAS:
+        if (o->index == 0 ? e != NULL : (!e || (uint64_t)e->modify_index != o->index)) {
+            snprintf(msg, msglen, "failed to set key \"%.*s\", index is stale", nl, name);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, e);
+        plan_put(p, key, klen, o, e ? e->lock_index : 0, e ? e->session : "");
+        return PLAN_OK;
+    case HD_KV_LOCK: {
+        char skey[HD_STORE_KEY_MAX + 1];
+        int64_t srev = 0;
+        int delayed = 0;
+        if (!kv->session_fn || kv->session_fn(kv->session_arg, tenant, o->session, name, (size_t)nl,
+                                              skey, sizeof(skey), &srev, &delayed) < 0) {
+            snprintf(msg, msglen, "invalid session \"%s\"", o->session);
+            return PLAN_NOSESSION;
+        }
+        int mine = e && !strcmp(e->session, o->session);
+        if (delayed || (e && e->session[0] && !mine)) {
+            snprintf(msg, msglen, "failed to lock key \"%.*s\", lock is already held", nl, name);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, e);
+        /* The session must still be there when the lock is written. */
+        char *sk = hd_xstrdup(skey);
+        p->owned[p->nowned++] = sk;
+        p->cmps[p->ncmp++] = (hd_store_cmp_t){sk, strlen(sk), HD_STORE_CMP_MOD_REVISION, srev};
+        plan_put(p, key, klen, o, (e ? e->lock_index : 0) + (mine ? 0 : 1), o->session);
+        return PLAN_OK;
+    }
+    case HD_KV_UNLOCK:
+        if (!e || strcmp(e->session, o->session) != 0) {
+            snprintf(msg, msglen,
+                     "failed to unlock key \"%.*s\", lock isn't held, or is held by another "
+                     "session",
+                     nl, name);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, e);
+        plan_put(p, key, klen, o, e->lock_index, "");
+        return PLAN_OK;
+    case HD_KV_DELETE:
+        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE, key, klen, NULL, 0, 0};
+        return PLAN_OK;
+    case HD_KV_DELETE_CAS:
+        if (!e) return PLAN_OK; /* already gone: true, as Consul */
+        if ((uint64_t)e->modify_index != o->index) {
+            snprintf(msg, msglen, "failed to delete key \"%.*s\", index is stale", nl, name);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, e);
+        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE, key, klen, NULL, 0, 0};
+        return PLAN_OK;
+    case HD_KV_DELETE_TREE:
+        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE_PREFIX, key, klen, NULL, 0, 0};
+        return PLAN_OK;
+    case HD_KV_GET:
+    case HD_KV_CHECK_INDEX:
+    case HD_KV_CHECK_SESSION:
+        if (!e) {
+            snprintf(msg, msglen, "key \"%.*s\" doesn't exist", nl, name);
+            return PLAN_FAIL;
+        }
+        if (o->verb == HD_KV_CHECK_INDEX && (uint64_t)e->modify_index != o->index) {
+            snprintf(msg, msglen, "current modify index %lld != %llu", (long long)e->modify_index,
+                     (unsigned long long)o->index);
+            return PLAN_FAIL;
+        }
+        if (o->verb == HD_KV_CHECK_SESSION && strcmp(e->session, o->session) != 0) {
+            snprintf(msg, msglen, "key \"%.*s\" is not locked by session \"%s\"", nl, name,
+                     o->session);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, e);
+        return PLAN_OK;
+    case HD_KV_CHECK_NOT_EXISTS:
+        if (e) {
+            snprintf(msg, msglen, "key \"%.*s\" exists", nl, name);
+            return PLAN_FAIL;
+        }
+        plan_cmp(p, key, klen, NULL);
+        return PLAN_OK;
+    case HD_KV_GET_OR_EMPTY:
+        plan_cmp(p, key, klen, e);
+        return PLAN_OK;
+    case HD_KV_GET_TREE:
+        return PLAN_OK; /* read from the cache; the store has no prefix compare */
+    }
+    snprintf(msg, msglen, "unknown KV verb");
+    return PLAN_FAIL;
+}
+
 static void write_free(write_t *w)
 {
-    free(w->qual);
-    free(w->value);
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->ops[i].qual);
+        free(w->ops[i].value);
+    }
+    free(w->ops);
+    free(w->errs);
     free(w);
 }
 
@@ -547,22 +725,20 @@ static void write_step(write_t *w);
 
 static void write_finish(write_t *w)
 {
-    hd_kv_done_fn cb = w->cb;
-    void *arg = w->arg;
-    int status = w->status, ok = w->ok;
-    int64_t rev = w->rev;
-    int conflict = w->conflict;
-    if (conflict && status == 0) {
-        /* Another write came first; the cache has it now: try again. */
+    if (w->conflict && w->status == 0) {
+        /* Another write came first; the cache has it now: plan again. */
         w->conflict = 0;
         if (++w->tries < WRITE_TRIES) {
             write_step(w);
             return;
         }
-        status = HD_KV_EBUSY;
+        w->status = HD_KV_EBUSY;
     }
+    if (w->txn)
+        w->tcb(w->status, w->errs, w->nerr, w->rev, w->arg);
+    else
+        w->cb(w->status, w->ok, w->rev, w->arg);
     write_free(w);
-    cb(status, ok, rev, arg);
 }
 
 /* Answers the writes whose revision the cache has reached. */
@@ -600,7 +776,10 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
      * conflict, a failure or a delete of nothing changed nothing here
      * (the store hands every commit to caught-up watches before it
      * answers writes, so the cache already has what came first). */
-    int changed = status == 0 && (w->verb < HD_KV_DELETE || (r && r->deleted > 0));
+    int puts = 0;
+    for (size_t i = 0; i < w->n; i++)
+        puts |= w->ops[i].verb <= HD_KV_UNLOCK;
+    int changed = status == 0 && (puts || (r && r->deleted > 0));
     if (!changed || w->rev <= kv->applied) {
         if (w->rev > kv->applied && !changed) w->rev = kv->applied;
         write_finish(w);
@@ -635,122 +814,153 @@ static void write_answer(write_t *w, int ok)
 static void write_step(write_t *w)
 {
     hd_kv_t *kv = w->kv;
-    hd_omap_node_t *n = hd_omap_find(&kv->keys, w->qual, w->qual_len);
-    hd_kv_entry_t *e = n ? n->val : NULL;
-    if (e && e->dead) e = NULL;
-    char skey[HD_STORE_KEY_MAX + 1];
-    size_t plen = sizeof(HD_KV_PREFIX) - 1;
-    memcpy(skey, HD_KV_PREFIX, plen);
-    memcpy(skey + plen, w->qual, w->qual_len);
-    size_t sklen = plen + w->qual_len;
-    skey[sklen] = '\0';
-
-    hd_store_cmp_t cmps[2];
-    size_t ncmp = 0;
-    hd_store_op_t op = {HD_STORE_OP_PUT, skey, sklen, NULL, 0, 0};
-    /* The key as the cache holds it: the write holds only if it still is. */
-    cmps[ncmp++] = e ? (hd_store_cmp_t){skey, sklen, HD_STORE_CMP_MOD_REVISION, e->modify_index}
-                     : (hd_store_cmp_t){skey, sklen, HD_STORE_CMP_ABSENT, 0};
-    uint64_t lock_index = e ? e->lock_index : 0;
-    const char *session = e ? e->session : "";
-    char held[HD_KV_SESSION_MAX + 1];
-    snprintf(held, sizeof(held), "%s", session);
-    char sesskey[HD_STORE_KEY_MAX + 1];
-
-    switch (w->verb) {
-    case HD_KV_SET:
-        break;
-    case HD_KV_CAS:
-        if (w->cas == 0 ? e != NULL : (!e || (uint64_t)e->modify_index != w->cas)) {
+    plan_t *p = hd_xcalloc(1, sizeof(*p));
+    char msg[600];
+    w->nerr = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        int rc = plan_op(kv, w->tenant, &w->ops[i], p, msg, sizeof(msg));
+        if (rc == PLAN_OK) continue;
+        if (!w->txn) {
+            plan_free(p);
+            if (rc == PLAN_NOSESSION) w->status = HD_KV_ENOSESSION;
             write_answer(w, 0);
             return;
         }
-        break;
-    case HD_KV_LOCK: {
-        int64_t srev = 0;
-        int delayed = 0;
-        if (!kv->session_fn ||
-            kv->session_fn(kv->session_arg, w->tenant, w->session, w->qual + strlen(w->tenant) + 1,
-                           w->qual_len - strlen(w->tenant) - 1, sesskey, sizeof(sesskey), &srev,
-                           &delayed) < 0) {
-            w->status = HD_KV_ENOSESSION;
-            write_answer(w, 0);
-            return;
-        }
-        if (delayed || (e && *held && strcmp(held, w->session) != 0)) {
-            write_answer(w, 0);
-            return;
-        }
-        if (!e || strcmp(held, w->session) != 0) lock_index++;
-        snprintf(held, sizeof(held), "%s", w->session);
-        cmps[ncmp++] = (hd_store_cmp_t){sesskey, strlen(sesskey), HD_STORE_CMP_MOD_REVISION, srev};
-        break;
+        if (!w->errs) w->errs = hd_xcalloc(w->n, sizeof(*w->errs));
+        w->errs[w->nerr].op = i;
+        snprintf(w->errs[w->nerr].what, sizeof(w->errs[w->nerr].what), "%s", msg);
+        w->nerr++;
     }
-    case HD_KV_UNLOCK:
-        if (!e || strcmp(held, w->session) != 0) {
-            write_answer(w, 0);
-            return;
-        }
-        held[0] = '\0';
-        break;
-    case HD_KV_DELETE:
-        ncmp = 0;
-        op.kind = HD_STORE_OP_DELETE;
-        break;
-    case HD_KV_DELETE_CAS:
-        if (!e) {
-            write_answer(w, 1);
-            return;
-        }
-        if ((uint64_t)e->modify_index != w->cas) {
-            write_answer(w, 0);
-            return;
-        }
-        op.kind = HD_STORE_OP_DELETE;
-        break;
-    case HD_KV_DELETE_TREE:
-        ncmp = 0;
-        op.kind = HD_STORE_OP_DELETE_PREFIX;
-        break;
+    if (w->nerr || p->nops == 0) {
+        /* Rolled back, or nothing to write (reads, checks, a delete-cas of
+         * a missing key): answered from the cache. */
+        plan_free(p);
+        write_answer(w, 1);
+        return;
     }
-    hd_buf_t b = {0};
-    if (op.kind == HD_STORE_OP_PUT) {
-        encode(&b, w->flags, lock_index, held, w->value, w->value_len);
-        op.value = b.data;
-        op.value_len = b.len;
-    }
-    int rc = hd_store_txn(kv->store, cmps, ncmp, &op, 1, on_written, w);
-    hd_buf_free(&b);
+    int rc = hd_store_txn(kv->store, p->cmps, p->ncmp, p->ops, p->nops, on_written, w);
+    plan_free(p);
     if (rc < 0) {
         w->status = rc;
         write_answer(w, 0);
     }
 }
 
-int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
+static write_t *write_new(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n)
 {
-    char q[QUAL_MAX + 1];
-    int ql = qualify(q, op->tenant, op->key, op->key_len);
-    if (ql < 0) return HD_STORE_EKEY;
-    if (op->value_len > HD_KV_VALUE_MAX) return HD_STORE_ETOOBIG;
-    if ((op->verb == HD_KV_LOCK || op->verb == HD_KV_UNLOCK) &&
-        (!op->session || strlen(op->session) > HD_KV_SESSION_MAX))
-        return HD_STORE_EINVAL;
     write_t *w = hd_xcalloc(1, sizeof(*w));
     w->kv = kv;
-    w->verb = op->verb;
-    w->qual = hd_xmalloc((size_t)ql + 1);
-    memcpy(w->qual, q, (size_t)ql + 1);
-    w->qual_len = (size_t)ql;
-    snprintf(w->tenant, sizeof(w->tenant), "%s", hd_tenant_name(op->tenant));
-    w->value = hd_xmalloc(op->value_len + 1);
-    if (op->value_len) memcpy(w->value, op->value, op->value_len);
-    w->value_len = op->value_len;
-    w->flags = op->flags;
-    w->cas = op->cas;
-    if (op->session) snprintf(w->session, sizeof(w->session), "%s", op->session);
+    snprintf(w->tenant, sizeof(w->tenant), "%s", hd_tenant_name(tenant));
+    w->ops = hd_xcalloc(n, sizeof(*w->ops));
+    w->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const hd_kv_op_t *op = &ops[i];
+        wop_t *o = &w->ops[i];
+        char q[QUAL_MAX + 1];
+        int ql = qualify(q, tenant, op->key, op->key_len);
+        o->verb = op->verb;
+        o->qual = hd_xmalloc((size_t)ql + 1);
+        memcpy(o->qual, q, (size_t)ql + 1);
+        o->qual_len = (size_t)ql;
+        o->value = hd_xmalloc(op->value_len + 1);
+        if (op->value_len) memcpy(o->value, op->value, op->value_len);
+        o->value_len = op->value_len;
+        o->flags = op->flags;
+        o->index = op->cas;
+        if (op->session) snprintf(o->session, sizeof(o->session), "%s", op->session);
+    }
+    return w;
+}
+
+/* The checks every operation passes before anything is planned. */
+static int op_valid(const hd_kv_op_t *op, const char *tenant)
+{
+    char q[QUAL_MAX + 1];
+    if (qualify(q, tenant, op->key, op->key_len) < 0) return HD_STORE_EKEY;
+    if (op->value_len > HD_KV_VALUE_MAX) return HD_STORE_ETOOBIG;
+    if ((op->verb == HD_KV_LOCK || op->verb == HD_KV_UNLOCK || op->verb == HD_KV_CHECK_SESSION) &&
+        (!op->session || strlen(op->session) > HD_KV_SESSION_MAX))
+        return HD_STORE_EINVAL;
+    if (op->verb < HD_KV_SET || op->verb > HD_KV_CHECK_NOT_EXISTS) return HD_STORE_EINVAL;
+    return 0;
+}
+
+int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
+{
+    int rc = op_valid(op, op->tenant);
+    if (rc < 0) return rc;
+    write_t *w = write_new(kv, op->tenant, op, 1);
     w->cb = cb;
     w->arg = arg;
     write_step(w);
     return 0;
+}
+
+int hd_kv_txn(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n, hd_kv_txn_fn cb,
+              void *arg)
+{
+    if (n > HD_KV_TXN_OPS_MAX) return HD_STORE_ETOOMANY;
+    for (size_t i = 0; i < n; i++) {
+        int rc = op_valid(&ops[i], tenant);
+        if (rc < 0) return rc;
+    }
+    write_t *w = write_new(kv, tenant, ops, n);
+    w->txn = 1;
+    w->tcb = cb;
+    w->arg = arg;
+    write_step(w);
+    return 0;
+}
+
+/* ---- a session's keys -------------------------------------------------------- */
+
+size_t hd_kv_held(hd_kv_t *kv, const char *tenant, const char *session, int delete_keys, size_t max,
+                  hd_kv_batch_t *b)
+{
+    hd_buf_reset(&b->mem);
+    b->n = 0;
+    b->more = 0;
+    if (max > HD_STORE_TXN_OPS_MAX) max = HD_STORE_TXN_OPS_MAX;
+    /* Offsets first: the buffer moves as it grows; pointers at the end. */
+    size_t koff[HD_STORE_TXN_OPS_MAX], klen[HD_STORE_TXN_OPS_MAX];
+    size_t voff[HD_STORE_TXN_OPS_MAX], vlen[HD_STORE_TXN_OPS_MAX];
+    char q[QUAL_MAX + 1];
+    int ql = qualify(q, tenant, "", 0);
+    for (hd_omap_node_t *n = hd_omap_seek(&kv->keys, q, (size_t)ql);
+         n && hd_omap_has_prefix(n, q, (size_t)ql); n = hd_omap_next(n)) {
+        hd_kv_entry_t *e = n->val;
+        if (e->dead || strcmp(e->session, session) != 0) continue;
+        if (b->n == max) {
+            b->more = 1;
+            break;
+        }
+        size_t i = b->n++;
+        koff[i] = b->mem.len;
+        hd_buf_puts(&b->mem, HD_KV_PREFIX);
+        hd_buf_append(&b->mem, n->key, n->len);
+        klen[i] = b->mem.len - koff[i];
+        hd_buf_append(&b->mem, "", 1);
+        voff[i] = b->mem.len;
+        if (!delete_keys) encode(&b->mem, e->flags, e->lock_index, "", e->value, e->value_len);
+        vlen[i] = b->mem.len - voff[i];
+        b->cmps[i].target = HD_STORE_CMP_MOD_REVISION;
+        b->cmps[i].value = e->modify_index;
+        b->ops[i] = (hd_store_op_t){
+            delete_keys ? HD_STORE_OP_DELETE : HD_STORE_OP_PUT, NULL, 0, NULL, 0, 0};
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        b->cmps[i].key = b->ops[i].key = b->mem.data + koff[i];
+        b->cmps[i].key_len = b->ops[i].key_len = klen[i];
+        if (!delete_keys) {
+            b->ops[i].value = b->mem.data + voff[i];
+            b->ops[i].value_len = vlen[i];
+        }
+    }
+    return b->n;
+}
+
+void hd_kv_batch_free(hd_kv_batch_t *b)
+{
+    hd_buf_free(&b->mem);
+    b->n = 0;
 }

@@ -29,6 +29,7 @@
 #define HD_KV_H
 
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/topic.h"
 
 #include <stddef.h>
@@ -113,42 +114,90 @@ void hd_kv_iter_skip_past(hd_kv_iter_t *it, const char *key, size_t len);
 hd_topic_t *hd_kv_key_topic(hd_kv_t *kv, const char *tenant, const char *key, size_t len);
 hd_topic_t *hd_kv_prefix_topic(hd_kv_t *kv, const char *tenant, const char *prefix, size_t len);
 
-/* Consul's KV verbs (those of PUT and DELETE /v1/kv and /v1/txn). */
+/* Consul's KV verbs (those of PUT and DELETE /v1/kv, and /v1/txn's). */
 typedef enum hd_kv_verb_e {
-    HD_KV_SET = 0,     /* write value and flags; keep a lock's holder */
-    HD_KV_CAS,         /* as SET if ModifyIndex is cas (0: the key is absent) */
-    HD_KV_LOCK,        /* acquire for session: as SET if free or already its */
-    HD_KV_UNLOCK,      /* release: as SET, clearing Session, if session holds it */
-    HD_KV_DELETE,      /* the key */
-    HD_KV_DELETE_CAS,  /* the key if ModifyIndex is cas (true when already absent) */
-    HD_KV_DELETE_TREE, /* every key under the prefix key */
+    HD_KV_SET = 0,          /* write value and flags; keep a lock's holder */
+    HD_KV_CAS,              /* as SET if ModifyIndex is cas (0: the key is absent) */
+    HD_KV_LOCK,             /* acquire for session: as SET if free or already its */
+    HD_KV_UNLOCK,           /* release: as SET, clearing Session, if session holds it */
+    HD_KV_DELETE,           /* the key */
+    HD_KV_DELETE_CAS,       /* the key if ModifyIndex is cas (true when already absent) */
+    HD_KV_DELETE_TREE,      /* every key under the prefix key */
+    HD_KV_GET,              /* txn: fails if the key is absent */
+    HD_KV_GET_OR_EMPTY,     /* txn: never fails */
+    HD_KV_GET_TREE,         /* txn: the keys under a prefix */
+    HD_KV_CHECK_INDEX,      /* txn: fails unless ModifyIndex is cas */
+    HD_KV_CHECK_SESSION,    /* txn: fails unless session holds the key */
+    HD_KV_CHECK_NOT_EXISTS, /* txn: fails if the key exists */
 } hd_kv_verb_t;
 
 typedef struct hd_kv_op_s {
     hd_kv_verb_t verb;
-    const char *tenant; /* NULL: "default" */
+    const char *tenant; /* NULL: "default" (hd_kv_txn: its tenant is used) */
     const char *key;
     size_t key_len;
     const char *value;
     size_t value_len;
     uint64_t flags;
-    uint64_t cas;
-    const char *session; /* LOCK, UNLOCK */
+    uint64_t cas;        /* CAS, DELETE_CAS, CHECK_INDEX: the index */
+    const char *session; /* LOCK, UNLOCK, CHECK_SESSION */
 } hd_kv_op_t;
 
 /* The outcome of a write: status 0 and ok (Consul's true or false) at
  * revision, or a negative error: HD_STORE_E* from the store, HD_KV_ENOSESSION
- * (acquire with a session that does not exist; msg says which). */
+ * (acquire with a session that does not exist). */
 typedef void (*hd_kv_done_fn)(int status, int ok, int64_t revision, void *arg);
 
-#define HD_KV_ENOSESSION (-100)
-#define HD_KV_EBUSY      (-101) /* another write won every retry */
+#define HD_KV_ENOSESSION  (-100)
+#define HD_KV_EBUSY       (-101) /* another write won every retry */
+#define HD_KV_TXN_OPS_MAX 64     /* operations in one /v1/txn */
 
 /* Applies op (copied) and calls cb once, later, when it is durable and in
  * the cache. Returns 0, or a negative error (then cb is never called):
  * HD_STORE_EKEY for a key that does not fit, HD_STORE_ETOOBIG for a value
- * over HD_KV_VALUE_MAX. */
+ * over HD_KV_VALUE_MAX, HD_STORE_EINVAL for a lock without a session. */
 int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg);
+
+/* A failed operation of a transaction, in Consul's words. */
+typedef struct hd_kv_txn_err_s {
+    size_t op; /* its index */
+    char what[600];
+} hd_kv_txn_err_t;
+
+/* A transaction's outcome: status 0 and either nerr 0 (applied, at
+ * revision; read what the operations return from the cache now) or
+ * nerr > 0 (rolled back: nothing written), or a negative error. */
+typedef void (*hd_kv_txn_fn)(int status, const hd_kv_txn_err_t *errs, size_t nerr, int64_t revision,
+                             void *arg);
+
+/* Applies ops[0..n) of tenant all or nothing (Consul's /v1/txn): each is
+ * checked against the keys as they were before the transaction (a check
+ * does not see an earlier operation's write), and the whole is one store
+ * transaction, retried when another write came first. cb once, later.
+ * Returns 0, or an error as hd_kv_apply's (HD_STORE_ETOOMANY past
+ * HD_KV_TXN_OPS_MAX). */
+int hd_kv_txn(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n, hd_kv_txn_fn cb,
+              void *arg);
+
+/* What ends a session's hold on its keys (agent/session.c): the store
+ * compares and operations of one transaction, with their memory. */
+typedef struct hd_kv_batch_s {
+    hd_store_cmp_t cmps[HD_STORE_TXN_OPS_MAX];
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    size_t n;     /* cmps[i] and ops[i] go together */
+    int more;     /* keys were left out: max was reached */
+    hd_buf_t mem; /* the keys and values the entries point into */
+} hd_kv_batch_t;
+
+/* Fills b (which it first empties) with, for each key of tenant that
+ * session holds (at most max), a compare on the key's ModifyIndex and
+ * either a put of the same entry with no Session (release; LockIndex,
+ * Flags and value kept) or its delete (delete_keys: Consul's "delete"
+ * behaviour). Returns b->n. */
+size_t hd_kv_held(hd_kv_t *kv, const char *tenant, const char *session, int delete_keys, size_t max,
+                  hd_kv_batch_t *b);
+/* Frees what b holds. */
+void hd_kv_batch_free(hd_kv_batch_t *b);
 
 /* The highest revision applied to the cache. */
 int64_t hd_kv_revision(const hd_kv_t *kv);

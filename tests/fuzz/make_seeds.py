@@ -452,3 +452,56 @@ write("filter", "size-matches-129", b"\x00" + b"A == 2 or " * 128 + b"A == 1")
 write("filter", "size-regex-16x256",
       b"\x00" + b" or ".join(b"A matches \"" + b"a" * 256 + b"\"" for _ in range(16)))
 write("filter", "size-regex-expand", b"\x00A matches `^((a{10}){10}){10}$`")
+# --- txn_body: Consul's /v1/txn bodies as clients send them (KV verbs,
+# base64 values, sessions), a 64-operation one and a 65-operation one, and
+# a value near the 512 KiB bound is left to the sizes the fuzzer grows.
+import base64 as _b64  # noqa: E402
+import json as _json  # noqa: E402
+
+
+def _kv(verb, key, value=None, **kw):
+    op = {"Verb": verb, "Key": key}
+    if value is not None:
+        op["Value"] = _b64.b64encode(value.encode()).decode()
+    op.update(kw)
+    return {"KV": op}
+
+
+write("txn_body", "set-two", _json.dumps([_kv("set", "app/a", "1"), _kv("set", "app/b", "2", Flags=7)]))
+write("txn_body", "cas-and-check", _json.dumps([_kv("check-index", "app/a", Index=12),
+                                                _kv("cas", "app/a", "x", Index=12),
+                                                _kv("check-not-exists", "app/c")]))
+write("txn_body", "lock", _json.dumps([_kv("lock", "leader", "me",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e"),
+                                       _kv("check-session", "leader",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e"),
+                                       _kv("unlock", "leader", "",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e")]))
+write("txn_body", "reads", _json.dumps([_kv("get", "app/a"), _kv("get-tree", "app/"),
+                                        _kv("get-or-empty", "nope")]))
+write("txn_body", "deletes", _json.dumps([_kv("delete", "app/a"), _kv("delete-tree", ""),
+                                          _kv("delete-cas", "app/b", Index=3)]))
+write("txn_body", "lower-case-fields", '[{"kv": {"verb": "set", "key": "k", "value": "dg==", "flags": 1}}]')
+write("txn_body", "catalog-op", '[{"Node": {"Verb": "set", "Node": {"Node": "n"}}}]')
+write("txn_body", "unknown-verb", '[{"KV": {"Verb": "frob", "Key": "k"}}]')
+write("txn_body", "bad-base64", '[{"KV": {"Verb": "set", "Key": "k", "Value": "!!"}}]')
+write("txn_body", "size-64-ops", _json.dumps([_kv("get", "k%d" % i) for i in range(64)]))
+write("txn_body", "size-65-ops", _json.dumps([_kv("get", "k%d" % i) for i in range(65)]))
+
+# --- session_body: /v1/session/create bodies (python-consul's lower case,
+# npm's, Consul's docs'), and the types and values it refuses.
+for name, body in (
+        ("python-consul", {"name": "leader", "lockdelay": "15s", "ttl": "30s",
+                           "behavior": "delete", "checks": ["serfHealth", "db"]}),
+        ("npm-consul", {"Name": "n", "TTL": "10s", "LockDelay": "1s"}),
+        ("docs", {"LockDelay": "15s", "Name": "my-service-lock", "Node": "foobar",
+                  "Checks": ["a", "b", "c"], "Behavior": "release", "TTL": "30s",
+                  "NodeChecks": ["serfHealth"], "ServiceChecks": [{"ID": "web", "Namespace": ""}]}),
+        ("lockdelay-seconds", {"LockDelay": 7}),
+        ("lockdelay-ns", {"LockDelay": 2500000000}),
+        ("ttl-too-short", {"TTL": "1s"}),
+        ("ttl-number", {"TTL": 10}),
+        ("behavior-bad", {"Behavior": "keep"}),
+        ("empty", {})):
+    write("session_body", name, _json.dumps(body))
+write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i in range(65)]}))
