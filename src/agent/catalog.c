@@ -241,6 +241,9 @@ static void check_def_clear(hd_cat_check_t *k)
     free(k->body);
     free(k->tcp);
     free(k->target);
+    free(k->def_text);
+    k->def_text = NULL;
+    k->from_config = 0;
     k->name = k->notes = k->service_id = k->http = k->method = k->body = k->tcp = k->target = NULL;
     k->headers = NULL;
     k->type = "";
@@ -362,14 +365,26 @@ static void apply_check(hd_catalog_t *c, const hd_store_kv_t *kv, size_t plen, i
         } else {
             hd_check_def_t d;
             char err[512];
-            if (hd_config_parse_check(value, strlen(value), name, &d, err, sizeof(err)) < 0) {
+            /* A config file's check is stored with "source": "config"; the
+             * rest is the config schema. */
+            json_t *o = json_loads(value, 0, NULL);
+            int cfg = json_is_string(json_object_get(o, "source")) &&
+                      !strcmp(json_string_value(json_object_get(o, "source")), "config");
+            json_object_del(o, "source");
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+            if (!text ||
+                hd_config_parse_check(text, strlen(text), name, &d, err, sizeof(err)) < 0) {
                 check_def_clear(k);
             } else {
                 group_leave(c, k);
                 check_def_set(k, &d);
                 hd_check_def_free(&d);
+                k->from_config = cfg;
+                k->def_text = hd_xstrdup(value);
                 if (!k->create_rev || !was_visible) k->create_rev = rev;
             }
+            free(text);
         }
     } else {
         k->state_rev = rev;

@@ -95,7 +95,9 @@ typedef struct hd_cat_check_s {
     char *tcp;      /* tcp: "host:port" */
     char *target;   /* heed's target as shown (any kind), or NULL for TTL and another node's */
     int tls_skip_verify;
-    int external; /* another node's, from /v1/catalog/register */
+    int external;    /* another node's, from /v1/catalog/register */
+    int from_config; /* the agent's config file's (stored with "source": "config") */
+    char *def_text;  /* the stored definition as stored (to compare before a rewrite) */
     int64_t create_rev, mod_rev;
     /* catalog.c's */
     int has_def, has_state;

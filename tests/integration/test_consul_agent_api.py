@@ -257,5 +257,46 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(self.get("/v1/catalog/nodes").json[0]["ID"], e[0]["Node"]["ID"])
 
 
+class ConfigServices(HeedTestCase):
+    """The config file's services and checks are in the catalog too: a
+    service's checks and a standalone check naming it belong to it; a
+    reload that drops a service or a check drops it from the catalog."""
+
+    def config(self, with_db=True):
+        services = [{"name": "web", "id": "web1", "port": 80, "tags": ["cfg"],
+                     "meta": {"owner": "ops"},
+                     "checks": [{"name": "web-up", "ttl": "1h"}]}]
+        if with_db:
+            services.append({"name": "db", "port": 5432})
+        return {"node": "n1", "services": services,
+                "checks": [{"name": "web-extra", "ttl": "1h", "service": "web1"},
+                           {"name": "disk", "ttl": "1h"}]}
+
+    def test_config_services(self):
+        a = Agent(self.reg, self.config()).start()
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["db", "web1"])
+        e = a.ok("GET", "/v1/health/service/web")
+        self.assertEqual(e[0]["Service"]["Meta"], {"owner": "ops"})
+        self.assertEqual([c["CheckID"] for c in e[0]["Checks"]],
+                         ["serfHealth", "disk", "service:web1", "web-extra"])
+        self.assertEqual(e[0]["Checks"][3]["ServiceID"], "web1")
+        self.assertEqual(e[0]["Checks"][2]["Name"], "web-up")
+        a.ok("PUT", "/v1/agent/check/pass/service:web1")
+        checks = a.ok("GET", "/v1/agent/checks")
+        self.assertEqual(checks["service:web1"]["Status"], "passing")
+        a.reload(self.config(with_db=False))
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["web1"])
+        self.assertEqual(a.ok("GET", "/v1/health/service/db"), [])
+        # A restart finds the same, and nothing twice.
+        self.assertEqual(a.stop(), 0)
+        cfg = self.config(with_db=False)
+        cfg["checks"] = cfg["checks"][:1]  # "disk" is gone from the file too
+        a.write_config(cfg)
+        a.start()
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/checks")), ["service:web1", "web-extra"])
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["web1"])
+        self.assertEqual(a.ok("GET", "/v1/agent/checks")["service:web1"]["Status"], "passing")
+
+
 if __name__ == "__main__":
     main()
