@@ -502,6 +502,56 @@ static void apply_service(hd_catalog_t *c, const hd_store_kv_t *kv, const char *
     mark_service(c, &cs->s);
 }
 
+/* Another node's check (heed/extchecks/<tenant>/<node>/<id>): stored as
+ * Consul shows it; nothing runs it. */
+static void apply_ext(hd_catalog_t *c, const hd_store_kv_t *kv, const char *value)
+{
+    const char *rest = kv->key + strlen(HD_CAT_KEY_EXTCHECKS);
+    const char *s1 = strchr(rest, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    if (!s1 || !s2 || !s2[1] || !hd_tenant_valid(rest, (size_t)(s1 - rest)) ||
+        !hd_node_name_valid(s1 + 1, (size_t)(s2 - s1 - 1)) || strlen(s2 + 1) >= HD_ID_MAX)
+        return;
+    char node[HD_NODE_NAME_MAX + 1];
+    snprintf(node, sizeof(node), "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+    hd_cat_check_t *k =
+        check_get(c, rest, (size_t)(s1 - rest), node, s2 + 1, strlen(s2 + 1), value != NULL);
+    if (!k || kv->mod_revision <= k->def_rev) return;
+    if (k->has_def) mark_check(c, k);
+    json_t *o = value ? json_loads(value, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        check_drop(c, k);
+        return;
+    }
+    group_leave(c, k);
+    check_def_clear(k);
+    const char *name = json_string_value(json_object_get(o, "Name"));
+    const char *notes = json_string_value(json_object_get(o, "Notes"));
+    const char *out = json_string_value(json_object_get(o, "Output"));
+    const char *sid = json_string_value(json_object_get(o, "ServiceID"));
+    const char *st = json_string_value(json_object_get(o, "Status"));
+    json_t *def = json_object_get(o, "Definition");
+    const char *http = json_string_value(json_object_get(def, "HTTP"));
+    const char *tcp = json_string_value(json_object_get(def, "TCP"));
+    k->has_def = 1;
+    k->external = 1;
+    k->name = hd_xstrdup(name && *name ? name : k->id);
+    k->notes = notes && *notes ? hd_xstrdup(notes) : NULL;
+    k->service_id = sid && *sid ? hd_xstrdup(sid) : NULL;
+    k->http = http && *http ? hd_xstrdup(http) : NULL;
+    k->tcp = tcp && *tcp ? hd_xstrdup(tcp) : NULL;
+    free(k->output);
+    k->output = hd_xstrdup(out ? out : "");
+    k->status = st && !strcmp(st, "passing")   ? HD_CHECK_PASSING
+                : st && !strcmp(st, "warning") ? HD_CHECK_WARNING
+                                               : HD_CHECK_CRITICAL;
+    json_decref(o);
+    k->def_rev = k->mod_rev = kv->mod_revision;
+    k->create_rev = kv->create_revision;
+    group_join(c, k);
+    mark_check(c, k);
+}
+
 /* ---- feeding --------------------------------------------------------------- */
 
 static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int deleted)
@@ -521,7 +571,8 @@ static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int delet
         apply_check(c, kv, strlen(KEY_STATE), 0, value);
         break;
     default:
-        break; /* heed/extchecks/: not yet written by anything */
+        apply_ext(c, kv, value);
+        break;
     }
 }
 
@@ -802,7 +853,7 @@ static void group_views(const hd_catalog_t *c, const char *tenant, const char *n
     size_t first = out->n;
     for (hd_cat_check_t *k = g ? g->head : NULL; k; k = k->g_next)
         view_check(out, k, svc);
-    qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
     views_fix(out);
 }
 
@@ -856,7 +907,7 @@ void hd_catalog_node_checks(const hd_catalog_t *c, const hd_scope_t *s, const ch
         for (const hd_cat_check_t *k = h; k; k = k->g_next)
             view_check(out, k, NULL);
     }
-    qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
     views_fix(out);
 }
 
@@ -928,7 +979,7 @@ hd_check_status_t hd_cat_views_worst(const hd_cat_views_t *v)
 
 void hd_cat_views_sort(hd_cat_views_t *v)
 {
-    qsort(v->v, v->n, sizeof(*v->v), view_cmp);
+    if (v->n > 1) qsort(v->v, v->n, sizeof(*v->v), view_cmp);
     views_fix(v);
 }
 
@@ -1046,4 +1097,133 @@ int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *n
     int rc = hd_store_delete(c->store, key, strlen(key), on_put, p);
     if (rc < 0) free(p);
     return rc;
+}
+
+/* ---- another node's entries (/v1/catalog/register) ------------------------- */
+
+typedef struct txn_s {
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    char *mem[HD_STORE_TXN_OPS_MAX * 2];
+    size_t n, nmem;
+} txn_t;
+
+static char *txn_keep(txn_t *t, char *s)
+{
+    t->mem[t->nmem++] = s;
+    return s;
+}
+
+static int txn_add(txn_t *t, hd_store_op_kind_t kind, char *key, json_t *value)
+{
+    if (t->n == HD_STORE_TXN_OPS_MAX) {
+        free(key);
+        json_decref(value);
+        return HD_STORE_ETOOMANY;
+    }
+    hd_store_op_t *op = &t->ops[t->n++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->key = txn_keep(t, key);
+    op->key_len = strlen(key);
+    if (value) {
+        op->value = txn_keep(t, json_dumps(value, JSON_COMPACT));
+        op->value_len = strlen(op->value);
+        json_decref(value);
+    }
+    return 0;
+}
+
+static char *keyf(const char *fmt, const char *a, const char *b, const char *d)
+{
+    char k[HD_STORE_KEY_MAX + 1];
+    snprintf(k, sizeof(k), fmt, a, b, d);
+    return hd_xstrdup(k);
+}
+
+static int txn_run(hd_catalog_t *c, txn_t *t, int rc, hd_catalog_done_cb cb, void *arg)
+{
+    if (rc == 0) {
+        put_t *p = hd_xmalloc(sizeof(*p));
+        p->cb = cb;
+        p->arg = arg;
+        rc = hd_store_txn(c->store, NULL, 0, t->ops, t->n, on_put, p);
+        if (rc < 0) free(p);
+    }
+    for (size_t i = 0; i < t->nmem; i++)
+        free(t->mem[i]);
+    free(t);
+    return rc;
+}
+
+int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, const char *tenant,
+                        const hd_service_t *s, json_t *const *checks, size_t nchecks,
+                        hd_catalog_done_cb cb, void *arg)
+{
+    const char *t = hd_tenant_name(tenant);
+    if (nchecks > HD_CAT_REGISTER_CHECKS_MAX) return HD_STORE_ETOOMANY;
+    txn_t *x = hd_xcalloc(1, sizeof(*x));
+    int rc = 0;
+    if (n)
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""),
+                     hd_node_to_json(n));
+    if (s && rc == 0)
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, s->id),
+                     hd_service_to_json(s));
+    for (size_t i = 0; i < nchecks && rc == 0; i++) {
+        const char *id = json_string_value(json_object_get(checks[i], "CheckID"));
+        if (!id) {
+            rc = HD_STORE_EINVAL;
+            break;
+        }
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, id),
+                     json_incref(checks[i]));
+    }
+    return txn_run(c, x, rc, cb, arg);
+}
+
+int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
+                          const char *service_id, const char *check_id, hd_catalog_done_cb cb,
+                          void *arg)
+{
+    const char *t = hd_tenant_name(tenant);
+    txn_t *x = hd_xcalloc(1, sizeof(*x));
+    int rc = 0;
+    if (check_id) {
+        rc = txn_add(x, HD_STORE_OP_DELETE,
+                     keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, check_id), NULL);
+    }
+    if (service_id && rc == 0) {
+        rc = txn_add(x, HD_STORE_OP_DELETE,
+                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, service_id), NULL);
+        char g[HD_STORE_KEY_MAX];
+        snprintf(g, sizeof(g), "%s/%s/%s", t, node, service_id);
+        cat_group_t *grp = hd_map_get(&c->groups, g);
+        for (hd_cat_check_t *k = grp ? grp->head : NULL; k && rc == 0; k = k->g_next)
+            if (k->external)
+                rc = txn_add(x, HD_STORE_OP_DELETE,
+                             keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, k->id), NULL);
+    }
+    if (!check_id && !service_id && rc == 0) {
+        rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
+                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, ""), NULL);
+        if (rc == 0)
+            rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
+                         keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, ""), NULL);
+        /* The node goes with its last tenant's entries. */
+        int others = 0;
+        size_t pos = 0;
+        hd_map_slot_t *sl;
+        while (!others && (sl = hd_map_next(&c->services, &pos))) {
+            const hd_cat_service_t *cs = sl->val;
+            others = !strcmp(cs->s.node, node) && !hd_tenant_same(cs->s.tenant, t);
+        }
+        pos = 0;
+        while (!others && (sl = hd_map_next(&c->checks, &pos))) {
+            const hd_cat_check_t *k = sl->val;
+            others = !strcmp(k->node, node) && !hd_tenant_same(k->tenant, t);
+        }
+        if (!others && rc == 0)
+            rc = txn_add(x, HD_STORE_OP_DELETE, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""), NULL);
+    }
+    return txn_run(c, x, rc, cb, arg);
 }

@@ -216,6 +216,24 @@ int hd_catalog_service_put(hd_catalog_t *c, const hd_service_t *s, hd_catalog_do
 int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *node, const char *id,
                               hd_catalog_done_cb cb, void *arg);
 
+/* Another node's entries, as /v1/catalog/register makes them, in one
+ * transaction: the node n (NULL: kept as it is; it must exist then), the
+ * service s (NULL: none) and nchecks checks (stored forms: objects with
+ * CheckID, Name, Status, Notes, Output, ServiceID, Definition) of tenant
+ * on node. Nothing runs those checks. HD_STORE_ETOOMANY past
+ * HD_CAT_REGISTER_CHECKS_MAX checks. */
+#define HD_CAT_REGISTER_CHECKS_MAX 64
+int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, const char *tenant,
+                        const hd_service_t *s, json_t *const *checks, size_t nchecks,
+                        hd_catalog_done_cb cb, void *arg);
+/* Removes, in one transaction, tenant's service_id on node (with its
+ * checks), or its check check_id, or (both NULL) all of tenant's services
+ * and checks on node, and the node itself when no other tenant has any
+ * there. Nothing to remove is no error. */
+int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
+                          const char *service_id, const char *check_id, hd_catalog_done_cb cb,
+                          void *arg);
+
 /* Counters for tests and metrics: topics kept (tombstones included), and
  * bumps since start. */
 size_t hd_catalog_topics(const hd_catalog_t *c);

@@ -15,7 +15,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HeedTestCase, main  # noqa: E402
+from harness import HeedTestCase, main, wait_until  # noqa: E402
 from agent_harness import Agent  # noqa: E402
 
 
@@ -200,6 +200,67 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(self.get("/v1/catalog/service/web?ns=team-a").json[0]["ServiceID"],
                          "web-a")
 
+    def test_catalog_register_external(self):
+        body = {"Node": "db-host", "Address": "192.0.2.10", "NodeMeta": {"kind": "vm"},
+                "Service": {"ID": "pg1", "Service": "pg", "Port": 5432, "Tags": ["primary"]},
+                "Checks": [{"CheckID": "pg-alive", "Name": "pg alive", "Status": "passing",
+                            "ServiceID": "pg1", "Definition": {"TCP": "192.0.2.10:5432"}},
+                           {"Name": "host-up", "Status": "warning", "Output": "slow"}]}
+        r = self.put("/v1/catalog/register", body)
+        self.assertIs(r.json, True)
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json],
+                         ["db-host", "n1"])
+        e = self.get("/v1/health/service/pg").json
+        self.assertEqual(len(e), 1)
+        self.assertEqual((e[0]["Node"]["Node"], e[0]["Node"]["Address"], e[0]["Node"]["Meta"]),
+                         ("db-host", "192.0.2.10", {"kind": "vm"}))
+        # No serfHealth: no agent runs there. Its node check counts.
+        self.assertEqual([(c["CheckID"], c["Status"]) for c in e[0]["Checks"]],
+                         [("host-up", "warning"), ("pg-alive", "passing")])
+        self.assertEqual(e[0]["Checks"][1]["Definition"]["TCP"], "192.0.2.10:5432")
+        self.assertEqual(self.get("/v1/health/service/pg?passing").json, [])
+        self.assertEqual(self.get("/v1/catalog/service/pg").json[0]["Address"], "192.0.2.10")
+        # Not this agent's checks: /v1/checks and /v1/agent/checks do not have them.
+        self.assertEqual(self.a.checks(), {})
+        self.assertEqual(self.get("/v1/agent/checks").json, {})
+        # Another tenant on the same node.
+        self.put("/v1/catalog/register?ns=team-a",
+                 {"Node": "db-host", "Address": "192.0.2.10", "SkipNodeUpdate": True,
+                  "Service": {"Service": "cache", "Port": 6379}})
+        self.assertEqual(self.get("/v1/health/service/cache").json, [])
+        self.assertEqual(len(self.get("/v1/health/service/cache?ns=team-a").json), 1)
+        # The node keeps its meta (SkipNodeUpdate).
+        self.assertEqual(self.get("/v1/catalog/node/db-host").json["Node"]["Meta"], {"kind": "vm"})
+        # A service goes with its checks.
+        self.put("/v1/catalog/deregister", {"Node": "db-host", "ServiceID": "pg1"})
+        self.assertEqual(self.get("/v1/health/service/pg").json, [])
+        self.assertEqual([c["CheckID"] for c in self.get("/v1/health/node/db-host").json],
+                         ["host-up"])
+        # The default tenant's node deregistration leaves team-a's entries, and the node.
+        self.put("/v1/catalog/deregister", {"Node": "db-host"})
+        self.assertEqual(self.get("/v1/health/node/db-host").json, [])
+        self.assertIn("db-host", [n["Node"] for n in self.get("/v1/catalog/nodes").json])
+        self.put("/v1/catalog/deregister?ns=team-a", {"Node": "db-host"})
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json], ["n1"])
+        # This agent's node is the agent's.
+        r = self.a.call("PUT", "/v1/catalog/register", {"Node": "n1", "Address": "127.0.0.1"})
+        self.assertEqual(r.status, 400, r)
+        for bad, want in (({"Address": "1.2.3.4"}, b"Must provide node"),
+                          ({"Node": "x"}, b"Must provide address"),
+                          ({"Node": "a b", "Address": "1.2.3.4"}, b"Invalid node name"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Check": {"Status": "up",
+                                                                         "Name": "c"}},
+                           b"Invalid check status"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Check": {"Name": "c",
+                                                                         "ServiceID": "nope"}},
+                           b"Unknown service ID"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Service": {"Port": 1}},
+                           b"Missing service name")):
+            r = self.a.call("PUT", "/v1/catalog/register", bad)
+            self.assertEqual(r.status, 400, (bad, r))
+            self.assertIn(want, r.body)
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json], ["n1"])
+
     def test_bad_input(self):
         cases = [
             ("{", b"Request decode failed"),
@@ -285,7 +346,9 @@ class ConfigServices(HeedTestCase):
         checks = a.ok("GET", "/v1/agent/checks")
         self.assertEqual(checks["service:web1"]["Status"], "passing")
         a.reload(self.config(with_db=False))
-        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["web1"])
+        # The reload's writes follow its log line by a commit.
+        wait_until(lambda: sorted(a.ok("GET", "/v1/agent/services")) == ["web1"], 10,
+                   what="db gone after the reload")
         self.assertEqual(a.ok("GET", "/v1/health/service/db"), [])
         # A restart finds the same, and nothing twice.
         self.assertEqual(a.stop(), 0)
