@@ -142,7 +142,8 @@ static char *exec_target(const json_t *args, hd_reg_error_t *e, int *bad)
         len += 4 * strlen(json_string_value(x)) + 3;
     }
     char *t = hd_xmalloc(len), *p = t;
-    p += sprintf(p, "exec:");
+    memcpy(p, "exec:", 5);
+    p += 5;
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_array_get(args, i));
         if (i) *p++ = ' ';
@@ -248,8 +249,9 @@ int hd_reg_check(const hd_config_t *cfg, const json_t *ck, const char *tenant, c
                 json_object_set_new(o, "headers", json_deep_copy(header));
             if (skip) json_object_set_new(o, "insecure", json_true());
         } else if (tcp) {
-            char *t = hd_xmalloc(strlen(tcp) + 8);
-            sprintf(t, "tcp://%s", tcp);
+            size_t tl = strlen(tcp) + 8;
+            char *t = hd_xmalloc(tl);
+            snprintf(t, tl, "tcp://%s", tcp);
             json_object_set_new(o, "target", json_string(t));
             free(t);
         } else if (target) {
