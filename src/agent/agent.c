@@ -920,6 +920,53 @@ int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t st
 
 /* ---- the tick: loop lag and throttled writes -------------------------------- */
 
+/* Consul's DeregisterCriticalServiceAfter: a service whose check has been
+ * critical that long is deregistered, with the checks the API made for it
+ * (a config file's checks stay: the file defines them). */
+static void reap_service(hd_agent_t *a, const hd_agent_check_t *why, int64_t wall)
+{
+    const char *node = hd_catalog_local_node(a->catalog), *sid = why->def.service_id;
+    hd_scope_t s = {hd_tenant_name(why->def.tenant)};
+    if (!hd_catalog_service(a->catalog, &s, why->def.tenant, node, sid)) return;
+    fprintf(stderr,
+            "heed agent: service %s (tenant %s) deregistered: check %s critical for %llds "
+            "(deregister_critical_service_after)\n",
+            sid, s.tenant, why->def.id, (long long)((wall - why->st.last_change) / 1000000));
+    char *id = hd_xstrdup(sid), *tenant = why->def.tenant ? hd_xstrdup(why->def.tenant) : NULL;
+    size_t pos = 0, n = 0;
+    hd_agent_check_t *c, **gone = NULL;
+    while ((c = hd_agent_check_next(a, &s, &pos))) {
+        if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, id)) continue;
+        gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
+        gone[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++)
+        (void)hd_agent_check_delete(a, gone[i], NULL, NULL); /* the next tick tries again */
+    free(gone);
+    (void)hd_catalog_service_delete(a->catalog, tenant, node, id, NULL, NULL);
+    free(id);
+    free(tenant);
+}
+
+static void reap_services(hd_agent_t *a, int64_t wall)
+{
+    hd_agent_check_t **due = NULL;
+    size_t n = 0, pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        if (c->def.deregister_after_us <= 0 || !c->def.service_id || c->removed || c->pending ||
+            c->st.paused || c->st.status != HD_CHECK_CRITICAL ||
+            wall - c->st.last_change < c->def.deregister_after_us)
+            continue;
+        due = hd_xrealloc(due, (n + 1) * sizeof(*due));
+        due[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!due[i]->removed) reap_service(a, due[i], wall);
+    free(due);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -948,6 +995,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (a->retry_delay > RETRY_MAX_US) a->retry_delay = RETRY_MAX_US;
         a->retry_due = now + a->retry_delay;
     }
+    if (a->catalog && !a->closing) reap_services(a, wall);
     struct timeval tv = {1, 0};
     evtimer_add(a->tick, &tv);
 }
