@@ -921,8 +921,38 @@ int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t st
 /* ---- the tick: loop lag and throttled writes -------------------------------- */
 
 /* Consul's DeregisterCriticalServiceAfter: a service whose check has been
- * critical that long is deregistered, with the checks the API made for it
- * (a config file's checks stay: the file defines them). */
+ * critical that long is deregistered, then the checks the API made for it
+ * (a config file's checks stay: the file defines them). The service goes
+ * first: no reader sees it without its checks. */
+typedef struct reap_s {
+    hd_agent_t *a;
+    char *tenant, *id;
+} reap_t;
+
+static void on_reaped(int status, int64_t rev, void *arg)
+{
+    reap_t *r = arg;
+    hd_agent_t *a = r->a;
+    (void)rev;
+    if (status == 0 && !a->closing) {
+        hd_scope_t s = {hd_tenant_name(r->tenant)};
+        size_t pos = 0, n = 0;
+        hd_agent_check_t *c, **gone = NULL;
+        while ((c = hd_agent_check_next(a, &s, &pos))) {
+            if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, r->id))
+                continue;
+            gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
+            gone[n++] = c;
+        }
+        for (size_t i = 0; i < n; i++)
+            (void)hd_agent_check_delete(a, gone[i], NULL, NULL); /* a restart finds it else */
+        free(gone);
+    }
+    free(r->tenant);
+    free(r->id);
+    free(r);
+}
+
 static void reap_service(hd_agent_t *a, const hd_agent_check_t *why, int64_t wall)
 {
     const char *node = hd_catalog_local_node(a->catalog), *sid = why->def.service_id;
@@ -932,20 +962,15 @@ static void reap_service(hd_agent_t *a, const hd_agent_check_t *why, int64_t wal
             "heed agent: service %s (tenant %s) deregistered: check %s critical for %llds "
             "(deregister_critical_service_after)\n",
             sid, s.tenant, why->def.id, (long long)((wall - why->st.last_change) / 1000000));
-    char *id = hd_xstrdup(sid), *tenant = why->def.tenant ? hd_xstrdup(why->def.tenant) : NULL;
-    size_t pos = 0, n = 0;
-    hd_agent_check_t *c, **gone = NULL;
-    while ((c = hd_agent_check_next(a, &s, &pos))) {
-        if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, id)) continue;
-        gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
-        gone[n++] = c;
+    reap_t *r = hd_xcalloc(1, sizeof(*r));
+    r->a = a;
+    r->tenant = why->def.tenant ? hd_xstrdup(why->def.tenant) : NULL;
+    r->id = hd_xstrdup(sid);
+    if (hd_catalog_service_delete(a->catalog, r->tenant, node, r->id, on_reaped, r) < 0) {
+        free(r->tenant);
+        free(r->id);
+        free(r);
     }
-    for (size_t i = 0; i < n; i++)
-        (void)hd_agent_check_delete(a, gone[i], NULL, NULL); /* the next tick tries again */
-    free(gone);
-    (void)hd_catalog_service_delete(a->catalog, tenant, node, id, NULL, NULL);
-    free(id);
-    free(tenant);
 }
 
 static void reap_services(hd_agent_t *a, int64_t wall)

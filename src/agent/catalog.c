@@ -4,9 +4,12 @@
  * heed/state/, which the agent's check registry writes.
  *
  * Loading: each prefix is read whole (one range, consistent at its own
- * revision) and then watched from the revision after it, so nothing is
- * missed between the read and the watch. Events already covered by the
- * read are recognised by their revision and skipped.
+ * revision), then one watch of heed/ follows from the oldest of those
+ * revisions on, so nothing is missed between the reads and the watch;
+ * events a prefix's read already covered are recognised by their
+ * revision and skipped. One watch, not one per prefix: a transaction's
+ * keys under several prefixes arrive in one callback and are applied
+ * together before any reader wakes.
  *
  * Topics live in one map by key ("n/<tenant>/<name>", "N/<node>",
  * "t/<tenant>/<node>", "s/<tenant>", "s*", "c/<tenant>", "c*", "L"). A
@@ -24,6 +27,7 @@
 #include "util/mem.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +44,9 @@ typedef struct cat_topic_s {
     hd_topic_t t;
     hd_catalog_t *c;
     char *key;
-    int kept;    /* bumped since start: a tombstone, never freed */
-    int pending; /* in the batch's bump list */
+    int kept;         /* bumped since start: a tombstone, never freed */
+    int pending;      /* in the batch's bump list */
+    int64_t pend_rev; /* ...at the highest revision of the batch that touched it */
 } cat_topic_t;
 
 /* The checks of one service ("tenant/node/service-id"), or the node checks
@@ -51,11 +56,11 @@ typedef struct cat_group_s {
     hd_cat_check_t *head;
 } cat_group_t;
 
+/* The load of one prefix. */
 typedef struct watch_s {
     hd_catalog_t *c;
     int which;
-    int64_t loaded_rev; /* the revision its range was read at */
-    hd_store_watch_t *w;
+    int64_t loaded_rev; /* the revision its range was read at: older events are in it */
 } watch_t;
 
 struct hd_catalog_s {
@@ -69,9 +74,11 @@ struct hd_catalog_s {
     hd_map_t groups;   /* see cat_group_t */
     hd_map_t topics;   /* see the top */
     watch_t watches[W__COUNT];
-    cat_topic_t **bump;    /* this batch's topics to bump */
-    size_t nbump, capbump; /* ... */
+    hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
+    cat_topic_t **bump;      /* this batch's topics to bump */
+    size_t nbump, capbump;   /* ... */
     uint64_t bumps;
+    int64_t cur_rev; /* the revision of the event being applied */
     int loading, load_status;
     char load_err[256];
 };
@@ -109,6 +116,7 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     cat_topic_t *ct = topic_get(c, key);
     ct->kept = 1;
+    if (c->cur_rev > ct->pend_rev) ct->pend_rev = c->cur_rev;
     if (ct->pending) return;
     ct->pending = 1;
     if (c->nbump == c->capbump) {
@@ -118,13 +126,15 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     c->bump[c->nbump++] = ct;
 }
 
-static void bump_all(hd_catalog_t *c, int64_t rev)
+static void bump_all(hd_catalog_t *c)
 {
     /* A waiter's function may read the catalog and wait again (on any of
      * these topics): every topic is marked not pending first. */
     for (size_t i = 0; i < c->nbump; i++)
         c->bump[i]->pending = 0;
     for (size_t i = 0; i < c->nbump; i++) {
+        int64_t rev = c->bump[i]->pend_rev;
+        c->bump[i]->pend_rev = 0;
         hd_topic_bump(&c->bump[i]->t, rev); /* kept: never freed by its idle function */
         c->bumps++;
     }
@@ -576,23 +586,36 @@ static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int delet
     }
 }
 
+/* Which of the catalog's prefixes key is under, or -1. */
+static int which_prefix(const char *key, size_t len)
+{
+    for (int i = 0; i < W__COUNT; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (len > pl && !memcmp(key, prefixes[i], pl)) return i;
+    }
+    return -1;
+}
+
+/* One watch of heed/ feeds every prefix, so that the keys a transaction
+ * writes under several of them (a check's definition and state; a node,
+ * a service and its checks) are applied together before anyone wakes. */
 static void on_watch(int status, const hd_store_event_t *ev, size_t n, void *arg)
 {
-    watch_t *w = arg;
-    hd_catalog_t *c = w->c;
+    hd_catalog_t *c = arg;
     if (status != 0) {
-        fprintf(stderr, "heed agent: catalog: watch of %s ended: %s\n", prefixes[w->which],
+        fprintf(stderr, "heed agent: catalog: the store's watch ended: %s\n",
                 hd_store_strerror(status));
         return;
     }
     int64_t rev = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kv.mod_revision <= w->loaded_rev) continue;
-        apply(c, w->which, &ev[i].kv, ev[i].type == HD_STORE_EV_DELETE);
-        rev = ev[i].kv.mod_revision;
+        int w = which_prefix(ev[i].kv.key, ev[i].kv.key_len);
+        if (w < 0 || ev[i].kv.mod_revision <= c->watches[w].loaded_rev) continue;
+        rev = c->cur_rev = ev[i].kv.mod_revision;
+        apply(c, w, &ev[i].kv, ev[i].type == HD_STORE_EV_DELETE);
     }
     if (rev > c->rev) c->rev = rev;
-    if (rev) bump_all(c, rev);
+    if (rev) bump_all(c);
 }
 
 static void on_range(int status, const hd_store_range_t *r, void *arg)
@@ -609,12 +632,6 @@ static void on_range(int status, const hd_store_range_t *r, void *arg)
             apply(c, w->which, &r->kvs[i], 0);
         w->loaded_rev = r->revision;
         if (r->revision > c->rev) c->rev = r->revision;
-        const char *p = prefixes[w->which];
-        int rc = hd_store_watch(c->store, p, strlen(p), r->revision + 1, on_watch, w, &w->w);
-        if (rc < 0) {
-            c->load_status = rc;
-            snprintf(c->load_err, sizeof(c->load_err), "watching %s: %s", p, hd_store_strerror(rc));
-        }
     }
     if (c->loading == 0) event_base_loopbreak(c->base);
 }
@@ -644,14 +661,26 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     }
     while (c->loading > 0)
         event_base_dispatch(base);
+    if (c->load_status == 0) { /* from the oldest revision a range was read at */
+        int64_t from = INT64_MAX;
+        for (int i = 0; i < W__COUNT; i++)
+            if (c->watches[i].loaded_rev < from) from = c->watches[i].loaded_rev;
+        int rc = hd_store_watch(store, "heed/", 5, from + 1, on_watch, c, &c->watch);
+        if (rc < 0) {
+            c->load_status = rc;
+            snprintf(c->load_err, sizeof(c->load_err), "watching heed/: %s", hd_store_strerror(rc));
+        }
+    }
     if (c->load_status != 0) {
         if (c->load_err[0]) snprintf(err, errlen, "catalog: %s", c->load_err);
         hd_catalog_free(c);
         return -1;
     }
     /* The topics made by the load are no news to anyone. */
-    for (size_t i = 0; i < c->nbump; i++)
+    for (size_t i = 0; i < c->nbump; i++) {
         c->bump[i]->pending = 0;
+        c->bump[i]->pend_rev = 0;
+    }
     c->nbump = 0;
     if (c->rev < 1) c->rev = 1;
     c->load_rev = c->rev;
@@ -668,10 +697,8 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
 
 void hd_catalog_stop(hd_catalog_t *c)
 {
-    for (int i = 0; i < W__COUNT; i++) {
-        if (c->watches[i].w) hd_store_watch_cancel(c->watches[i].w);
-        c->watches[i].w = NULL;
-    }
+    if (c->watch) hd_store_watch_cancel(c->watch);
+    c->watch = NULL;
 }
 
 void hd_catalog_free(hd_catalog_t *c)
