@@ -4,9 +4,12 @@
  * heed/state/, which the agent's check registry writes.
  *
  * Loading: each prefix is read whole (one range, consistent at its own
- * revision) and then watched from the revision after it, so nothing is
- * missed between the read and the watch. Events already covered by the
- * read are recognised by their revision and skipped.
+ * revision), then one watch of heed/ follows from the oldest of those
+ * revisions on, so nothing is missed between the reads and the watch;
+ * events a prefix's read already covered are recognised by their
+ * revision and skipped. One watch, not one per prefix: a transaction's
+ * keys under several prefixes arrive in one callback and are applied
+ * together before any reader wakes.
  *
  * Topics live in one map by key ("n/<tenant>/<name>", "N/<node>",
  * "t/<tenant>/<node>", "s/<tenant>", "s*", "c/<tenant>", "c*", "L"). A
@@ -24,6 +27,7 @@
 #include "util/mem.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -41,10 +45,11 @@ typedef struct cat_topic_s {
     hd_topic_t t;
     hd_catalog_t *c;
     char *key;
-    int kept;    /* bumped since start: a tombstone, never freed */
-    int pending; /* in the batch's bump list */
+    int kept;         /* bumped since start: a tombstone, never freed */
+    int pending;      /* in the batch's bump list */
+    int64_t pend_rev; /* ...at the highest revision of the batch that touched it */
     /* Replies rendered from what the topic covers (hd_catalog_memo_*),
-     * dropped when it is bumped. */
+     * dropped when it is marked. */
     char *memo[HD_CAT_MEMO_SLOTS];
     size_t memo_len[HD_CAT_MEMO_SLOTS];
 } cat_topic_t;
@@ -64,11 +69,11 @@ typedef struct cat_group_s {
     hd_cat_check_t *head;
 } cat_group_t;
 
+/* The load of one prefix. */
 typedef struct watch_s {
     hd_catalog_t *c;
     int which;
-    int64_t loaded_rev; /* the revision its range was read at */
-    hd_store_watch_t *w;
+    int64_t loaded_rev; /* the revision its range was read at: older events are in it */
 } watch_t;
 
 struct hd_catalog_s {
@@ -82,9 +87,11 @@ struct hd_catalog_s {
     hd_map_t groups;   /* see cat_group_t */
     hd_map_t topics;   /* see the top */
     watch_t watches[W__COUNT];
-    cat_topic_t **bump;    /* this batch's topics to bump */
-    size_t nbump, capbump; /* ... */
+    hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
+    cat_topic_t **bump;      /* this batch's topics to bump */
+    size_t nbump, capbump;   /* ... */
     uint64_t bumps;
+    int64_t cur_rev; /* the revision of the event being applied */
     int loading, load_status;
     char load_err[256];
 };
@@ -124,6 +131,7 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     cat_topic_t *ct = topic_get(c, key);
     ct->kept = 1;
     memo_free(ct); /* what it covers is changing: no reply rendered before stands */
+    if (c->cur_rev > ct->pend_rev) ct->pend_rev = c->cur_rev;
     if (ct->pending) return;
     ct->pending = 1;
     if (c->nbump == c->capbump) {
@@ -133,13 +141,15 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     c->bump[c->nbump++] = ct;
 }
 
-static void bump_all(hd_catalog_t *c, int64_t rev)
+static void bump_all(hd_catalog_t *c)
 {
     /* A waiter's function may read the catalog and wait again (on any of
      * these topics): every topic is marked not pending first. */
     for (size_t i = 0; i < c->nbump; i++)
         c->bump[i]->pending = 0;
     for (size_t i = 0; i < c->nbump; i++) {
+        int64_t rev = c->bump[i]->pend_rev;
+        c->bump[i]->pend_rev = 0;
         hd_topic_bump(&c->bump[i]->t, rev); /* kept: never freed by its idle function */
         c->bumps++;
     }
@@ -256,6 +266,9 @@ static void check_def_clear(hd_cat_check_t *k)
     free(k->body);
     free(k->tcp);
     free(k->target);
+    free(k->def_text);
+    k->def_text = NULL;
+    k->from_config = 0;
     k->name = k->notes = k->service_id = k->http = k->method = k->body = k->tcp = k->target = NULL;
     k->headers = NULL;
     k->type = "";
@@ -377,14 +390,26 @@ static void apply_check(hd_catalog_t *c, const hd_store_kv_t *kv, size_t plen, i
         } else {
             hd_check_def_t d;
             char err[512];
-            if (hd_config_parse_check(value, strlen(value), name, &d, err, sizeof(err)) < 0) {
+            /* A config file's check is stored with "source": "config"; the
+             * rest is the config schema. */
+            json_t *o = json_loads(value, 0, NULL);
+            int cfg = json_is_string(json_object_get(o, "source")) &&
+                      !strcmp(json_string_value(json_object_get(o, "source")), "config");
+            json_object_del(o, "source");
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+            if (!text ||
+                hd_config_parse_check(text, strlen(text), name, &d, err, sizeof(err)) < 0) {
                 check_def_clear(k);
             } else {
                 group_leave(c, k);
                 check_def_set(k, &d);
                 hd_check_def_free(&d);
+                k->from_config = cfg;
+                k->def_text = hd_xstrdup(value);
                 if (!k->create_rev || !was_visible) k->create_rev = rev;
             }
+            free(text);
         }
     } else {
         k->state_rev = rev;
@@ -502,6 +527,56 @@ static void apply_service(hd_catalog_t *c, const hd_store_kv_t *kv, const char *
     mark_service(c, &cs->s);
 }
 
+/* Another node's check (heed/extchecks/<tenant>/<node>/<id>): stored as
+ * Consul shows it; nothing runs it. */
+static void apply_ext(hd_catalog_t *c, const hd_store_kv_t *kv, const char *value)
+{
+    const char *rest = kv->key + strlen(HD_CAT_KEY_EXTCHECKS);
+    const char *s1 = strchr(rest, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    if (!s1 || !s2 || !s2[1] || !hd_tenant_valid(rest, (size_t)(s1 - rest)) ||
+        !hd_node_name_valid(s1 + 1, (size_t)(s2 - s1 - 1)) || strlen(s2 + 1) >= HD_ID_MAX)
+        return;
+    char node[HD_NODE_NAME_MAX + 1];
+    snprintf(node, sizeof(node), "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+    hd_cat_check_t *k =
+        check_get(c, rest, (size_t)(s1 - rest), node, s2 + 1, strlen(s2 + 1), value != NULL);
+    if (!k || kv->mod_revision <= k->def_rev) return;
+    if (k->has_def) mark_check(c, k);
+    json_t *o = value ? json_loads(value, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        check_drop(c, k);
+        return;
+    }
+    group_leave(c, k);
+    check_def_clear(k);
+    const char *name = json_string_value(json_object_get(o, "Name"));
+    const char *notes = json_string_value(json_object_get(o, "Notes"));
+    const char *out = json_string_value(json_object_get(o, "Output"));
+    const char *sid = json_string_value(json_object_get(o, "ServiceID"));
+    const char *st = json_string_value(json_object_get(o, "Status"));
+    json_t *def = json_object_get(o, "Definition");
+    const char *http = json_string_value(json_object_get(def, "HTTP"));
+    const char *tcp = json_string_value(json_object_get(def, "TCP"));
+    k->has_def = 1;
+    k->external = 1;
+    k->name = hd_xstrdup(name && *name ? name : k->id);
+    k->notes = notes && *notes ? hd_xstrdup(notes) : NULL;
+    k->service_id = sid && *sid ? hd_xstrdup(sid) : NULL;
+    k->http = http && *http ? hd_xstrdup(http) : NULL;
+    k->tcp = tcp && *tcp ? hd_xstrdup(tcp) : NULL;
+    free(k->output);
+    k->output = hd_xstrdup(out ? out : "");
+    k->status = st && !strcmp(st, "passing")   ? HD_CHECK_PASSING
+                : st && !strcmp(st, "warning") ? HD_CHECK_WARNING
+                                               : HD_CHECK_CRITICAL;
+    json_decref(o);
+    k->def_rev = k->mod_rev = kv->mod_revision;
+    k->create_rev = kv->create_revision;
+    group_join(c, k);
+    mark_check(c, k);
+}
+
 /* ---- feeding --------------------------------------------------------------- */
 
 static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int deleted)
@@ -521,27 +596,41 @@ static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int delet
         apply_check(c, kv, strlen(KEY_STATE), 0, value);
         break;
     default:
-        break; /* heed/extchecks/: not yet written by anything */
+        apply_ext(c, kv, value);
+        break;
     }
 }
 
+/* Which of the catalog's prefixes key is under, or -1. */
+static int which_prefix(const char *key, size_t len)
+{
+    for (int i = 0; i < W__COUNT; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (len > pl && !memcmp(key, prefixes[i], pl)) return i;
+    }
+    return -1;
+}
+
+/* One watch of heed/ feeds every prefix, so that the keys a transaction
+ * writes under several of them (a check's definition and state; a node,
+ * a service and its checks) are applied together before anyone wakes. */
 static void on_watch(int status, const hd_store_event_t *ev, size_t n, void *arg)
 {
-    watch_t *w = arg;
-    hd_catalog_t *c = w->c;
+    hd_catalog_t *c = arg;
     if (status != 0) {
-        fprintf(stderr, "heed agent: catalog: watch of %s ended: %s\n", prefixes[w->which],
+        fprintf(stderr, "heed agent: catalog: the store's watch ended: %s\n",
                 hd_store_strerror(status));
         return;
     }
     int64_t rev = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kv.mod_revision <= w->loaded_rev) continue;
-        apply(c, w->which, &ev[i].kv, ev[i].type == HD_STORE_EV_DELETE);
-        rev = ev[i].kv.mod_revision;
+        int w = which_prefix(ev[i].kv.key, ev[i].kv.key_len);
+        if (w < 0 || ev[i].kv.mod_revision <= c->watches[w].loaded_rev) continue;
+        rev = c->cur_rev = ev[i].kv.mod_revision;
+        apply(c, w, &ev[i].kv, ev[i].type == HD_STORE_EV_DELETE);
     }
     if (rev > c->rev) c->rev = rev;
-    if (rev) bump_all(c, rev);
+    if (rev) bump_all(c);
 }
 
 static void on_range(int status, const hd_store_range_t *r, void *arg)
@@ -558,12 +647,6 @@ static void on_range(int status, const hd_store_range_t *r, void *arg)
             apply(c, w->which, &r->kvs[i], 0);
         w->loaded_rev = r->revision;
         if (r->revision > c->rev) c->rev = r->revision;
-        const char *p = prefixes[w->which];
-        int rc = hd_store_watch(c->store, p, strlen(p), r->revision + 1, on_watch, w, &w->w);
-        if (rc < 0) {
-            c->load_status = rc;
-            snprintf(c->load_err, sizeof(c->load_err), "watching %s: %s", p, hd_store_strerror(rc));
-        }
     }
     if (c->loading == 0) event_base_loopbreak(c->base);
 }
@@ -593,14 +676,26 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     }
     while (c->loading > 0)
         event_base_dispatch(base);
+    if (c->load_status == 0) { /* from the oldest revision a range was read at */
+        int64_t from = INT64_MAX;
+        for (int i = 0; i < W__COUNT; i++)
+            if (c->watches[i].loaded_rev < from) from = c->watches[i].loaded_rev;
+        int rc = hd_store_watch(store, "heed/", 5, from + 1, on_watch, c, &c->watch);
+        if (rc < 0) {
+            c->load_status = rc;
+            snprintf(c->load_err, sizeof(c->load_err), "watching heed/: %s", hd_store_strerror(rc));
+        }
+    }
     if (c->load_status != 0) {
         if (c->load_err[0]) snprintf(err, errlen, "catalog: %s", c->load_err);
         hd_catalog_free(c);
         return -1;
     }
     /* The topics made by the load are no news to anyone. */
-    for (size_t i = 0; i < c->nbump; i++)
+    for (size_t i = 0; i < c->nbump; i++) {
         c->bump[i]->pending = 0;
+        c->bump[i]->pend_rev = 0;
+    }
     c->nbump = 0;
     if (c->rev < 1) c->rev = 1;
     c->load_rev = c->rev;
@@ -617,10 +712,8 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
 
 void hd_catalog_stop(hd_catalog_t *c)
 {
-    for (int i = 0; i < W__COUNT; i++) {
-        if (c->watches[i].w) hd_store_watch_cancel(c->watches[i].w);
-        c->watches[i].w = NULL;
-    }
+    if (c->watch) hd_store_watch_cancel(c->watch);
+    c->watch = NULL;
 }
 
 void hd_catalog_free(hd_catalog_t *c)
@@ -803,7 +896,7 @@ static void group_views(const hd_catalog_t *c, const char *tenant, const char *n
     size_t first = out->n;
     for (hd_cat_check_t *k = g ? g->head : NULL; k; k = k->g_next)
         view_check(out, k, svc);
-    qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
     views_fix(out);
 }
 
@@ -857,7 +950,7 @@ void hd_catalog_node_checks(const hd_catalog_t *c, const hd_scope_t *s, const ch
         for (const hd_cat_check_t *k = h; k; k = k->g_next)
             view_check(out, k, NULL);
     }
-    qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
+    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
     views_fix(out);
 }
 
@@ -929,7 +1022,7 @@ hd_check_status_t hd_cat_views_worst(const hd_cat_views_t *v)
 
 void hd_cat_views_sort(hd_cat_views_t *v)
 {
-    qsort(v->v, v->n, sizeof(*v->v), view_cmp);
+    if (v->n > 1) qsort(v->v, v->n, sizeof(*v->v), view_cmp);
     views_fix(v);
 }
 
@@ -1069,4 +1162,133 @@ int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *n
     int rc = hd_store_delete(c->store, key, strlen(key), on_put, p);
     if (rc < 0) free(p);
     return rc;
+}
+
+/* ---- another node's entries (/v1/catalog/register) ------------------------- */
+
+typedef struct txn_s {
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    char *mem[HD_STORE_TXN_OPS_MAX * 2];
+    size_t n, nmem;
+} txn_t;
+
+static char *txn_keep(txn_t *t, char *s)
+{
+    t->mem[t->nmem++] = s;
+    return s;
+}
+
+static int txn_add(txn_t *t, hd_store_op_kind_t kind, char *key, json_t *value)
+{
+    if (t->n == HD_STORE_TXN_OPS_MAX) {
+        free(key);
+        json_decref(value);
+        return HD_STORE_ETOOMANY;
+    }
+    hd_store_op_t *op = &t->ops[t->n++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->key = txn_keep(t, key);
+    op->key_len = strlen(key);
+    if (value) {
+        op->value = txn_keep(t, json_dumps(value, JSON_COMPACT));
+        op->value_len = strlen(op->value);
+        json_decref(value);
+    }
+    return 0;
+}
+
+static char *keyf(const char *fmt, const char *a, const char *b, const char *d)
+{
+    char k[HD_STORE_KEY_MAX + 1];
+    snprintf(k, sizeof(k), fmt, a, b, d);
+    return hd_xstrdup(k);
+}
+
+static int txn_run(hd_catalog_t *c, txn_t *t, int rc, hd_catalog_done_cb cb, void *arg)
+{
+    if (rc == 0) {
+        put_t *p = hd_xmalloc(sizeof(*p));
+        p->cb = cb;
+        p->arg = arg;
+        rc = hd_store_txn(c->store, NULL, 0, t->ops, t->n, on_put, p);
+        if (rc < 0) free(p);
+    }
+    for (size_t i = 0; i < t->nmem; i++)
+        free(t->mem[i]);
+    free(t);
+    return rc;
+}
+
+int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, const char *tenant,
+                        const hd_service_t *s, json_t *const *checks, size_t nchecks,
+                        hd_catalog_done_cb cb, void *arg)
+{
+    const char *t = hd_tenant_name(tenant);
+    if (nchecks > HD_CAT_REGISTER_CHECKS_MAX) return HD_STORE_ETOOMANY;
+    txn_t *x = hd_xcalloc(1, sizeof(*x));
+    int rc = 0;
+    if (n)
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""),
+                     hd_node_to_json(n));
+    if (s && rc == 0)
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, s->id),
+                     hd_service_to_json(s));
+    for (size_t i = 0; i < nchecks && rc == 0; i++) {
+        const char *id = json_string_value(json_object_get(checks[i], "CheckID"));
+        if (!id) {
+            rc = HD_STORE_EINVAL;
+            break;
+        }
+        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, id),
+                     json_incref(checks[i]));
+    }
+    return txn_run(c, x, rc, cb, arg);
+}
+
+int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
+                          const char *service_id, const char *check_id, hd_catalog_done_cb cb,
+                          void *arg)
+{
+    const char *t = hd_tenant_name(tenant);
+    txn_t *x = hd_xcalloc(1, sizeof(*x));
+    int rc = 0;
+    if (check_id) {
+        rc = txn_add(x, HD_STORE_OP_DELETE,
+                     keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, check_id), NULL);
+    }
+    if (service_id && rc == 0) {
+        rc = txn_add(x, HD_STORE_OP_DELETE,
+                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, service_id), NULL);
+        char g[HD_STORE_KEY_MAX];
+        snprintf(g, sizeof(g), "%s/%s/%s", t, node, service_id);
+        cat_group_t *grp = hd_map_get(&c->groups, g);
+        for (hd_cat_check_t *k = grp ? grp->head : NULL; k && rc == 0; k = k->g_next)
+            if (k->external)
+                rc = txn_add(x, HD_STORE_OP_DELETE,
+                             keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, k->id), NULL);
+    }
+    if (!check_id && !service_id && rc == 0) {
+        rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
+                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, ""), NULL);
+        if (rc == 0)
+            rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
+                         keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, ""), NULL);
+        /* The node goes with its last tenant's entries. */
+        int others = 0;
+        size_t pos = 0;
+        hd_map_slot_t *sl;
+        while (!others && (sl = hd_map_next(&c->services, &pos))) {
+            const hd_cat_service_t *cs = sl->val;
+            others = !strcmp(cs->s.node, node) && !hd_tenant_same(cs->s.tenant, t);
+        }
+        pos = 0;
+        while (!others && (sl = hd_map_next(&c->checks, &pos))) {
+            const hd_cat_check_t *k = sl->val;
+            others = !strcmp(k->node, node) && !hd_tenant_same(k->tenant, t);
+        }
+        if (!others && rc == 0)
+            rc = txn_add(x, HD_STORE_OP_DELETE, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""), NULL);
+    }
+    return txn_run(c, x, rc, cb, arg);
 }

@@ -95,7 +95,9 @@ typedef struct hd_cat_check_s {
     char *tcp;      /* tcp: "host:port" */
     char *target;   /* heed's target as shown (any kind), or NULL for TTL and another node's */
     int tls_skip_verify;
-    int external; /* another node's, from /v1/catalog/register */
+    int external;    /* another node's, from /v1/catalog/register */
+    int from_config; /* the agent's config file's (stored with "source": "config") */
+    char *def_text;  /* the stored definition as stored (to compare before a rewrite) */
     int64_t create_rev, mod_rev;
     /* catalog.c's */
     int has_def, has_state;
@@ -223,6 +225,23 @@ int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *n
 #define HD_CAT_MEMO_SLOTS 2
 const char *hd_catalog_memo_get(hd_topic_t *t, int slot, size_t *len);
 void hd_catalog_memo_set(hd_topic_t *t, int slot, char *text, size_t len);
+/* Another node's entries, as /v1/catalog/register makes them, in one
+ * transaction: the node n (NULL: kept as it is; it must exist then), the
+ * service s (NULL: none) and nchecks checks (stored forms: objects with
+ * CheckID, Name, Status, Notes, Output, ServiceID, Definition) of tenant
+ * on node. Nothing runs those checks. HD_STORE_ETOOMANY past
+ * HD_CAT_REGISTER_CHECKS_MAX checks. */
+#define HD_CAT_REGISTER_CHECKS_MAX 64
+int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, const char *tenant,
+                        const hd_service_t *s, json_t *const *checks, size_t nchecks,
+                        hd_catalog_done_cb cb, void *arg);
+/* Removes, in one transaction, tenant's service_id on node (with its
+ * checks), or its check check_id, or (both NULL) all of tenant's services
+ * and checks on node, and the node itself when no other tenant has any
+ * there. Nothing to remove is no error. */
+int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
+                          const char *service_id, const char *check_id, hd_catalog_done_cb cb,
+                          void *arg);
 
 /* Counters for tests and metrics: topics kept (tombstones included), and
  * bumps since start. */

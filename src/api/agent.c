@@ -40,14 +40,42 @@ static void reg_free(reg_t *g)
     free(g);
 }
 
-static void reg_finish(reg_t *g)
+/* The order of the writes: the checks first, then the service, so that no
+ * reader ever sees the service without its checks (and so passing). */
+static void reg_reply(reg_t *g)
 {
-    if (--g->pending > 0) return;
     if (g->failed)
         hd_consul_error(g->r, 500, "%s", g->why);
     else
         hd_api_reply_text(g->r, 200, "text/plain; charset=utf-8", "", 0);
     reg_free(g);
+}
+
+static void on_service_written(int status, int64_t rev, void *arg)
+{
+    reg_t *g = arg;
+    (void)rev;
+    if (status != 0) {
+        g->failed = 1;
+        snprintf(g->why, sizeof(g->why), "registering the service: %s", hd_store_strerror(status));
+    }
+    reg_reply(g);
+}
+
+/* One check write ended; after the last, the service. */
+static void reg_checks_step(reg_t *g)
+{
+    if (--g->pending > 0) return;
+    if (g->failed) {
+        reg_reply(g);
+        return;
+    }
+    int rc = hd_catalog_service_put(g->a->catalog, &g->svc, on_service_written, g);
+    if (rc < 0) {
+        g->failed = 1;
+        snprintf(g->why, sizeof(g->why), "registering the service: %s", hd_store_strerror(rc));
+        reg_reply(g);
+    }
 }
 
 static void on_check_done(int status, hd_agent_check_t *c, void *arg)
@@ -58,42 +86,20 @@ static void on_check_done(int status, hd_agent_check_t *c, void *arg)
         g->failed = 1;
         snprintf(g->why, sizeof(g->why), "registering a check: %s", hd_store_strerror(status));
     }
-    reg_finish(g);
+    reg_checks_step(g);
 }
 
 static int def_listed(const reg_t *g, const char *id)
 {
     for (size_t i = 0; i < g->ndefs; i++)
-        if (!strcmp(g->defs[i].id, id)) return 1;
+        if (g->defs[i].id && !strcmp(g->defs[i].id, id)) return 1;
     return 0;
 }
 
-static void on_service_written(int status, int64_t rev, void *arg)
+static void reg_checks(reg_t *g)
 {
-    reg_t *g = arg;
-    (void)rev;
-    if (status != 0) {
-        g->failed = 1;
-        snprintf(g->why, sizeof(g->why), "registering the service: %s", hd_store_strerror(status));
-        reg_finish(g);
-        return;
-    }
     hd_agent_t *a = g->a;
-    for (size_t i = 0; i < g->ndefs; i++) {
-        hd_check_def_t *d = &g->defs[i];
-        hd_agent_check_t *old = hd_agent_check_get(a, d->tenant, d->id);
-        int rc = old && !old->removed && !old->pending
-                     ? hd_agent_check_replace(a, old, d, on_check_done, g)
-                     : hd_agent_check_create(a, d, on_check_done, g);
-        if (rc == 0) {
-            g->pending++;
-            memset(d, 0, sizeof(*d)); /* the registry took it */
-        } else if (!g->failed) {
-            g->failed = 1;
-            snprintf(g->why, sizeof(g->why), "registering check %s: %s", d->id,
-                     hd_store_strerror(rc));
-        }
-    }
+    g->pending = 1;   /* this function's own share */
     if (g->replace) { /* the service's checks the body did not name go */
         hd_scope_t s = {hd_tenant_name(g->svc.tenant)};
         size_t pos = 0, n = 0;
@@ -109,7 +115,22 @@ static void on_service_written(int status, int64_t rev, void *arg)
             if (hd_agent_check_delete(a, gone[i], on_check_done, g) == 0) g->pending++;
         free(gone);
     }
-    reg_finish(g); /* the service's own share */
+    for (size_t i = 0; i < g->ndefs; i++) {
+        hd_check_def_t *d = &g->defs[i];
+        hd_agent_check_t *old = hd_agent_check_get(a, d->tenant, d->id);
+        int rc = old && !old->removed && !old->pending
+                     ? hd_agent_check_replace(a, old, d, on_check_done, g)
+                     : hd_agent_check_create(a, d, on_check_done, g);
+        if (rc == 0) {
+            g->pending++;
+            memset(d, 0, sizeof(*d)); /* the registry took it */
+        } else if (!g->failed) {
+            g->failed = 1;
+            snprintf(g->why, sizeof(g->why), "registering check %s: %s", d->id,
+                     hd_store_strerror(rc));
+        }
+    }
+    reg_checks_step(g);
 }
 
 static void put_register(hd_api_req_t *r, void *arg)
@@ -143,18 +164,17 @@ static void put_register(hd_api_req_t *r, void *arg)
             return;
         }
     }
-    g->pending = 1;
-    int rc = hd_catalog_service_put(a->catalog, &g->svc, on_service_written, g);
-    if (rc < 0) {
-        hd_consul_error(r, 500, "registering the service: %s", hd_store_strerror(rc));
-        reg_free(g);
-    }
+    reg_checks(g);
 }
 
 /* ---- PUT /v1/agent/service/deregister/:id ---------------------------------- */
 
+/* The service goes first, then its checks: no reader sees the service
+ * without them. */
 typedef struct dereg_s {
     hd_api_req_t *r;
+    hd_agent_t *a;
+    char *tenant, *id;
     int pending, failed;
 } dereg_t;
 
@@ -165,6 +185,8 @@ static void dereg_finish(dereg_t *d)
         hd_consul_error(d->r, 500, "deregistering the service failed");
     else
         hd_api_reply_text(d->r, 200, "text/plain; charset=utf-8", "", 0);
+    free(d->tenant);
+    free(d->id);
     free(d);
 }
 
@@ -180,30 +202,28 @@ static void on_dereg_service(int status, int64_t rev, void *arg)
 {
     dereg_t *d = arg;
     (void)rev;
-    if (status != 0) d->failed = 1;
-    dereg_finish(d);
-}
-
-int hd_reg_service_remove(hd_agent_t *a, const char *tenant, const char *node, const char *id,
-                          void (*check_cb)(int, hd_agent_check_t *, void *),
-                          void (*svc_cb)(int, int64_t, void *), void *arg, int *pending)
-{
-    hd_scope_t s = {hd_tenant_name(tenant)};
+    if (status != 0) {
+        d->failed = 1;
+        dereg_finish(d);
+        return;
+    }
+    hd_agent_t *a = d->a;
+    hd_scope_t s = {hd_tenant_name(d->tenant)};
     size_t pos = 0, n = 0;
     hd_agent_check_t *c, **gone = NULL;
-    if (!strcmp(node, hd_catalog_local_node(a->catalog))) {
-        while ((c = hd_agent_check_next(a, &s, &pos))) {
-            if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, id)) continue;
-            gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
-            gone[n++] = c;
-        }
+    while ((c = hd_agent_check_next(a, &s, &pos))) {
+        if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, d->id)) continue;
+        gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
+        gone[n++] = c;
     }
-    for (size_t i = 0; i < n; i++)
-        if (hd_agent_check_delete(a, gone[i], check_cb, arg) == 0) (*pending)++;
+    for (size_t i = 0; i < n; i++) {
+        if (hd_agent_check_delete(a, gone[i], on_dereg_check, d) == 0)
+            d->pending++;
+        else
+            d->failed = 1;
+    }
     free(gone);
-    int rc = hd_catalog_service_delete(a->catalog, tenant, node, id, svc_cb, arg);
-    if (rc == 0) (*pending)++;
-    return rc;
+    dereg_finish(d); /* the service's share */
 }
 
 static void put_deregister(hd_api_req_t *r, void *arg)
@@ -222,11 +242,15 @@ static void put_deregister(hd_api_req_t *r, void *arg)
     }
     dereg_t *d = hd_xcalloc(1, sizeof(*d));
     d->r = r;
+    d->a = a;
+    d->tenant = scope.tenant ? hd_xstrdup(scope.tenant) : NULL;
+    d->id = hd_xstrdup(id);
     d->pending = 1;
-    if (hd_reg_service_remove(a, scope.tenant, node, id, on_dereg_check, on_dereg_service, d,
-                              &d->pending) < 0)
+    int rc = hd_catalog_service_delete(a->catalog, scope.tenant, node, id, on_dereg_service, d);
+    if (rc < 0) {
         d->failed = 1;
-    dereg_finish(d);
+        dereg_finish(d);
+    }
 }
 
 /* ---- GET /v1/agent/services, /v1/agent/service/:id ------------------------- */

@@ -18,8 +18,6 @@
 #include <stddef.h>
 
 struct hd_config_s;
-struct hd_agent_s;
-struct hd_agent_check_s;
 
 typedef struct hd_reg_error_s {
     int status;    /* the HTTP status to answer */
@@ -40,12 +38,6 @@ int hd_reg_service(const struct hd_config_s *cfg, const json_t *body, const char
 int hd_reg_check(const struct hd_config_s *cfg, const json_t *ck, const char *tenant,
                  const char *svc_id, const char *svc_name, const char *default_id,
                  hd_check_def_t *out, hd_reg_error_t *e);
-/* Deletes service id of tenant on node and its checks (API-made ones).
- * check_cb and svc_cb run once per write started; *pending counts them.
- * Returns 0, or the store's error for the service. */
-int hd_reg_service_remove(struct hd_agent_s *a, const char *tenant, const char *node,
-                          const char *id, void (*check_cb)(int, struct hd_agent_check_s *, void *),
-                          void (*svc_cb)(int, int64_t, void *), void *arg, int *pending);
 /* hd_api_route, then hd_api_route_consul. */
 int hd_consul_route(hd_api_t *api, const char *method, const char *pattern, hd_api_role_t role,
                     hd_api_handler_fn fn, void *arg, char *err, size_t errlen);

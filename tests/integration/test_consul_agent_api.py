@@ -15,7 +15,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HeedTestCase, main  # noqa: E402
+from harness import HeedTestCase, main, wait_until  # noqa: E402
 from agent_harness import Agent  # noqa: E402
 
 
@@ -200,6 +200,67 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(self.get("/v1/catalog/service/web?ns=team-a").json[0]["ServiceID"],
                          "web-a")
 
+    def test_catalog_register_external(self):
+        body = {"Node": "db-host", "Address": "192.0.2.10", "NodeMeta": {"kind": "vm"},
+                "Service": {"ID": "pg1", "Service": "pg", "Port": 5432, "Tags": ["primary"]},
+                "Checks": [{"CheckID": "pg-alive", "Name": "pg alive", "Status": "passing",
+                            "ServiceID": "pg1", "Definition": {"TCP": "192.0.2.10:5432"}},
+                           {"Name": "host-up", "Status": "warning", "Output": "slow"}]}
+        r = self.put("/v1/catalog/register", body)
+        self.assertIs(r.json, True)
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json],
+                         ["db-host", "n1"])
+        e = self.get("/v1/health/service/pg").json
+        self.assertEqual(len(e), 1)
+        self.assertEqual((e[0]["Node"]["Node"], e[0]["Node"]["Address"], e[0]["Node"]["Meta"]),
+                         ("db-host", "192.0.2.10", {"kind": "vm"}))
+        # No serfHealth: no agent runs there. Its node check counts.
+        self.assertEqual([(c["CheckID"], c["Status"]) for c in e[0]["Checks"]],
+                         [("host-up", "warning"), ("pg-alive", "passing")])
+        self.assertEqual(e[0]["Checks"][1]["Definition"]["TCP"], "192.0.2.10:5432")
+        self.assertEqual(self.get("/v1/health/service/pg?passing").json, [])
+        self.assertEqual(self.get("/v1/catalog/service/pg").json[0]["Address"], "192.0.2.10")
+        # Not this agent's checks: /v1/checks and /v1/agent/checks do not have them.
+        self.assertEqual(self.a.checks(), {})
+        self.assertEqual(self.get("/v1/agent/checks").json, {})
+        # Another tenant on the same node.
+        self.put("/v1/catalog/register?ns=team-a",
+                 {"Node": "db-host", "Address": "192.0.2.10", "SkipNodeUpdate": True,
+                  "Service": {"Service": "cache", "Port": 6379}})
+        self.assertEqual(self.get("/v1/health/service/cache").json, [])
+        self.assertEqual(len(self.get("/v1/health/service/cache?ns=team-a").json), 1)
+        # The node keeps its meta (SkipNodeUpdate).
+        self.assertEqual(self.get("/v1/catalog/node/db-host").json["Node"]["Meta"], {"kind": "vm"})
+        # A service goes with its checks.
+        self.put("/v1/catalog/deregister", {"Node": "db-host", "ServiceID": "pg1"})
+        self.assertEqual(self.get("/v1/health/service/pg").json, [])
+        self.assertEqual([c["CheckID"] for c in self.get("/v1/health/node/db-host").json],
+                         ["host-up"])
+        # The default tenant's node deregistration leaves team-a's entries, and the node.
+        self.put("/v1/catalog/deregister", {"Node": "db-host"})
+        self.assertEqual(self.get("/v1/health/node/db-host").json, [])
+        self.assertIn("db-host", [n["Node"] for n in self.get("/v1/catalog/nodes").json])
+        self.put("/v1/catalog/deregister?ns=team-a", {"Node": "db-host"})
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json], ["n1"])
+        # This agent's node is the agent's.
+        r = self.a.call("PUT", "/v1/catalog/register", {"Node": "n1", "Address": "127.0.0.1"})
+        self.assertEqual(r.status, 400, r)
+        for bad, want in (({"Address": "1.2.3.4"}, b"Must provide node"),
+                          ({"Node": "x"}, b"Must provide address"),
+                          ({"Node": "a b", "Address": "1.2.3.4"}, b"Invalid node name"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Check": {"Status": "up",
+                                                                         "Name": "c"}},
+                           b"Invalid check status"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Check": {"Name": "c",
+                                                                         "ServiceID": "nope"}},
+                           b"Unknown service ID"),
+                          ({"Node": "x", "Address": "1.2.3.4", "Service": {"Port": 1}},
+                           b"Missing service name")):
+            r = self.a.call("PUT", "/v1/catalog/register", bad)
+            self.assertEqual(r.status, 400, (bad, r))
+            self.assertIn(want, r.body)
+        self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json], ["n1"])
+
     def test_bad_input(self):
         cases = [
             ("{", b"Request decode failed"),
@@ -255,6 +316,49 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(e[0]["Checks"][2]["Status"], "passing")
         # The node keeps its ID across restarts.
         self.assertEqual(self.get("/v1/catalog/nodes").json[0]["ID"], e[0]["Node"]["ID"])
+
+
+class ConfigServices(HeedTestCase):
+    """The config file's services and checks are in the catalog too: a
+    service's checks and a standalone check naming it belong to it; a
+    reload that drops a service or a check drops it from the catalog."""
+
+    def config(self, with_db=True):
+        services = [{"name": "web", "id": "web1", "port": 80, "tags": ["cfg"],
+                     "meta": {"owner": "ops"},
+                     "checks": [{"name": "web-up", "ttl": "1h"}]}]
+        if with_db:
+            services.append({"name": "db", "port": 5432})
+        return {"node": "n1", "services": services,
+                "checks": [{"name": "web-extra", "ttl": "1h", "service": "web1"},
+                           {"name": "disk", "ttl": "1h"}]}
+
+    def test_config_services(self):
+        a = Agent(self.reg, self.config()).start()
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["db", "web1"])
+        e = a.ok("GET", "/v1/health/service/web")
+        self.assertEqual(e[0]["Service"]["Meta"], {"owner": "ops"})
+        self.assertEqual([c["CheckID"] for c in e[0]["Checks"]],
+                         ["serfHealth", "disk", "service:web1", "web-extra"])
+        self.assertEqual(e[0]["Checks"][3]["ServiceID"], "web1")
+        self.assertEqual(e[0]["Checks"][2]["Name"], "web-up")
+        a.ok("PUT", "/v1/agent/check/pass/service:web1")
+        checks = a.ok("GET", "/v1/agent/checks")
+        self.assertEqual(checks["service:web1"]["Status"], "passing")
+        a.reload(self.config(with_db=False))
+        # The reload's writes follow its log line by a commit.
+        wait_until(lambda: sorted(a.ok("GET", "/v1/agent/services")) == ["web1"], 10,
+                   what="db gone after the reload")
+        self.assertEqual(a.ok("GET", "/v1/health/service/db"), [])
+        # A restart finds the same, and nothing twice.
+        self.assertEqual(a.stop(), 0)
+        cfg = self.config(with_db=False)
+        cfg["checks"] = cfg["checks"][:1]  # "disk" is gone from the file too
+        a.write_config(cfg)
+        a.start()
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/checks")), ["service:web1", "web-extra"])
+        self.assertEqual(sorted(a.ok("GET", "/v1/agent/services")), ["web1"])
+        self.assertEqual(a.ok("GET", "/v1/agent/checks")["service:web1"]["Status"], "passing")
 
 
 if __name__ == "__main__":

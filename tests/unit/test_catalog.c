@@ -337,6 +337,49 @@ static void test_checks_and_health(void **state)
     assert_int_equal(ta->index, hd_store_revision(f->t.s));
 }
 
+typedef struct seen_s {
+    hd_catalog_t *c;
+    int runs;
+    int status; /* the check's status when the waiter ran */
+    int has;    /* the check was there */
+} seen_t;
+
+static void on_wake_read(hd_topic_waiter_t *w, void *arg)
+{
+    (void)w;
+    seen_t *s = arg;
+    hd_scope_t def = {"default"};
+    const hd_cat_check_t *k = hd_catalog_check(s->c, &def, NULL, "n1", "ck");
+    s->runs++;
+    s->has = k != NULL;
+    s->status = k ? (int)k->status : -1;
+}
+
+/* A check's definition and state written in one transaction (under two
+ * prefixes) are applied together: a reader woken by it sees both. */
+static void test_transaction_applied_whole(void **state)
+{
+    fix_t *f = *state;
+    open_catalog(f);
+    put_svc(f, NULL, "s1", "s", 1, NULL);
+    seen_t seen = {f->c, 0, 0, 0};
+    hd_topic_waiter_t x;
+    memset(&x, 0, sizeof(x));
+    hd_topic_wait(hd_catalog_topic_name(f->c, NULL, "s"), &x, on_wake_read, &seen);
+    const char *def = "{\"id\":\"ck\",\"name\":\"ck\",\"ttl\":\"30s\",\"service\":\"s1\"}";
+    const char *st = state_json(0, "ok");
+    hd_store_op_t ops[2] = {{HD_STORE_OP_PUT, "heed/checks/default/ck",
+                             strlen("heed/checks/default/ck"), def, strlen(def), 0},
+                            {HD_STORE_OP_PUT, "heed/state/default/ck",
+                             strlen("heed/state/default/ck"), st, strlen(st), 0}};
+    hd_store_write_result_t wr;
+    assert_int_equal(t_txn(&f->t, NULL, 0, ops, 2, &wr), 0);
+    assert_int_equal(seen.runs, 1);
+    assert_true(seen.has);
+    assert_int_equal(seen.status, HD_CHECK_PASSING); /* not the critical of a check without state */
+    assert_int_equal(hd_catalog_topic_name(f->c, NULL, "s")->index, wr.revision);
+}
+
 /* A catalog opened again on the same store starts where the store is:
  * indexes are not behind what a client saw before. */
 static void test_reopen(void **state)
@@ -359,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topics_wake_only_what_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_keeps_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checks_and_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transaction_applied_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
