@@ -383,6 +383,14 @@ int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern)
     return 0;
 }
 
+int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern)
+{
+    hd_api_route_t *rt = route_find(api, method, pattern);
+    if (!rt) return -1;
+    rt->raw = 1;
+    return 0;
+}
+
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst)
 {
@@ -784,6 +792,12 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
         return;
     }
 
+    if (rt->raw) {
+        r->data = len ? data : NULL;
+        r->data_len = len;
+        rt->fn(r, rt->arg); /* r may be gone now: the bytes are the handler's to copy */
+        return;
+    }
     if (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") || !strcmp(r->method, "PATCH")) {
         if (hd_api_parse_body(data, len, &q->body, err, sizeof(err)) < 0) {
             hd_api_error(r, 400, "bad_json", "%s", err);

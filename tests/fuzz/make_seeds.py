@@ -272,6 +272,12 @@ write("api_request", "size-long-head-lines",
       "Content-Length: %s\r\nContent-Length:    99999999999999999999999\r\n\r\n"
       % (text(2000, "h"), "9" * 79))
 
+# Consul KV keys through a "*key" parameter: escaped '/', empty segments,
+# a trailing '/', and a key near the store's 1,024-byte bound.
+write("api_request", "kv-rest-parameter",
+      "/v1/kv/a%2Fb//c/?recurse&keys&separator=%2F\n")
+write("api_request", "size-kv-long-key", "/v1/kv/" + "seg%2F" * 200 + "x/" * 120 + "\n")
+
 # --- cidr and duration: short texts, around their fixed buffers -------------
 write("cidr", "size-v6-full", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128")
 write("cidr", "size-addr-63", "1" * 63 + "/8")
