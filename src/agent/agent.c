@@ -24,6 +24,7 @@
 #include "agent/migrate.h"
 #include "agent/state.h"
 #include "agent/tenant.h"
+#include "agent/kv.h"
 #include "api/routes.h"
 #include "api/server.h"
 #include "store/history.h"
@@ -1363,6 +1364,7 @@ static void agent_free(hd_agent_t *a)
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
+    hd_kv_free(a->kv); /* after the server: its held requests wait on the cache's topics */
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     for (size_t i = 0; i < n; i++)
         check_free(all[i]); /* the map goes whole, below */
@@ -1393,6 +1395,9 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     a->api = hd_api_new(a->base, &o);
     free(toks);
     if (hd_agent_routes(a, a->api, err, errlen) < 0) return -1;
+    a->consul.kv = a->kv;
+    a->consul.dc = "dc1";
+    if (hd_api_kv_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_listen(a->api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
     return 0;
 }
@@ -1511,9 +1516,18 @@ int hd_agent_run(const hd_agent_opts_t *o)
         fprintf(stderr, "heed agent: cannot read the store\n");
         goto out;
     }
+    /* The KV cache loads in the same turn of the loop. */
+    if (hd_kv_open(a->base, a->store, &a->kv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
+        goto out;
+    }
     event_base_dispatch(a->base);
     if (l.status != 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, l.err);
+        goto out;
+    }
+    if (hd_kv_status(a->kv) != 0) {
+        fprintf(stderr, "heed agent: %s: cannot read the KV store\n", path);
         goto out;
     }
     if (start_api(a, err, sizeof(err)) < 0) {

@@ -3,6 +3,7 @@
 #ifndef HD_AGENT_IMPL_H
 #define HD_AGENT_IMPL_H
 
+#include "api/routes.h"
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/sched.h"
@@ -63,6 +64,8 @@ struct hd_agent_s {
     hd_sched_t sched;
     struct hd_store_s *store;
     struct hd_api_s *api;
+    struct hd_kv_s *kv;         /* Consul's KV (agent/kv.h) */
+    hd_api_consul_ctx_t consul; /* what the Consul routes serve from */
     hd_map_t checks; /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *tick; /* once a second: loop lag, throttled state writes */

@@ -66,17 +66,17 @@ static void test_refused(void **state)
         const char *text;
         size_t at;
     } bad[] = {
-        {"Zg", 2},        /* no padding */
-        {"Zg=", 3},       /* half the padding */
-        {"Zm9", 3},       /* a quantum cut short */
-        {"Z===", 1},      /* padding in second place */
-        {"=Zg=", 0},      /* padding first */
-        {"Zm9v!", 4},     /* outside the alphabet */
-        {"Zm 9v", 2},     /* a space */
-        {"Zg==Zg==", 4},  /* data after the padding */
-        {"Zm8=A", 4},     /* data after one '=' */
-        {"Zg=A", 3},      /* a '=' in third place not followed by '=' */
-        {"Zm9v-_", 4},    /* the URL alphabet */
+        {"Zg", 2},       /* no padding */
+        {"Zg=", 3},      /* half the padding */
+        {"Zm9", 3},      /* a quantum cut short */
+        {"Z===", 1},     /* padding in second place */
+        {"=Zg=", 0},     /* padding first */
+        {"Zm9v!", 4},    /* outside the alphabet */
+        {"Zm 9v", 2},    /* a space */
+        {"Zg==Zg==", 4}, /* data after the padding */
+        {"Zm8=A", 4},    /* data after one '=' */
+        {"Zg=A", 3},     /* a '=' in third place not followed by '=' */
+        {"Zm9v-_", 4},   /* the URL alphabet */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         hd_buf_t b = {0};

@@ -63,8 +63,8 @@ static void test_random_against_sorted(void **state)
     size_t want = 0, got = 0;
     for (size_t i = 0; i < n; i++)
         want += strncmp(sorted[i], p, strlen(p)) == 0;
-    for (hd_omap_node_t *x = hd_omap_seek(&m, p, strlen(p)); x && hd_omap_has_prefix(x, p, strlen(p));
-         x = hd_omap_next(x))
+    for (hd_omap_node_t *x = hd_omap_seek(&m, p, strlen(p));
+         x && hd_omap_has_prefix(x, p, strlen(p)); x = hd_omap_next(x))
         got++;
     assert_int_equal(got, want);
     assert_true(want > 0);

@@ -1,0 +1,756 @@
+/* kv — the KV cache fed by the store's watch, its topics, and its writes
+ * (see kv.h).
+ *
+ * A stored value is a header line, then the client's bytes:
+ *     "1 <flags> <lock_index> <session or ->\n<value>"
+ * (the leading 1 is the layout's version). The cache keys entries by
+ * "tenant/key" in an ordered map, so a tenant's prefix is one seek and a
+ * walk. */
+#include "agent/kv.h"
+#include "agent/tenant.h"
+#include "util/buf.h"
+#include "util/map.h"
+#include "util/mem.h"
+#include "util/omap.h"
+#include "util/time.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUAL_MAX      HD_STORE_KEY_MAX /* "tenant/key" fits in a store key */
+#define WRITE_TRIES   64               /* compare-and-set attempts of one write */
+#define REAP_EVERY_US (60 * 1000000LL)
+
+/* A topic made on demand, in key_topics or prefix_topics by its name. */
+typedef struct ktopic_s {
+    hd_topic_t t;
+    hd_kv_t *kv;
+    int prefix;
+    size_t len;
+    char name[]; /* "tenant/key" or "tenant/prefix" */
+} ktopic_t;
+
+/* A write waiting for the store, or for the cache to reach its revision. */
+typedef struct write_s {
+    hd_kv_t *kv;
+    hd_kv_verb_t verb;
+    char *qual; /* "tenant/key" */
+    size_t qual_len;
+    char *value;
+    size_t value_len;
+    uint64_t flags, cas;
+    char session[HD_KV_SESSION_MAX + 1];
+    char tenant[HD_TENANT_MAX + 1];
+    hd_kv_done_fn cb;
+    void *arg;
+    int tries;
+    int status, ok, conflict;
+    int64_t rev;
+    struct write_s *next; /* in kv->pending */
+} write_t;
+
+struct hd_kv_s {
+    struct event_base *base;
+    hd_store_t *store;
+    hd_store_watch_t *watch;
+    hd_omap_t keys;         /* "tenant/key" -> hd_kv_entry_t (tombstones too) */
+    hd_map_t key_topics;    /* "tenant/key" -> ktopic_t */
+    hd_map_t prefix_topics; /* "tenant/prefix" -> ktopic_t */
+    uint32_t *prefix_lens;  /* [n]: prefix topics of n bytes */
+    size_t nprefix;
+    int64_t applied; /* the highest revision in the cache */
+    int64_t floor;   /* the index of what the cache has nothing of */
+    hd_kv_entry_t *tomb_head, *tomb_tail;
+    struct event *reaper;
+    write_t *pending; /* writes answered by the store, ahead of the cache */
+    int status;       /* 1 loading, 0 loaded, < 0 failed */
+    hd_kv_session_fn session_fn;
+    void *session_arg;
+};
+
+/* ---- values --------------------------------------------------------------- */
+
+/* Reads a stored value into e (value copied). Returns 0, or -1 for a value
+ * that is not in the layout (kept, shown as a plain value). */
+static int decode(hd_kv_entry_t *e, const char *v, size_t len)
+{
+    const char *nl = memchr(v, '\n', len);
+    e->flags = 0;
+    e->lock_index = 0;
+    e->session[0] = '\0';
+    const char *body = v;
+    size_t blen = len;
+    int rc = -1;
+    if (nl && len > 2 && v[0] == '1' && v[1] == ' ' && nl - v < 128) {
+        char line[128], sess[64];
+        memcpy(line, v, (size_t)(nl - v));
+        line[nl - v] = '\0';
+        uint64_t f, l;
+        if (sscanf(line, "1 %" SCNu64 " %" SCNu64 " %63s", &f, &l, sess) == 3 &&
+            strlen(sess) <= HD_KV_SESSION_MAX) {
+            e->flags = f;
+            e->lock_index = l;
+            if (strcmp(sess, "-") != 0) memcpy(e->session, sess, strlen(sess) + 1);
+            body = nl + 1;
+            blen = len - (size_t)(nl + 1 - v);
+            rc = 0;
+        }
+    }
+    free(e->value);
+    e->value = hd_xmalloc(blen + 1);
+    if (blen) memcpy(e->value, body, blen);
+    e->value[blen] = '\0';
+    e->value_len = blen;
+    return rc;
+}
+
+static void encode(hd_buf_t *b, uint64_t flags, uint64_t lock_index, const char *session,
+                   const char *value, size_t len)
+{
+    hd_buf_printf(b, "1 %" PRIu64 " %" PRIu64 " %s\n", flags, lock_index,
+                  session && *session ? session : "-");
+    if (len) hd_buf_append(b, value, len);
+}
+
+/* "tenant/key" into out (QUAL_MAX + 1 bytes); its length, or -1. */
+static int qualify(char *out, const char *tenant, const char *key, size_t len)
+{
+    const char *t = hd_tenant_name(tenant);
+    size_t tl = strlen(t);
+    if (sizeof(HD_KV_PREFIX) - 1 + tl + 1 + len > QUAL_MAX) return -1;
+    memcpy(out, t, tl);
+    out[tl] = '/';
+    if (len) memcpy(out + tl + 1, key, len);
+    out[tl + 1 + len] = '\0';
+    return (int)(tl + 1 + len);
+}
+
+/* ---- tombstones ------------------------------------------------------------ */
+
+static void tomb_unlink(hd_kv_t *kv, hd_kv_entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else if (kv->tomb_head == e)
+        kv->tomb_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else if (kv->tomb_tail == e)
+        kv->tomb_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+/* The reaper runs while there are tombstones (not a timer for nothing:
+ * the agent's start-up loop runs until no event is pending). */
+static void reap_later(hd_kv_t *kv)
+{
+    if (!kv->tomb_head || evtimer_pending(kv->reaper, NULL)) return;
+    struct timeval tv = {REAP_EVERY_US / 1000000, 0};
+    evtimer_add(kv->reaper, &tv);
+}
+
+static void tomb_push(hd_kv_t *kv, hd_kv_entry_t *e)
+{
+    e->prev = kv->tomb_tail;
+    e->next = NULL;
+    if (kv->tomb_tail)
+        kv->tomb_tail->next = e;
+    else
+        kv->tomb_head = e;
+    kv->tomb_tail = e;
+    reap_later(kv);
+}
+
+static void entry_free(hd_kv_entry_t *e)
+{
+    if (!e) return;
+    free(e->value);
+    free(e);
+}
+
+/* Forgets deletions older than HD_KV_TOMBSTONE_US; the floor takes their
+ * revisions, so no index goes back. */
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hd_kv_t *kv = arg;
+    int64_t now = hd_time_now_us();
+    hd_omap_t *m = &kv->keys;
+    while (kv->tomb_head && now - kv->tomb_head->dead_us >= HD_KV_TOMBSTONE_US) {
+        hd_kv_entry_t *e = kv->tomb_head;
+        tomb_unlink(kv, e);
+        if (e->modify_index > kv->floor) kv->floor = e->modify_index;
+        hd_omap_node_t *n = e->node;
+        hd_omap_del(m, n->key, n->len); /* compares with the key, then frees it */
+        entry_free(e);
+    }
+    reap_later(kv);
+}
+
+/* ---- topics ---------------------------------------------------------------- */
+
+static void topic_idle(hd_topic_t *t, void *arg)
+{
+    (void)t;
+    ktopic_t *k = arg;
+    hd_kv_t *kv = k->kv;
+    if (k->prefix) {
+        hd_map_del(&kv->prefix_topics, k->name);
+        kv->prefix_lens[k->len]--;
+        kv->nprefix--;
+    } else {
+        hd_map_del(&kv->key_topics, k->name);
+    }
+    free(k);
+}
+
+static hd_topic_t *topic_get(hd_kv_t *kv, int prefix, const char *tenant, const char *key,
+                             size_t len)
+{
+    char q[QUAL_MAX + 1];
+    int ql = qualify(q, tenant, key, len);
+    if (ql < 0) return NULL;
+    hd_map_t *m = prefix ? &kv->prefix_topics : &kv->key_topics;
+    ktopic_t *k = hd_map_get(m, q);
+    if (k) return &k->t;
+    k = hd_xcalloc(1, sizeof(*k) + (size_t)ql + 1);
+    hd_topic_init(&k->t);
+    k->kv = kv;
+    k->prefix = prefix;
+    k->len = (size_t)ql;
+    memcpy(k->name, q, (size_t)ql + 1);
+    hd_topic_on_idle(&k->t, topic_idle, k);
+    /* The topic starts at the index a read would answer now. */
+    if (prefix) {
+        hd_kv_iter_t it;
+        hd_kv_iter_init(&it, kv, tenant, key, len);
+        while (hd_kv_iter_next(&it, NULL, NULL))
+            ;
+        k->t.index = it.index;
+        kv->prefix_lens[ql]++;
+        kv->nprefix++;
+    } else {
+        (void)hd_kv_get(kv, tenant, key, len, &k->t.index);
+    }
+    hd_map_put(m, k->name, k);
+    return &k->t;
+}
+
+hd_topic_t *hd_kv_key_topic(hd_kv_t *kv, const char *tenant, const char *key, size_t len)
+{
+    return topic_get(kv, 0, tenant, key, len);
+}
+
+hd_topic_t *hd_kv_prefix_topic(hd_kv_t *kv, const char *tenant, const char *prefix, size_t len)
+{
+    return topic_get(kv, 1, tenant, prefix, len);
+}
+
+/* Wakes the watchers of qual ("tenant/key") and of its prefixes. */
+static void bump(hd_kv_t *kv, const char *qual, size_t len, int64_t rev)
+{
+    ktopic_t *k = hd_map_get(&kv->key_topics, qual);
+    if (k) hd_topic_bump(&k->t, rev);
+    if (!kv->nprefix) return;
+    /* A tenant's prefix topics are named "tenant/..." (at least the '/'). */
+    const char *slash = memchr(qual, '/', len);
+    if (!slash) return;
+    char name[QUAL_MAX + 1];
+    memcpy(name, qual, len);
+    name[len] = '\0';
+    for (size_t n = (size_t)(slash - qual) + 1; n <= len; n++) {
+        if (!kv->prefix_lens[n]) continue;
+        char c = name[n];
+        name[n] = '\0';
+        k = hd_map_get(&kv->prefix_topics, name);
+        if (k) hd_topic_bump(&k->t, rev);
+        name[n] = c;
+    }
+}
+
+/* ---- the cache ------------------------------------------------------------- */
+
+/* Applies one stored key, or one event, to the cache. */
+static void apply(hd_kv_t *kv, const hd_store_kv_t *s, int deleted)
+{
+    size_t plen = sizeof(HD_KV_PREFIX) - 1;
+    if (s->key_len <= plen || memcmp(s->key, HD_KV_PREFIX, plen) != 0) return;
+    const char *q = s->key + plen;
+    size_t ql = s->key_len - plen;
+    hd_omap_node_t *n = hd_omap_find(&kv->keys, q, ql);
+    hd_kv_entry_t *e = n ? n->val : NULL;
+    if (deleted) {
+        if (!e) {
+            e = hd_xcalloc(1, sizeof(*e));
+            e->node = hd_omap_put(&kv->keys, q, ql, e, NULL);
+        } else if (e->dead) {
+            tomb_unlink(kv, e);
+        }
+        free(e->value);
+        e->value = NULL;
+        e->value_len = 0;
+        e->session[0] = '\0';
+        e->dead = 1;
+        e->modify_index = s->mod_revision;
+        e->dead_us = hd_time_now_us();
+        tomb_push(kv, e);
+        return;
+    }
+    if (!e) {
+        e = hd_xcalloc(1, sizeof(*e));
+        e->node = hd_omap_put(&kv->keys, q, ql, e, NULL);
+    } else if (e->dead) {
+        tomb_unlink(kv, e);
+        e->dead = 0;
+    }
+    e->create_index = s->create_revision;
+    e->modify_index = s->mod_revision;
+    (void)decode(e, s->value, s->value_len);
+}
+
+static void flush_pending(hd_kv_t *kv);
+static void on_watch(int status, const hd_store_event_t *ev, size_t n, void *arg);
+
+/* Every topic's watchers, after a reload: the cache may have changed
+ * anywhere. */
+static void bump_all(hd_kv_t *kv, int64_t rev)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        hd_map_t *m = pass ? &kv->prefix_topics : &kv->key_topics;
+        /* A bump may free its topic (idle): collect them first. */
+        size_t pos = 0, cnt = 0;
+        hd_map_slot_t *s;
+        ktopic_t **all = hd_xcalloc(m->n + 1, sizeof(*all));
+        while ((s = hd_map_next(m, &pos)))
+            all[cnt++] = s->val;
+        for (size_t i = 0; i < cnt; i++)
+            if (hd_map_get(m, all[i]->name) == all[i]) hd_topic_bump(&all[i]->t, rev);
+        free(all);
+    }
+}
+
+static void on_load(int status, const hd_store_range_t *r, void *arg)
+{
+    hd_kv_t *kv = arg;
+    if (status != 0) {
+        kv->status = status;
+        fprintf(stderr, "heed agent: reading KV: %s\n", hd_store_strerror(status));
+        return;
+    }
+    int reload = kv->status == 0;
+    if (reload) {
+        /* After a watch error: the cache starts again from the store. */
+        hd_omap_node_t *x = hd_omap_first(&kv->keys);
+        while (x) {
+            entry_free(x->val);
+            x = hd_omap_next(x);
+        }
+        hd_omap_free(&kv->keys);
+        hd_omap_init(&kv->keys);
+        kv->tomb_head = kv->tomb_tail = NULL;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        apply(kv, &r->kvs[i], 0);
+    kv->applied = r->revision;
+    if (r->revision > kv->floor) kv->floor = r->revision;
+    if (kv->floor < 1) kv->floor = 1;
+    int rc = hd_store_watch(kv->store, HD_KV_PREFIX, sizeof(HD_KV_PREFIX) - 1, r->revision + 1,
+                            on_watch, kv, &kv->watch);
+    if (rc < 0) {
+        kv->status = rc;
+        fprintf(stderr, "heed agent: watching KV: %s\n", hd_store_strerror(rc));
+        return;
+    }
+    kv->status = 0;
+    if (reload) bump_all(kv, kv->applied);
+    flush_pending(kv);
+}
+
+static void on_watch(int status, const hd_store_event_t *ev, size_t n, void *arg)
+{
+    hd_kv_t *kv = arg;
+    if (status != 0) {
+        /* A watch that ended (the disk failed, events compacted away): read
+         * the whole prefix again and follow from there. */
+        fprintf(stderr, "heed agent: the KV watch ended (%s); reloading\n",
+                hd_store_strerror(status));
+        hd_store_watch_cancel(kv->watch);
+        kv->watch = NULL;
+        if (status == HD_STORE_ECLOSED ||
+            hd_store_range(kv->store, HD_KV_PREFIX, sizeof(HD_KV_PREFIX) - 1, 0, on_load, kv) < 0)
+            kv->status = status;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        apply(kv, &ev[i].kv, ev[i].type == HD_STORE_EV_DELETE);
+    if (n && ev[n - 1].kv.mod_revision > kv->applied) kv->applied = ev[n - 1].kv.mod_revision;
+    /* Every change is in; now wake whoever reads what changed. */
+    size_t plen = sizeof(HD_KV_PREFIX) - 1;
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kv.key_len > plen)
+            bump(kv, ev[i].kv.key + plen, ev[i].kv.key_len - plen, ev[i].kv.mod_revision);
+    flush_pending(kv);
+}
+
+int hd_kv_open(struct event_base *base, hd_store_t *store, hd_kv_t **out, char *err, size_t errlen)
+{
+    hd_kv_t *kv = hd_xcalloc(1, sizeof(*kv));
+    kv->base = base;
+    kv->store = store;
+    kv->status = 1;
+    kv->floor = 1;
+    hd_omap_init(&kv->keys);
+    hd_map_init(&kv->key_topics);
+    hd_map_init(&kv->prefix_topics);
+    kv->prefix_lens = hd_xcalloc(QUAL_MAX + 2, sizeof(*kv->prefix_lens));
+    kv->reaper = evtimer_new(base, on_reap, kv);
+    int rc = hd_store_range(store, HD_KV_PREFIX, sizeof(HD_KV_PREFIX) - 1, 0, on_load, kv);
+    if (rc < 0 || !kv->reaper) {
+        snprintf(err, errlen, "reading KV: %s", hd_store_strerror(rc < 0 ? rc : HD_STORE_EINVAL));
+        hd_kv_free(kv);
+        return -1;
+    }
+    *out = kv;
+    return 0;
+}
+
+int hd_kv_status(const hd_kv_t *kv)
+{
+    return kv->status;
+}
+
+void hd_kv_on_session(hd_kv_t *kv, hd_kv_session_fn fn, void *arg)
+{
+    kv->session_fn = fn;
+    kv->session_arg = arg;
+}
+
+int64_t hd_kv_revision(const hd_kv_t *kv)
+{
+    return kv->applied;
+}
+
+static void close_topics(hd_map_t *m)
+{
+    size_t pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(m, &pos))) {
+        ktopic_t *k = s->val;
+        hd_topic_close(&k->t);
+        free(k);
+    }
+    hd_map_free(m);
+}
+
+void hd_kv_free(hd_kv_t *kv)
+{
+    if (!kv) return;
+    if (kv->reaper) event_free(kv->reaper);
+    close_topics(&kv->key_topics);
+    close_topics(&kv->prefix_topics);
+    for (hd_omap_node_t *x = hd_omap_first(&kv->keys); x; x = hd_omap_next(x))
+        entry_free(x->val);
+    hd_omap_free(&kv->keys);
+    /* Writes still waiting are answered by the store's close (ECLOSED):
+     * their callbacks see kv gone only if the caller frees kv first. */
+    while (kv->pending) {
+        write_t *w = kv->pending;
+        kv->pending = w->next;
+        free(w->qual);
+        free(w->value);
+        free(w);
+    }
+    free(kv->prefix_lens);
+    free(kv);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+const hd_kv_entry_t *hd_kv_get(const hd_kv_t *kv, const char *tenant, const char *key,
+                               size_t key_len, int64_t *index)
+{
+    char q[QUAL_MAX + 1];
+    int ql = qualify(q, tenant, key, key_len);
+    hd_omap_node_t *n = ql < 0 ? NULL : hd_omap_find(&kv->keys, q, (size_t)ql);
+    hd_kv_entry_t *e = n ? n->val : NULL;
+    int64_t idx = e ? e->modify_index : 0;
+    if (idx < kv->floor) idx = kv->floor;
+    if (index) *index = idx;
+    return e && !e->dead ? e : NULL;
+}
+
+void hd_kv_iter_init(hd_kv_iter_t *it, const hd_kv_t *kv, const char *tenant, const char *prefix,
+                     size_t len)
+{
+    char *q = it->qual;
+    it->kv = kv;
+    it->node = NULL;
+    it->qual_len = 0;
+    it->skip = 0;
+    it->index = kv->floor;
+    int ql = qualify(q, tenant, prefix, len);
+    if (ql < 0) {
+        it->qual[0] = '\0';
+        return;
+    }
+    it->qual_len = (size_t)ql;
+    it->skip = strlen(hd_tenant_name(tenant)) + 1;
+    it->node = hd_omap_seek(&kv->keys, q, (size_t)ql);
+}
+
+const hd_kv_entry_t *hd_kv_iter_next(hd_kv_iter_t *it, const char **key, size_t *key_len)
+{
+    const hd_omap_node_t *n = it->node;
+    while (n && hd_omap_has_prefix(n, it->qual, it->qual_len)) {
+        hd_kv_entry_t *e = n->val;
+        const hd_omap_node_t *cur = n;
+        n = hd_omap_next(n);
+        if (e->modify_index > it->index) it->index = e->modify_index;
+        if (e->dead) continue;
+        it->node = n;
+        if (key) *key = cur->key + it->skip;
+        if (key_len) *key_len = cur->len - it->skip;
+        return e;
+    }
+    it->node = NULL;
+    return NULL;
+}
+
+void hd_kv_iter_skip_past(hd_kv_iter_t *it, const char *key, size_t len)
+{
+    /* Every key that starts with key[0..len) sorts before key + "\xff...":
+     * walk them for the index (their revisions count), not for output. */
+    const hd_omap_node_t *n = it->node;
+    while (n && hd_omap_has_prefix(n, it->qual, it->qual_len) && n->len >= it->skip + len &&
+           memcmp(n->key + it->skip, key, len) == 0) {
+        hd_kv_entry_t *e = n->val;
+        if (e->modify_index > it->index) it->index = e->modify_index;
+        n = hd_omap_next(n);
+    }
+    it->node = n;
+}
+
+/* ---- writes ---------------------------------------------------------------- */
+
+static void write_free(write_t *w)
+{
+    free(w->qual);
+    free(w->value);
+    free(w);
+}
+
+static void write_step(write_t *w);
+
+static void write_finish(write_t *w)
+{
+    hd_kv_done_fn cb = w->cb;
+    void *arg = w->arg;
+    int status = w->status, ok = w->ok;
+    int64_t rev = w->rev;
+    int conflict = w->conflict;
+    if (conflict && status == 0) {
+        /* Another write came first; the cache has it now: try again. */
+        w->conflict = 0;
+        if (++w->tries < WRITE_TRIES) {
+            write_step(w);
+            return;
+        }
+        status = HD_KV_EBUSY;
+    }
+    write_free(w);
+    cb(status, ok, rev, arg);
+}
+
+/* Answers the writes whose revision the cache has reached. */
+static void flush_pending(hd_kv_t *kv)
+{
+    write_t *ready = NULL, **tail = &ready;
+    for (write_t **p = &kv->pending; *p;) {
+        write_t *w = *p;
+        if (w->rev <= kv->applied || kv->status < 0) {
+            *p = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        } else {
+            p = &w->next;
+        }
+    }
+    while (ready) {
+        write_t *w = ready;
+        ready = w->next;
+        write_finish(w);
+    }
+}
+
+static void on_written(int status, const hd_store_write_result_t *r, void *arg)
+{
+    write_t *w = arg;
+    hd_kv_t *kv = w->kv;
+    w->status = status == HD_STORE_ECONFLICT ? 0 : status;
+    w->conflict = status == HD_STORE_ECONFLICT;
+    w->ok = status == 0;
+    w->rev = r ? r->revision : kv->applied;
+    /* A write that changed keys is answered once the watch brought its
+     * revision into the cache: a read after the answer must see it. A
+     * conflict, a failure or a delete of nothing changed nothing here
+     * (the store hands every commit to caught-up watches before it
+     * answers writes, so the cache already has what came first). */
+    int changed = status == 0 && (w->verb < HD_KV_DELETE || (r && r->deleted > 0));
+    if (!changed || w->rev <= kv->applied) {
+        if (w->rev > kv->applied && !changed) w->rev = kv->applied;
+        write_finish(w);
+        return;
+    }
+    w->next = kv->pending;
+    kv->pending = w;
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    write_finish(arg);
+}
+
+/* Settles w without a write: answered with ok (or w->status) at the
+ * cache's revision, later, as the store's contract has it: never from
+ * inside hd_kv_apply. */
+static void write_answer(write_t *w, int ok)
+{
+    w->ok = ok;
+    w->rev = w->kv->applied;
+    struct timeval now = {0, 0};
+    if (event_base_once(w->kv->base, -1, EV_TIMEOUT, on_deferred, w, &now) < 0) {
+        fprintf(stderr, "heed: out of memory (a KV answer)\n");
+        abort();
+    }
+}
+
+/* Plans w against the cache and sends the transaction. */
+static void write_step(write_t *w)
+{
+    hd_kv_t *kv = w->kv;
+    hd_omap_node_t *n = hd_omap_find(&kv->keys, w->qual, w->qual_len);
+    hd_kv_entry_t *e = n ? n->val : NULL;
+    if (e && e->dead) e = NULL;
+    char skey[HD_STORE_KEY_MAX + 1];
+    size_t plen = sizeof(HD_KV_PREFIX) - 1;
+    memcpy(skey, HD_KV_PREFIX, plen);
+    memcpy(skey + plen, w->qual, w->qual_len);
+    size_t sklen = plen + w->qual_len;
+    skey[sklen] = '\0';
+
+    hd_store_cmp_t cmps[2];
+    size_t ncmp = 0;
+    hd_store_op_t op = {HD_STORE_OP_PUT, skey, sklen, NULL, 0, 0};
+    /* The key as the cache holds it: the write holds only if it still is. */
+    cmps[ncmp++] = e ? (hd_store_cmp_t){skey, sklen, HD_STORE_CMP_MOD_REVISION, e->modify_index}
+                     : (hd_store_cmp_t){skey, sklen, HD_STORE_CMP_ABSENT, 0};
+    uint64_t lock_index = e ? e->lock_index : 0;
+    const char *session = e ? e->session : "";
+    char held[HD_KV_SESSION_MAX + 1];
+    snprintf(held, sizeof(held), "%s", session);
+    char sesskey[HD_STORE_KEY_MAX + 1];
+
+    switch (w->verb) {
+    case HD_KV_SET:
+        break;
+    case HD_KV_CAS:
+        if (w->cas == 0 ? e != NULL : (!e || (uint64_t)e->modify_index != w->cas)) {
+            write_answer(w, 0);
+            return;
+        }
+        break;
+    case HD_KV_LOCK: {
+        int64_t srev = 0;
+        int delayed = 0;
+        if (!kv->session_fn ||
+            kv->session_fn(kv->session_arg, w->tenant, w->session, w->qual + strlen(w->tenant) + 1,
+                           w->qual_len - strlen(w->tenant) - 1, sesskey, sizeof(sesskey), &srev,
+                           &delayed) < 0) {
+            w->status = HD_KV_ENOSESSION;
+            write_answer(w, 0);
+            return;
+        }
+        if (delayed || (e && *held && strcmp(held, w->session) != 0)) {
+            write_answer(w, 0);
+            return;
+        }
+        if (!e || strcmp(held, w->session) != 0) lock_index++;
+        snprintf(held, sizeof(held), "%s", w->session);
+        cmps[ncmp++] = (hd_store_cmp_t){sesskey, strlen(sesskey), HD_STORE_CMP_MOD_REVISION, srev};
+        break;
+    }
+    case HD_KV_UNLOCK:
+        if (!e || strcmp(held, w->session) != 0) {
+            write_answer(w, 0);
+            return;
+        }
+        held[0] = '\0';
+        break;
+    case HD_KV_DELETE:
+        ncmp = 0;
+        op.kind = HD_STORE_OP_DELETE;
+        break;
+    case HD_KV_DELETE_CAS:
+        if (!e) {
+            write_answer(w, 1);
+            return;
+        }
+        if ((uint64_t)e->modify_index != w->cas) {
+            write_answer(w, 0);
+            return;
+        }
+        op.kind = HD_STORE_OP_DELETE;
+        break;
+    case HD_KV_DELETE_TREE:
+        ncmp = 0;
+        op.kind = HD_STORE_OP_DELETE_PREFIX;
+        break;
+    }
+    hd_buf_t b = {0};
+    if (op.kind == HD_STORE_OP_PUT) {
+        encode(&b, w->flags, lock_index, held, w->value, w->value_len);
+        op.value = b.data;
+        op.value_len = b.len;
+    }
+    int rc = hd_store_txn(kv->store, cmps, ncmp, &op, 1, on_written, w);
+    hd_buf_free(&b);
+    if (rc < 0) {
+        w->status = rc;
+        write_answer(w, 0);
+    }
+}
+
+int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
+{
+    char q[QUAL_MAX + 1];
+    int ql = qualify(q, op->tenant, op->key, op->key_len);
+    if (ql < 0) return HD_STORE_EKEY;
+    if (op->value_len > HD_KV_VALUE_MAX) return HD_STORE_ETOOBIG;
+    if ((op->verb == HD_KV_LOCK || op->verb == HD_KV_UNLOCK) &&
+        (!op->session || strlen(op->session) > HD_KV_SESSION_MAX))
+        return HD_STORE_EINVAL;
+    write_t *w = hd_xcalloc(1, sizeof(*w));
+    w->kv = kv;
+    w->verb = op->verb;
+    w->qual = hd_xmalloc((size_t)ql + 1);
+    memcpy(w->qual, q, (size_t)ql + 1);
+    w->qual_len = (size_t)ql;
+    snprintf(w->tenant, sizeof(w->tenant), "%s", hd_tenant_name(op->tenant));
+    w->value = hd_xmalloc(op->value_len + 1);
+    if (op->value_len) memcpy(w->value, op->value, op->value_len);
+    w->value_len = op->value_len;
+    w->flags = op->flags;
+    w->cas = op->cas;
+    if (op->session) snprintf(w->session, sizeof(w->session), "%s", op->session);
+    w->cb = cb;
+    w->arg = arg;
+    write_step(w);
+    return 0;
+}
