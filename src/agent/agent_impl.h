@@ -65,6 +65,7 @@ struct hd_agent_s {
     struct hd_store_s *store;
     struct hd_api_s *api;
     struct hd_kv_s *kv;         /* Consul's KV (agent/kv.h) */
+    struct hd_session_reg_s *sessions; /* its sessions (agent/session.h) */
     hd_api_consul_ctx_t consul; /* what the Consul routes serve from */
     hd_map_t checks; /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;

@@ -754,3 +754,56 @@ int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
     write_step(w);
     return 0;
 }
+
+/* ---- a session's keys -------------------------------------------------------- */
+
+size_t hd_kv_held(hd_kv_t *kv, const char *tenant, const char *session, int delete_keys, size_t max,
+                  hd_kv_batch_t *b)
+{
+    hd_buf_reset(&b->mem);
+    b->n = 0;
+    b->more = 0;
+    if (max > HD_STORE_TXN_OPS_MAX) max = HD_STORE_TXN_OPS_MAX;
+    /* Offsets first: the buffer moves as it grows; pointers at the end. */
+    size_t koff[HD_STORE_TXN_OPS_MAX], klen[HD_STORE_TXN_OPS_MAX];
+    size_t voff[HD_STORE_TXN_OPS_MAX], vlen[HD_STORE_TXN_OPS_MAX];
+    char q[QUAL_MAX + 1];
+    int ql = qualify(q, tenant, "", 0);
+    for (hd_omap_node_t *n = hd_omap_seek(&kv->keys, q, (size_t)ql);
+         n && hd_omap_has_prefix(n, q, (size_t)ql); n = hd_omap_next(n)) {
+        hd_kv_entry_t *e = n->val;
+        if (e->dead || strcmp(e->session, session) != 0) continue;
+        if (b->n == max) {
+            b->more = 1;
+            break;
+        }
+        size_t i = b->n++;
+        koff[i] = b->mem.len;
+        hd_buf_puts(&b->mem, HD_KV_PREFIX);
+        hd_buf_append(&b->mem, n->key, n->len);
+        klen[i] = b->mem.len - koff[i];
+        hd_buf_append(&b->mem, "", 1);
+        voff[i] = b->mem.len;
+        if (!delete_keys) encode(&b->mem, e->flags, e->lock_index, "", e->value, e->value_len);
+        vlen[i] = b->mem.len - voff[i];
+        b->cmps[i].target = HD_STORE_CMP_MOD_REVISION;
+        b->cmps[i].value = e->modify_index;
+        b->ops[i] = (hd_store_op_t){
+            delete_keys ? HD_STORE_OP_DELETE : HD_STORE_OP_PUT, NULL, 0, NULL, 0, 0};
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        b->cmps[i].key = b->ops[i].key = b->mem.data + koff[i];
+        b->cmps[i].key_len = b->ops[i].key_len = klen[i];
+        if (!delete_keys) {
+            b->ops[i].value = b->mem.data + voff[i];
+            b->ops[i].value_len = vlen[i];
+        }
+    }
+    return b->n;
+}
+
+void hd_kv_batch_free(hd_kv_batch_t *b)
+{
+    hd_buf_free(&b->mem);
+    b->n = 0;
+}

@@ -29,6 +29,7 @@
 #define HD_KV_H
 
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/topic.h"
 
 #include <stddef.h>
@@ -149,6 +150,26 @@ typedef void (*hd_kv_done_fn)(int status, int ok, int64_t revision, void *arg);
  * HD_STORE_EKEY for a key that does not fit, HD_STORE_ETOOBIG for a value
  * over HD_KV_VALUE_MAX. */
 int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg);
+
+/* What ends a session's hold on its keys (agent/session.c): the store
+ * compares and operations of one transaction, with their memory. */
+typedef struct hd_kv_batch_s {
+    hd_store_cmp_t cmps[HD_STORE_TXN_OPS_MAX];
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    size_t n;     /* cmps[i] and ops[i] go together */
+    int more;     /* keys were left out: max was reached */
+    hd_buf_t mem; /* the keys and values the entries point into */
+} hd_kv_batch_t;
+
+/* Fills b (which it first empties) with, for each key of tenant that
+ * session holds (at most max), a compare on the key's ModifyIndex and
+ * either a put of the same entry with no Session (release; LockIndex,
+ * Flags and value kept) or its delete (delete_keys: Consul's "delete"
+ * behaviour). Returns b->n. */
+size_t hd_kv_held(hd_kv_t *kv, const char *tenant, const char *session, int delete_keys, size_t max,
+                  hd_kv_batch_t *b);
+/* Frees what b holds. */
+void hd_kv_batch_free(hd_kv_batch_t *b);
 
 /* The highest revision applied to the cache. */
 int64_t hd_kv_revision(const hd_kv_t *kv);

@@ -16,6 +16,7 @@ typedef struct hd_api_consul_ctx_s {
     struct hd_kv_s *kv;
     struct hd_session_reg_s *sessions; /* NULL: no session routes */
     const char *dc;                    /* the datacenter ?dc= may name */
+    const char *node;                  /* the local node's name */
 } hd_api_consul_ctx_t;
 
 /* Registers every agent route on api. Returns 0, or -1 with a message. */
@@ -27,5 +28,7 @@ int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, 
 
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
+/* Consul's /v1/session routes (api/session.c). */
+int hd_api_session_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 
 #endif
