@@ -60,8 +60,15 @@ typedef struct write_s {
     int64_t rev;
     hd_kv_txn_err_t *errs;
     size_t nerr;
-    struct write_s *next; /* in kv->pending */
+    struct write_s *next; /* in kv->pending, or in its key's queue */
 } write_t;
+
+/* The writes of one key (PUT, DELETE) after the one in flight, in order:
+ * one at a time, each planned on the cache its predecessor left, so that
+ * writers of a hot key queue instead of failing each other's compares. */
+typedef struct kq_s {
+    write_t *head, *tail;
+} kq_t;
 
 struct hd_kv_s {
     struct event_base *base;
@@ -77,6 +84,7 @@ struct hd_kv_s {
     hd_kv_entry_t *tomb_head, *tomb_tail;
     struct event *reaper;
     write_t *pending; /* writes answered by the store, ahead of the cache */
+    hd_map_t busy;    /* "tenant/key" -> kq_t: a PUT or DELETE of it is in flight */
     int status;       /* 1 loading, 0 loaded, < 0 failed */
     hd_kv_session_fn session_fn;
     void *session_arg;
@@ -418,6 +426,7 @@ int hd_kv_open(struct event_base *base, hd_store_t *store, hd_kv_t **out, char *
     hd_omap_init(&kv->keys);
     hd_map_init(&kv->key_topics);
     hd_map_init(&kv->prefix_topics);
+    hd_map_init(&kv->busy);
     kv->prefix_lens = hd_xcalloc(QUAL_MAX + 2, sizeof(*kv->prefix_lens));
     kv->reaper = evtimer_new(base, on_reap, kv);
     int rc = hd_store_range(store, HD_KV_PREFIX, sizeof(HD_KV_PREFIX) - 1, 0, on_load, kv);
@@ -474,6 +483,18 @@ void hd_kv_free(hd_kv_t *kv)
         kv->pending = w->next;
         write_free(w);
     }
+    size_t pos = 0;
+    hd_map_slot_t *slot;
+    while ((slot = hd_map_next(&kv->busy, &pos))) {
+        kq_t *q = slot->val;
+        while (q->head) {
+            write_t *w = q->head;
+            q->head = w->next;
+            write_free(w);
+        }
+        free(q);
+    }
+    hd_map_free(&kv->busy);
     free(kv->prefix_lens);
     free(kv);
 }
@@ -723,6 +744,24 @@ static void write_free(write_t *w)
 
 static void write_step(write_t *w);
 
+/* w (a PUT or DELETE) is done: the next write of its key starts. */
+static void key_next(write_t *w)
+{
+    hd_kv_t *kv = w->kv;
+    kq_t *q = hd_map_get(&kv->busy, w->ops[0].qual);
+    if (!q) return;
+    write_t *n = q->head;
+    if (!n) {
+        hd_map_del(&kv->busy, w->ops[0].qual);
+        free(q);
+        return;
+    }
+    q->head = n->next;
+    if (!q->head) q->tail = NULL;
+    n->next = NULL;
+    write_step(n);
+}
+
 static void write_finish(write_t *w)
 {
     if (w->conflict && w->status == 0) {
@@ -734,6 +773,7 @@ static void write_finish(write_t *w)
         }
         w->status = HD_KV_EBUSY;
     }
+    if (!w->txn) key_next(w);
     if (w->txn)
         w->tcb(w->status, w->errs, w->nerr, w->rev, w->arg);
     else
@@ -892,6 +932,17 @@ int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
     write_t *w = write_new(kv, op->tenant, op, 1);
     w->cb = cb;
     w->arg = arg;
+    kq_t *q = hd_map_get(&kv->busy, w->ops[0].qual);
+    if (q) {
+        /* Behind the write of this key in flight (FIFO). */
+        if (q->tail)
+            q->tail->next = w;
+        else
+            q->head = w;
+        q->tail = w;
+        return 0;
+    }
+    hd_map_put(&kv->busy, w->ops[0].qual, hd_xcalloc(1, sizeof(kq_t)));
     write_step(w);
     return 0;
 }
