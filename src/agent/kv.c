@@ -51,7 +51,8 @@ typedef struct write_s {
     char tenant[HD_TENANT_MAX + 1];
     wop_t *ops;
     size_t n;
-    int txn; /* failures are listed (a /v1/txn), not answered false */
+    int txn;  /* failures are listed (a /v1/txn), not answered false */
+    int took; /* it holds its keys in kv->busy */
     hd_kv_done_fn cb;
     hd_kv_txn_fn tcb;
     void *arg;
@@ -63,10 +64,14 @@ typedef struct write_s {
     struct write_s *next; /* in kv->pending, or in its key's queue */
 } write_t;
 
-/* The writes of one key (PUT, DELETE) after the one in flight, in order:
- * one at a time, each planned on the cache its predecessor left, so that
- * writers of a hot key queue instead of failing each other's compares. */
+/* A key taken by the write in flight that writes it, and the writes
+ * (PUTs, DELETEs, transactions) waiting for it, in order: one at a time,
+ * each planned on the cache its predecessor left, so that writers of a
+ * hot key queue instead of failing each other's compares. A write takes
+ * all its keys at once or none (it waits on the first one taken), so no
+ * two writes wait for each other. */
 typedef struct kq_s {
+    int owned;
     write_t *head, *tail;
 } kq_t;
 
@@ -84,7 +89,7 @@ struct hd_kv_s {
     hd_kv_entry_t *tomb_head, *tomb_tail;
     struct event *reaper;
     write_t *pending; /* writes answered by the store, ahead of the cache */
-    hd_map_t busy;    /* "tenant/key" -> kq_t: a PUT or DELETE of it is in flight */
+    hd_map_t busy;    /* "tenant/key" -> kq_t: taken by a write, or waited for */
     int status;       /* 1 loading, 0 loaded, < 0 failed */
     hd_kv_session_fn session_fn;
     void *session_arg;
@@ -744,22 +749,83 @@ static void write_free(write_t *w)
 
 static void write_step(write_t *w);
 
-/* w (a PUT or DELETE) is done: the next write of its key starts. */
-static void key_next(write_t *w)
+/* 1 when op i's key is an earlier op's too. */
+static int seen_key(const write_t *w, size_t i)
 {
-    hd_kv_t *kv = w->kv;
-    kq_t *q = hd_map_get(&kv->busy, w->ops[0].qual);
-    if (!q) return;
-    write_t *n = q->head;
-    if (!n) {
-        hd_map_del(&kv->busy, w->ops[0].qual);
-        free(q);
-        return;
+    for (size_t j = 0; j < i; j++)
+        if (w->ops[j].qual_len == w->ops[i].qual_len &&
+            !memcmp(w->ops[j].qual, w->ops[i].qual, w->ops[i].qual_len))
+            return 1;
+    return 0;
+}
+
+static void enqueue(kq_t *q, write_t *w)
+{
+    w->next = NULL;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+/* Takes every key of w and returns 1, or queues w behind the first key
+ * another write holds and returns 0. */
+static int take_keys(hd_kv_t *kv, write_t *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        kq_t *q = hd_map_get(&kv->busy, w->ops[i].qual);
+        if (q && q->owned) {
+            enqueue(q, w);
+            return 0;
+        }
     }
-    q->head = n->next;
-    if (!q->head) q->tail = NULL;
-    n->next = NULL;
-    write_step(n);
+    for (size_t i = 0; i < w->n; i++) {
+        kq_t *q = hd_map_get(&kv->busy, w->ops[i].qual);
+        if (!q) {
+            q = hd_xcalloc(1, sizeof(*q));
+            hd_map_put(&kv->busy, w->ops[i].qual, q);
+        }
+        q->owned = 1;
+    }
+    w->took = 1;
+    return 1;
+}
+
+/* w is done: its keys go to the writes waiting for them, in order. */
+static void release_keys(hd_kv_t *kv, write_t *w)
+{
+    if (!w->took) return;
+    w->took = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (seen_key(w, i)) continue;
+        const char *key = w->ops[i].qual;
+        kq_t *q = hd_map_get(&kv->busy, key);
+        if (!q) continue;
+        q->owned = 0;
+        while (!q->owned && q->head) {
+            write_t *n = q->head;
+            q->head = n->next;
+            if (!q->head) q->tail = NULL;
+            n->next = NULL;
+            /* It takes this key and its others, or waits on another one. */
+            if (take_keys(kv, n)) write_step(n);
+        }
+        if (!q->owned && !q->head) {
+            hd_map_del(&kv->busy, key);
+            free(q);
+        }
+    }
+}
+
+/* Starts w now, or once the writes ahead of it on its keys are done.
+ * Reads-only transactions take no key. */
+static void write_start(hd_kv_t *kv, write_t *w)
+{
+    int writes = 0;
+    for (size_t i = 0; i < w->n; i++)
+        writes |= w->ops[i].verb <= HD_KV_DELETE_TREE;
+    if (!writes || take_keys(kv, w)) write_step(w);
 }
 
 static void write_finish(write_t *w)
@@ -773,7 +839,7 @@ static void write_finish(write_t *w)
         }
         w->status = HD_KV_EBUSY;
     }
-    if (!w->txn) key_next(w);
+    release_keys(w->kv, w);
     if (w->txn)
         w->tcb(w->status, w->errs, w->nerr, w->rev, w->arg);
     else
@@ -932,18 +998,7 @@ int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
     write_t *w = write_new(kv, op->tenant, op, 1);
     w->cb = cb;
     w->arg = arg;
-    kq_t *q = hd_map_get(&kv->busy, w->ops[0].qual);
-    if (q) {
-        /* Behind the write of this key in flight (FIFO). */
-        if (q->tail)
-            q->tail->next = w;
-        else
-            q->head = w;
-        q->tail = w;
-        return 0;
-    }
-    hd_map_put(&kv->busy, w->ops[0].qual, hd_xcalloc(1, sizeof(kq_t)));
-    write_step(w);
+    write_start(kv, w);
     return 0;
 }
 
@@ -959,7 +1014,7 @@ int hd_kv_txn(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n, 
     w->txn = 1;
     w->tcb = cb;
     w->arg = arg;
-    write_step(w);
+    write_start(kv, w);
     return 0;
 }
 

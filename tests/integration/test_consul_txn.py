@@ -183,6 +183,40 @@ class Txn(HeedTestCase):
         self.assertEqual(st, 413)
         self.assertTrue(body.startswith(b'Value for key "big" is too large (524289 > 524288 bytes)'))
 
+    def test_concurrent_transactions_all_apply_atomically(self):
+        """80 clients at once each write x and y to their own number in one
+        transaction, with PUTs of x between them: every one answers 200,
+        and x and y end equal, changed by the same revision."""
+        import threading
+        barrier = threading.Barrier(100)
+        statuses, errors = [], []
+
+        def run(n):
+            try:
+                barrier.wait(scaled(30))
+                if n < 80:
+                    st, _, _ = self.txn([kv("set", "pair/x", "v%d" % n),
+                                         kv("set", "pair/y", "v%d" % n)])
+                else:
+                    c = py(self.a, "m")  # one client per thread
+                    st = c.kv.put("pair/x", "put%d" % n) and 200
+                statuses.append(st)
+            except Exception as ex:  # noqa: BLE001 - reported below
+                errors.append(ex)
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(120))
+        self.assertEqual(errors, [])
+        self.assertEqual(statuses, [200] * 100)
+        # The last transaction again, alone: x and y move together.
+        st, body, _ = self.txn([kv("set", "pair/x", "end"), kv("set", "pair/y", "end")])
+        self.assertEqual(st, 200)
+        x, y = self.c.kv.get("pair/x")[1], self.c.kv.get("pair/y")[1]
+        self.assertEqual((x["Value"], y["Value"]), (b"end", b"end"))
+        self.assertEqual(x["ModifyIndex"], y["ModifyIndex"])
+
     def test_node_client(self):
         why = node_missing()
         if why:
