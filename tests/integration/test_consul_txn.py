@@ -102,6 +102,40 @@ class Txn(HeedTestCase):
         self.assertEqual(st, 200)
         self.assertIsNone(self.c.kv.get("other")[1])
 
+    def test_operations_see_the_earlier_ones(self):
+        """As Consul applies a transaction's operations in order, a later
+        one sees what an earlier one did to its key."""
+        self.assertTrue(self.c.kv.put("seq/old", "o"))
+        st, body, _ = self.txn([kv("set", "seq/k", "1"), kv("set", "seq/k", "2", Flags=4),
+                                kv("check-not-exists", "seq/gone"),
+                                kv("delete", "seq/old"), kv("check-not-exists", "seq/old"),
+                                kv("get", "seq/k")])
+        self.assertEqual(st, 200, body)
+        _, e = self.c.kv.get("seq/k")
+        self.assertEqual((e["Value"], e["Flags"]), (b"2", 4))  # the last write wins
+        self.assertIsNone(self.c.kv.get("seq/old")[1])
+        # A check of a key the transaction deletes fails, and nothing is written.
+        st, body, _ = self.txn([kv("delete", "seq/k"), kv("set", "seq/other", "x"),
+                                kv("get", "seq/k")])
+        self.assertEqual((st, body["Errors"]),
+                         (409, [{"OpIndex": 2, "What": 'key "seq/k" doesn\'t exist'}]))
+        self.assertEqual(self.c.kv.get("seq/k")[1]["Value"], b"2")
+        self.assertIsNone(self.c.kv.get("seq/other")[1])
+        # cas on a key created earlier in the same transaction: index 0 fails.
+        st, body, _ = self.txn([kv("set", "seq/n", "1"), kv("cas", "seq/n", "2", Index=0)])
+        self.assertEqual((st, body["Errors"][0]["OpIndex"]), (409, 1))
+        # A delete-tree empties its prefix for later checks; a write under it
+        # in the same transaction is refused, naming the key.
+        st, body, _ = self.txn([kv("set", "seq/a/x", "1"), kv("delete-tree", "seq/"),
+                                kv("check-not-exists", "seq/a/x"),
+                                kv("check-not-exists", "seq/k")])
+        self.assertEqual(st, 200, body)
+        self.assertIsNone(self.c.kv.get("seq/", recurse=True)[1])
+        st, body, _ = self.txn([kv("delete-tree", "seq/"), kv("set", "seq/b", "1")])
+        self.assertEqual(st, 409)
+        self.assertTrue(body["Errors"][0]["What"].startswith(
+            'key "seq/b" is under a delete-tree earlier in this transaction'))
+
     def test_locks_in_a_transaction(self):
         c = http.client.HTTPConnection("127.0.0.1", self.a.port, timeout=scaled(30))
         c.request("PUT", "/v1/session/create", body=b'{"Name": "t", "LockDelay": "0s"}',
