@@ -19,6 +19,7 @@
  * writes". */
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
+#include "agent/catalog.h"
 #include "agent/check_json.h"
 #include "agent/preflight.h"
 #include "agent/migrate.h"
@@ -54,6 +55,7 @@
 
 static void schedule_check(hd_agent_t *a, hd_agent_check_t *c, int64_t now);
 static void on_sched(evutil_socket_t fd, short what, void *arg);
+static void sync_config_catalog(hd_agent_t *a, const hd_config_service_t *svcs, size_t nsvcs);
 
 /* ---- registry -------------------------------------------------------------- */
 
@@ -798,6 +800,11 @@ int hd_agent_check_create(hd_agent_t *a, hd_check_def_t *def, hd_agent_done_cb c
     if (hd_agent_check_get(a, def->tenant, def->id)) return HD_STORE_ECONFLICT;
     prepare_target(def);
     hd_agent_check_t *c = check_new(a, def);
+    if (c->def.initial_status) { /* Consul's Status: the state it starts in */
+        c->st.status = (hd_check_status_t)(c->def.initial_status - 1);
+        (void)hd_state_set_output(&c->st, "", 0);
+        c->def.initial_status = 0;
+    }
     size_t dv, sv;
     char dkey[STORE_KEY_MAX], skey[STORE_KEY_MAX];
     size_t dk = store_key(dkey, HD_AGENT_KEY_CHECKS, &c->def);
@@ -915,6 +922,78 @@ int hd_agent_check_ttl_update(hd_agent_t *a, hd_agent_check_t *c, hd_status_t st
 
 /* ---- the tick: loop lag and throttled writes -------------------------------- */
 
+/* Consul's DeregisterCriticalServiceAfter: a service whose check has been
+ * critical that long is deregistered, then the checks the API made for it
+ * (a config file's checks stay: the file defines them). The service goes
+ * first: no reader sees it without its checks. */
+typedef struct reap_s {
+    hd_agent_t *a;
+    char *tenant, *id;
+} reap_t;
+
+static void on_reaped(int status, int64_t rev, void *arg)
+{
+    reap_t *r = arg;
+    hd_agent_t *a = r->a;
+    (void)rev;
+    if (status == 0 && !a->closing) {
+        hd_scope_t s = {hd_tenant_name(r->tenant)};
+        size_t pos = 0, n = 0;
+        hd_agent_check_t *c, **gone = NULL;
+        while ((c = hd_agent_check_next(a, &s, &pos))) {
+            if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, r->id))
+                continue;
+            gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
+            gone[n++] = c;
+        }
+        for (size_t i = 0; i < n; i++)
+            (void)hd_agent_check_delete(a, gone[i], NULL, NULL); /* a restart finds it else */
+        free(gone);
+    }
+    free(r->tenant);
+    free(r->id);
+    free(r);
+}
+
+static void reap_service(hd_agent_t *a, const hd_agent_check_t *why, int64_t wall)
+{
+    const char *node = hd_catalog_local_node(a->catalog), *sid = why->def.service_id;
+    hd_scope_t s = {hd_tenant_name(why->def.tenant)};
+    if (!hd_catalog_service(a->catalog, &s, why->def.tenant, node, sid)) return;
+    fprintf(stderr,
+            "heed agent: service %s (tenant %s) deregistered: check %s critical for %llds "
+            "(deregister_critical_service_after)\n",
+            sid, s.tenant, why->def.id, (long long)((wall - why->st.last_change) / 1000000));
+    reap_t *r = hd_xcalloc(1, sizeof(*r));
+    r->a = a;
+    r->tenant = why->def.tenant ? hd_xstrdup(why->def.tenant) : NULL;
+    r->id = hd_xstrdup(sid);
+    if (hd_catalog_service_delete(a->catalog, r->tenant, node, r->id, on_reaped, r) < 0) {
+        free(r->tenant);
+        free(r->id);
+        free(r);
+    }
+}
+
+static void reap_services(hd_agent_t *a, int64_t wall)
+{
+    hd_agent_check_t **due = NULL;
+    size_t n = 0, pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        if (c->def.deregister_after_us <= 0 || !c->def.service_id || c->removed || c->pending ||
+            c->st.paused || c->st.status != HD_CHECK_CRITICAL ||
+            wall - c->st.last_change < c->def.deregister_after_us)
+            continue;
+        due = hd_xrealloc(due, (n + 1) * sizeof(*due));
+        due[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!due[i]->removed) reap_service(a, due[i], wall);
+    free(due);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -943,6 +1022,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (a->retry_delay > RETRY_MAX_US) a->retry_delay = RETRY_MAX_US;
         a->retry_due = now + a->retry_delay;
     }
+    if (a->catalog && !a->closing) reap_services(a, wall);
     struct timeval tv = {1, 0};
     evtimer_add(a->tick, &tv);
 }
@@ -1031,7 +1111,9 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
     for (size_t i = 0; i < ngone; i++) {
         char key[STORE_KEY_MAX];
         size_t klen = store_key(key, HD_AGENT_KEY_STATE, &gone[i]->def);
-        (void)hd_store_delete(a->store, key, klen, NULL, NULL); /* best effort cleanup */
+        (void)hd_store_delete(a->store, key, klen, NULL, NULL);    /* best effort cleanup */
+        klen = store_key(key, HD_AGENT_KEY_CHECKS, &gone[i]->def); /* the catalog's copy */
+        (void)hd_store_delete(a->store, key, klen, NULL, NULL);
         check_remove(a, gone[i]);
     }
     free(gone);
@@ -1149,6 +1231,15 @@ static void reload(hd_agent_t *a)
         return;
     }
     apply_config_checks(a, &cfg, hd_time_now_us());
+    sync_config_catalog(a, cfg.services, cfg.nservices);
+    { /* the services are the new file's now (the old go with cfg) */
+        hd_config_service_t *sv = a->cfg.services;
+        size_t nsv = a->cfg.nservices;
+        a->cfg.services = cfg.services;
+        a->cfg.nservices = cfg.nservices;
+        cfg.services = sv;
+        cfg.nservices = nsv;
+    }
     /* Keep what only a restart can change; take the rest. */
     a->cfg.enable_api_exec_checks = cfg.enable_api_exec_checks;
     a->cfg.enable_api_file_checks = cfg.enable_api_file_checks;
@@ -1245,6 +1336,18 @@ static void on_defs(int status, const hd_store_range_t *r, void *arg)
             continue;
         }
         json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
+        json_t *src = json_object_get(o, "source");
+        if (json_is_string(src) && !strcmp(json_string_value(src), "config")) {
+            /* The catalog's copy of a config file's check: the file is the
+             * truth; one the file no longer has goes. */
+            char cid[HD_ID_MAX];
+            snprintf(cid, sizeof(cid), "%.*s", (int)idlen, id);
+            hd_agent_check_t *mine = hd_agent_check_get(a, NULL, cid);
+            if (!mine || !mine->def.from_config)
+                (void)hd_store_delete(a->store, kv->key, kv->key_len, NULL, NULL);
+            json_decref(o);
+            continue;
+        }
         json_object_del(o, "tenant"); /* the key says it (older stores kept it here) */
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
@@ -1362,12 +1465,16 @@ static void agent_free(hd_agent_t *a)
             unref(q);
             q = next;
         }
+        /* The catalog's watches end before the store does (its close frees
+         * them); held requests still wait on its topics until the API goes. */
+        if (a->catalog) hd_catalog_stop(a->catalog);
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
     /* After the server: its held requests wait on the caches' topics. */
     hd_session_free(a->sessions);
     hd_kv_free(a->kv);
+    hd_catalog_free(a->catalog);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     for (size_t i = 0; i < n; i++)
         check_free(all[i]); /* the map goes whole, below */
@@ -1387,6 +1494,138 @@ static void agent_free(hd_agent_t *a)
     free(a->opt_data_dir);
     hd_config_free(&a->cfg);
     if (a->base) event_base_free(a->base);
+}
+
+/* ---- the catalog's copy of the config file ---------------------------------- */
+
+/* Writes the config file's checks and services where the catalog reads
+ * them (heed/checks/ with "source": "config", heed/services/ with Source
+ * config), each only when it differs from what is stored, and deletes the
+ * services the file no longer has. The writes need no answer: the file is
+ * read again at the next start. */
+static void sync_config_catalog(hd_agent_t *a, const hd_config_service_t *svcs, size_t nsvcs)
+{
+    hd_catalog_t *cat = a->catalog;
+    const char *node = hd_catalog_local_node(cat);
+    hd_scope_t all = {NULL};
+    size_t pos = 0;
+    hd_map_slot_t *sl;
+    while ((sl = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = sl->val;
+        if (!c->def.from_config) continue;
+        json_t *o = hd_check_def_to_json(&c->def);
+        json_object_set_new(o, "source", json_string("config"));
+        size_t len;
+        char *text = dump(o, &len);
+        const hd_cat_check_t *k = hd_catalog_check(cat, &all, c->def.tenant, node, c->def.id);
+        if (!k || !k->def_text || strcmp(k->def_text, text) != 0) {
+            char key[STORE_KEY_MAX];
+            size_t klen = store_key(key, HD_AGENT_KEY_CHECKS, &c->def);
+            (void)hd_store_put(a->store, key, klen, text, len, 0, NULL, NULL); /* see above */
+        }
+        free(text);
+    }
+    for (size_t i = 0; i < nsvcs; i++) {
+        const hd_config_service_t *cs = &svcs[i];
+        hd_service_t s;
+        memset(&s, 0, sizeof(s));
+        s.id = cs->id ? cs->id : cs->name;
+        s.name = cs->name;
+        s.node = (char *)node;
+        s.address = cs->address;
+        s.port = cs->port;
+        s.tags = cs->tags;
+        s.weight_passing = s.weight_warning = 1;
+        s.source = HD_SOURCE_CONFIG;
+        if (cs->nmeta) {
+            s.meta = json_object();
+            for (size_t j = 0; j < cs->nmeta; j++)
+                json_object_set_new(s.meta, cs->meta[j].key, json_string(cs->meta[j].value));
+        }
+        const hd_cat_service_t *old = hd_catalog_service(cat, &all, NULL, node, s.id);
+        if (old) { /* maintenance is the API's, and stays */
+            s.maint = old->s.maint;
+            s.maint_reason = old->s.maint_reason;
+        }
+        if (!old || !hd_service_equal(&old->s, &s))
+            (void)hd_catalog_service_put(cat, &s, NULL, NULL); /* see above */
+        json_decref(s.meta);
+    }
+    const hd_cat_service_t **l;
+    hd_scope_t def = {HD_TENANT_DEFAULT};
+    size_t n = hd_catalog_services(cat, &def, NULL, node, &l);
+    for (size_t i = 0; i < n; i++) {
+        if (l[i]->s.source != HD_SOURCE_CONFIG) continue;
+        int kept = 0;
+        for (size_t j = 0; j < nsvcs && !kept; j++)
+            kept = !strcmp(svcs[j].id ? svcs[j].id : svcs[j].name, l[i]->s.id);
+        if (!kept) (void)hd_catalog_service_delete(cat, NULL, node, l[i]->s.id, NULL, NULL);
+    }
+    free(l);
+}
+
+typedef struct node_write_s {
+    int done, status;
+} node_write_t;
+
+static void on_node_written(int status, int64_t rev, void *arg)
+{
+    node_write_t *w = arg;
+    (void)rev;
+    w->status = status;
+    w->done = 1;
+}
+
+/* The address the local node shows: the bind address, or loopback for a
+ * wildcard one (which is no address to reach). */
+static const char *node_address(const hd_config_t *cfg)
+{
+    const char *h = cfg->bind_host;
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost")) return "127.0.0.1";
+    if (!strcmp(h, "::")) return "::1";
+    return h;
+}
+
+/* Opens the catalog and writes this agent's node (heed/nodes/<node>) as
+ * the config says, keeping its ID and maintenance from before. */
+static int start_catalog(hd_agent_t *a, char *err, size_t errlen)
+{
+    const hd_config_t *cfg = &a->cfg;
+    if (hd_catalog_open(a->store, a->base, cfg->node, &a->catalog, err, errlen) < 0) return -1;
+    const hd_cat_node_t *old = hd_catalog_node(a->catalog, cfg->node);
+    hd_node_t n;
+    memset(&n, 0, sizeof(n));
+    char uuid[37];
+    hd_node_uuid(uuid);
+    n.name = cfg->node;
+    n.id = old && old->n.id && *old->n.id ? old->n.id : uuid;
+    n.address = (char *)node_address(cfg);
+    n.datacenter = cfg->datacenter;
+    n.agent = 1;
+    n.maint = old ? old->n.maint : 0;
+    n.maint_reason = old ? old->n.maint_reason : NULL;
+    n.tagged_addresses = json_pack("{s:s, s:s}", "lan", n.address, "wan", n.address);
+    if (cfg->nnode_meta) {
+        n.meta = json_object();
+        for (size_t i = 0; i < cfg->nnode_meta; i++)
+            json_object_set_new(n.meta, cfg->node_meta[i].key,
+                                json_string(cfg->node_meta[i].value));
+    }
+    int same = old && hd_node_equal(&old->n, &n);
+    node_write_t w = {0, 0};
+    int rc = same ? 0 : hd_catalog_node_put(a->catalog, &n, on_node_written, &w);
+    json_decref(n.meta);
+    json_decref(n.tagged_addresses);
+    if (same) return 0;
+    if (rc == 0)
+        while (!w.done)
+            event_base_loop(a->base, EVLOOP_ONCE);
+    if (rc < 0 || w.status != 0) {
+        snprintf(err, errlen, "writing the node %s: %s", cfg->node,
+                 hd_store_strerror(rc < 0 ? rc : w.status));
+        return -1;
+    }
+    return 0;
 }
 
 /* Whether a session may name check id of tenant (agent/session.h). */
@@ -1545,6 +1784,11 @@ int hd_agent_run(const hd_agent_opts_t *o)
         fprintf(stderr, "heed agent: %s: cannot read the KV store or the sessions\n", path);
         goto out;
     }
+    if (start_catalog(a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
+        goto out;
+    }
+    sync_config_catalog(a, a->cfg.services, a->cfg.nservices);
     hd_session_start(a->sessions);
     if (start_api(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s\n", err);

@@ -18,6 +18,7 @@ struct event_base;
 struct event;
 struct hd_store_s;
 struct hd_api_s;
+struct hd_catalog_s;
 
 #define HD_AGENT_OUTPUT_THROTTLE_US (60LL * 1000000) /* output-only changes: one write a minute */
 #define HD_AGENT_KEY_CHECKS         "heed/checks/"   /* + tenant/id: an API-created definition */
@@ -55,19 +56,20 @@ typedef struct hd_agent_check_s {
 struct hd_agent_s {
     struct event_base *base;
     hd_config_t cfg;
-    char *config_path; /* for SIGHUP; NULL in --dev */
+    char *config_path;  /* for SIGHUP; NULL in --dev */
     char *opt_bind;     /* --bind, re-applied on SIGHUP; NULL without */
     char *opt_data_dir; /* --data-dir, likewise */
     long nofile;        /* the open-file limit after raising it */
-    char *tmp_dir;     /* --dev's data dir, removed at exit */
+    char *tmp_dir;      /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;
     struct hd_store_s *store;
     struct hd_api_s *api;
-    struct hd_kv_s *kv;         /* Consul's KV (agent/kv.h) */
+    struct hd_kv_s *kv;                /* Consul's KV (agent/kv.h) */
     struct hd_session_reg_s *sessions; /* its sessions (agent/session.h) */
-    hd_api_consul_ctx_t consul; /* what the Consul routes serve from */
-    hd_map_t checks; /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
+    hd_api_consul_ctx_t consul;        /* what the Consul routes serve from */
+    struct hd_catalog_s *catalog;      /* nodes, services, checks: what Consul's routes read */
+    hd_map_t checks;                   /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *tick; /* once a second: loop lag, throttled state writes */
     /* Checks whose state waits for a write slot, oldest first (agent.c:

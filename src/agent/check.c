@@ -17,6 +17,7 @@ void hd_check_def_free(hd_check_def_t *d)
             free(*t);
     free(d->tags);
     free(d->dns_expect);
+    free(d->notes);
     memset(d, 0, sizeof(*d));
 }
 
@@ -44,7 +45,8 @@ static int target_eq(const hd_target_t *a, const hd_target_t *b)
     if (x->nstatus != y->nstatus || x->follow != y->follow || x->insecure != y->insecure) return 0;
     for (int i = 0; i < x->nstatus && i < HD_HTTP_STATUS_MAX; i++)
         if (x->status[i] != y->status[i]) return 0;
-    return str_eq(x->body_contains, y->body_contains);
+    if (!str_eq(x->method, y->method) || !str_eq(x->body, y->body)) return 0;
+    return str_eq(x->body_contains, y->body_contains) && tags_eq(x->headers, y->headers);
 }
 
 int hd_check_def_equal(const hd_check_def_t *a, const hd_check_def_t *b)
@@ -58,7 +60,8 @@ int hd_check_def_equal(const hd_check_def_t *a, const hd_check_def_t *b)
            a->failures_before_warning == b->failures_before_warning &&
            a->failures_before_critical == b->failures_before_critical &&
            tags_eq(a->tags, b->tags) && a->from_config == b->from_config &&
-           a->cert_days_left == b->cert_days_left && str_eq(a->dns_expect, b->dns_expect);
+           a->cert_days_left == b->cert_days_left && str_eq(a->dns_expect, b->dns_expect) &&
+           str_eq(a->notes, b->notes) && a->deregister_after_us == b->deregister_after_us;
 }
 
 const char *hd_check_status_str(hd_check_status_t s)

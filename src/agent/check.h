@@ -36,6 +36,11 @@ typedef struct hd_check_def_s {
     int cert_days_left; /* expect.cert_days_left (https, tls): fewer days left fails; 0 = off */
     char **tags;        /* NULL-terminated, may be NULL */
     char *dns_expect;   /* expect.dns (dns://): a record the name must resolve to; NULL = any */
+    char *notes;        /* free text for people (Consul's Notes); NULL: none */
+    int64_t deregister_after_us; /* a service check critical this long deregisters its
+                                    service (Consul's DeregisterCriticalServiceAfter); 0: never */
+    int initial_status; /* at creation only, never stored: 1 + the hd_check_status_t a new
+                           check starts with (Consul's Status); 0: critical, as always */
 } hd_check_def_t;
 
 /* The state the state machine keeps for a check. */

@@ -5,6 +5,7 @@
 #include "util/time.h"
 #include "util/utf8.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,35 @@ static json_t *tags(char **t)
     for (; t && *t; t++)
         json_array_append_new(a, json_string(*t));
     return a;
+}
+
+/* The header lines as Consul's Header: a name to its value, or to a list
+ * of values when it has several, names in the order they first come.
+ * masked: credential values as "***" (the API's view). */
+static json_t *headers_json(char **lines, int masked)
+{
+    json_t *o = json_object();
+    for (char **l = lines; l && *l; l++) {
+        const char *colon = strchr(*l, ':');
+        if (!colon) continue;
+        char name[80];
+        snprintf(name, sizeof(name), "%.*s", (int)(colon - *l), *l);
+        const char *v = colon[1] == ' ' ? colon + 2 : colon + 1;
+        if (masked && hd_header_secret(name, strlen(name))) v = "***";
+        json_t *prev = json_object_get(o, name), *jv = json_string(v);
+        if (!jv) jv = json_string("\xef\xbf\xbd"); /* not UTF-8: the config reader allows none */
+        if (!prev) {
+            json_object_set_new(o, name, jv);
+        } else if (json_is_array(prev)) {
+            json_array_append_new(prev, jv);
+        } else {
+            json_t *a = json_array();
+            json_array_append(a, prev);
+            json_array_append_new(a, jv);
+            json_object_set_new(o, name, a);
+        }
+    }
+    return o;
 }
 
 static int is_https(const hd_check_def_t *d)
@@ -69,19 +99,31 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
         if (h->follow) json_object_set_new(o, "follow_redirects", json_true());
         if (h->insecure && (d->target.kind == HD_KIND_TLS || is_https(d)))
             json_object_set_new(o, "insecure", json_true());
+        if (h->method) json_object_set_new(o, "method", json_string(h->method));
+        if (h->headers) json_object_set_new(o, "headers", headers_json(h->headers, 0));
+        if (h->body) json_object_set_new(o, "body", json_string(h->body));
     }
     json_object_set_new(o, "success_before_passing", json_integer(d->success_before_passing));
     json_object_set_new(o, "failures_before_warning", json_integer(d->failures_before_warning));
     json_object_set_new(o, "failures_before_critical", json_integer(d->failures_before_critical));
     json_object_set_new(o, "tags", tags(d->tags));
+    if (d->notes) json_object_set_new(o, "notes", json_string(d->notes));
+    if (d->deregister_after_us)
+        json_object_set_new(o, "deregister_critical_service_after",
+                            duration(d->deregister_after_us));
+    if (d->service_id) json_object_set_new(o, "service", json_string(d->service_id));
     return o;
 }
 
 json_t *hd_check_to_json(const hd_check_def_t *d, const hd_check_state_t *st)
 {
     json_t *o = hd_check_def_to_json(d);
-    /* Shown with its password as "***": only the probe uses it. */
+    /* Shown with its password as "***": only the probe uses it; so are
+     * the values of credential headers. The service is "service_id". */
     if (!d->ttl) json_object_set_new(o, "target", json_string(d->target.display));
+    if (d->target.http.headers)
+        json_object_set_new(o, "headers", headers_json(d->target.http.headers, 1));
+    json_object_del(o, "service");
     if (!json_object_get(o, "expect")) json_object_set_new(o, "expect", json_object());
     json_object_set_new(o, "tenant", json_string(hd_tenant_name(d->tenant)));
     json_object_set_new(o, "service_id", d->service_id ? json_string(d->service_id) : json_null());
@@ -131,6 +173,31 @@ static void w_string(hd_jsonw_t *w, const char *key, const char *v)
 {
     hd_jsonw_key(w, key);
     hd_jsonw_string(w, v);
+}
+
+/* headers_json(lines, 1), written: the same grouping, credentials as "***". */
+static void w_headers(hd_jsonw_t *w, char **lines)
+{
+    json_t *o = headers_json(lines, 1);
+    const char *k;
+    json_t *v;
+    hd_jsonw_key(w, "headers");
+    hd_jsonw_object_begin(w);
+    json_object_foreach(o, k, v)
+    {
+        hd_jsonw_key(w, k);
+        if (json_is_string(v)) {
+            hd_jsonw_string(w, json_string_value(v));
+            continue;
+        }
+        size_t i;
+        json_t *e;
+        hd_jsonw_array_begin(w);
+        json_array_foreach(v, i, e) hd_jsonw_string(w, json_string_value(e));
+        hd_jsonw_array_end(w);
+    }
+    hd_jsonw_object_end(w);
+    json_decref(o);
 }
 
 /* hd_check_def_to_json's "expect" holds something. */
@@ -185,6 +252,9 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
             hd_jsonw_key(w, "insecure");
             hd_jsonw_bool(w, 1);
         }
+        if (d->target.http.method) w_string(w, "method", d->target.http.method);
+        if (d->target.http.headers) w_headers(w, d->target.http.headers);
+        if (d->target.http.body) w_string(w, "body", d->target.http.body);
     }
     w_int(w, "success_before_passing", d->success_before_passing);
     w_int(w, "failures_before_warning", d->failures_before_warning);
@@ -194,6 +264,9 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
     for (char **t = d->tags; t && *t; t++)
         hd_jsonw_string(w, *t);
     hd_jsonw_array_end(w);
+    if (d->notes) w_string(w, "notes", d->notes);
+    if (d->deregister_after_us)
+        w_duration(w, "deregister_critical_service_after", d->deregister_after_us);
     if (!expect_done) {
         hd_jsonw_key(w, "expect");
         hd_jsonw_object_begin(w);

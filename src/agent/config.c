@@ -491,6 +491,12 @@ static const char *const check_keys[] = {"name",
                                          "tags",
                                          "follow_redirects",
                                          "insecure",
+                                         "service",
+                                         "notes",
+                                         "method",
+                                         "headers",
+                                         "body",
+                                         "deregister_critical_service_after",
                                          NULL};
 enum {
     C_NAME,
@@ -506,8 +512,16 @@ enum {
     C_TAGS,
     C_FOLLOW,
     C_INSECURE,
+    C_SERVICE,
+    C_NOTES,
+    C_METHOD,
+    C_HEADERS,
+    C_BODY,
+    C_DEREG,
     C_N
 };
+
+#define HTTP_BODY_SEND_MAX (64 * 1024) /* bytes of body an http(s) check sends */
 
 static const char *const expect_keys[] = {"status",         "body_contains", "latency_ms",
                                           "cert_days_left", "dns",           NULL};
@@ -605,6 +619,123 @@ static void parse_expect(ctx_t *c, const node_t *n, const char *path, hd_check_d
     }
 }
 
+/* An HTTP token (RFC 9110): a method or a header name. */
+static int http_token(const char *s, size_t len)
+{
+    if (len == 0 || len > 64) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", ch)))
+            return 0;
+    }
+    return 1;
+}
+
+/* One header value: no control characters but tab (a value never ends its
+ * line early). The value of a credential header is not quoted back. */
+static int header_value(ctx_t *c, const node_t *n, const char *path, const char *name,
+                        const char **out)
+{
+    if (!n || n->type != HD_YAML_SCALAR || hd_yaml_is_null(n)) {
+        expected(c, n, path, "a header value (a string)");
+        return -1;
+    }
+    int ok = n->len <= 4096 && strlen(n->text) == n->len;
+    for (size_t i = 0; ok && i < n->len; i++) {
+        unsigned char ch = (unsigned char)n->text[i];
+        ok = ch >= 0x20 ? ch != 0x7f : ch == '\t';
+    }
+    if (!ok) {
+        if (hd_header_secret(name, strlen(name)))
+            errf(c, n, path,
+                 "expected text of at most 4096 bytes without control characters "
+                 "(the value is not shown)");
+        else
+            expected(c, n, path, "text of at most 4096 bytes without control characters");
+        return -1;
+    }
+    *out = n->text;
+    return 0;
+}
+
+/* headers: a mapping of names to a value or a list of values (Consul's
+ * Header), kept as "Name: value" lines in order. */
+static void parse_headers(ctx_t *c, const node_t *n, const char *path, hd_check_def_t *d)
+{
+    char p[PATHMAX], q[PATHMAX];
+    if (hd_yaml_is_null(n)) return;
+    if (n->type != HD_YAML_MAP) {
+        expected(c, n, path, "a mapping of header names to a value or a list of values");
+        return;
+    }
+    char **lines = hd_xcalloc(HD_HTTP_HEADERS_MAX + 1, sizeof(*lines));
+    size_t k = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const node_t *name = n->items[2 * i], *val = n->items[2 * i + 1];
+        sub(p, path, name->text);
+        if (!http_token(name->text, name->len)) {
+            errf(c, name, p, "a header name is 1 to 64 letters, digits and !#$%%&'*+-.^_`|~");
+            continue;
+        }
+        const node_t *const *vals = &val;
+        size_t nv = 1;
+        if (val && val->type == HD_YAML_SEQ) {
+            vals = (const node_t *const *)val->items;
+            nv = val->n;
+        }
+        for (size_t j = 0; j < nv; j++) {
+            const char *v;
+            if (header_value(c, vals[j], vals == &val ? p : idx(q, p, j), name->text, &v) < 0)
+                continue;
+            if (k == HD_HTTP_HEADERS_MAX) {
+                errf(c, n, path, "at most %d header lines", HD_HTTP_HEADERS_MAX);
+                goto done;
+            }
+            hd_buf_t b = {0};
+            hd_buf_printf(&b, "%s: %s", name->text, v);
+            lines[k++] = b.data;
+        }
+    }
+done:
+    if (k == 0) {
+        free(lines);
+        return;
+    }
+    d->target.http.headers = lines;
+}
+
+/* The request parts of an http(s) check: method, headers, body. */
+static void parse_request(ctx_t *c, const node_t **v, const char *path, hd_check_def_t *d,
+                          int have_target)
+{
+    char p[PATHMAX];
+    if (v[C_METHOD]) {
+        sub(p, path, "method");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[C_METHOD], p, "http(s)", d);
+        else if (v[C_METHOD]->type != HD_YAML_SCALAR ||
+                 !http_token(v[C_METHOD]->text, v[C_METHOD]->len))
+            expected(c, v[C_METHOD], p, "an HTTP method like GET, HEAD or POST");
+        else
+            d->target.http.method = hd_xstrdup(v[C_METHOD]->text);
+    }
+    if (v[C_HEADERS]) {
+        sub(p, path, "headers");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[C_HEADERS], p, "http(s)", d);
+        else
+            parse_headers(c, v[C_HEADERS], p, d);
+    }
+    if (v[C_BODY]) {
+        sub(p, path, "body");
+        if (have_target && d->target.kind != HD_KIND_HTTP)
+            wrong_kind(c, v[C_BODY], p, "http(s)", d);
+        else
+            (void)get_str(c, v[C_BODY], p, S_ANY, HTTP_BODY_SEND_MAX, &d->target.http.body);
+    }
+}
+
 /* The rest of a probing (not TTL) check: interval, timeout, expect and the
  * http switches. */
 static void parse_probe(ctx_t *c, const node_t **v, const char *path, hd_check_def_t *d,
@@ -647,6 +778,7 @@ static void parse_probe(ctx_t *c, const node_t **v, const char *path, hd_check_d
         else
             (void)get_bool(c, v[C_INSECURE], p, &d->target.http.insecure);
     }
+    parse_request(c, v, path, d, have_target);
 }
 
 /* One check at path. svc: the service it belongs to (NULL: standalone),
@@ -692,12 +824,29 @@ static void parse_check(ctx_t *c, const node_t *n, const char *path, const char 
     }
     if (!d->name && d->id) d->name = hd_xstrdup(d->id);
     if (svc) d->service_id = hd_xstrdup(svc);
+    if (v[C_SERVICE]) {
+        sub(p, path, "service");
+        if (svc)
+            errf(c, v[C_SERVICE], p,
+                 "not in a service's check: it belongs to the service it is listed under");
+        else
+            (void)get_str(c, v[C_SERVICE], p, S_ID, 128, &d->service_id);
+    }
+    if (v[C_NOTES]) (void)get_str(c, v[C_NOTES], sub(p, path, "notes"), S_ANY, 4096, &d->notes);
+    if (v[C_DEREG]) {
+        sub(p, path, "deregister_critical_service_after");
+        if (get_duration(c, v[C_DEREG], p, 60 * HD_USEC_PER_SEC, "1m", &d->deregister_after_us) ==
+                0 &&
+            !d->service_id)
+            errf(c, v[C_DEREG], p, "only for a service's check (it deregisters the service)");
+    }
 
     int have_target = 0;
     if (v[C_TARGET] && v[C_TTL]) {
         errf(c, v[C_TTL], sub(p, path, "ttl"), "a check has a target or a ttl, not both");
     } else if (v[C_TTL]) {
-        static const int unused[] = {C_INTERVAL, C_TIMEOUT, C_EXPECT, C_FOLLOW, C_INSECURE};
+        static const int unused[] = {C_INTERVAL, C_TIMEOUT, C_EXPECT,  C_FOLLOW,
+                                     C_INSECURE, C_METHOD,  C_HEADERS, C_BODY};
         d->ttl = 1;
         (void)get_duration(c, v[C_TTL], sub(p, path, "ttl"), HD_USEC_PER_SEC, "1s", &d->ttl_us);
         for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
@@ -928,6 +1077,8 @@ static const char *const top_keys[] = {"node",
                                        "api_file_paths",
                                        "tls",
                                        "allow_plaintext",
+                                       "datacenter",
+                                       "node_meta",
                                        NULL};
 enum {
     T_NODE,
@@ -944,6 +1095,8 @@ enum {
     T_FILE_PATHS,
     T_TLS,
     T_PLAIN,
+    T_DC,
+    T_NODE_META,
     T_N
 };
 
@@ -1210,6 +1363,20 @@ static void parse_top(ctx_t *c, const node_t *root)
         cfg->node = NULL;
         (void)get_str(c, v[T_NODE], "node", S_ID, 128, &cfg->node);
     }
+    if (v[T_DC]) {
+        free(cfg->datacenter);
+        cfg->datacenter = NULL;
+        (void)get_str(c, v[T_DC], "datacenter", S_ID, 64, &cfg->datacenter);
+        if (!cfg->datacenter) cfg->datacenter = hd_xstrdup("dc1");
+    }
+    if (v[T_NODE_META]) {
+        /* The same rules as a service's meta. */
+        hd_config_service_t m;
+        memset(&m, 0, sizeof(m));
+        parse_meta(c, v[T_NODE_META], "node_meta", &m);
+        cfg->node_meta = m.meta;
+        cfg->nnode_meta = m.nmeta;
+    }
     if (v[T_BIND]) parse_bind(c, v[T_BIND], "bind", cfg);
     if (v[T_DATA]) {
         char *dir = NULL;
@@ -1260,6 +1427,7 @@ static void parse_top(ctx_t *c, const node_t *root)
     if (v[T_CHECKS] && get_seq(c, v[T_CHECKS], "checks", "a list of checks", &n) == 0)
         for (size_t i = 0; i < n && c->nerr < MAX_KEPT; i++)
             add_check(c, v[T_CHECKS]->items[i], idx(p, "checks", i), NULL, NULL, &cap);
+    size_t nstandalone = cfg->nchecks;
 
     if (v[T_SERVICES] && get_seq(c, v[T_SERVICES], "services", "a list of services", &n) == 0 &&
         n) {
@@ -1291,6 +1459,19 @@ static void parse_top(ctx_t *c, const node_t *root)
             free(sids[i].path);
         free(sids);
     }
+    /* A standalone check's service: one of this file's. */
+    for (size_t i = 0; i < nstandalone; i++) {
+        const char *sid = cfg->checks[i].service_id;
+        size_t j = 0;
+        while (sid && j < cfg->nservices &&
+               (!cfg->services[j].id || strcmp(cfg->services[j].id, sid)))
+            j++;
+        if (sid && j == cfg->nservices)
+            errf(c, c->ids[i].at, idx(p, "checks", i),
+                 "service: no service with id \"%s\" in this file (a check may belong to one of "
+                 "the file's services)",
+                 sid);
+    }
     dup_ids(c, c->ids, cfg->nchecks, "check");
 }
 
@@ -1303,6 +1484,7 @@ void hd_config_defaults(hd_config_t *out)
     if (gethostname(host, sizeof(host)) != 0 || !host[0]) snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     out->node = hd_xstrdup(host);
+    out->datacenter = hd_xstrdup("dc1");
     out->bind_host = hd_xstrdup(HD_CONFIG_DEFAULT_BIND);
     out->bind_port = HD_CONFIG_DEFAULT_PORT;
     out->data_dir = hd_xstrdup(HD_CONFIG_DEFAULT_DATA);
@@ -1459,6 +1641,12 @@ void hd_config_free(hd_config_t *c)
         free(s->meta);
     }
     free(c->services);
+    for (size_t j = 0; j < c->nnode_meta; j++) {
+        free(c->node_meta[j].key);
+        free(c->node_meta[j].value);
+    }
+    free(c->node_meta);
+    free(c->datacenter);
     free(c->tls.cert_file);
     free(c->tls.key_file);
     free(c->tls.ca_file);

@@ -63,19 +63,19 @@ typedef struct hd_config_rate_s {
 
 /* The API server's bounds (docs/config.md, "limits"). */
 typedef struct hd_config_limits_s {
-    size_t max_body_bytes;      /* request body; default 1 MiB */
-    size_t max_header_bytes;    /* request line and headers; default 16 KiB */
-    int max_conns;              /* open API connections in all; 0 (default): derived from
-                                   the open-file limit at start */
-    int max_conns_per_client;   /* open connections from one IPv4 address or IPv6 /64;
-                                   default 200 */
-    int64_t header_timeout_us;  /* a request line and headers arrive within; default 10 s */
-    int64_t body_timeout_us;    /* a request body arrives within; default 30 s */
-    int64_t idle_timeout_us;    /* a keep-alive connection idles at most; default 15 s */
-    int64_t send_timeout_us;    /* a reply makes progress to the client within; default 30 s */
-    size_t max_unsent_bytes;    /* reply bytes held for one connection; default 1 MiB */
-    size_t max_unsent_total;    /* reply bytes held for all connections; default 64 MiB */
-    size_t output_max_bytes;    /* check output kept; default 4096 */
+    size_t max_body_bytes;     /* request body; default 1 MiB */
+    size_t max_header_bytes;   /* request line and headers; default 16 KiB */
+    int max_conns;             /* open API connections in all; 0 (default): derived from
+                                  the open-file limit at start */
+    int max_conns_per_client;  /* open connections from one IPv4 address or IPv6 /64;
+                                  default 200 */
+    int64_t header_timeout_us; /* a request line and headers arrive within; default 10 s */
+    int64_t body_timeout_us;   /* a request body arrives within; default 30 s */
+    int64_t idle_timeout_us;   /* a keep-alive connection idles at most; default 15 s */
+    int64_t send_timeout_us;   /* a reply makes progress to the client within; default 30 s */
+    size_t max_unsent_bytes;   /* reply bytes held for one connection; default 1 MiB */
+    size_t max_unsent_total;   /* reply bytes held for all connections; default 64 MiB */
+    size_t output_max_bytes;   /* check output kept; default 4096 */
 } hd_config_limits_t;
 
 /* HTTPS for the API (docs/config.md, "tls"): all NULL/0 is plain HTTP. */
@@ -99,7 +99,10 @@ typedef struct hd_config_history_s {
 } hd_config_history_t;
 
 typedef struct hd_config_s {
-    char *node;      /* default: the host name */
+    char *node;                  /* default: the host name */
+    char *datacenter;            /* Consul's datacenter name; default dc1 */
+    hd_config_meta_t *node_meta; /* the node's Meta (Consul's node_meta) */
+    size_t nnode_meta;
     char *bind_host; /* without brackets for IPv6; default 127.0.0.1 */
     int bind_port;   /* default 8500; 0: any free port */
     char *data_dir;  /* absolute; default /var/lib/heed */

@@ -149,6 +149,53 @@ static void reply_store_error(hd_api_req_t *r, int status, const char *what)
         hd_api_error(r, 500, "store", "%s: %s", what, hd_store_strerror(status));
 }
 
+/* The value of the n-th (0-based) line of header name in lines, or NULL. */
+static const char *header_value(char **lines, const char *name, size_t n)
+{
+    size_t len = strlen(name);
+    for (char **l = lines; l && *l; l++)
+        if (!strncmp(*l, name, len) && (*l)[len] == ':' && n-- == 0)
+            return (*l)[len + 1] == ' ' ? *l + len + 2 : *l + len + 1;
+    return NULL;
+}
+
+/* Credential headers as heed shows them ("***") in a body: given back
+ * under the same name (and position among its values) as the stored
+ * check's, they keep the stored value, so that a GET can be edited and
+ * PUT back; anywhere else "***" is refused (400), as a target's masked
+ * password is. Returns 0, or -1 after replying. */
+static int keep_headers(hd_api_req_t *r, json_t *o, const hd_agent_check_t *old)
+{
+    json_t *h = json_object_get(o, "headers");
+    const char *name;
+    json_t *v;
+    if (!json_is_object(h)) return 0;
+    char **lines = old ? old->def.target.http.headers : NULL;
+    json_object_foreach(h, name, v)
+    {
+        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+            if (!json_is_string(e) || strcmp(json_string_value(e), "***") != 0 ||
+                !hd_header_secret(name, strlen(name)))
+                continue;
+            const char *kept = header_value(lines, name, i);
+            if (!kept) {
+                hd_api_error(r, 400, "bad_field",
+                             "headers.%s: \"***\" is how heed shows a credential, not one: give "
+                             "the value (the stored one is kept only when given back as shown)",
+                             name);
+                return -1;
+            }
+            if (json_is_array(v))
+                json_array_set_new(v, i, json_string(kept));
+            else
+                json_object_set_new(h, name, json_string(kept));
+        }
+    }
+    return 0;
+}
+
 /* Reads a check definition of tenant from the request body; old: the
  * check a replace replaces, else NULL. Returns 0, or replies 400 or 403
  * and returns -1.
@@ -180,6 +227,11 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd
         }
         json_object_set_new(o, "id", json_string(id));
         if (!json_object_get(o, "name")) json_object_set_new(o, "name", json_string(id));
+    }
+    if (keep_headers(r, o, old) < 0) {
+        json_decref(o);
+        free(tenant_copy);
+        return -1;
     }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);

@@ -28,6 +28,16 @@ int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, 
 
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
+/* Consul's /v1/agent routes (api/agent.c). */
+int hd_agent_consul_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err,
+                                 size_t errlen);
+/* Consul's /v1/agent check, maintenance, health and self routes (api/agent_check.c). */
+int hd_agent_consul_check_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err,
+                                 size_t errlen);
+/* Consul's /v1/health routes (api/health.c). */
+int hd_agent_health_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+/* Consul's /v1/catalog and /v1/status/leader, /peers routes (api/catalog.c). */
+int hd_agent_catalog_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 /* Consul's /v1/txn, KV operations (api/txn.c). */
 int hd_api_txn_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/session routes (api/session.c). */

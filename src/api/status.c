@@ -198,6 +198,10 @@ int hd_agent_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
 {
     if (hd_agent_checks_routes(a, api, err, errlen) < 0) return -1;
     if (hd_agent_ping_routes(a, api, err, errlen) < 0) return -1;
+    if (hd_agent_consul_agent_routes(a, api, err, errlen) < 0) return -1;
+    if (hd_agent_consul_check_routes(a, api, err, errlen) < 0) return -1;
+    if (hd_agent_health_routes(a, api, err, errlen) < 0) return -1;
+    if (hd_agent_catalog_routes(a, api, err, errlen) < 0) return -1;
     if (hd_api_route(api, "GET", "/metrics", HD_ROLE_READ, get_metrics, a, err, errlen) < 0)
         return -1;
     if (hd_api_route(api, "GET", "/v1/status", HD_ROLE_READ, get_status, a, err, errlen) < 0)

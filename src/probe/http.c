@@ -33,6 +33,7 @@ struct hd_http_s {
 typedef struct req_s {
     hd_probe_t *p;
     CURL *easy;
+    struct curl_slist *headers; /* the target's header lines, as libcurl takes them */
     char *body;
     size_t body_len;
     char errbuf[CURL_ERROR_SIZE];
@@ -223,6 +224,7 @@ static void http_stop(hd_probe_t *p)
         p->env->http->c->multi_remove_handle(p->env->http->multi, r->easy);
         p->env->http->c->easy_cleanup(r->easy);
     }
+    if (r->headers) p->env->http->c->slist_free_all(r->headers);
     free(r->body);
     free(r);
     p->impl = NULL;
@@ -261,6 +263,20 @@ static int http_start(hd_probe_t *p)
     /* Each attempt is a new connection: a reused one would hide a restart. */
     h->c->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     h->c->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    /* What the check sends: Consul's Method, Header and Body. A HEAD has no
+     * body to wait for; a body goes with any method. */
+    if (x->method && !strcmp(x->method, "HEAD"))
+        h->c->easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (x->method && strcmp(x->method, "GET") != 0)
+        h->c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+    if (x->body) {
+        h->c->easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+        h->c->easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->body));
+        if (!x->method) h->c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, "GET");
+    }
+    for (char **l = x->headers; l && *l; l++)
+        r->headers = h->c->slist_append(r->headers, *l);
+    if (r->headers) h->c->easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     if (h->c->multi_add_handle(h->multi, e) != CURLM_OK) {
         h->c->easy_cleanup(e);
         r->easy = NULL;

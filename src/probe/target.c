@@ -232,6 +232,28 @@ int hd_target_masked(const hd_target_t *t)
     return 0;
 }
 
+int hd_header_secret(const char *name, size_t len)
+{
+    static const char *const words[] = {"auth",    "token",   "secret", "passw",
+                                        "cookie",  "session", "api-key", "apikey"};
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= len; i++)
+            if (!strncasecmp(name + i, words[w], wl)) return 1;
+    }
+    return 0;
+}
+
+char *hd_header_display(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || !hd_header_secret(line, (size_t)(colon - line))) return hd_xstrdup(line);
+    hd_buf_t b = {0};
+    hd_buf_append(&b, line, (size_t)(colon - line));
+    hd_buf_puts(&b, ": ***");
+    return b.data;
+}
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, errlen, __VA_ARGS__);                                                        \
@@ -414,6 +436,9 @@ void hd_target_free(hd_target_t *t)
     hd_argv_free(t->argv);
     free(t->http.status);
     free(t->http.body_contains);
+    free(t->http.method);
+    hd_argv_free(t->http.headers);
+    free(t->http.body);
     free(t->dns_type);
     free(t->dns_server);
     free(t->dns_expect);

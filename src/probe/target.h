@@ -45,7 +45,13 @@ typedef struct hd_http_expect_s {
     char *body_contains; /* NULL: any body */
     int follow;          /* follow redirects (off by default, CVE-2022-29153) */
     int insecure;        /* skip TLS verification */
+    /* What an http(s) probe sends (Consul's Method, Header and Body). */
+    char *method;   /* NULL: GET */
+    char **headers; /* NULL-terminated "Name: value" lines, in order; NULL: none */
+    char *body;     /* NULL: none */
 } hd_http_expect_t;
+
+#define HD_HTTP_HEADERS_MAX 64 /* header lines an http(s) check sends */
 
 #define HD_TLS_DAYS_DEFAULT 14
 
@@ -100,6 +106,15 @@ void hd_target_scrub(const hd_target_t *t, char *text, size_t cap);
 /* 1 when t's password (user info, or a password= query item) is "***"
  * itself: a target as heed shows it, given back. Else 0. */
 int hd_target_masked(const hd_target_t *t);
+/* 1 when an HTTP header of this name (case-insensitive) carries a
+ * credential: Authorization, Proxy-Authorization, Cookie, X-Consul-Token
+ * and the like (any name containing auth, token, secret, passw, cookie,
+ * session, api-key or apikey). Its value is shown as "***" wherever heed
+ * shows the header, as a target's password is. Else 0. */
+int hd_header_secret(const char *name, size_t len);
+/* The line "Name: value" as heed shows it: a new string, the value "***"
+ * when the name is hd_header_secret's. */
+char *hd_header_display(const char *line);
 /* The kind's scheme name ("tcp", "postgres", ...). */
 const char *hd_kind_name(hd_kind_t k);
 

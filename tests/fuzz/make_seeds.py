@@ -415,6 +415,43 @@ for name, text in (("go-composite", "1h2m3s4ms5us6ns"), ("go-fraction", ".5s"),
                    ("go-over", "2562047h47m16.854775808s"), ("go-zero", "0")):
     write("duration", name, text)
 
+# --- filter: Consul's filter expressions as clients write them (the first
+# byte: 1 with the health endpoint's selector table, 0 without), the
+# mistakes users make, and the sizes the parser switches on (the 8,192-byte
+# limit, 32 levels, 128 comparisons, 16 patterns of 256 bytes).
+FILTERS = {
+    "consul-agent": (0, 'Meta.env == "qa"'),
+    "consul-catalog": (0, 'NodeMeta.os == "linux"'),
+    "consul-health-node": (0, 'ServiceName != ""'),
+    "service-meta-bracket": (0, 'ServiceMeta["foo"] == bar and ServiceMeta.foo != baz'),
+    "health-typed": (1, 'Service.Service == web and "primary" in Service.Tags and '
+                        'Checks.Status != critical'),
+    "node-meta-rack": (1, 'Node.Meta["rack id"] == r1 or Node.Meta.os is empty'),
+    "precedence": (1, 'Service.Port == 8080 and not Service.EnableTagOverride == true or '
+                      '(Service.Connect.Native == T)'),
+    "matches": (1, 'Service.Address matches `^10\\.` and Node.Node not matches "^db-[0-9]+$"'),
+    "contains": (1, 'Service.Tags contains v1 and Service.Meta not contains "x" and '
+                    '"web" not in Service.Service'),
+    "empty": (1, 'Checks is not empty and Checks.ServiceTags is empty'),
+    "escapes": (0, 'A == "\\a\\b\\f\\n\\r\\t\\v\\\\\\"\\x41\\101\\u00e9\\U0001F600" or B == `raw\\n`'),
+    "numbers": (0, 'N == -1.5 or N == 0 or (N != 12345678901234567890)'),
+    "bad-selector": (1, 'Service.Nope == 1'),
+    "bad-kind": (1, 'Service.Port == abc or Service.Tags == x'),
+    "bad-unclosed": (0, '(A == "x" and B == `y'),
+    "bad-regex": (0, 'A matches "(" or B matches `(a)\\1` or C matches `a{999}`'),
+    "bad-operator": (0, 'A = 1 AND B == 2'),
+}
+for name, (ctl, expr) in FILTERS.items():
+    write("filter", name, bytes([ctl]) + expr.encode())
+write("filter", "size-len-8192", b"\x00A == \"" + b"x" * (8192 - 7) + b"\"")
+write("filter", "size-len-8193", b"\x00A == \"" + b"x" * (8193 - 7) + b"\"")
+write("filter", "size-depth-32", b"\x01" + b"(" * 16 + b"not " * 16 + b"Service.ID == x" + b")" * 16)
+write("filter", "size-depth-33", b"\x00" + b"(" * 33 + b"A == 1" + b")" * 33)
+write("filter", "size-matches-128", b"\x00" + b"A == 2 or " * 127 + b"A == 1")
+write("filter", "size-matches-129", b"\x00" + b"A == 2 or " * 128 + b"A == 1")
+write("filter", "size-regex-16x256",
+      b"\x00" + b" or ".join(b"A matches \"" + b"a" * 256 + b"\"" for _ in range(16)))
+write("filter", "size-regex-expand", b"\x00A matches `^((a{10}){10}){10}$`")
 # --- txn_body: Consul's /v1/txn bodies as clients send them (KV verbs,
 # base64 values, sessions), a 64-operation one and a 65-operation one, and
 # a value near the 512 KiB bound is left to the sizes the fuzzer grows.

@@ -75,6 +75,13 @@ def to_old_layout(path, only=None):
                 db.execute("UPDATE hist_checks SET name = ? WHERE name = ?",
                            (cid.encode(), name))
         db.execute("DELETE FROM kv WHERE key = ?", (b"heed/layout",))
+        # The catalog's node, and its copies of config checks, came after
+        # that layout.
+        db.execute("DELETE FROM kv WHERE substr(key, 1, 11) = ?", (b"heed/nodes/",))
+        for key, value in list(db.execute("SELECT key, value FROM kv")):
+            if bytes(key).startswith(b"heed/checks/") and \
+                    json.loads(bytes(value)).get("source") == "config":
+                db.execute("DELETE FROM kv WHERE key = ?", (key,))
         db.commit()
     finally:
         db.close()
@@ -153,8 +160,12 @@ class Migrate(HeedTestCase):
         # The old keys are gone, the new ones hold it all, the layout is marked.
         self.assertEqual(a.stop(), 0, a.stderr())
         keys = db_keys(self.db)
-        self.assertEqual(sorted(k for k in keys if k.startswith("heed/")),
-                         ["heed/checks/default/hb", "heed/checks/team-a/held",
+        # (and the catalog's record of this agent's node, named after the host)
+        self.assertEqual(len([k for k in keys if k.startswith("heed/nodes/")]), 1)
+        self.assertEqual(sorted(k for k in keys
+                                if k.startswith("heed/") and not k.startswith("heed/nodes/")),
+                         ["heed/checks/default/cfg", "heed/checks/default/hb",
+                          "heed/checks/team-a/held",
                           "heed/checks/team-a/web", "heed/checks/team-b/db", "heed/layout",
                           "heed/state/default/cfg", "heed/state/default/hb",
                           "heed/state/team-a/held", "heed/state/team-a/web",

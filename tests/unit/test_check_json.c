@@ -75,6 +75,11 @@ static const char *const defs[] = {
     "{\"dns\":\"127.0.0.7\"}}",
     "{\"name\":\"pg\",\"target\":\"postgres://app@127.0.0.1:5432/app\",\"interval\":\"1h\"}",
     "{\"name\":\"redis\",\"target\":\"redis://:secret@127.0.0.1:6380/2\",\"interval\":\"90s\"}",
+    "{\"name\":\"api\",\"target\":\"http://127.0.0.1:8080/v1\",\"method\":\"POST\",\"headers\":"
+    "{\"Authorization\":\"Bearer s3cr3t\",\"Accept\":[\"text/plain\",\"application/json\"],"
+    "\"X-Trace\":\"1\"},\"body\":\"{\\\"q\\\":1}\",\"notes\":\"pages on-call\"}",
+    "{\"name\":\"svc\",\"ttl\":\"10s\",\"service\":\"web\",\"notes\":\"n\","
+    "\"deregister_critical_service_after\":\"90m\"}",
 };
 
 static void states(hd_check_state_t *out, size_t *n)
@@ -118,6 +123,7 @@ static void test_same_text_as_jansson(void **state)
             assert_same(&d, &sts[k]);
         /* tenant, service and source, set or not */
         d.tenant = strdup("acme");
+        free(d.service_id);
         d.service_id = strdup("web \"1\"");
         d.from_config = 1;
         for (size_t k = 0; k < nst; k++)
@@ -157,6 +163,50 @@ static void test_output_not_utf8(void **state)
     hd_check_def_free(&d);
 }
 
+/* Credential headers are "***" in the API's view, whole in the stored
+ * form, which reads back to an equal definition; the service is
+ * service_id in the view and "service" in the stored form. */
+static void test_headers_masked_and_stored(void **state)
+{
+    (void)state;
+    hd_check_def_t d, back;
+    parse(defs[sizeof(defs) / sizeof(defs[0]) - 2], &d);
+    char *view = new_text(&d, NULL, 10);
+    assert_non_null(strstr(view, "\"headers\":{\"Authorization\":\"***\",\"Accept\":"
+                                 "[\"text/plain\",\"application/json\"],\"X-Trace\":\"1\"}"));
+    assert_null(strstr(view, "s3cr3t"));
+    assert_non_null(strstr(view, "\"method\":\"POST\""));
+    assert_non_null(strstr(view, "\"notes\":\"pages on-call\""));
+    free(view);
+    json_t *stored = hd_check_def_to_json(&d);
+    char *text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    assert_non_null(strstr(text, "Bearer s3cr3t"));
+    parse(text, &back);
+    free(text);
+    assert_true(hd_check_def_equal(&d, &back));
+    assert_string_equal(back.target.http.headers[0], "Authorization: Bearer s3cr3t");
+    assert_string_equal(back.target.http.headers[2], "Accept: application/json");
+    hd_check_def_free(&back);
+    hd_check_def_free(&d);
+
+    parse(defs[sizeof(defs) / sizeof(defs[0]) - 1], &d);
+    view = new_text(&d, NULL, 10);
+    assert_non_null(strstr(view, "\"service_id\":\"web\""));
+    assert_null(strstr(view, "\"service\":"));
+    assert_non_null(strstr(view, "\"deregister_critical_service_after\":\"90m\""));
+    free(view);
+    stored = hd_check_def_to_json(&d);
+    text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    parse(text, &back);
+    free(text);
+    assert_true(hd_check_def_equal(&d, &back));
+    assert_int_equal(back.deregister_after_us, 90LL * 60 * 1000000);
+    hd_check_def_free(&back);
+    hd_check_def_free(&d);
+}
+
 /* A list is the objects in an array, comma-separated, as json_dumps gives. */
 static void test_list(void **state)
 {
@@ -192,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_same_text_as_jansson),
         cmocka_unit_test(test_output_not_utf8),
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_headers_masked_and_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -559,7 +559,7 @@ static void test_errors(void **state)
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
-                       "api_file_paths, tls, allow_plaintext)"},
+                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -575,7 +575,8 @@ static void test_errors(void **state)
         {"checks:\n  - name: a\n    target: tcp://127.0.0.1:1\n    intervall: 5s\n",
          "heed.yaml:4:5: checks[0].intervall: unknown key (expected one of: name, id, target, "
          "ttl, interval, timeout, expect, success_before_passing, failures_before_warning, "
-         "failures_before_critical, tags, follow_redirects, insecure)"},
+         "failures_before_critical, tags, follow_redirects, insecure, service, notes, method, "
+         "headers, body, deregister_critical_service_after)"},
         {"checks:\n"
          "  - {name: a, target: 'tcp://h:1'}\n"
          "  - {name: b, target: 'tcp://h:1'}\n"
@@ -739,6 +740,29 @@ static void test_load_file(void **state)
     assert_string_equal(err, "/: Is a directory");
 }
 
+/* The node as the catalog shows it: datacenter (dc1 by default) and
+ * node_meta, with a service's meta rules. */
+static void test_node_fields(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("node: n1\n", &c);
+    assert_string_equal(c.datacenter, "dc1");
+    assert_int_equal(c.nnode_meta, 0);
+    hd_config_free(&c);
+    load_ok("node: n1\ndatacenter: east-1\nnode_meta:\n  rack: r1\n  zone: \"\"\n", &c);
+    assert_string_equal(c.datacenter, "east-1");
+    assert_int_equal(c.nnode_meta, 2);
+    assert_string_equal(c.node_meta[0].key, "rack");
+    assert_string_equal(c.node_meta[0].value, "r1");
+    assert_string_equal(c.node_meta[1].value, "");
+    hd_config_free(&c);
+    load_bad("node_meta: [a]\n",
+             "heed.yaml:1:12: node_meta: expected a mapping of keys to strings, got a list");
+    load_bad("datacenter: 'a b'\n", "heed.yaml:1:13: datacenter: expected an id (letters, digits "
+                                    "and . _ - : @) of 1 to 64 bytes, got \"a b\"");
+}
+
 static void test_dev(void **state)
 {
     (void)state;
@@ -852,7 +876,8 @@ static void test_parse_check(void **state)
                         "body:1:40: every: unknown key (expected one of: name, id, target, ttl, "
                         "interval, timeout, expect, success_before_passing, "
                         "failures_before_warning, failures_before_critical, tags, "
-                        "follow_redirects, insecure)");
+                        "follow_redirects, insecure, service, notes, method, headers, body, "
+                        "deregister_critical_service_after)");
     assert_null(d.id);
     assert_int_equal(hd_config_parse_check("[1]", 3, "body", &d, err, sizeof(err)), -1);
     assert_string_equal(err,
@@ -955,6 +980,73 @@ static void test_api_file_checks(void **state)
              "parts, other than /, got \"/\"");
 }
 
+/* What Consul's HTTP checks carry (method, headers, body), notes, a
+ * standalone check's service, and deregister_critical_service_after. */
+static void test_consul_keys(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("services:\n"
+            "  - name: web\n"
+            "    checks:\n"
+            "      - target: http://127.0.0.1:8080/\n"
+            "        method: POST\n"
+            "        headers: {Authorization: Bearer x, Accept: [a, b]}\n"
+            "        body: '{\"q\": 1}'\n"
+            "        notes: pages on-call\n"
+            "        deregister_critical_service_after: 90m\n"
+            "checks:\n"
+            "  - name: web-ttl\n"
+            "    ttl: 30s\n"
+            "    service: web\n",
+            &c);
+    assert_int_equal(c.nchecks, 2);
+    const hd_check_def_t *t = &c.checks[0], *h = &c.checks[1];
+    assert_string_equal(t->service_id, "web");
+    assert_string_equal(h->service_id, "web");
+    assert_string_equal(h->target.http.method, "POST");
+    assert_string_equal(h->target.http.headers[0], "Authorization: Bearer x");
+    assert_string_equal(h->target.http.headers[1], "Accept: a");
+    assert_string_equal(h->target.http.headers[2], "Accept: b");
+    assert_null(h->target.http.headers[3]);
+    assert_string_equal(h->target.http.body, "{\"q\": 1}");
+    assert_string_equal(h->notes, "pages on-call");
+    assert_int_equal(h->deregister_after_us, 90LL * 60 * 1000000);
+    hd_config_free(&c);
+
+    load_bad("checks:\n  - name: a\n    ttl: 30s\n    service: nope\n",
+             "heed.yaml:2:11: checks[0]: service: no service with id \"nope\" in this file (a "
+             "check may belong to one of the file's services)");
+    load_bad("checks:\n  - name: a\n    target: tcp://127.0.0.1:1\n    method: GET\n",
+             "heed.yaml:4:13: checks[0].method: only for http(s) targets (this one is tcp)");
+    load_bad("checks:\n  - name: a\n    target: http://127.0.0.1:1\n    method: \"GE T\"\n",
+             "heed.yaml:4:13: checks[0].method: expected an HTTP method like GET, HEAD or POST, "
+             "got \"GE T\"");
+    load_bad("checks:\n  - name: a\n    target: http://127.0.0.1:1\n    headers: {\"A B\": x}\n",
+             "heed.yaml:4:15: checks[0].headers.A B: a header name is 1 to 64 letters, digits "
+             "and !#$%&'*+-.^_`|~");
+    /* A credential's value is not quoted back, even when it is wrong. */
+    const char *e = load_bad("checks:\n  - name: a\n    target: http://127.0.0.1:1\n"
+                             "    headers: {X-Auth-Token: \"s3cr\\x01t\"}\n",
+                             "heed.yaml:4:29: checks[0].headers.X-Auth-Token: expected text of "
+                             "at most 4096 bytes without control characters (the value is not "
+                             "shown)");
+    assert_null(strstr(e, "s3cr"));
+    load_bad("checks:\n  - name: a\n    ttl: 30s\n    deregister_critical_service_after: 5m\n",
+             "heed.yaml:4:40: checks[0].deregister_critical_service_after: only for a service's "
+             "check (it deregisters the service)");
+    load_bad("services:\n  - name: web\n    checks:\n      - ttl: 30s\n"
+             "        deregister_critical_service_after: 30s\n",
+             "heed.yaml:5:44: services[0].checks[0].deregister_critical_service_after: expected "
+             "a duration of at least 1m, got \"30s\"");
+    load_bad("services:\n  - name: web\n    checks:\n      - ttl: 30s\n        service: web\n",
+             "heed.yaml:5:18: services[0].checks[0].service: not in a service's check: it belongs "
+             "to the service it is listed under");
+    load_bad("checks:\n  - name: a\n    ttl: 30s\n    method: GET\n",
+             "heed.yaml:4:13: checks[0].method: not used by a ttl check (its service reports its "
+             "status through the API)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,12 +1062,14 @@ int main(void)
         cmocka_unit_test(test_long_values_quoted_short),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dev),
+        cmocka_unit_test(test_node_fields),
         cmocka_unit_test(test_def_equal),
         cmocka_unit_test(test_parse_check),
         cmocka_unit_test(test_parse_bind),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_api_file_checks),
         cmocka_unit_test(test_server_limits_tls),
+        cmocka_unit_test(test_consul_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
