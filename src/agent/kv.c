@@ -51,7 +51,8 @@ typedef struct write_s {
     char tenant[HD_TENANT_MAX + 1];
     wop_t *ops;
     size_t n;
-    int txn; /* failures are listed (a /v1/txn), not answered false */
+    int txn;  /* failures are listed (a /v1/txn), not answered false */
+    int took; /* it holds its keys in kv->busy */
     hd_kv_done_fn cb;
     hd_kv_txn_fn tcb;
     void *arg;
@@ -60,8 +61,19 @@ typedef struct write_s {
     int64_t rev;
     hd_kv_txn_err_t *errs;
     size_t nerr;
-    struct write_s *next; /* in kv->pending */
+    struct write_s *next; /* in kv->pending, or in its key's queue */
 } write_t;
+
+/* A key taken by the write in flight that writes it, and the writes
+ * (PUTs, DELETEs, transactions) waiting for it, in order: one at a time,
+ * each planned on the cache its predecessor left, so that writers of a
+ * hot key queue instead of failing each other's compares. A write takes
+ * all its keys at once or none (it waits on the first one taken), so no
+ * two writes wait for each other. */
+typedef struct kq_s {
+    int owned;
+    write_t *head, *tail;
+} kq_t;
 
 struct hd_kv_s {
     struct event_base *base;
@@ -77,6 +89,7 @@ struct hd_kv_s {
     hd_kv_entry_t *tomb_head, *tomb_tail;
     struct event *reaper;
     write_t *pending; /* writes answered by the store, ahead of the cache */
+    hd_map_t busy;    /* "tenant/key" -> kq_t: taken by a write, or waited for */
     int status;       /* 1 loading, 0 loaded, < 0 failed */
     hd_kv_session_fn session_fn;
     void *session_arg;
@@ -418,6 +431,7 @@ int hd_kv_open(struct event_base *base, hd_store_t *store, hd_kv_t **out, char *
     hd_omap_init(&kv->keys);
     hd_map_init(&kv->key_topics);
     hd_map_init(&kv->prefix_topics);
+    hd_map_init(&kv->busy);
     kv->prefix_lens = hd_xcalloc(QUAL_MAX + 2, sizeof(*kv->prefix_lens));
     kv->reaper = evtimer_new(base, on_reap, kv);
     int rc = hd_store_range(store, HD_KV_PREFIX, sizeof(HD_KV_PREFIX) - 1, 0, on_load, kv);
@@ -474,6 +488,18 @@ void hd_kv_free(hd_kv_t *kv)
         kv->pending = w->next;
         write_free(w);
     }
+    size_t pos = 0;
+    hd_map_slot_t *slot;
+    while ((slot = hd_map_next(&kv->busy, &pos))) {
+        kq_t *q = slot->val;
+        while (q->head) {
+            write_t *w = q->head;
+            q->head = w->next;
+            write_free(w);
+        }
+        free(q);
+    }
+    hd_map_free(&kv->busy);
     free(kv->prefix_lens);
     free(kv);
 }
@@ -555,7 +581,67 @@ typedef struct plan_s {
     size_t nops;
     char *owned[2 * HD_STORE_TXN_OPS_MAX];
     size_t nowned;
+    /* What the transaction's earlier operations made of their keys: a
+     * later operation sees it, as Consul applies them in order. */
+    struct {
+        const char *qual; /* the operation's "tenant/key" */
+        size_t len;
+        hd_kv_entry_t e; /* Session, LockIndex, Flags; ModifyIndex -1: this one's */
+        int exists;
+        int op; /* its store operation in ops[], or -1 */
+    } ov[HD_KV_TXN_OPS_MAX];
+    size_t nov;
+    struct {
+        const char *qual;
+        size_t len;
+        int op;
+    } trees[HD_KV_TXN_OPS_MAX]; /* prefixes a delete-tree of this transaction emptied */
+    size_t ntrees;
+    int from_ov; /* the operation being planned reads the overlay: no compare */
 } plan_t;
+
+static int ov_find(const plan_t *p, const char *qual, size_t len)
+{
+    for (size_t i = 0; i < p->nov; i++)
+        if (p->ov[i].len == len && !memcmp(p->ov[i].qual, qual, len)) return (int)i;
+    return -1;
+}
+
+/* The delete-tree of this transaction whose prefix covers qual, or -1. */
+static int under_tree(const plan_t *p, const char *qual, size_t len)
+{
+    for (size_t i = 0; i < p->ntrees; i++)
+        if (p->trees[i].len <= len && !memcmp(p->trees[i].qual, qual, p->trees[i].len))
+            return (int)i;
+    return -1;
+}
+
+/* Sets the store operation of o's key (replacing an earlier one of this
+ * transaction: the store takes one write per key) and what it leaves. */
+static void plan_write(plan_t *p, const wop_t *o, hd_store_op_t op, int exists,
+                       const hd_kv_entry_t *before, uint64_t lock_index, const char *session)
+{
+    int i = ov_find(p, o->qual, o->qual_len);
+    if (i < 0) {
+        i = (int)p->nov++;
+        memset(&p->ov[i], 0, sizeof(p->ov[i]));
+        p->ov[i].qual = o->qual;
+        p->ov[i].len = o->qual_len;
+        p->ov[i].op = -1;
+        p->ov[i].e.create_index = before ? before->create_index : -1;
+    }
+    if (p->ov[i].op >= 0) {
+        p->ops[p->ov[i].op] = op;
+    } else {
+        p->ov[i].op = (int)p->nops;
+        p->ops[p->nops++] = op;
+    }
+    p->ov[i].exists = exists;
+    p->ov[i].e.modify_index = -1;
+    p->ov[i].e.lock_index = lock_index;
+    p->ov[i].e.flags = o->flags;
+    snprintf(p->ov[i].e.session, sizeof(p->ov[i].e.session), "%s", session ? session : "");
+}
 
 static void plan_free(plan_t *p)
 {
@@ -579,20 +665,51 @@ static const char *plan_key(plan_t *p, const char *qual, size_t len, size_t *kle
 
 static int plan_cmp(plan_t *p, const char *key, size_t klen, const hd_kv_entry_t *e)
 {
+    if (p->from_ov) return 0; /* the transaction itself made it so */
     if (p->ncmp == HD_STORE_TXN_OPS_MAX) return -1;
     p->cmps[p->ncmp++] = e ? (hd_store_cmp_t){key, klen, HD_STORE_CMP_MOD_REVISION, e->modify_index}
                            : (hd_store_cmp_t){key, klen, HD_STORE_CMP_ABSENT, 0};
     return 0;
 }
 
-static void plan_put(plan_t *p, const char *key, size_t klen, const wop_t *o, uint64_t lock_index,
-                     const char *session)
+static void plan_put(plan_t *p, const char *key, size_t klen, const wop_t *o,
+                     const hd_kv_entry_t *before, uint64_t lock_index, const char *session)
 {
     hd_buf_t b = {0};
     encode(&b, o->flags, lock_index, session, o->value, o->value_len);
     if (!b.data) hd_buf_append(&b, "", 0);
     p->owned[p->nowned++] = b.data;
-    p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_PUT, key, klen, b.data, b.len, 0};
+    plan_write(p, o, (hd_store_op_t){HD_STORE_OP_PUT, key, klen, b.data, b.len, 0}, 1, before,
+               lock_index, session);
+}
+
+static void plan_del(plan_t *p, const char *key, size_t klen, const wop_t *o,
+                     const hd_kv_entry_t *before)
+{
+    plan_write(p, o, (hd_store_op_t){HD_STORE_OP_DELETE, key, klen, NULL, 0, 0}, 0, before, 0, "");
+}
+
+/* A delete-tree: the transaction's earlier writes under the prefix give
+ * way to it (the store takes no put or delete under a deleted prefix). */
+static void plan_tree(plan_t *p, const char *key, size_t klen, const wop_t *o)
+{
+    if (under_tree(p, o->qual, o->qual_len) >= 0) return; /* emptied already */
+    for (size_t i = 0; i < p->nov; i++) {
+        if (p->ov[i].len < o->qual_len || memcmp(p->ov[i].qual, o->qual, o->qual_len)) continue;
+        if (p->ov[i].op >= 0) p->ops[p->ov[i].op].key = NULL; /* dropped */
+        p->ov[i].op = -1;
+        p->ov[i].exists = 0;
+    }
+    for (size_t i = 0; i < p->ntrees; i++) {
+        if (p->trees[i].len < o->qual_len || memcmp(p->trees[i].qual, o->qual, o->qual_len))
+            continue;
+        if (p->trees[i].op >= 0) p->ops[p->trees[i].op].key = NULL; /* a narrower one */
+        p->trees[i].op = -1;
+    }
+    p->trees[p->ntrees].qual = o->qual;
+    p->trees[p->ntrees].len = o->qual_len;
+    p->trees[p->ntrees++].op = (int)p->nops;
+    p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE_PREFIX, key, klen, NULL, 0, 0};
 }
 
 enum { PLAN_OK = 0, PLAN_FAIL = -1, PLAN_NOSESSION = -2 };
@@ -602,9 +719,17 @@ enum { PLAN_OK = 0, PLAN_FAIL = -1, PLAN_NOSESSION = -2 };
 static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, char *msg,
                    size_t msglen)
 {
-    hd_omap_node_t *n = hd_omap_find(&kv->keys, o->qual, o->qual_len);
-    hd_kv_entry_t *e = n ? n->val : NULL;
-    if (e && e->dead) e = NULL;
+    hd_kv_entry_t *e = NULL;
+    int ov = ov_find(p, o->qual, o->qual_len);
+    int tree = ov < 0 ? under_tree(p, o->qual, o->qual_len) : -1;
+    p->from_ov = ov >= 0 || tree >= 0;
+    if (ov >= 0) {
+        e = p->ov[ov].exists ? &p->ov[ov].e : NULL;
+    } else if (tree < 0) {
+        hd_omap_node_t *n = hd_omap_find(&kv->keys, o->qual, o->qual_len);
+        e = n ? n->val : NULL;
+        if (e && e->dead) e = NULL;
+    }
     const char *name = o->qual + strlen(tenant) + 1; /* the key without its tenant */
     int nl = (int)(o->qual_len - strlen(tenant) - 1);
     size_t klen;
@@ -613,10 +738,19 @@ static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, c
         snprintf(msg, msglen, "too many operations");
         return PLAN_FAIL;
     }
+    if (tree >= 0 && o->verb <= HD_KV_UNLOCK) {
+        /* The store takes no write under a prefix deleted in the same
+         * transaction. */
+        snprintf(msg, msglen,
+                 "key \"%.*s\" is under a delete-tree earlier in this transaction: write it "
+                 "in another one",
+                 (int)(o->qual_len - strlen(tenant) - 1), o->qual + strlen(tenant) + 1);
+        return PLAN_FAIL;
+    }
     switch (o->verb) {
     case HD_KV_SET:
         plan_cmp(p, key, klen, e);
-        plan_put(p, key, klen, o, e ? e->lock_index : 0, e ? e->session : "");
+        plan_put(p, key, klen, o, e, e ? e->lock_index : 0, e ? e->session : "");
         return PLAN_OK;
     case HD_KV_CAS:
         if (o->index == 0 ? e != NULL : (!e || (uint64_t)e->modify_index != o->index)) {
@@ -624,7 +758,7 @@ static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, c
             return PLAN_FAIL;
         }
         plan_cmp(p, key, klen, e);
-        plan_put(p, key, klen, o, e ? e->lock_index : 0, e ? e->session : "");
+        plan_put(p, key, klen, o, e, e ? e->lock_index : 0, e ? e->session : "");
         return PLAN_OK;
     case HD_KV_LOCK: {
         char skey[HD_STORE_KEY_MAX + 1];
@@ -645,7 +779,7 @@ static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, c
         char *sk = hd_xstrdup(skey);
         p->owned[p->nowned++] = sk;
         p->cmps[p->ncmp++] = (hd_store_cmp_t){sk, strlen(sk), HD_STORE_CMP_MOD_REVISION, srev};
-        plan_put(p, key, klen, o, (e ? e->lock_index : 0) + (mine ? 0 : 1), o->session);
+        plan_put(p, key, klen, o, e, (e ? e->lock_index : 0) + (mine ? 0 : 1), o->session);
         return PLAN_OK;
     }
     case HD_KV_UNLOCK:
@@ -657,10 +791,11 @@ static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, c
             return PLAN_FAIL;
         }
         plan_cmp(p, key, klen, e);
-        plan_put(p, key, klen, o, e->lock_index, "");
+        plan_put(p, key, klen, o, e, e->lock_index, "");
         return PLAN_OK;
     case HD_KV_DELETE:
-        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE, key, klen, NULL, 0, 0};
+        if (p->from_ov && !e) return PLAN_OK; /* absent by this transaction already */
+        plan_del(p, key, klen, o, e);
         return PLAN_OK;
     case HD_KV_DELETE_CAS:
         if (!e) return PLAN_OK; /* already gone: true, as Consul */
@@ -669,10 +804,10 @@ static int plan_op(hd_kv_t *kv, const char *tenant, const wop_t *o, plan_t *p, c
             return PLAN_FAIL;
         }
         plan_cmp(p, key, klen, e);
-        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE, key, klen, NULL, 0, 0};
+        plan_del(p, key, klen, o, e);
         return PLAN_OK;
     case HD_KV_DELETE_TREE:
-        p->ops[p->nops++] = (hd_store_op_t){HD_STORE_OP_DELETE_PREFIX, key, klen, NULL, 0, 0};
+        plan_tree(p, key, klen, o);
         return PLAN_OK;
     case HD_KV_GET:
     case HD_KV_CHECK_INDEX:
@@ -723,6 +858,85 @@ static void write_free(write_t *w)
 
 static void write_step(write_t *w);
 
+/* 1 when op i's key is an earlier op's too. */
+static int seen_key(const write_t *w, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (w->ops[j].qual_len == w->ops[i].qual_len &&
+            !memcmp(w->ops[j].qual, w->ops[i].qual, w->ops[i].qual_len))
+            return 1;
+    return 0;
+}
+
+static void enqueue(kq_t *q, write_t *w)
+{
+    w->next = NULL;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+/* Takes every key of w and returns 1, or queues w behind the first key
+ * another write holds and returns 0. */
+static int take_keys(hd_kv_t *kv, write_t *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        kq_t *q = hd_map_get(&kv->busy, w->ops[i].qual);
+        if (q && q->owned) {
+            enqueue(q, w);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        kq_t *q = hd_map_get(&kv->busy, w->ops[i].qual);
+        if (!q) {
+            q = hd_xcalloc(1, sizeof(*q));
+            hd_map_put(&kv->busy, w->ops[i].qual, q);
+        }
+        q->owned = 1;
+    }
+    w->took = 1;
+    return 1;
+}
+
+/* w is done: its keys go to the writes waiting for them, in order. */
+static void release_keys(hd_kv_t *kv, write_t *w)
+{
+    if (!w->took) return;
+    w->took = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (seen_key(w, i)) continue;
+        const char *key = w->ops[i].qual;
+        kq_t *q = hd_map_get(&kv->busy, key);
+        if (!q) continue;
+        q->owned = 0;
+        while (!q->owned && q->head) {
+            write_t *n = q->head;
+            q->head = n->next;
+            if (!q->head) q->tail = NULL;
+            n->next = NULL;
+            /* It takes this key and its others, or waits on another one. */
+            if (take_keys(kv, n)) write_step(n);
+        }
+        if (!q->owned && !q->head) {
+            hd_map_del(&kv->busy, key);
+            free(q);
+        }
+    }
+}
+
+/* Starts w now, or once the writes ahead of it on its keys are done.
+ * Reads-only transactions take no key. */
+static void write_start(hd_kv_t *kv, write_t *w)
+{
+    int writes = 0;
+    for (size_t i = 0; i < w->n; i++)
+        writes |= w->ops[i].verb <= HD_KV_DELETE_TREE;
+    if (!writes || take_keys(kv, w)) write_step(w);
+}
+
 static void write_finish(write_t *w)
 {
     if (w->conflict && w->status == 0) {
@@ -734,6 +948,7 @@ static void write_finish(write_t *w)
         }
         w->status = HD_KV_EBUSY;
     }
+    release_keys(w->kv, w);
     if (w->txn)
         w->tcb(w->status, w->errs, w->nerr, w->rev, w->arg);
     else
@@ -838,7 +1053,10 @@ static void write_step(write_t *w)
         write_answer(w, 1);
         return;
     }
-    int rc = hd_store_txn(kv->store, p->cmps, p->ncmp, p->ops, p->nops, on_written, w);
+    size_t n = 0; /* operations a later one in the transaction dropped go */
+    for (size_t i = 0; i < p->nops; i++)
+        if (p->ops[i].key) p->ops[n++] = p->ops[i];
+    int rc = hd_store_txn(kv->store, p->cmps, p->ncmp, p->ops, n, on_written, w);
     plan_free(p);
     if (rc < 0) {
         w->status = rc;
@@ -892,7 +1110,7 @@ int hd_kv_apply(hd_kv_t *kv, const hd_kv_op_t *op, hd_kv_done_fn cb, void *arg)
     write_t *w = write_new(kv, op->tenant, op, 1);
     w->cb = cb;
     w->arg = arg;
-    write_step(w);
+    write_start(kv, w);
     return 0;
 }
 
@@ -908,7 +1126,7 @@ int hd_kv_txn(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n, 
     w->txn = 1;
     w->tcb = cb;
     w->arg = arg;
-    write_step(w);
+    write_start(kv, w);
     return 0;
 }
 

@@ -170,10 +170,11 @@ typedef struct hd_kv_txn_err_s {
 typedef void (*hd_kv_txn_fn)(int status, const hd_kv_txn_err_t *errs, size_t nerr, int64_t revision,
                              void *arg);
 
-/* Applies ops[0..n) of tenant all or nothing (Consul's /v1/txn): each is
- * checked against the keys as they were before the transaction (a check
- * does not see an earlier operation's write), and the whole is one store
- * transaction, retried when another write came first. cb once, later.
+/* Applies ops[0..n) of tenant all or nothing (Consul's /v1/txn): in
+ * order, each seeing what the earlier ones did to its key (a key they
+ * wrote has no ModifyIndex yet: cas and check-index of it fail), as one
+ * store transaction with compares on what it read from before it,
+ * planned again when another write came first. cb once, later.
  * Returns 0, or an error as hd_kv_apply's (HD_STORE_ETOOMANY past
  * HD_KV_TXN_OPS_MAX). */
 int hd_kv_txn(hd_kv_t *kv, const char *tenant, const hd_kv_op_t *ops, size_t n, hd_kv_txn_fn cb,

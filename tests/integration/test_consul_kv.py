@@ -296,6 +296,38 @@ class KvRaceAndDurability(HeedTestCase):
             self.assertEqual(e["Value"], ("c%d" % wins[0]).encode())
             self.assertGreater(e["ModifyIndex"], idx)
 
+    def test_hot_key_writers_all_succeed(self):
+        """150 clients PUT one key at once: every PUT answers true (none
+        fails on another's compare), each is one change of the key."""
+        a = Agent(self.reg).start()
+        kv = py(a).kv
+        kv.put("hot", "start")
+        first = kv.get("hot")[1]["ModifyIndex"]
+        barrier = threading.Barrier(150)
+        answers, errors = [], []
+
+        def put(n):
+            c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=scaled(60))
+            try:
+                barrier.wait(scaled(30))
+                c.request("PUT", "/v1/kv/hot", body=("w%d" % n).encode())
+                r = c.getresponse()
+                answers.append((r.status, r.read().strip()))
+            except Exception as ex:  # noqa: BLE001 - reported below
+                errors.append(ex)
+            finally:
+                c.close()
+        threads = [threading.Thread(target=put, args=(n,)) for n in range(150)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(120))
+        self.assertEqual(errors, [])
+        self.assertEqual(answers, [(200, b"true")] * 150)
+        _, e = kv.get("hot")
+        self.assertGreaterEqual(e["ModifyIndex"], first + 150)  # one revision each
+        self.assertRegex(e["Value"].decode(), r"^w\d+$")
+
     def test_acknowledged_put_survives_kill_9(self):
         a = Agent(self.reg).start()
         kv = py(a).kv

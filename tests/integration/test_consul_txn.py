@@ -102,6 +102,40 @@ class Txn(HeedTestCase):
         self.assertEqual(st, 200)
         self.assertIsNone(self.c.kv.get("other")[1])
 
+    def test_operations_see_the_earlier_ones(self):
+        """As Consul applies a transaction's operations in order, a later
+        one sees what an earlier one did to its key."""
+        self.assertTrue(self.c.kv.put("seq/old", "o"))
+        st, body, _ = self.txn([kv("set", "seq/k", "1"), kv("set", "seq/k", "2", Flags=4),
+                                kv("check-not-exists", "seq/gone"),
+                                kv("delete", "seq/old"), kv("check-not-exists", "seq/old"),
+                                kv("get", "seq/k")])
+        self.assertEqual(st, 200, body)
+        _, e = self.c.kv.get("seq/k")
+        self.assertEqual((e["Value"], e["Flags"]), (b"2", 4))  # the last write wins
+        self.assertIsNone(self.c.kv.get("seq/old")[1])
+        # A check of a key the transaction deletes fails, and nothing is written.
+        st, body, _ = self.txn([kv("delete", "seq/k"), kv("set", "seq/other", "x"),
+                                kv("get", "seq/k")])
+        self.assertEqual((st, body["Errors"]),
+                         (409, [{"OpIndex": 2, "What": 'key "seq/k" doesn\'t exist'}]))
+        self.assertEqual(self.c.kv.get("seq/k")[1]["Value"], b"2")
+        self.assertIsNone(self.c.kv.get("seq/other")[1])
+        # cas on a key created earlier in the same transaction: index 0 fails.
+        st, body, _ = self.txn([kv("set", "seq/n", "1"), kv("cas", "seq/n", "2", Index=0)])
+        self.assertEqual((st, body["Errors"][0]["OpIndex"]), (409, 1))
+        # A delete-tree empties its prefix for later checks; a write under it
+        # in the same transaction is refused, naming the key.
+        st, body, _ = self.txn([kv("set", "seq/a/x", "1"), kv("delete-tree", "seq/"),
+                                kv("check-not-exists", "seq/a/x"),
+                                kv("check-not-exists", "seq/k")])
+        self.assertEqual(st, 200, body)
+        self.assertIsNone(self.c.kv.get("seq/", recurse=True)[1])
+        st, body, _ = self.txn([kv("delete-tree", "seq/"), kv("set", "seq/b", "1")])
+        self.assertEqual(st, 409)
+        self.assertTrue(body["Errors"][0]["What"].startswith(
+            'key "seq/b" is under a delete-tree earlier in this transaction'))
+
     def test_locks_in_a_transaction(self):
         c = http.client.HTTPConnection("127.0.0.1", self.a.port, timeout=scaled(30))
         c.request("PUT", "/v1/session/create", body=b'{"Name": "t", "LockDelay": "0s"}',
@@ -182,6 +216,40 @@ class Txn(HeedTestCase):
         st, body, _ = self.txn([{"KV": {"Verb": "set", "Key": "big", "Value": big}}])
         self.assertEqual(st, 413)
         self.assertTrue(body.startswith(b'Value for key "big" is too large (524289 > 524288 bytes)'))
+
+    def test_concurrent_transactions_all_apply_atomically(self):
+        """80 clients at once each write x and y to their own number in one
+        transaction, with PUTs of x between them: every one answers 200,
+        and x and y end equal, changed by the same revision."""
+        import threading
+        barrier = threading.Barrier(100)
+        statuses, errors = [], []
+
+        def run(n):
+            try:
+                barrier.wait(scaled(30))
+                if n < 80:
+                    st, _, _ = self.txn([kv("set", "pair/x", "v%d" % n),
+                                         kv("set", "pair/y", "v%d" % n)])
+                else:
+                    c = py(self.a, "m")  # one client per thread
+                    st = c.kv.put("pair/x", "put%d" % n) and 200
+                statuses.append(st)
+            except Exception as ex:  # noqa: BLE001 - reported below
+                errors.append(ex)
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(120))
+        self.assertEqual(errors, [])
+        self.assertEqual(statuses, [200] * 100)
+        # The last transaction again, alone: x and y move together.
+        st, body, _ = self.txn([kv("set", "pair/x", "end"), kv("set", "pair/y", "end")])
+        self.assertEqual(st, 200)
+        x, y = self.c.kv.get("pair/x")[1], self.c.kv.get("pair/y")[1]
+        self.assertEqual((x["Value"], y["Value"]), (b"end", b"end"))
+        self.assertEqual(x["ModifyIndex"], y["ModifyIndex"])
 
     def test_node_client(self):
         why = node_missing()
