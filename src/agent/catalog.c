@@ -56,6 +56,13 @@ typedef struct cat_group_s {
     hd_cat_check_t *head;
 } cat_group_t;
 
+/* The services on one node (every tenant's): whose health a node check
+ * or the node's record is part of. */
+typedef struct cat_onnode_s {
+    hd_cat_service_t **v;
+    size_t n, cap;
+} cat_onnode_t;
+
 /* The load of one prefix. */
 typedef struct watch_s {
     hd_catalog_t *c;
@@ -72,6 +79,7 @@ struct hd_catalog_s {
     hd_map_t services; /* "tenant/node/id" -> hd_cat_service_t */
     hd_map_t checks;   /* "tenant/node/id" -> hd_cat_check_t */
     hd_map_t groups;   /* see cat_group_t */
+    hd_map_t onnode;   /* node -> cat_onnode_t */
     hd_map_t topics;   /* see the top */
     watch_t watches[W__COUNT];
     hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
@@ -112,6 +120,7 @@ static cat_topic_t *topic_get(hd_catalog_t *c, const char *key)
 
 static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
 {
+    if (c->loading) return; /* topics start at the load's revision anyway */
     char key[HD_STORE_KEY_MAX + 8];
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     cat_topic_t *ct = topic_get(c, key);
@@ -157,13 +166,41 @@ static void mark_service(hd_catalog_t *c, const hd_service_t *s)
  * check, or the node's record, is part of their health. */
 static void mark_names_on(hd_catalog_t *c, const char *tenant, const char *node)
 {
-    size_t pos = 0;
-    hd_map_slot_t *sl;
-    while ((sl = hd_map_next(&c->services, &pos))) {
-        hd_cat_service_t *cs = sl->val;
-        if (strcmp(cs->s.node, node) != 0) continue;
+    if (c->loading) return;
+    const cat_onnode_t *on = hd_map_get(&c->onnode, node);
+    for (size_t i = 0; on && i < on->n; i++) {
+        const hd_cat_service_t *cs = on->v[i];
         if (tenant && !hd_tenant_same(tenant, cs->s.tenant)) continue;
         mark(c, "n/%s/%s", hd_tenant_name(cs->s.tenant), cs->s.name);
+    }
+}
+
+static void onnode_add(hd_catalog_t *c, hd_cat_service_t *cs)
+{
+    cat_onnode_t *on = hd_map_get(&c->onnode, cs->s.node);
+    if (!on) {
+        on = hd_xcalloc(1, sizeof(*on));
+        hd_map_put(&c->onnode, cs->s.node, on);
+    }
+    if (on->n == on->cap) {
+        on->cap = on->cap ? 2 * on->cap : 4;
+        on->v = hd_xrealloc(on->v, on->cap * sizeof(*on->v));
+    }
+    on->v[on->n++] = cs;
+}
+
+static void onnode_del(hd_catalog_t *c, const hd_cat_service_t *cs)
+{
+    cat_onnode_t *on = hd_map_get(&c->onnode, cs->s.node);
+    for (size_t i = 0; on && i < on->n; i++)
+        if (on->v[i] == cs) {
+            on->v[i] = on->v[--on->n];
+            break;
+        }
+    if (on && !on->n) {
+        hd_map_del(&c->onnode, cs->s.node);
+        free(on->v);
+        free(on);
     }
 }
 
@@ -463,6 +500,7 @@ static void apply_node(hd_catalog_t *c, const hd_store_kv_t *kv, const char *val
 
 static void service_drop(hd_catalog_t *c, const char *key, hd_cat_service_t *cs)
 {
+    onnode_del(c, cs);
     hd_map_del(&c->services, key);
     hd_service_free(&cs->s);
     free(cs);
@@ -500,13 +538,15 @@ static void apply_service(hd_catalog_t *c, const hd_store_kv_t *kv, const char *
         return;
     }
     json_decref(o);
+    int fresh = !cs;
     if (!cs) {
         cs = hd_xcalloc(1, sizeof(*cs));
         hd_map_put(&c->services, rest, cs);
     } else {
-        hd_service_free(&cs->s);
+        hd_service_free(&cs->s); /* the same key: the same node */
     }
     cs->s = s;
+    if (fresh) onnode_add(c, cs);
     cs->create_rev = kv->create_revision;
     cs->mod_rev = kv->mod_revision;
     mark_service(c, &cs->s);
@@ -622,18 +662,17 @@ static void on_range(int status, const hd_store_range_t *r, void *arg)
 {
     watch_t *w = arg;
     hd_catalog_t *c = w->c;
-    c->loading--;
     if (status != 0) {
         c->load_status = status;
         snprintf(c->load_err, sizeof(c->load_err), "reading %s: %s", prefixes[w->which],
                  hd_store_strerror(status));
     } else {
-        for (size_t i = 0; i < r->n; i++)
+        for (size_t i = 0; i < r->n; i++) /* no topic marks while loading (mark) */
             apply(c, w->which, &r->kvs[i], 0);
         w->loaded_rev = r->revision;
         if (r->revision > c->rev) c->rev = r->revision;
     }
-    if (c->loading == 0) event_base_loopbreak(c->base);
+    if (--c->loading == 0) event_base_loopbreak(c->base);
 }
 
 int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *local_node,
@@ -647,6 +686,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     hd_map_init(&c->services);
     hd_map_init(&c->checks);
     hd_map_init(&c->groups);
+    hd_map_init(&c->onnode);
     hd_map_init(&c->topics);
     for (int i = 0; i < W__COUNT; i++) {
         c->watches[i].c = c;
@@ -731,6 +771,12 @@ void hd_catalog_free(hd_catalog_t *c)
         free(g);
     }
     pos = 0;
+    while ((sl = hd_map_next(&c->onnode, &pos))) {
+        cat_onnode_t *on = sl->val;
+        free(on->v);
+        free(on);
+    }
+    pos = 0;
     while ((sl = hd_map_next(&c->topics, &pos))) {
         cat_topic_t *ct = sl->val;
         hd_topic_close(&ct->t);
@@ -741,6 +787,7 @@ void hd_catalog_free(hd_catalog_t *c)
     hd_map_free(&c->services);
     hd_map_free(&c->checks);
     hd_map_free(&c->groups);
+    hd_map_free(&c->onnode);
     hd_map_free(&c->topics);
     free(c->bump);
     free(c->local);
