@@ -80,6 +80,7 @@ struct hd_catalog_s {
     hd_map_t checks;   /* "tenant/node/id" -> hd_cat_check_t */
     hd_map_t groups;   /* see cat_group_t */
     hd_map_t onnode;   /* node -> cat_onnode_t */
+    hd_map_t byname;   /* "tenant/name" -> cat_onnode_t: a name's instances */
     hd_map_t topics;   /* see the top */
     watch_t watches[W__COUNT];
     hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
@@ -175,12 +176,12 @@ static void mark_names_on(hd_catalog_t *c, const char *tenant, const char *node)
     }
 }
 
-static void onnode_add(hd_catalog_t *c, hd_cat_service_t *cs)
+static void list_add(hd_map_t *m, const char *key, hd_cat_service_t *cs)
 {
-    cat_onnode_t *on = hd_map_get(&c->onnode, cs->s.node);
+    cat_onnode_t *on = hd_map_get(m, key);
     if (!on) {
         on = hd_xcalloc(1, sizeof(*on));
-        hd_map_put(&c->onnode, cs->s.node, on);
+        hd_map_put(m, key, on);
     }
     if (on->n == on->cap) {
         on->cap = on->cap ? 2 * on->cap : 4;
@@ -189,19 +190,41 @@ static void onnode_add(hd_catalog_t *c, hd_cat_service_t *cs)
     on->v[on->n++] = cs;
 }
 
-static void onnode_del(hd_catalog_t *c, const hd_cat_service_t *cs)
+static void list_del(hd_map_t *m, const char *key, const hd_cat_service_t *cs)
 {
-    cat_onnode_t *on = hd_map_get(&c->onnode, cs->s.node);
+    cat_onnode_t *on = hd_map_get(m, key);
     for (size_t i = 0; on && i < on->n; i++)
         if (on->v[i] == cs) {
             on->v[i] = on->v[--on->n];
             break;
         }
     if (on && !on->n) {
-        hd_map_del(&c->onnode, cs->s.node);
+        hd_map_del(m, key);
         free(on->v);
         free(on);
     }
+}
+
+static void name_key(char *out, size_t len, const char *tenant, const char *name)
+{
+    snprintf(out, len, "%s/%s", hd_tenant_name(tenant), name);
+}
+
+/* A service joins (or leaves) the lists of its node and of its name. */
+static void indexes_add(hd_catalog_t *c, hd_cat_service_t *cs)
+{
+    char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+    name_key(k, sizeof(k), cs->s.tenant, cs->s.name);
+    list_add(&c->onnode, cs->s.node, cs);
+    list_add(&c->byname, k, cs);
+}
+
+static void indexes_del(hd_catalog_t *c, const hd_cat_service_t *cs)
+{
+    char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+    name_key(k, sizeof(k), cs->s.tenant, cs->s.name);
+    list_del(&c->onnode, cs->s.node, cs);
+    list_del(&c->byname, k, cs);
 }
 
 static void mark_check(hd_catalog_t *c, const hd_cat_check_t *k)
@@ -500,7 +523,7 @@ static void apply_node(hd_catalog_t *c, const hd_store_kv_t *kv, const char *val
 
 static void service_drop(hd_catalog_t *c, const char *key, hd_cat_service_t *cs)
 {
-    onnode_del(c, cs);
+    indexes_del(c, cs);
     hd_map_del(&c->services, key);
     hd_service_free(&cs->s);
     free(cs);
@@ -538,15 +561,15 @@ static void apply_service(hd_catalog_t *c, const hd_store_kv_t *kv, const char *
         return;
     }
     json_decref(o);
-    int fresh = !cs;
     if (!cs) {
         cs = hd_xcalloc(1, sizeof(*cs));
         hd_map_put(&c->services, rest, cs);
     } else {
-        hd_service_free(&cs->s); /* the same key: the same node */
+        indexes_del(c, cs); /* its name may change */
+        hd_service_free(&cs->s);
     }
     cs->s = s;
-    if (fresh) onnode_add(c, cs);
+    indexes_add(c, cs);
     cs->create_rev = kv->create_revision;
     cs->mod_rev = kv->mod_revision;
     mark_service(c, &cs->s);
@@ -687,6 +710,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     hd_map_init(&c->checks);
     hd_map_init(&c->groups);
     hd_map_init(&c->onnode);
+    hd_map_init(&c->byname);
     hd_map_init(&c->topics);
     for (int i = 0; i < W__COUNT; i++) {
         c->watches[i].c = c;
@@ -770,11 +794,15 @@ void hd_catalog_free(hd_catalog_t *c)
         free(g->key);
         free(g);
     }
-    pos = 0;
-    while ((sl = hd_map_next(&c->onnode, &pos))) {
-        cat_onnode_t *on = sl->val;
-        free(on->v);
-        free(on);
+    hd_map_t *lists[2] = {&c->onnode, &c->byname};
+    for (int i = 0; i < 2; i++) {
+        pos = 0;
+        while ((sl = hd_map_next(lists[i], &pos))) {
+            cat_onnode_t *on = sl->val;
+            free(on->v);
+            free(on);
+        }
+        hd_map_free(lists[i]);
     }
     pos = 0;
     while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -787,7 +815,6 @@ void hd_catalog_free(hd_catalog_t *c)
     hd_map_free(&c->services);
     hd_map_free(&c->checks);
     hd_map_free(&c->groups);
-    hd_map_free(&c->onnode);
     hd_map_free(&c->topics);
     free(c->bump);
     free(c->local);
@@ -825,7 +852,7 @@ size_t hd_catalog_nodes(const hd_catalog_t *c, const hd_cat_node_t ***out)
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->nodes, &pos)))
         all[n++] = sl->val;
-    qsort(all, n, sizeof(*all), node_cmp);
+    if (n > 1) qsort(all, n, sizeof(*all), node_cmp);
     *out = all;
     return n;
 }
@@ -851,8 +878,19 @@ static int svc_cmp(const void *x, const void *y)
 size_t hd_catalog_services(const hd_catalog_t *c, const hd_scope_t *s, const char *name,
                            const char *node, const hd_cat_service_t ***out)
 {
-    const hd_cat_service_t **all = hd_xcalloc(c->services.n + 1, sizeof(*all));
     size_t n = 0, pos = 0;
+    if (name && s->tenant) { /* one name of one tenant: its list */
+        char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+        name_key(k, sizeof(k), s->tenant, name);
+        const cat_onnode_t *on = hd_map_get(&c->byname, k);
+        const hd_cat_service_t **all = hd_xcalloc((on ? on->n : 0) + 1, sizeof(*all));
+        for (size_t i = 0; on && i < on->n; i++)
+            if (!node || !strcmp(on->v[i]->s.node, node)) all[n++] = on->v[i];
+        if (n > 1) qsort(all, n, sizeof(*all), svc_cmp);
+        *out = all;
+        return n;
+    }
+    const hd_cat_service_t **all = hd_xcalloc(c->services.n + 1, sizeof(*all));
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->services, &pos))) {
         const hd_cat_service_t *cs = sl->val;
@@ -861,7 +899,7 @@ size_t hd_catalog_services(const hd_catalog_t *c, const hd_scope_t *s, const cha
         if (node && strcmp(cs->s.node, node) != 0) continue;
         all[n++] = cs;
     }
-    qsort(all, n, sizeof(*all), svc_cmp);
+    if (n > 1) qsort(all, n, sizeof(*all), svc_cmp);
     *out = all;
     return n;
 }
