@@ -155,11 +155,15 @@ static int maint_params(hd_api_req_t *r, int *on)
         hd_consul_error(r, 400, "Missing value for enable");
         return -1;
     }
-    if (!strcmp(en, "true"))
-        *on = 1;
-    else if (!strcmp(en, "false"))
-        *on = 0;
-    else {
+    /* Go's strconv.ParseBool, as Consul reads it. */
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
+    *on = -1;
+    for (size_t i = 0; yes[i]; i++) {
+        if (!strcmp(en, yes[i])) *on = 1;
+        if (!strcmp(en, no[i])) *on = 0;
+    }
+    if (*on < 0) {
         hd_consul_error(r, 400, "Invalid value for enable: \"%s\"", en);
         return -1;
     }

@@ -133,6 +133,37 @@ class Discovery(HeedTestCase):
         self.assertEqual(gone, [])
         self.assertGreater(int(gone_index), int(new_index))
 
+    @unittest.skipIf(consul is None, "python3-consul is not installed (scripts/deps.sh)")
+    def test_python_ttl_checks_and_maintenance(self):
+        c = consul.Consul(host="127.0.0.1", port=self.a.port)
+        self.assertTrue(c.agent.service.register("api", service_id="api1", port=9000,
+                                                 check=consul.Check.ttl("30s")))
+        self.assertTrue(c.agent.check.register("api-deep", consul.Check.ttl("30s"),
+                                               service_id="api1"))
+        self.assertEqual(c.health.service("api", passing=True)[1], [])
+        self.assertTrue(c.agent.check.ttl_pass("service:api1", "up"))
+        self.assertTrue(c.agent.check.ttl_pass("api-deep"))
+        _, nodes = c.health.service("api", passing=True)
+        self.assertEqual(len(nodes), 1)
+        self.assertEqual({k["CheckID"]: k["Output"] for k in nodes[0]["Checks"]}["service:api1"],
+                         "up")
+        self.assertTrue(c.agent.check.ttl_warn("api-deep", "slow"))
+        _, checks = c.health.checks("api")
+        self.assertEqual({k["CheckID"]: k["Status"] for k in checks},
+                         {"service:api1": "passing", "api-deep": "warning"})
+        self.assertEqual(sorted(c.agent.checks()), ["api-deep", "service:api1"])
+        self.assertTrue(c.agent.service.maintenance("api1", True, "deploy"))
+        _, nodes = c.health.service("api")
+        self.assertIn("_service_maintenance:api1", [k["CheckID"] for k in nodes[0]["Checks"]])
+        self.assertTrue(c.agent.service.maintenance("api1", False))
+        self.assertTrue(c.agent.check.deregister("api-deep"))
+        self.assertEqual(sorted(c.agent.checks()), ["service:api1"])
+        self.assertEqual(c.agent.self()["Config"]["NodeName"], "node-1")
+        self.assertEqual([m["Name"] for m in c.agent.members()], ["node-1"])
+        self.assertEqual(c.status.leader(), "127.0.0.1:8300")
+        _, nodes = c.catalog.nodes()
+        self.assertEqual([n["Node"] for n in nodes], ["node-1"])
+
     def test_npm_consul(self):
         node = shutil.which("node")
         if not node or not os.path.isdir(NODE_CLIENT):
