@@ -88,11 +88,19 @@ struct hd_catalog_s {
     size_t nbump, capbump;   /* ... */
     uint64_t bumps;
     int64_t cur_rev; /* the revision of the event being applied */
+    int64_t floor;   /* a new topic's index: the load's revision, or a dropped tombstone's */
     int loading, load_status;
     char load_err[256];
 };
 
 /* ---- topics ---------------------------------------------------------------- */
+
+/* Tombstones kept at most (topics of things changed since start, nobody
+ * waiting on them); past it they are dropped, and the floor a new topic
+ * starts at rises to the highest index dropped, so that no index goes
+ * back. A reader then sees a higher index than the last change it covers:
+ * at worst one early wake-up, which Consul's clients expect. */
+#define TOMBSTONES_MAX 65536
 
 static void topic_idle(hd_topic_t *t, void *arg)
 {
@@ -111,7 +119,7 @@ static cat_topic_t *topic_get(hd_catalog_t *c, const char *key)
     if (ct) return ct;
     ct = hd_xcalloc(1, sizeof(*ct));
     hd_topic_init(&ct->t);
-    ct->t.index = c->load_rev > 0 ? c->load_rev : 1;
+    ct->t.index = c->floor > 0 ? c->floor : 1;
     ct->c = c;
     ct->key = hd_xstrdup(key);
     hd_topic_on_idle(&ct->t, topic_idle, ct);
@@ -149,6 +157,18 @@ static void bump_all(hd_catalog_t *c)
         c->bumps++;
     }
     c->nbump = 0;
+    if (c->topics.n > TOMBSTONES_MAX) { /* drop every tombstone nobody waits on */
+        size_t pos = 0;
+        hd_map_slot_t *sl;
+        while ((sl = hd_map_next(&c->topics, &pos))) {
+            cat_topic_t *ct = sl->val;
+            if (ct->t.nwaiters || ct->pending) continue;
+            if (ct->t.index > c->floor) c->floor = ct->t.index;
+            hd_map_del(&c->topics, ct->key); /* the slot just returned: allowed */
+            free(ct->key);
+            free(ct);
+        }
+    }
 }
 
 /* The topics a service's change touches. */
@@ -747,7 +767,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     }
     c->nbump = 0;
     if (c->rev < 1) c->rev = 1;
-    c->load_rev = c->rev;
+    c->load_rev = c->floor = c->rev;
     size_t pos = 0;
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -1138,6 +1158,13 @@ hd_topic_t *hd_catalog_topic_checks(hd_catalog_t *c, const hd_scope_t *s)
 hd_topic_t *hd_catalog_topic_nodes(hd_catalog_t *c)
 {
     return topic_fmt(c, "L%s%s", NULL, NULL);
+}
+
+void hd_catalog_topic_done(hd_catalog_t *c, hd_topic_t *t)
+{
+    cat_topic_t *ct = (cat_topic_t *)t; /* t is its first member */
+    (void)c;
+    if (!ct->kept && !ct->pending && !t->nwaiters) topic_idle(t, ct);
 }
 
 size_t hd_catalog_topics(const hd_catalog_t *c)

@@ -234,6 +234,10 @@ int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
                           const char *service_id, const char *check_id, hd_catalog_done_cb cb,
                           void *arg);
 
+/* A reader is done with t without waiting on it: a topic made only for
+ * it (nothing changed there since start) is freed. */
+void hd_catalog_topic_done(hd_catalog_t *c, hd_topic_t *t);
+
 /* Counters for tests and metrics: topics kept (tombstones included), and
  * bumps since start. */
 size_t hd_catalog_topics(const hd_catalog_t *c);

@@ -355,8 +355,6 @@ int hd_agent_consul_check_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t
         {"GET", "/v1/agent/checks", HD_ROLE_READ, get_checks},
         {"PUT", "/v1/agent/check/register", HD_ROLE_WRITE, put_check_register},
         {"PUT", "/v1/agent/check/deregister/:id", HD_ROLE_WRITE, put_check_deregister},
-        /* python3-consul deregisters with GET, as Consul before 1.0 took it. */
-        {"GET", "/v1/agent/check/deregister/:id", HD_ROLE_WRITE, put_check_deregister},
         {"PUT", "/v1/agent/service/maintenance/:id", HD_ROLE_WRITE, put_service_maint},
         {"PUT", "/v1/agent/maintenance", HD_ROLE_MANAGEMENT, put_node_maint},
         {"GET", "/v1/agent/health/service/id/:id", HD_ROLE_READ, get_health_id},

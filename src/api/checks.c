@@ -699,10 +699,6 @@ int hd_agent_checks_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errle
         {"PUT", "/v1/agent/check/pass/:id", HD_ROLE_WRITE, ttl_pass},
         {"PUT", "/v1/agent/check/warn/:id", HD_ROLE_WRITE, ttl_warn},
         {"PUT", "/v1/agent/check/fail/:id", HD_ROLE_WRITE, ttl_fail},
-        /* python3-consul reports with GET, as Consul before 1.0 took it. */
-        {"GET", "/v1/agent/check/pass/:id", HD_ROLE_WRITE, ttl_pass},
-        {"GET", "/v1/agent/check/warn/:id", HD_ROLE_WRITE, ttl_warn},
-        {"GET", "/v1/agent/check/fail/:id", HD_ROLE_WRITE, ttl_fail},
         {"PUT", "/v1/agent/check/update/:id", HD_ROLE_WRITE, ttl_put},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)

@@ -51,6 +51,8 @@ static void answer(hd_disco_read_t *q)
                              : q->want && (uint64_t)q->index <= q->want;
     if (block && q->ntopics && hd_api_hold(r, q->topics, q->ntopics, q->wait_ms, on_retry, q) == 0)
         return;
+    for (size_t i = 0; i < q->ntopics; i++) /* those made for this reply alone go */
+        hd_catalog_topic_done(q->c, q->topics[i]);
     if (!q->no_index) hd_consul_read_headers(r, (uint64_t)q->index);
     if (q->hashed) hd_api_set_header(r, "X-Consul-ContentHash", q->hash);
     if (q->text) {

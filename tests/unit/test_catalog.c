@@ -252,6 +252,12 @@ static void test_deletion_keeps_tombstone(void **state)
     hd_topic_wait(tn, &x, on_wake, &wk);
     hd_topic_unwait(&x); /* its idle function frees it: nothing to remember */
     assert_int_equal(hd_catalog_topics(f->c), before);
+    /* A reader that only read its index lets it go too; a tombstone stays. */
+    hd_catalog_topic_done(f->c, hd_catalog_topic_name(f->c, NULL, "never"));
+    assert_int_equal(hd_catalog_topics(f->c), before);
+    hd_catalog_topic_done(f->c, hd_catalog_topic_name(f->c, NULL, "w"));
+    assert_int_equal(hd_catalog_topics(f->c), before);
+    assert_int_equal(hd_catalog_topic_name(f->c, NULL, "w")->index, d.rev);
 }
 
 static const char *state_json(int status, const char *out)
