@@ -20,6 +20,7 @@ extern const hd_cmd_t hd_cmd_agent;
 extern const hd_cmd_t hd_cmd_checks; /* checks.c: the agent's checks through its API */
 extern const hd_cmd_t hd_cmd_status; /* status.c: the agent's summary, Nagios exit codes */
 extern const hd_cmd_t hd_cmd_kv;     /* kv.c: Consul's KV through the agent's API */
+extern const hd_cmd_t hd_cmd_lock;   /* lock.c: a command run while a session lock is held */
 extern const hd_cmd_t hd_cmd_watch;  /* watch.c: a command run on each change (blocking queries) */
 
 /* Prints "heed CMD: MSG (see heed CMD --help)" to stderr; returns 2. */
