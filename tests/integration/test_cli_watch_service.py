@@ -60,10 +60,6 @@ class WatchService(HeedTestCase):
         return runs
 
     def test_service(self):
-        r = self.a.get("/v1/health/service/web")
-        if r.status == 404:
-            # The catalog comes with another part of issue 9 (README lists this skip).
-            self.skipTest("the agent has no catalog routes (/v1/health/service) yet")
         w = self.reg.spawn_heed(["watch", "service", "web", "--tag", "v1", "--"] + self.handler,
                                 env=env_for(self.a))
         [(_, v0)] = self.settle(1, "the first run")
