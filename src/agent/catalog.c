@@ -41,7 +41,7 @@ static const char *const prefixes[W__COUNT] = {HD_CAT_KEY_NODES, HD_CAT_KEY_SERV
  * starts at rises to the highest index dropped, so that no index goes
  * back. A reader then sees a higher index than the last change it covers:
  * at worst one early wake-up, which Consul's clients expect. */
-#define TOMBSTONES_MAX 65536
+#define TOMBSTONES_MAX 65536 /* c->tombstones_max's default */
 
 static void topic_idle(hd_topic_t *t, void *arg)
 {
@@ -98,7 +98,7 @@ static void bump_all(hd_catalog_t *c)
         c->bumps++;
     }
     c->nbump = 0;
-    if (c->topics.n > TOMBSTONES_MAX) { /* drop every tombstone nobody waits on */
+    if (c->topics.n > c->tombstones_max) { /* drop every tombstone nobody waits on */
         size_t pos = 0;
         hd_map_slot_t *sl;
         while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -666,6 +666,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     c->store = store;
     c->base = base;
     c->local = hd_xstrdup(local_node);
+    c->tombstones_max = TOMBSTONES_MAX;
     hd_map_init(&c->nodes);
     hd_map_init(&c->services);
     hd_map_init(&c->checks);

@@ -62,8 +62,10 @@ struct hd_catalog_s {
     cat_topic_t **bump;      /* this batch's topics to bump */
     size_t nbump, capbump;   /* ... */
     uint64_t bumps;
-    int64_t cur_rev; /* the revision of the event being applied */
-    int64_t floor;   /* a new topic's index: the load's revision, or a dropped tombstone's */
+    int64_t cur_rev;       /* the revision of the event being applied */
+    int64_t floor;         /* a new topic's index: the load's revision, or a dropped tombstone's */
+    size_t tombstones_max; /* topics kept before those nobody waits on are dropped (tests
+                              lower it) */
     int loading, load_status;
     char load_err[256];
 };
