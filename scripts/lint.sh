@@ -27,7 +27,8 @@ done
 
 # Docs live in the repository: nothing may point at a ../shared/ directory
 # that a clone does not have.
-if grep -rn --exclude-dir='build*' --exclude-dir=.git --exclude-dir=corpus --exclude=lint.sh \
+if grep -rn --exclude-dir='build*' --exclude-dir=.git --exclude-dir=corpus --exclude-dir=work \
+     --exclude-dir=node_modules --exclude=lint.sh \
      -e '\.\./shared' . ; then
   echo "lint: a link to ../shared/ above: move what it needs into docs/" >&2
   exit 1

@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const hd_cmd_t *const commands[] = {&hd_cmd_wait, &hd_cmd_ping, &hd_cmd_agent,
-                                           &hd_cmd_checks, &hd_cmd_status};
+static const hd_cmd_t *const commands[] = {
+    &hd_cmd_wait,     &hd_cmd_ping, &hd_cmd_agent, &hd_cmd_checks, &hd_cmd_status,
+    &hd_cmd_services, &hd_cmd_kv,   &hd_cmd_lock,  &hd_cmd_watch,  &hd_cmd_inventory};
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
@@ -15,8 +16,8 @@ static void usage(FILE *f)
             "usage: heed COMMAND [flags] [args]\n\ncommands:\n",
             HEED_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "  %-8s %s\n", "help", "show a command's help: heed help COMMAND");
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "  %-10s %s\n", "help", "show a command's help: heed help COMMAND");
     fprintf(f, "\nheed --version prints the version; heed COMMAND --help, a command's help.\n");
 }
 

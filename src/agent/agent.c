@@ -25,6 +25,8 @@
 #include "agent/migrate.h"
 #include "agent/state.h"
 #include "agent/tenant.h"
+#include "agent/kv.h"
+#include "agent/session.h"
 #include "api/routes.h"
 #include "api/server.h"
 #include "store/history.h"
@@ -1469,6 +1471,9 @@ static void agent_free(hd_agent_t *a)
         hd_store_close(a->store);
     }
     if (a->api) hd_api_free(a->api);
+    /* After the server: its held requests wait on the caches' topics. */
+    hd_session_free(a->sessions);
+    hd_kv_free(a->kv);
     hd_catalog_free(a->catalog);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     for (size_t i = 0; i < n; i++)
@@ -1623,6 +1628,12 @@ static int start_catalog(hd_agent_t *a, char *err, size_t errlen)
     return 0;
 }
 
+/* Whether a session may name check id of tenant (agent/session.h). */
+static int session_check(void *arg, const char *tenant, const char *id)
+{
+    return hd_agent_check_get(arg, tenant, id) != NULL;
+}
+
 static int start_api(hd_agent_t *a, char *err, size_t errlen)
 {
     hd_config_t *cfg = &a->cfg;
@@ -1632,6 +1643,13 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     a->api = hd_api_new(a->base, &o);
     free(toks);
     if (hd_agent_routes(a, a->api, err, errlen) < 0) return -1;
+    a->consul.kv = a->kv;
+    a->consul.sessions = a->sessions;
+    a->consul.dc = "dc1";
+    a->consul.node = a->cfg.node;
+    if (hd_api_kv_routes(a->api, &a->consul, err, errlen) < 0) return -1;
+    if (hd_api_session_routes(a->api, &a->consul, err, errlen) < 0) return -1;
+    if (hd_api_txn_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_listen(a->api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
     return 0;
 }
@@ -1750,9 +1768,20 @@ int hd_agent_run(const hd_agent_opts_t *o)
         fprintf(stderr, "heed agent: cannot read the store\n");
         goto out;
     }
+    /* The KV cache loads in the same turn of the loop. */
+    if (hd_kv_open(a->base, a->store, &a->kv, err, sizeof(err)) < 0 ||
+        hd_session_open(a->base, a->store, a->kv, a->cfg.node, session_check, a, &a->sessions, err,
+                        sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
+        goto out;
+    }
     event_base_dispatch(a->base);
     if (l.status != 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, l.err);
+        goto out;
+    }
+    if (hd_kv_status(a->kv) != 0 || hd_session_status(a->sessions) != 0) {
+        fprintf(stderr, "heed agent: %s: cannot read the KV store or the sessions\n", path);
         goto out;
     }
     if (start_catalog(a, err, sizeof(err)) < 0) {
@@ -1761,6 +1790,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
     }
     sync_config_catalog(a, a->cfg.services, a->cfg.nservices);
     hd_store_flush(a->store); /* the file's services are in the catalog before the API is up */
+    hd_session_start(a->sessions);
     if (start_api(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s\n", err);
         goto out;

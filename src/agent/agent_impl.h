@@ -3,6 +3,7 @@
 #ifndef HD_AGENT_IMPL_H
 #define HD_AGENT_IMPL_H
 
+#include "api/routes.h"
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/sched.h"
@@ -64,8 +65,11 @@ struct hd_agent_s {
     hd_sched_t sched;
     struct hd_store_s *store;
     struct hd_api_s *api;
-    struct hd_catalog_s *catalog; /* nodes, services, checks: what Consul's routes read */
-    hd_map_t checks;              /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
+    struct hd_kv_s *kv;                /* Consul's KV (agent/kv.h) */
+    struct hd_session_reg_s *sessions; /* its sessions (agent/session.h) */
+    hd_api_consul_ctx_t consul;        /* what the Consul routes serve from */
+    struct hd_catalog_s *catalog;      /* nodes, services, checks: what Consul's routes read */
+    hd_map_t checks;                   /* "tenant/id" (agent/tenant.h) -> hd_agent_check_t */
     struct event *sig_hup, *sig_term, *sig_int;
     struct event *tick; /* once a second: loop lag, throttled state writes */
     /* Checks whose state waits for a write slot, oldest first (agent.c:

@@ -26,6 +26,7 @@
 
 #include <event2/event.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +44,28 @@ static const char *const prefixes[W__COUNT] = {HD_CAT_KEY_NODES, HD_CAT_KEY_SERV
  * at worst one early wake-up, which Consul's clients expect. */
 #define TOMBSTONES_MAX 65536 /* c->tombstones_max's default */
 
+static int has_memo(const cat_topic_t *ct)
+{
+    for (int i = 0; i < HD_CAT_MEMO_SLOTS; i++)
+        if (ct->memo[i]) return 1;
+    return 0;
+}
+
+static void memo_free(cat_topic_t *ct)
+{
+    for (int i = 0; i < HD_CAT_MEMO_SLOTS; i++) {
+        free(ct->memo[i]);
+        ct->memo[i] = NULL;
+    }
+}
+
 static void topic_idle(hd_topic_t *t, void *arg)
 {
     cat_topic_t *ct = arg;
     (void)t;
-    if (ct->kept || ct->pending) return;
+    if (ct->kept || ct->pending || has_memo(ct)) return; /* a memo lives until a change */
     hd_map_del(&ct->c->topics, ct->key);
+    memo_free(ct);
     free(ct->key);
     free(ct);
 }
@@ -75,6 +92,7 @@ static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     cat_topic_t *ct = topic_get(c, key);
     ct->kept = 1;
+    memo_free(ct); /* what it covers is changing: no reply rendered before stands */
     if (c->cur_rev > ct->pend_rev) ct->pend_rev = c->cur_rev;
     if (ct->pending) return;
     ct->pending = 1;
@@ -106,6 +124,7 @@ static void bump_all(hd_catalog_t *c)
             if (ct->t.nwaiters || ct->pending) continue;
             if (ct->t.index > c->floor) c->floor = ct->t.index;
             hd_map_del(&c->topics, ct->key); /* the slot just returned: allowed */
+            memo_free(ct);
             free(ct->key);
             free(ct);
         }
@@ -770,6 +789,7 @@ void hd_catalog_free(hd_catalog_t *c)
     while ((sl = hd_map_next(&c->topics, &pos))) {
         cat_topic_t *ct = sl->val;
         hd_topic_close(&ct->t);
+        memo_free(ct);
         free(ct->key);
         free(ct);
     }
@@ -884,6 +904,28 @@ static hd_topic_t *topic_fmt(hd_catalog_t *c, const char *fmt, const char *a, co
     return &topic_get(c, key)->t;
 }
 
+/* The catalog's own record of a topic it handed out. */
+static cat_topic_t *topic_of(hd_topic_t *t)
+{
+    return (cat_topic_t *)((char *)t - offsetof(cat_topic_t, t));
+}
+
+const char *hd_catalog_memo_get(hd_topic_t *t, int slot, size_t *len)
+{
+    cat_topic_t *ct = topic_of(t);
+    if (!ct->memo[slot]) return NULL;
+    *len = ct->memo_len[slot];
+    return ct->memo[slot];
+}
+
+void hd_catalog_memo_set(hd_topic_t *t, int slot, char *text, size_t len)
+{
+    cat_topic_t *ct = topic_of(t);
+    free(ct->memo[slot]);
+    ct->memo[slot] = text;
+    ct->memo_len[slot] = len;
+}
+
 hd_topic_t *hd_catalog_topic_name(hd_catalog_t *c, const char *tenant, const char *name)
 {
     return topic_fmt(c, "n/%s/%s", hd_tenant_name(tenant), name);
@@ -918,7 +960,7 @@ void hd_catalog_topic_done(hd_catalog_t *c, hd_topic_t *t)
 {
     cat_topic_t *ct = (cat_topic_t *)t; /* t is its first member */
     (void)c;
-    if (!ct->kept && !ct->pending && !t->nwaiters) topic_idle(t, ct);
+    if (!t->nwaiters) topic_idle(t, ct);
 }
 
 size_t hd_catalog_topics(const hd_catalog_t *c)

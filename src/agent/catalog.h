@@ -216,6 +216,17 @@ int hd_catalog_service_put(hd_catalog_t *c, const hd_service_t *s, hd_catalog_do
 int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *node, const char *id,
                               hd_catalog_done_cb cb, void *arg);
 
+/* A reply rendered from exactly what topic t (one of the catalog's)
+ * covers, kept with t until its next bump: a read that would render the
+ * same again serves the text instead (health of a service: rendering
+ * Consul's shapes costs ~10x serving them). slot: which reply (0 ..
+ * HD_CAT_MEMO_SLOTS - 1, the caller's). get returns the text (len bytes)
+ * or NULL when none is valid; set takes text (malloc'd). A topic with a
+ * memo is kept until what it covers changes: keep memos for what exists
+ * (a service with instances), never for any name a client may ask. */
+#define HD_CAT_MEMO_SLOTS 2
+const char *hd_catalog_memo_get(hd_topic_t *t, int slot, size_t *len);
+void hd_catalog_memo_set(hd_topic_t *t, int slot, char *text, size_t len);
 /* Another node's entries, as /v1/catalog/register makes them, in one
  * transaction: the node n (NULL: kept as it is; it must exist then), the
  * service s (NULL: none) and nchecks checks (stored forms: objects with

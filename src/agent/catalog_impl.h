@@ -22,6 +22,10 @@ typedef struct cat_topic_s {
     int kept;         /* bumped since start: a tombstone, never freed */
     int pending;      /* in the batch's bump list */
     int64_t pend_rev; /* ...at the highest revision of the batch that touched it */
+    /* Replies rendered from what the topic covers (hd_catalog_memo_*),
+     * dropped when it is marked. */
+    char *memo[HD_CAT_MEMO_SLOTS];
+    size_t memo_len[HD_CAT_MEMO_SLOTS];
 } cat_topic_t;
 
 /* The checks of one service ("tenant/node/service-id"), or the node checks

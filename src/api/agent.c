@@ -257,6 +257,7 @@ static void put_deregister(hd_api_req_t *r, void *arg)
 
 static void answer_services(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_AGENT_SERVICE) < 0) return;
     const char *node = hd_catalog_local_node(q->c);
     const hd_cat_service_t **l;
     size_t n = hd_catalog_services(q->c, &q->scope, NULL, node, &l);

@@ -26,6 +26,7 @@ static void reply_empty(hd_api_req_t *r)
 
 static void answer_checks(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *node = hd_catalog_local_node(q->c);
     hd_disco_topic(q, q->scope.tenant ? hd_catalog_topic_tenant_node(q->c, q->scope.tenant, node)
                                       : hd_catalog_topic_checks(q->c, &q->scope));

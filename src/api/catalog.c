@@ -67,6 +67,7 @@ static void get_services(hd_api_req_t *r, void *arg)
 /* GET /v1/catalog/service/:name: its instances, each with its node. */
 static void answer_service(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CATALOG_SERVICE) < 0) return;
     const char *name = hd_api_param(q->r, "name"), *tag = hd_api_query(q->r, "tag");
     const char *meta = hd_api_query(q->r, "node-meta");
     if (q->scope.tenant) {
@@ -99,6 +100,7 @@ static void get_service(hd_api_req_t *r, void *arg)
 /* GET /v1/catalog/nodes. */
 static void answer_nodes(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_NODE) < 0) return;
     const char *meta = hd_api_query(q->r, "node-meta");
     hd_disco_topic(q, hd_catalog_topic_nodes(q->c));
     const hd_cat_node_t **l;

@@ -4,6 +4,7 @@
 #include "agent/agent_impl.h"
 #include "api/consul.h"
 #include "api/scope.h"
+#include "util/filter.h"
 #include "util/mem.h"
 
 #include <inttypes.h>
@@ -36,27 +37,50 @@ static void answer(hd_disco_read_t *q)
     hd_api_req_t *r = q->r;
     json_decref(q->body);
     free(q->text);
+    free(q->json_text);
     q->body = NULL;
     q->text = NULL;
+    q->json_text = NULL;
     q->ntopics = 0;
     q->index = 1;
     q->status = 200;
     q->hashed = 0;
     q->hash_in_body = 0;
+    q->filter_err[0] = '\0';
     q->fn(q);
+    if (q->filter_err[0]) { /* a row the filter could not be evaluated on */
+        json_decref(q->body);
+        q->body = NULL;
+        hd_disco_reply_text(q, 400, q->filter_err);
+    }
     if (q->hashed && q->body) body_hash(q->body, q->hash);
     if (q->hashed && q->hash_in_body && json_is_object(q->body))
         json_object_set_new(q->body, "ContentHash", json_string(q->hash));
     int block = q->want_hash ? q->hashed && !strcmp(q->want_hash, q->hash)
                              : q->want && (uint64_t)q->index <= q->want;
-    if (block && q->ntopics && hd_api_hold(r, q->topics, q->ntopics, q->wait_ms, on_retry, q) == 0)
+    if (q->status == 400) block = 0; /* a refusal (a bad ?filter=) is answered at once */
+    if (block && q->ntopics &&
+        hd_api_hold(r, q->topics, q->ntopics, q->wait_ms, on_retry, q) == 0) {
+        /* Held: the answer is made again when it ends, so the one made now
+         * goes (a body of jansson objects is ~10 KB, a held request must
+         * cost a few). */
+        json_decref(q->body);
+        free(q->text);
+        free(q->json_text);
+        q->body = NULL;
+        q->text = NULL;
+        q->json_text = NULL;
         return;
+    }
     for (size_t i = 0; i < q->ntopics; i++) /* those made for this reply alone go */
         hd_catalog_topic_done(q->c, q->topics[i]);
     if (!q->no_index) hd_consul_read_headers(r, (uint64_t)q->index);
     if (q->hashed) hd_api_set_header(r, "X-Consul-ContentHash", q->hash);
     if (q->text) {
         hd_api_reply_text(r, q->status, "text/plain; charset=utf-8", q->text, strlen(q->text));
+    } else if (q->json_text) {
+        hd_api_reply_text_take(r, q->status, "application/json", q->json_text, q->json_len);
+        q->json_text = NULL;
     } else if (q->body) {
         hd_api_reply_json(r, q->status, q->body);
         q->body = NULL;
@@ -64,6 +88,8 @@ static void answer(hd_disco_read_t *q)
         hd_api_reply_text(r, q->status, "text/plain; charset=utf-8", "", 0);
     }
     free(q->text);
+    free(q->json_text);
+    hd_filter_free(q->filter);
     free(q);
 }
 
@@ -110,6 +136,27 @@ void hd_disco_reply_json(hd_disco_read_t *q, int status, json_t *body)
     q->body = body;
 }
 
+void hd_disco_render(const json_t *body, hd_buf_t *out)
+{
+    /* hd_api_reply_json's form: compact, 10 significant digits, a newline */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    if (text) hd_buf_puts(out, text);
+    hd_buf_puts(out, "\n");
+    free(text);
+}
+
+void hd_disco_reply_rendered(hd_disco_read_t *q, int status, const char *text, size_t len)
+{
+    json_decref(q->body);
+    q->body = NULL;
+    free(q->json_text);
+    q->status = status;
+    q->json_text = hd_xmalloc(len + 1);
+    memcpy(q->json_text, text, len);
+    q->json_text[len] = '\0';
+    q->json_len = len;
+}
+
 void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)
 {
     free(q->text);
@@ -117,9 +164,111 @@ void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)
     q->text = hd_xstrdup(text);
 }
 
-int hd_disco_keep(const hd_disco_read_t *q, const json_t *row)
+/* ---- ?filter= ---------------------------------------------------------------- */
+
+/* The selectors of each kind of row, as Consul's API pages list them in
+ * their "Filtering" tables; a map's keys are "X.*". A selector through a
+ * list of checks ("Checks.Status") names the checks' members. */
+#define NODE_FIELDS(P)                                                                             \
+    {P "ID", HD_FILTER_STRING}, {P "Node", HD_FILTER_STRING}, {P "Address", HD_FILTER_STRING},     \
+        {P "Datacenter", HD_FILTER_STRING}, {P "TaggedAddresses", HD_FILTER_MAP},                  \
+        {P "TaggedAddresses.*", HD_FILTER_STRING}, {P "Meta", HD_FILTER_MAP},                      \
+    {                                                                                              \
+        P "Meta.*", HD_FILTER_STRING                                                               \
+    }
+#define SERVICE_FIELDS(P)                                                                          \
+    {P "Kind", HD_FILTER_STRING}, {P "ID", HD_FILTER_STRING}, {P "Service", HD_FILTER_STRING},     \
+        {P "Tags", HD_FILTER_LIST}, {P "Address", HD_FILTER_STRING},                               \
+        {P "TaggedAddresses", HD_FILTER_MAP}, {P "TaggedAddresses.*.Address", HD_FILTER_STRING},   \
+        {P "TaggedAddresses.*.Port", HD_FILTER_NUMBER}, {P "Meta", HD_FILTER_MAP},                 \
+        {P "Meta.*", HD_FILTER_STRING}, {P "Port", HD_FILTER_NUMBER},                              \
+        {P "Weights.Passing", HD_FILTER_NUMBER}, {P "Weights.Warning", HD_FILTER_NUMBER},          \
+        {P "EnableTagOverride", HD_FILTER_BOOL},                                                   \
+    {                                                                                              \
+        P "Namespace", HD_FILTER_STRING                                                            \
+    }
+#define CHECK_FIELDS(P)                                                                            \
+    {P "Node", HD_FILTER_STRING}, {P "CheckID", HD_FILTER_STRING}, {P "Name", HD_FILTER_STRING},   \
+        {P "Status", HD_FILTER_STRING}, {P "Notes", HD_FILTER_STRING},                             \
+        {P "Output", HD_FILTER_STRING}, {P "ServiceID", HD_FILTER_STRING},                         \
+        {P "ServiceName", HD_FILTER_STRING}, {P "ServiceTags", HD_FILTER_LIST},                    \
+        {P "Type", HD_FILTER_STRING},                                                              \
+    {                                                                                              \
+        P "Namespace", HD_FILTER_STRING                                                            \
+    }
+
+static const hd_filter_field_t NODE_ROWS[] = {NODE_FIELDS("")};
+static const hd_filter_field_t AGENT_SERVICE_ROWS[] = {SERVICE_FIELDS(""),
+                                                       {"Datacenter", HD_FILTER_STRING}};
+static const hd_filter_field_t CATALOG_SERVICE_ROWS[] = {
+    {"ID", HD_FILTER_STRING},
+    {"Node", HD_FILTER_STRING},
+    {"Address", HD_FILTER_STRING},
+    {"Datacenter", HD_FILTER_STRING},
+    {"TaggedAddresses", HD_FILTER_MAP},
+    {"TaggedAddresses.*", HD_FILTER_STRING},
+    {"NodeMeta", HD_FILTER_MAP},
+    {"NodeMeta.*", HD_FILTER_STRING},
+    {"ServiceKind", HD_FILTER_STRING},
+    {"ServiceID", HD_FILTER_STRING},
+    {"ServiceName", HD_FILTER_STRING},
+    {"ServiceTags", HD_FILTER_LIST},
+    {"ServiceAddress", HD_FILTER_STRING},
+    {"ServiceTaggedAddresses", HD_FILTER_MAP},
+    {"ServiceTaggedAddresses.*.Address", HD_FILTER_STRING},
+    {"ServiceTaggedAddresses.*.Port", HD_FILTER_NUMBER},
+    {"ServiceWeights.Passing", HD_FILTER_NUMBER},
+    {"ServiceWeights.Warning", HD_FILTER_NUMBER},
+    {"ServiceMeta", HD_FILTER_MAP},
+    {"ServiceMeta.*", HD_FILTER_STRING},
+    {"ServicePort", HD_FILTER_NUMBER},
+    {"ServiceEnableTagOverride", HD_FILTER_BOOL},
+    {"Namespace", HD_FILTER_STRING},
+};
+static const hd_filter_field_t HEALTH_SERVICE_ROWS[] = {NODE_FIELDS("Node."),
+                                                        SERVICE_FIELDS("Service."),
+                                                        {"Checks", HD_FILTER_LIST},
+                                                        CHECK_FIELDS("Checks.")};
+static const hd_filter_field_t CHECK_ROWS[] = {CHECK_FIELDS("")};
+
+#define ROWS(t)                                                                                    \
+    {                                                                                              \
+        t, sizeof(t) / sizeof(t[0])                                                                \
+    }
+static const struct {
+    const hd_filter_field_t *f;
+    size_t n;
+} row_fields[] = {
+    [HD_DISCO_ROWS_NODE] = ROWS(NODE_ROWS),
+    [HD_DISCO_ROWS_AGENT_SERVICE] = ROWS(AGENT_SERVICE_ROWS),
+    [HD_DISCO_ROWS_CATALOG_SERVICE] = ROWS(CATALOG_SERVICE_ROWS),
+    [HD_DISCO_ROWS_HEALTH_SERVICE] = ROWS(HEALTH_SERVICE_ROWS),
+    [HD_DISCO_ROWS_CHECK] = ROWS(CHECK_ROWS),
+};
+
+int hd_disco_filter(hd_disco_read_t *q, hd_disco_rows_t rows)
 {
-    return !q->pred || q->pred(row, q->pred_arg);
+    if (q->filter_parsed) return 0; /* an answer run again for a held request */
+    const char *expr = hd_api_query(q->r, "filter");
+    char err[512];
+    if (expr && *expr &&
+        hd_filter_parse(expr, strlen(expr), row_fields[rows].f, row_fields[rows].n, &q->filter, err,
+                        sizeof(err)) < 0) {
+        hd_disco_reply_text(q, 400, err);
+        return -1;
+    }
+    q->filter_parsed = 1;
+    return 0;
+}
+
+int hd_disco_keep(hd_disco_read_t *q, const json_t *row)
+{
+    if (q->pred && !q->pred(row, q->pred_arg)) return 0;
+    if (!q->filter) return 1;
+    char err[256];
+    int m = hd_filter_eval_json(q->filter, row, err, sizeof(err));
+    if (m < 0 && !q->filter_err[0]) snprintf(q->filter_err, sizeof(q->filter_err), "%s", err);
+    return m == 1;
 }
 
 /* ---- shapes ---------------------------------------------------------------- */

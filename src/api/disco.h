@@ -14,14 +14,19 @@
  * therefore read only the catalog and the request, and may run several
  * times.
  *
- * Filtering (Consul's ?filter=, not parsed yet): answers that list rows
- * pass each row, as the JSON object a client sees, through hd_disco_keep;
- * once the filter language exists, that is where its predicate applies. */
+ * Filtering (Consul's ?filter=, util/filter.h): an answer that lists rows
+ * first calls hd_disco_filter with what its rows are, which parses the
+ * expression once per request against the selectors Consul's "Filtering"
+ * table lists for such rows (so a selector Consul does not offer, or a
+ * comparison its field cannot take, is a 400 in Consul's words), then
+ * passes each row, as the JSON object a client sees, through
+ * hd_disco_keep. */
 #ifndef HD_API_DISCO_H
 #define HD_API_DISCO_H
 
 #include "agent/catalog.h"
 #include "api/server.h"
+#include "util/buf.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -44,8 +49,10 @@ struct hd_disco_read_s {
     void *arg; /* the route's */
     /* The answer, set by the answer function. */
     int status;
-    json_t *body;     /* a JSON reply, or */
-    char *text;       /* a plain-text one (malloc'd) */
+    json_t *body;    /* a JSON reply, or */
+    char *text;      /* a plain-text one (malloc'd), or */
+    char *json_text; /* JSON already rendered (malloc'd, json_len bytes) */
+    size_t json_len;
     int64_t index;    /* the highest index of the topics read (at least 1) */
     int hashed;       /* set X-Consul-ContentHash (hash-based blocking) */
     char hash[17];    /* of the body, when hashed */
@@ -59,7 +66,19 @@ struct hd_disco_read_s {
     const char *want_hash;
     hd_disco_pred_fn pred; /* NULL: every row */
     void *pred_arg;
+    struct hd_filter_s *filter; /* ?filter=, parsed by hd_disco_filter; NULL: none */
+    int filter_parsed;
+    char filter_err[256]; /* a row the filter could not be evaluated on: answered 400 */
 };
+
+/* What the rows of a filtered list are (the selectors they offer). */
+typedef enum hd_disco_rows_e {
+    HD_DISCO_ROWS_NODE,            /* /v1/catalog/nodes */
+    HD_DISCO_ROWS_AGENT_SERVICE,   /* /v1/agent/services */
+    HD_DISCO_ROWS_CATALOG_SERVICE, /* /v1/catalog/service/:name */
+    HD_DISCO_ROWS_HEALTH_SERVICE,  /* /v1/health/service/:name: Node, Service, Checks */
+    HD_DISCO_ROWS_CHECK,           /* /v1/health/checks|state|node, /v1/agent/checks */
+} hd_disco_rows_t;
 
 /* Starts a read of r: the scope (kind: HD_SCOPE_ONE or HD_SCOPE_LIST),
  * ?dc=, ?index=, ?wait= and ?hash=, then fn, holding the request as the
@@ -70,10 +89,21 @@ void hd_disco_read(hd_api_req_t *r, struct hd_agent_s *a, int scope_kind, hd_dis
 void hd_disco_topic(hd_disco_read_t *q, hd_topic_t *t);
 /* The answer: status and body (taken). */
 void hd_disco_reply_json(hd_disco_read_t *q, int status, json_t *body);
+/* The answer: status and JSON already rendered, as hd_api_reply_json
+ * would render it (compact, a newline at the end; copied). */
+void hd_disco_reply_rendered(hd_disco_read_t *q, int status, const char *text, size_t len);
+/* Appends body rendered as hd_api_reply_json renders it (for
+ * hd_disco_reply_rendered). */
+void hd_disco_render(const json_t *body, hd_buf_t *out);
 /* The answer: status and a plain-text body (copied). */
 void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text);
-/* 1 when row passes the request's filter (every row, for now). */
-int hd_disco_keep(const hd_disco_read_t *q, const json_t *row);
+/* Parses the request's ?filter= (an empty one is none, as in Consul) for
+ * rows of kind rows, once per request. Returns 0, or -1 after answering
+ * 400 with the parser's message (Consul's "Failed to create boolean
+ * expression evaluator: ..."): the answer function then returns. */
+int hd_disco_filter(hd_disco_read_t *q, hd_disco_rows_t rows);
+/* 1 when row passes the request's filter (every row without one). */
+int hd_disco_keep(hd_disco_read_t *q, const json_t *row);
 
 /* Consul's shapes. dc: the datacenter to show. */
 json_t *hd_disco_node_json(const hd_cat_node_t *n);

@@ -43,15 +43,27 @@ static int node_meta_ok(const hd_cat_node_t *n, const char *want)
  * Consul's /v1/health/service/:name lists them. */
 static void answer_service(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_HEALTH_SERVICE) < 0) return;
     const char *name = hd_api_param(q->r, "name"), *tag = hd_api_query(q->r, "tag");
     const char *meta = hd_api_query(q->r, "node-meta");
     int passing = flag(q->r, "passing");
+    /* The plain question (one tenant's, without ?tag, ?node-meta, ?filter or
+     * ?pretty) is the hot one: its answer is kept with the name's topic
+     * until that changes (hd_catalog_memo_get). */
+    hd_topic_t *t = NULL;
+    int plain = q->scope.tenant && !tag && !meta && !q->filter && !hd_api_query(q->r, "pretty");
     if (q->scope.tenant) {
-        hd_disco_topic(q, hd_catalog_topic_name(q->c, q->scope.tenant, name));
+        hd_disco_topic(q, t = hd_catalog_topic_name(q->c, q->scope.tenant, name));
     } else {
         hd_disco_topic(q, hd_catalog_topic_services(q->c, &q->scope));
         hd_disco_topic(q, hd_catalog_topic_checks(q->c, &q->scope));
         hd_disco_topic(q, hd_catalog_topic_nodes(q->c));
+    }
+    size_t len;
+    const char *memo = plain ? hd_catalog_memo_get(t, passing, &len) : NULL;
+    if (memo) {
+        hd_disco_reply_rendered(q, 200, memo, len);
+        return;
     }
     const hd_cat_service_t **l;
     size_t n = hd_catalog_services(q->c, &q->scope, name, NULL, &l);
@@ -80,6 +92,14 @@ static void answer_service(hd_disco_read_t *q)
             json_decref(row);
     }
     free(l);
+    if (plain && json_array_size(out)) { /* never for a name without instances */
+        hd_buf_t b = {0};
+        hd_disco_render(out, &b);
+        hd_catalog_memo_set(t, passing, b.data, b.len);
+        hd_disco_reply_rendered(q, 200, b.data, b.len);
+        json_decref(out);
+        return;
+    }
     hd_disco_reply_json(q, 200, out);
 }
 
@@ -88,7 +108,7 @@ static void get_service(hd_api_req_t *r, void *arg)
     hd_disco_read(r, arg, HD_SCOPE_LIST, answer_service, NULL);
 }
 
-static json_t *views_json(const hd_disco_read_t *q, hd_cat_views_t *v)
+static json_t *views_json(hd_disco_read_t *q, hd_cat_views_t *v)
 {
     json_t *out = json_array();
     for (size_t i = 0; i < v->n; i++) {
@@ -105,6 +125,7 @@ static json_t *views_json(const hd_disco_read_t *q, hd_cat_views_t *v)
 /* GET /v1/health/checks/:name: the checks of every instance of name. */
 static void answer_checks(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *name = hd_api_param(q->r, "name"), *meta = hd_api_query(q->r, "node-meta");
     if (q->scope.tenant) {
         hd_disco_topic(q, hd_catalog_topic_name(q->c, q->scope.tenant, name));
@@ -130,6 +151,7 @@ static void get_checks(hd_api_req_t *r, void *arg)
 /* GET /v1/health/state/:state: every check in that state (any: all). */
 static void answer_state(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *state = hd_api_param(q->r, "state");
     int want;
     if (!strcmp(state, "any"))
@@ -166,6 +188,7 @@ static void get_state(hd_api_req_t *r, void *arg)
 /* GET /v1/health/node/:node: the node's checks and its services'. */
 static void answer_node(hd_disco_read_t *q)
 {
+    if (hd_disco_filter(q, HD_DISCO_ROWS_CHECK) < 0) return;
     const char *node = hd_api_param(q->r, "node");
     hd_disco_topic(q, hd_catalog_topic_node(q->c, node));
     hd_disco_topic(q, q->scope.tenant ? hd_catalog_topic_tenant_node(q->c, q->scope.tenant, node)

@@ -4,7 +4,10 @@
  * decoding, so "%2F" inside an id stays part of that id; a single trailing
  * '/' is ignored ("/v1/checks/" is "/v1/checks"); any other empty segment
  * is kept and so matches no literal and no parameter. evhttp's own query
- * parser is not used: it rejects a key without '=' ("?pretty"). */
+ * parser is not used: it rejects a key without '=' ("?pretty").
+ *
+ * The decoded path (dpath) is the segments joined again with '/', so that
+ * a "*name" parameter is a pointer into it: no allocation per match. */
 #include "api/route.h"
 #include "util/mem.h"
 
@@ -57,6 +60,8 @@ void hd_api_target_free(hd_api_target_t *t)
 {
     free(t->path);
     free_strv(t->segs, t->nsegs);
+    free(t->dpath);
+    free(t->dstart);
     for (size_t i = 0; i < t->nquery; i++) {
         free(t->query[i].key);
         free(t->query[i].value);
@@ -65,11 +70,15 @@ void hd_api_target_free(hd_api_target_t *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Splits path (starting with '/') into decoded segments. */
+/* Splits path (starting with '/') into decoded segments, and joins them
+ * again into dpath. */
 static int split_path(hd_api_target_t *t, char *err, size_t errlen)
 {
     const char *p = t->path + 1;
-    size_t cap = 0;
+    size_t cap = 0, plen = strlen(t->path);
+    char *d = hd_xmalloc(plen + 1); /* decoding never lengthens */
+    size_t dlen = 0;
+    d[dlen++] = '/';
     for (;;) {
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -77,16 +86,27 @@ static int split_path(hd_api_target_t *t, char *err, size_t errlen)
         char *seg = decode(p, len, 0);
         if (!seg) {
             snprintf(err, errlen, "bad percent-escape in the path '%s'", t->path);
+            free(d);
             return -1;
         }
-        if (t->nsegs == cap) {
+        if (t->nsegs + 1 >= cap) {
             cap = cap ? cap * 2 : 8;
             t->segs = hd_xrealloc(t->segs, cap * sizeof(*t->segs));
+            t->dstart = hd_xrealloc(t->dstart, cap * sizeof(*t->dstart));
         }
+        t->dstart[t->nsegs] = dlen;
+        size_t slen = strlen(seg);
+        memcpy(d + dlen, seg, slen);
+        dlen += slen;
+        if (end) d[dlen++] = '/';
         t->segs[t->nsegs++] = seg;
         if (!end) break;
         p = end + 1;
     }
+    if (!t->dstart) t->dstart = hd_xmalloc(sizeof(*t->dstart));
+    t->dstart[t->nsegs] = dlen;
+    d[dlen] = '\0';
+    t->dpath = d;
     return 0;
 }
 
@@ -173,12 +193,17 @@ int hd_api_pattern_parse(const char *pattern, hd_api_pattern_t *p, char *err, si
     const char *s = pattern + 1;
     while (*s) {
         size_t len = strcspn(s, "/");
-        int param = s[0] == ':';
+        int param = s[0] == ':' ? HD_API_SEG_PARAM : s[0] == '*' ? HD_API_SEG_REST : 0;
         if (len == 0 || (param && len == 1)) {
             snprintf(err, errlen, "route pattern '%s' has an empty segment", pattern);
             goto bad;
         }
-        char *seg = hd_xstrndup(s + param, len - param);
+        if (param == HD_API_SEG_REST && s[len] != '\0') {
+            snprintf(err, errlen, "route pattern '%s': a '*' parameter must be the last segment",
+                     pattern);
+            goto bad;
+        }
+        char *seg = hd_xstrndup(s + !!param, len - !!param);
         for (size_t i = 0; param && i < p->nsegs; i++)
             if (p->is_param[i] && !strcmp(p->segs[i], seg)) {
                 snprintf(err, errlen, "route pattern '%s' repeats parameter ':%s'", pattern, seg);
@@ -190,7 +215,7 @@ int hd_api_pattern_parse(const char *pattern, hd_api_pattern_t *p, char *err, si
         p->segs[p->nsegs] = seg;
         p->is_param[p->nsegs] = param;
         p->nsegs++;
-        p->nparams += (size_t)param;
+        p->nparams += (size_t)(param != 0);
         s += len;
         if (*s == '/') s++;
     }
@@ -202,9 +227,11 @@ bad:
 
 int hd_api_pattern_match(const hd_api_pattern_t *p, const hd_api_target_t *t, const char **values)
 {
-    if (p->nsegs != t->nsegs) return 0;
+    int rest = p->nsegs > 0 && p->is_param[p->nsegs - 1] == HD_API_SEG_REST;
+    size_t fixed = p->nsegs - (size_t)rest;
+    if (rest ? t->nsegs < fixed : p->nsegs != t->nsegs) return 0;
     size_t k = 0;
-    for (size_t i = 0; i < p->nsegs; i++) {
+    for (size_t i = 0; i < fixed; i++) {
         if (p->is_param[i]) {
             if (t->segs[i][0] == '\0') return 0;
             if (values) values[k] = t->segs[i];
@@ -213,5 +240,6 @@ int hd_api_pattern_match(const hd_api_pattern_t *p, const hd_api_target_t *t, co
             return 0;
         }
     }
+    if (rest && values) values[k] = t->dpath + t->dstart[fixed];
     return 1;
 }

@@ -1,6 +1,8 @@
 /* route — the pure half of the API's request handling: splitting a
  * request-target into decoded path segments and query pairs, and matching
- * them against route patterns such as "/v1/checks/:id/history".
+ * them against route patterns such as "/v1/checks/:id/history", or a
+ * pattern whose last segment "*key" takes the rest of the path, '/'s
+ * included (Consul's KV keys).
  *
  * It does no I/O and knows nothing of libevent, so unit tests and the fuzz
  * target call it directly; api/server.c owns the table of routes. */
@@ -19,15 +21,24 @@ typedef struct hd_api_target_s {
     char *path;  /* raw path, without the query; starts with '/' */
     char **segs; /* decoded segments; a trailing '/' adds none */
     size_t nsegs;
+    char *dpath;        /* the whole path decoded ("%2F" is '/' here), a trailing '/' kept */
+    size_t *dstart;     /* nsegs + 1 offsets into dpath: where segment i starts; [nsegs]: what
+                           follows the last segment's '/' (its end when there is none) */
     hd_api_kv_t *query; /* in request order; duplicates kept */
     size_t nquery;
 } hd_api_target_t;
 
-/* A parsed route pattern: literal segments and ":name" parameters. */
+enum {
+    HD_API_SEG_LITERAL = 0,
+    HD_API_SEG_PARAM = 1, /* ":name": one whole segment, never empty */
+    HD_API_SEG_REST = 2,  /* "*name", last only: the rest of the path, maybe empty */
+};
+
+/* A parsed route pattern: literal segments, ":name" and "*name" parameters. */
 typedef struct hd_api_pattern_s {
     char *text;    /* the pattern as registered */
-    char **segs;   /* literal text, or the parameter name after ':' */
-    int *is_param; /* per segment */
+    char **segs;   /* literal text, or the parameter name after ':' or '*' */
+    int *is_param; /* per segment: HD_API_SEG_* */
     size_t nsegs;
     size_t nparams;
 } hd_api_pattern_t;
@@ -46,16 +57,20 @@ void hd_api_target_free(hd_api_target_t *t);
 const char *hd_api_target_query(const hd_api_target_t *t, const char *key);
 
 /* Parses a pattern: it starts with '/', segments are non-empty, ":name"
- * segments capture one whole segment, and names are unique. Returns 0, or
- * -1 with a message in err. */
+ * segments capture one whole segment, a last "*name" segment captures the
+ * rest of the path, and names are unique. Returns 0, or -1 with a message
+ * in err. */
 int hd_api_pattern_parse(const char *pattern, hd_api_pattern_t *p, char *err, size_t errlen);
 
 /* Frees a parsed pattern. */
 void hd_api_pattern_free(hd_api_pattern_t *p);
 
 /* 1 when t's path matches p; then values[i] (if values is not NULL) points
- * at the decoded segment of the i-th parameter, inside t. A parameter never
- * matches an empty segment. */
+ * at the decoded value of the i-th parameter, inside t. A ":name" parameter
+ * never matches an empty segment. A "*name" parameter matches what follows
+ * the segments before it, decoded as one string: "/v1/kv/a/b/" gives
+ * "a/b/", "/v1/kv/a%2Fb" "a/b", "/v1/kv/" and "/v1/kv" "" (the trailing
+ * '/' the other patterns ignore is part of its value). */
 int hd_api_pattern_match(const hd_api_pattern_t *p, const hd_api_target_t *t, const char **values);
 
 #endif

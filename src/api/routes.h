@@ -7,6 +7,17 @@
 
 struct hd_agent_s;
 struct hd_api_s;
+struct hd_kv_s;
+struct hd_session_reg_s;
+
+/* What the Consul KV, session and txn routes serve from; the caller owns
+ * it, and it must outlive the server. */
+typedef struct hd_api_consul_ctx_s {
+    struct hd_kv_s *kv;
+    struct hd_session_reg_s *sessions; /* NULL: no session routes */
+    const char *dc;                    /* the datacenter ?dc= may name */
+    const char *node;                  /* the local node's name */
+} hd_api_consul_ctx_t;
 
 /* Registers every agent route on api. Returns 0, or -1 with a message. */
 int hd_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
@@ -15,6 +26,8 @@ int hd_agent_checks_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 
+/* Consul's /v1/kv routes (api/kv.c). */
+int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/agent routes (api/agent.c). */
 int hd_agent_consul_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err,
                                  size_t errlen);
@@ -25,5 +38,9 @@ int hd_agent_consul_check_routes(struct hd_agent_s *a, struct hd_api_s *api, cha
 int hd_agent_health_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 /* Consul's /v1/catalog and /v1/status/leader, /peers routes (api/catalog.c). */
 int hd_agent_catalog_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+/* Consul's /v1/txn, KV operations (api/txn.c). */
+int hd_api_txn_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
+/* Consul's /v1/session routes (api/session.c). */
+int hd_api_session_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 
 #endif

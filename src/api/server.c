@@ -383,6 +383,14 @@ int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern)
     return 0;
 }
 
+int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern)
+{
+    hd_api_route_t *rt = route_find(api, method, pattern);
+    if (!rt) return -1;
+    rt->raw = 1;
+    return 0;
+}
+
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst)
 {
@@ -624,6 +632,11 @@ const char *hd_api_param(const hd_api_req_t *r, const char *name)
     return NULL;
 }
 
+int hd_api_has_tokens(const hd_api_req_t *r)
+{
+    return ((const hd_api_rq_t *)r)->api->ntoks > 0;
+}
+
 const char *hd_api_query(const hd_api_req_t *r, const char *key)
 {
     return hd_api_target_query(&((const hd_api_rq_t *)r)->target, key);
@@ -784,6 +797,12 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
         return;
     }
 
+    if (rt->raw) {
+        r->data = len ? data : NULL;
+        r->data_len = len;
+        rt->fn(r, rt->arg); /* r may be gone now: the bytes are the handler's to copy */
+        return;
+    }
     if (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") || !strcmp(r->method, "PATCH")) {
         if (hd_api_parse_body(data, len, &q->body, err, sizeof(err)) < 0) {
             hd_api_error(r, 400, "bad_json", "%s", err);

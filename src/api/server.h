@@ -162,6 +162,9 @@ struct hd_api_req_s {
     const char *client_ip; /* the peer address, e.g. "127.0.0.1", "::1" */
     json_t *body;          /* the JSON object of a POST/PUT/PATCH with a body, else NULL;
                               borrowed: json_incref it to keep it */
+    const char *data;      /* a raw route's body (hd_api_route_raw), NULL for none; valid
+                              only during the handler's call: copy what you keep */
+    size_t data_len;
 };
 
 typedef void (*hd_api_handler_fn)(hd_api_req_t *r, void *arg);
@@ -232,13 +235,21 @@ int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, d
  * Returns 0, or -1 if no such route. */
 int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern);
 
-/* The decoded value of the path parameter name (":name" in the pattern),
- * or NULL if the route has none such. */
+/* Makes a registered route take its body as bytes (r->data, r->data_len),
+ * unparsed: a Consul KV value, or a body that is not a JSON object (the
+ * array of /v1/txn) that the handler reads itself. Returns 0, or -1 if
+ * no such route. */
+int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern);
+
+/* The decoded value of the path parameter name (":name" or "*name" in
+ * the pattern), or NULL if the route has none such. */
 const char *hd_api_param(const hd_api_req_t *r, const char *name);
 
 /* The decoded value of the first query parameter key; "" for a key without
  * a value ("?pretty"); NULL when absent. */
 const char *hd_api_query(const hd_api_req_t *r, const char *key);
+/* 1 when the server r came to has tokens (requests must carry one). */
+int hd_api_has_tokens(const hd_api_req_t *r);
 
 /* The value of a request header (case-insensitive name), or NULL. */
 const char *hd_api_header(const hd_api_req_t *r, const char *name);

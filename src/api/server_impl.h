@@ -57,6 +57,7 @@ typedef struct hd_api_route_s {
     int limit; /* -1, or this route's index among the limited ones */
     double rate, burst;
     int consul; /* errors as Consul's: plain text (hd_api_route_consul) */
+    int raw;    /* the body goes to the handler as bytes (hd_api_route_raw) */
 } hd_api_route_t;
 
 typedef struct hd_api_conn_s hd_api_conn_t;

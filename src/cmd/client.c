@@ -160,6 +160,14 @@ void hd_client_free(hd_client_t *c)
 int hd_client_call(hd_client_t *c, const char *method, const char *path, const char *body,
                    hd_client_reply_t *rep)
 {
+    hd_client_req_t r = {
+        .method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0};
+    return hd_client_send(c, &r, rep);
+}
+
+int hd_client_send(hd_client_t *c, const hd_client_req_t *r, hd_client_reply_t *rep)
+{
+    const char *path = r->path;
     memset(rep, 0, sizeof(*rep));
     hd_buf_t full = {0};
     hd_buf_puts(&full, path);
@@ -171,17 +179,24 @@ int hd_client_call(hd_client_t *c, const char *method, const char *path, const c
     hd_buf_free(&full);
     hd_httpc_req_t req;
     memset(&req, 0, sizeof(req));
-    req.method = method;
+    req.method = r->method;
     req.url = url;
     req.token = c->token;
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
+    req.body = r->body;
+    req.body_len = r->body_len;
+    req.content_type = r->content_type;
+    req.timeout_ms = r->timeout_ms;
+    req.cancel = r->cancel;
     req.cacert = c->cacert.path;
     req.cert = c->cert.path;
     req.key = c->key.path;
     hd_httpc_resp_t resp;
     char err[1024];
     int rc = hd_httpc_do(&req, &resp, err, sizeof(err));
+    if (rc == -HD_HTTPC_ECANCELLED) {
+        free(url);
+        return HD_EXIT_CANCELLED;
+    }
     if (rc < 0) {
         /* err starts with the URL; the address alone says it better */
         const char *why = err;
@@ -205,6 +220,8 @@ int hd_client_call(hd_client_t *c, const char *method, const char *path, const c
     free(url);
     rep->status = resp.status;
     rep->body = resp.body;
+    rep->len = resp.len;
+    rep->index = resp.index;
     if (resp.len) rep->json = json_loadb(resp.body, resp.len, JSON_DECODE_ANY, NULL);
     return 0;
 }

@@ -16,8 +16,11 @@
 #include "util/buf.h"
 
 #include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
 
-#define HD_EXIT_UNREACHABLE 3 /* no HTTP reply from the agent at all */
+#define HD_EXIT_UNREACHABLE 3    /* no HTTP reply from the agent at all */
+#define HD_EXIT_CANCELLED   (-1) /* hd_client_send: *cancel was set; never an exit status */
 
 /* The help lines of the flags every client command takes. */
 #define HD_CLIENT_ADDR_HELP                                                                        \
@@ -59,10 +62,23 @@ typedef struct hd_client_s {
 
 /* A reply from the agent. */
 typedef struct hd_client_reply_s {
-    long status;  /* HTTP status */
-    json_t *json; /* the body as JSON, NULL when empty or not JSON */
-    char *body;   /* the body as received, NUL-terminated */
+    long status;              /* HTTP status */
+    json_t *json;             /* the body as JSON, NULL when empty or not JSON */
+    char *body;               /* the body as received, NUL-terminated */
+    size_t len;               /* its bytes (a KV value may hold NULs) */
+    unsigned long long index; /* X-Consul-Index, 0 when absent */
 } hd_client_reply_t;
+
+/* A request beyond hd_client_call's: a body of any bytes, a longer
+ * timeout for a blocking query, a flag that gives it up. */
+typedef struct hd_client_req_s {
+    const char *method, *path; /* as hd_client_call's */
+    const char *body;          /* NULL: none */
+    size_t body_len;
+    const char *content_type;            /* of body; NULL: application/json */
+    long timeout_ms;                     /* 0: 10 s */
+    const volatile sig_atomic_t *cancel; /* see hd_httpc_req_t */
+} hd_client_req_t;
 
 /* Sets c up for command cmd from the flags' values and the environment.
  * Returns 0, or prints a usage error and returns HD_EXIT_USAGE: a bad
@@ -80,6 +96,10 @@ void hd_client_free(hd_client_t *c);
  * HD_EXIT_UNREACHABLE. */
 int hd_client_call(hd_client_t *c, const char *method, const char *path, const char *body,
                    hd_client_reply_t *rep);
+/* hd_client_call with the options of req. A cancelled request returns
+ * HD_EXIT_CANCELLED without printing anything. */
+int hd_client_send(hd_client_t *c, const hd_client_req_t *req, hd_client_reply_t *rep);
+
 /* Frees a reply. */
 void hd_client_reply_free(hd_client_reply_t *rep);
 

@@ -17,8 +17,13 @@ typedef struct hd_cmd_s {
 extern const hd_cmd_t hd_cmd_wait;
 extern const hd_cmd_t hd_cmd_ping; /* ping.c: ICMP sweeps with fping's flags */
 extern const hd_cmd_t hd_cmd_agent;
-extern const hd_cmd_t hd_cmd_checks; /* checks.c: the agent's checks through its API */
-extern const hd_cmd_t hd_cmd_status; /* status.c: the agent's summary, Nagios exit codes */
+extern const hd_cmd_t hd_cmd_checks;   /* checks.c: the agent's checks through its API */
+extern const hd_cmd_t hd_cmd_status;   /* status.c: the agent's summary, Nagios exit codes */
+extern const hd_cmd_t hd_cmd_services; /* services.c: services through the Consul API */
+extern const hd_cmd_t hd_cmd_kv;       /* kv.c: Consul's KV through the agent's API */
+extern const hd_cmd_t hd_cmd_lock;     /* lock.c: a command run while a session lock is held */
+extern const hd_cmd_t hd_cmd_watch; /* watch.c: a command run on each change (blocking queries) */
+extern const hd_cmd_t hd_cmd_inventory; /* inventory.c: an Ansible dynamic inventory */
 
 /* Prints "heed CMD: MSG (see heed CMD --help)" to stderr; returns 2. */
 int hd_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

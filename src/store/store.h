@@ -35,8 +35,10 @@
 
 struct event_base;
 
+/* A value holds Consul's largest KV value (512 KiB) and heed's header of
+ * a KV value ahead of it (agent/kv.c). */
 #define HD_STORE_KEY_MAX     1024 /* bytes in a key (etcd allows more; heed's keys are short) */
-#define HD_STORE_VALUE_MAX   (512 * 1024) /* bytes in a value, as Consul's KV limit */
+#define HD_STORE_VALUE_MAX   (513 * 1024) /* bytes in a value */
 #define HD_STORE_TXN_OPS_MAX 128          /* compares, and operations, per transaction (etcd's) */
 
 /* Every error of the store, one table with messages (hd_store_strerror).

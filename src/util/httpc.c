@@ -28,6 +28,33 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Reads X-Consul-Index from the reply's header lines (the last one wins:
+ * a 100 Continue's headers come first). */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    unsigned long long *index = arg;
+    size_t len = size * n;
+    static const char name[] = "X-Consul-Index:";
+    if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        unsigned long long v = 0;
+        size_t i = sizeof(name) - 1;
+        while (i < len && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        for (; i < len && data[i] >= '0' && data[i] <= '9' && v < 1000000000000000000ULL; i++)
+            v = v * 10 + (unsigned long long)(data[i] - '0');
+        *index = v;
+    }
+    return len;
+}
+
+/* libcurl's progress callback: non-zero gives the transfer up. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return *(const volatile sig_atomic_t *)arg != 0;
+}
+
 /* OpenSSL's words in libcurl's message, without the codes around them:
  * "OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13
  * alert certificate required, errno 0" -> "tlsv13 alert certificate
@@ -136,6 +163,13 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
     c->easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     c->easy_setopt(e, CURLOPT_WRITEDATA, &sink);
+    c->easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    c->easy_setopt(e, CURLOPT_HEADERDATA, &resp->index);
+    if (req->cancel) {
+        c->easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        c->easy_setopt(e, CURLOPT_XFERINFODATA, (void *)req->cancel);
+        c->easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    }
     c->easy_setopt(e, CURLOPT_USERAGENT, "heed/" HEED_VERSION);
     c->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     c->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
@@ -179,6 +213,8 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
         c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
         seen.replied = code != 0;
         ret = sink.too_big ? -HD_HTTPC_ECONNECT : -classify(rc, msg, req, &seen);
+        if (rc == CURLE_ABORTED_BY_CALLBACK && req->cancel && *req->cancel)
+            ret = -HD_HTTPC_ECANCELLED;
         char words[CURL_ERROR_SIZE];
         tls_words(msg, words, sizeof(words));
         if ((ret == -HD_HTTPC_ECLIENTCERT || ret == -HD_HTTPC_EREFUSED) && !strstr(msg, "alert"))
@@ -191,6 +227,7 @@ int hd_httpc_do(const hd_httpc_req_t *req, hd_httpc_resp_t *resp, char *err, siz
             snprintf(err, errlen, "%s: %s", req->url,
                      ret == -HD_HTTPC_ECONNECT || ret == -HD_HTTPC_ELOCAL ? msg : words);
         hd_buf_free(&sink.buf);
+        resp->index = 0;
     } else {
         c->easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
         if (!sink.buf.data) hd_buf_puts(&sink.buf, ""); /* allocates: body is never NULL */

@@ -12,6 +12,7 @@
 #ifndef HD_HTTPC_H
 #define HD_HTTPC_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #define HD_HTTPC_DEFAULT_ADDR "http://127.0.0.1:8500"
@@ -29,6 +30,11 @@ typedef struct hd_httpc_req_s {
                                  system's */
     const char *cert;         /* PEM client certificate (chain), or NULL */
     const char *key;          /* its PEM private key; NULL: in the cert file */
+    /* When not NULL: the request is given up (HD_HTTPC_ECANCELLED) soon
+     * after *cancel becomes non-zero, e.g. from a signal handler while a
+     * blocking query is held; libcurl looks at it about once a second,
+     * and at once while data flows. */
+    const volatile sig_atomic_t *cancel;
 } hd_httpc_req_t;
 
 /* Why hd_httpc_do failed (it returns the negative value). */
@@ -40,12 +46,14 @@ typedef enum hd_httpc_fail_e {
     HD_HTTPC_ELOCAL,       /* the CA file, client certificate or key could not be used */
     HD_HTTPC_ENOTTLS,      /* https://, and the server did not answer TLS */
     HD_HTTPC_ETLS,         /* another TLS failure */
+    HD_HTTPC_ECANCELLED,   /* *req->cancel became non-zero */
 } hd_httpc_fail_t;
 
 typedef struct hd_httpc_resp_s {
     long status; /* HTTP status */
     char *body;  /* NUL-terminated (the length is len); never NULL after success */
     size_t len;
+    unsigned long long index; /* X-Consul-Index of the reply (blocking queries); 0: none */
 } hd_httpc_resp_t;
 
 /* Performs the request; a reply with any HTTP status is a success. Returns

@@ -140,6 +140,18 @@ void hd_jsonw_int(hd_jsonw_t *w, int64_t v)
     w->comma = 1;
 }
 
+void hd_jsonw_uint(hd_jsonw_t *w, uint64_t u)
+{
+    char tmp[24];
+    size_t k = sizeof(tmp);
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    put(w, tmp + k, sizeof(tmp) - k);
+    w->comma = 1;
+}
+
 void hd_jsonw_real(hd_jsonw_t *w, double v)
 {
     if (!isfinite(v)) {

@@ -50,6 +50,8 @@ void hd_jsonw_string(hd_jsonw_t *w, const char *s);
 /* A string of n bytes (which may hold NUL: written \u0000). */
 void hd_jsonw_stringn(hd_jsonw_t *w, const char *s, size_t n);
 void hd_jsonw_int(hd_jsonw_t *w, int64_t v);
+/* An unsigned integer up to 2^64-1 (Consul's KV Flags). */
+void hd_jsonw_uint(hd_jsonw_t *w, uint64_t v);
 /* A real as jansson prints one: "%.<precision>g", with ".0" added when
  * that looks like an integer and the exponent without '+' or leading
  * zeros ("1e+20" -> "1e20"). NaN and infinities: null. */

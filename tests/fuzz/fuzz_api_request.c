@@ -12,7 +12,8 @@
 #include <string.h>
 
 static const char *const PATTERNS[] = {
-    "/v1/checks", "/v1/checks/:id", "/v1/checks/:id/history", "/v1/checks/:id/:action", "/",
+    "/v1/checks", "/v1/checks/:id", "/v1/checks/:id/history", "/v1/checks/:id/:action",
+    "/",          "/v1/kv/*key",    "/v1/:a/*rest",
 };
 
 static void target(const char *uri)
@@ -32,9 +33,18 @@ static void target(const char *uri)
         if (hd_api_pattern_parse(PATTERNS[i], &p, err, sizeof(err)) < 0) abort();
         const char *v[4] = {NULL, NULL, NULL, NULL};
         if (hd_api_pattern_match(&p, &t, v)) {
-            if (p.nsegs != t.nsegs) abort();
+            int rest = p.nsegs > 0 && p.is_param[p.nsegs - 1] == HD_API_SEG_REST;
+            if (rest ? t.nsegs + 1 < p.nsegs : p.nsegs != t.nsegs) abort();
             for (size_t k = 0; k < p.nparams; k++)
-                if (!v[k] || !v[k][0]) abort();
+                if (!v[k] || (!v[k][0] && !(rest && k == p.nparams - 1))) abort();
+            /* The rest is the decoded path's tail: its length is bounded by
+             * the raw path's, and it ends the decoded path. */
+            if (rest) {
+                const char *r = v[p.nparams - 1];
+                if (strlen(r) > strlen(t.path) || r < t.dpath ||
+                    r + strlen(r) != t.dpath + strlen(t.dpath))
+                    abort();
+            }
         }
         hd_api_pattern_free(&p);
     }

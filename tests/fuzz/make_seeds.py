@@ -272,6 +272,12 @@ write("api_request", "size-long-head-lines",
       "Content-Length: %s\r\nContent-Length:    99999999999999999999999\r\n\r\n"
       % (text(2000, "h"), "9" * 79))
 
+# Consul KV keys through a "*key" parameter: escaped '/', empty segments,
+# a trailing '/', and a key near the store's 1,024-byte bound.
+write("api_request", "kv-rest-parameter",
+      "/v1/kv/a%2Fb//c/?recurse&keys&separator=%2F\n")
+write("api_request", "size-kv-long-key", "/v1/kv/" + "seg%2F" * 200 + "x/" * 120 + "\n")
+
 # --- cidr and duration: short texts, around their fixed buffers -------------
 write("cidr", "size-v6-full", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128")
 write("cidr", "size-addr-63", "1" * 63 + "/8")
@@ -408,3 +414,94 @@ for name, text in (("go-composite", "1h2m3s4ms5us6ns"), ("go-fraction", ".5s"),
                    ("go-negative", "-1.5h"), ("go-micro", "7\u00b5s"), ("go-max", "2562047h47m16.854775807s"),
                    ("go-over", "2562047h47m16.854775808s"), ("go-zero", "0")):
     write("duration", name, text)
+
+# --- filter: Consul's filter expressions as clients write them (the first
+# byte: 1 with the health endpoint's selector table, 0 without), the
+# mistakes users make, and the sizes the parser switches on (the 8,192-byte
+# limit, 32 levels, 128 comparisons, 16 patterns of 256 bytes).
+FILTERS = {
+    "consul-agent": (0, 'Meta.env == "qa"'),
+    "consul-catalog": (0, 'NodeMeta.os == "linux"'),
+    "consul-health-node": (0, 'ServiceName != ""'),
+    "service-meta-bracket": (0, 'ServiceMeta["foo"] == bar and ServiceMeta.foo != baz'),
+    "health-typed": (1, 'Service.Service == web and "primary" in Service.Tags and '
+                        'Checks.Status != critical'),
+    "node-meta-rack": (1, 'Node.Meta["rack id"] == r1 or Node.Meta.os is empty'),
+    "precedence": (1, 'Service.Port == 8080 and not Service.EnableTagOverride == true or '
+                      '(Service.Connect.Native == T)'),
+    "matches": (1, 'Service.Address matches `^10\\.` and Node.Node not matches "^db-[0-9]+$"'),
+    "contains": (1, 'Service.Tags contains v1 and Service.Meta not contains "x" and '
+                    '"web" not in Service.Service'),
+    "empty": (1, 'Checks is not empty and Checks.ServiceTags is empty'),
+    "escapes": (0, 'A == "\\a\\b\\f\\n\\r\\t\\v\\\\\\"\\x41\\101\\u00e9\\U0001F600" or B == `raw\\n`'),
+    "numbers": (0, 'N == -1.5 or N == 0 or (N != 12345678901234567890)'),
+    "bad-selector": (1, 'Service.Nope == 1'),
+    "bad-kind": (1, 'Service.Port == abc or Service.Tags == x'),
+    "bad-unclosed": (0, '(A == "x" and B == `y'),
+    "bad-regex": (0, 'A matches "(" or B matches `(a)\\1` or C matches `a{999}`'),
+    "bad-operator": (0, 'A = 1 AND B == 2'),
+}
+for name, (ctl, expr) in FILTERS.items():
+    write("filter", name, bytes([ctl]) + expr.encode())
+write("filter", "size-len-8192", b"\x00A == \"" + b"x" * (8192 - 7) + b"\"")
+write("filter", "size-len-8193", b"\x00A == \"" + b"x" * (8193 - 7) + b"\"")
+write("filter", "size-depth-32", b"\x01" + b"(" * 16 + b"not " * 16 + b"Service.ID == x" + b")" * 16)
+write("filter", "size-depth-33", b"\x00" + b"(" * 33 + b"A == 1" + b")" * 33)
+write("filter", "size-matches-128", b"\x00" + b"A == 2 or " * 127 + b"A == 1")
+write("filter", "size-matches-129", b"\x00" + b"A == 2 or " * 128 + b"A == 1")
+write("filter", "size-regex-16x256",
+      b"\x00" + b" or ".join(b"A matches \"" + b"a" * 256 + b"\"" for _ in range(16)))
+write("filter", "size-regex-expand", b"\x00A matches `^((a{10}){10}){10}$`")
+# --- txn_body: Consul's /v1/txn bodies as clients send them (KV verbs,
+# base64 values, sessions), a 64-operation one and a 65-operation one, and
+# a value near the 512 KiB bound is left to the sizes the fuzzer grows.
+import base64 as _b64  # noqa: E402
+import json as _json  # noqa: E402
+
+
+def _kv(verb, key, value=None, **kw):
+    op = {"Verb": verb, "Key": key}
+    if value is not None:
+        op["Value"] = _b64.b64encode(value.encode()).decode()
+    op.update(kw)
+    return {"KV": op}
+
+
+write("txn_body", "set-two", _json.dumps([_kv("set", "app/a", "1"), _kv("set", "app/b", "2", Flags=7)]))
+write("txn_body", "cas-and-check", _json.dumps([_kv("check-index", "app/a", Index=12),
+                                                _kv("cas", "app/a", "x", Index=12),
+                                                _kv("check-not-exists", "app/c")]))
+write("txn_body", "lock", _json.dumps([_kv("lock", "leader", "me",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e"),
+                                       _kv("check-session", "leader",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e"),
+                                       _kv("unlock", "leader", "",
+                                           Session="adf4238a-882b-9ddc-4a9d-5b6758e4159e")]))
+write("txn_body", "reads", _json.dumps([_kv("get", "app/a"), _kv("get-tree", "app/"),
+                                        _kv("get-or-empty", "nope")]))
+write("txn_body", "deletes", _json.dumps([_kv("delete", "app/a"), _kv("delete-tree", ""),
+                                          _kv("delete-cas", "app/b", Index=3)]))
+write("txn_body", "lower-case-fields", '[{"kv": {"verb": "set", "key": "k", "value": "dg==", "flags": 1}}]')
+write("txn_body", "catalog-op", '[{"Node": {"Verb": "set", "Node": {"Node": "n"}}}]')
+write("txn_body", "unknown-verb", '[{"KV": {"Verb": "frob", "Key": "k"}}]')
+write("txn_body", "bad-base64", '[{"KV": {"Verb": "set", "Key": "k", "Value": "!!"}}]')
+write("txn_body", "size-64-ops", _json.dumps([_kv("get", "k%d" % i) for i in range(64)]))
+write("txn_body", "size-65-ops", _json.dumps([_kv("get", "k%d" % i) for i in range(65)]))
+
+# --- session_body: /v1/session/create bodies (python-consul's lower case,
+# npm's, Consul's docs'), and the types and values it refuses.
+for name, body in (
+        ("python-consul", {"name": "leader", "lockdelay": "15s", "ttl": "30s",
+                           "behavior": "delete", "checks": ["serfHealth", "db"]}),
+        ("npm-consul", {"Name": "n", "TTL": "10s", "LockDelay": "1s"}),
+        ("docs", {"LockDelay": "15s", "Name": "my-service-lock", "Node": "foobar",
+                  "Checks": ["a", "b", "c"], "Behavior": "release", "TTL": "30s",
+                  "NodeChecks": ["serfHealth"], "ServiceChecks": [{"ID": "web", "Namespace": ""}]}),
+        ("lockdelay-seconds", {"LockDelay": 7}),
+        ("lockdelay-ns", {"LockDelay": 2500000000}),
+        ("ttl-too-short", {"TTL": "1s"}),
+        ("ttl-number", {"TTL": 10}),
+        ("behavior-bad", {"Behavior": "keep"}),
+        ("empty", {})):
+    write("session_body", name, _json.dumps(body))
+write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i in range(65)]}))

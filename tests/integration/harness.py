@@ -368,7 +368,7 @@ class TcpServer:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(64)
+        self.sock.listen(4096)  # a burst of checks (600 at once) must not overflow it
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self.handler = handler

@@ -120,6 +120,68 @@ static void test_patterns(void **state)
     assert_contains(err, "repeats parameter ':a'");
 }
 
+/* Matches uri against pattern and returns the "*" parameter's value
+ * (checked against want), or fails when it does not match. */
+static void rest_is(const hd_api_pattern_t *p, const char *uri, const char *want)
+{
+    const char *v[2] = {NULL, NULL};
+    hd_api_target_t t = target(uri);
+    if (!hd_api_pattern_match(p, &t, v)) fail_msg("'%s' does not match '%s'", uri, p->text);
+    assert_non_null(v[0]);
+    assert_string_equal(v[0], want);
+    hd_api_target_free(&t);
+}
+
+/* A last "*name" parameter: the rest of the path, '/'s, empty segments
+ * and a trailing '/' included, decoded as one string; it may be empty. */
+static void test_rest_parameter(void **state)
+{
+    (void)state;
+    hd_api_pattern_t p = pattern("/v1/kv/*key");
+    assert_int_equal(p.nparams, 1);
+    assert_int_equal(p.is_param[2], HD_API_SEG_REST);
+    assert_string_equal(p.segs[2], "key");
+    rest_is(&p, "/v1/kv/web/config", "web/config");
+    rest_is(&p, "/v1/kv/web/", "web/");
+    rest_is(&p, "/v1/kv/a%2Fb%2Fc?recurse", "a/b/c");
+    rest_is(&p, "/v1/kv/a//b/", "a//b/");
+    rest_is(&p, "/v1/kv//lead", "/lead");
+    rest_is(&p, "/v1/kv/sp%20ace%3F", "sp ace?");
+    rest_is(&p, "/v1/kv/", "");
+    rest_is(&p, "/v1/kv", "");
+    rest_is(&p, "http://h:1/v1/kv/x/y", "x/y");
+    hd_api_target_t t = target("/v1/kvx/a");
+    assert_false(hd_api_pattern_match(&p, &t, NULL));
+    hd_api_target_free(&t);
+    t = target("/v1");
+    assert_false(hd_api_pattern_match(&p, &t, NULL));
+    hd_api_target_free(&t);
+    hd_api_pattern_free(&p);
+
+    /* With a ":name" before it, and as the whole pattern. */
+    p = pattern("/v1/:ns/*rest");
+    const char *v[2] = {NULL, NULL};
+    t = target("/v1/team/x/y");
+    assert_true(hd_api_pattern_match(&p, &t, v));
+    assert_string_equal(v[0], "team");
+    assert_string_equal(v[1], "x/y");
+    hd_api_target_free(&t);
+    hd_api_pattern_free(&p);
+    p = pattern("/*all");
+    rest_is(&p, "/", "");
+    rest_is(&p, "/a/b", "a/b");
+    hd_api_pattern_free(&p);
+
+    hd_api_pattern_t q;
+    char err[200] = "";
+    assert_int_equal(hd_api_pattern_parse("/v1/*key/x", &q, err, sizeof(err)), -1);
+    assert_contains(err, "must be the last segment");
+    assert_int_equal(hd_api_pattern_parse("/v1/*", &q, err, sizeof(err)), -1);
+    assert_contains(err, "empty segment");
+    assert_int_equal(hd_api_pattern_parse("/v1/:k/*k", &q, err, sizeof(err)), -1);
+    assert_contains(err, "repeats parameter");
+}
+
 static void body_bad(const char *body, const char *want)
 {
     json_t *j = (json_t *)1;
@@ -163,8 +225,9 @@ static void test_roles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths), cmocka_unit_test(test_query), cmocka_unit_test(test_patterns),
-        cmocka_unit_test(test_body),  cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_paths),    cmocka_unit_test(test_query),
+        cmocka_unit_test(test_patterns), cmocka_unit_test(test_body),
+        cmocka_unit_test(test_roles),    cmocka_unit_test(test_rest_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,19 @@ static void h_echo(hd_api_req_t *r, void *arg)
     hd_api_reply_json(r, 200, j);
 }
 
+/* PUT /v1/raw/KEY... (a "*key" route), raw: answers the key and the body's bytes as
+ * text ("key=...;len=N;body"). */
+static void h_raw(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    if (r->body) abort(); /* a raw route's body is never parsed */
+    hd_buf_t b = {0};
+    hd_buf_printf(&b, "key=%s;len=%zu;", hd_api_param(r, "key"), r->data_len);
+    if (r->data_len) hd_buf_append(&b, r->data, r->data_len);
+    hd_api_reply_text(r, 200, "text/plain", b.data, b.len);
+    hd_buf_free(&b);
+}
+
 /* POST /v1/things: 201 with the body back. */
 static void h_things(hd_api_req_t *r, void *arg)
 {
@@ -365,6 +378,9 @@ static fix_t *start(const hd_api_opts_t *o)
     assert_int_equal(hd_api_route_consul(f->api, "PUT", "/v1/consulish/:id"), 0);
     assert_int_equal(hd_api_route_consul(f->api, "GET", "/v1/consulish/:id"), -1);
     route(f, "PUT", "/v1/watch/:n", HD_ROLE_WRITE, h_bump);
+    route(f, "PUT", "/v1/raw/*key", HD_ROLE_WRITE, h_raw);
+    assert_int_equal(hd_api_route_raw(f->api, "PUT", "/v1/raw/*key"), 0);
+    assert_int_equal(hd_api_route_raw(f->api, "GET", "/v1/raw/*key"), -1);
     hd_topic_init(&f->topics[0]);
     hd_topic_init(&f->topics[1]);
     assert_int_equal(hd_api_route_limit(f->api, "GET", "/v1/limited", 2.0 / 60, 2), 0);
@@ -1661,6 +1677,32 @@ static void test_consul_route_errors(void **state)
     stop(f);
 }
 
+/* A raw route takes its body as bytes, JSON or not, and a "*key"
+ * parameter the rest of the path. */
+static void test_raw_route(void **state)
+{
+    (void)state;
+    fix_t *f = start(NULL);
+    resp_t r;
+    call(f, "PUT", "/v1/raw/a%2Fb/c/", NULL, "not JSON {", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "key=a/b/c/;len=10;not JSON {");
+    done(&r);
+    call(f, "PUT", "/v1/raw/", NULL, "[1, 2]", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "key=;len=6;[1, 2]");
+    done(&r);
+    call(f, "PUT", "/v1/raw/k", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "key=k;len=0;");
+    done(&r);
+    /* Other PUT routes still refuse what is not a JSON object. */
+    call(f, "PUT", "/v1/echo/1", NULL, "[1, 2]", &r);
+    assert_int_equal(r.status, 400);
+    done(&r);
+    stop(f);
+}
+
 static void test_accept_pause(void **state)
 {
     (void)state;
@@ -1733,6 +1775,7 @@ int main(void)
         cmocka_unit_test(test_accept_pause),
         cmocka_unit_test(test_blocking_hold),
         cmocka_unit_test(test_consul_route_errors),
+        cmocka_unit_test(test_raw_route),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,6 +191,20 @@ static void test_nesting_and_commas(void **state)
     hd_buf_free(&b);
 }
 
+static void test_uint_to_2_64(void **state)
+{
+    (void)state;
+    hd_buf_t b = {0};
+    hd_jsonw_t w;
+    hd_jsonw_init(&w, &b, 0);
+    hd_jsonw_array_begin(&w);
+    hd_jsonw_uint(&w, 0);
+    hd_jsonw_uint(&w, UINT64_MAX);
+    hd_jsonw_array_end(&w);
+    assert_string_equal(b.data, "[0,18446744073709551615]");
+    hd_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_becomes_replacement),
         cmocka_unit_test(test_numbers_as_jansson),
         cmocka_unit_test(test_nesting_and_commas),
+        cmocka_unit_test(test_uint_to_2_64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,7 +281,7 @@ static void test_bad_input(void **state)
     t_expect(t, "heed/kv/keep", "2");
     (void)wr;
 
-    assert_string_equal(hd_store_strerror(HD_STORE_ETOOBIG), "value is larger than 512 KiB");
+    assert_string_equal(hd_store_strerror(HD_STORE_ETOOBIG), "value is larger than 513 KiB");
     assert_string_equal(hd_store_strerror(HD_STORE_EKEY), "key is empty or longer than 1024 bytes");
     assert_string_equal(hd_store_strerror(-1000), "unknown store error");
     for (int e = 0; e > -HD_STORE_E__COUNT; e--)
