@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const hd_cmd_t *const commands[] = {&hd_cmd_wait,   &hd_cmd_ping,   &hd_cmd_agent,
-                                           &hd_cmd_checks, &hd_cmd_status, &hd_cmd_services,
-                                           &hd_cmd_kv,     &hd_cmd_watch,  &hd_cmd_inventory};
+static const hd_cmd_t *const commands[] = {
+    &hd_cmd_wait,     &hd_cmd_ping, &hd_cmd_agent, &hd_cmd_checks, &hd_cmd_status,
+    &hd_cmd_services, &hd_cmd_kv,   &hd_cmd_lock,  &hd_cmd_watch,  &hd_cmd_inventory};
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)

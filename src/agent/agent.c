@@ -1791,6 +1791,7 @@ int hd_agent_run(const hd_agent_opts_t *o)
         goto out;
     }
     sync_config_catalog(a, a->cfg.services, a->cfg.nservices);
+    hd_store_flush(a->store); /* the file's services are in the catalog before the API is up */
     hd_session_start(a->sessions);
     if (start_api(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s\n", err);

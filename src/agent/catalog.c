@@ -54,6 +54,13 @@ typedef struct cat_topic_s {
     size_t memo_len[HD_CAT_MEMO_SLOTS];
 } cat_topic_t;
 
+static int has_memo(const cat_topic_t *ct)
+{
+    for (int i = 0; i < HD_CAT_MEMO_SLOTS; i++)
+        if (ct->memo[i]) return 1;
+    return 0;
+}
+
 static void memo_free(cat_topic_t *ct)
 {
     for (int i = 0; i < HD_CAT_MEMO_SLOTS; i++) {
@@ -68,6 +75,13 @@ typedef struct cat_group_s {
     char *key;
     hd_cat_check_t *head;
 } cat_group_t;
+
+/* The services on one node (every tenant's): whose health a node check
+ * or the node's record is part of. */
+typedef struct cat_onnode_s {
+    hd_cat_service_t **v;
+    size_t n, cap;
+} cat_onnode_t;
 
 /* The load of one prefix. */
 typedef struct watch_s {
@@ -85,6 +99,8 @@ struct hd_catalog_s {
     hd_map_t services; /* "tenant/node/id" -> hd_cat_service_t */
     hd_map_t checks;   /* "tenant/node/id" -> hd_cat_check_t */
     hd_map_t groups;   /* see cat_group_t */
+    hd_map_t onnode;   /* node -> cat_onnode_t */
+    hd_map_t byname;   /* "tenant/name" -> cat_onnode_t: a name's instances */
     hd_map_t topics;   /* see the top */
     watch_t watches[W__COUNT];
     hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
@@ -92,17 +108,25 @@ struct hd_catalog_s {
     size_t nbump, capbump;   /* ... */
     uint64_t bumps;
     int64_t cur_rev; /* the revision of the event being applied */
+    int64_t floor;   /* a new topic's index: the load's revision, or a dropped tombstone's */
     int loading, load_status;
     char load_err[256];
 };
 
 /* ---- topics ---------------------------------------------------------------- */
 
+/* Tombstones kept at most (topics of things changed since start, nobody
+ * waiting on them); past it they are dropped, and the floor a new topic
+ * starts at rises to the highest index dropped, so that no index goes
+ * back. A reader then sees a higher index than the last change it covers:
+ * at worst one early wake-up, which Consul's clients expect. */
+#define TOMBSTONES_MAX 65536
+
 static void topic_idle(hd_topic_t *t, void *arg)
 {
     cat_topic_t *ct = arg;
     (void)t;
-    if (ct->kept || ct->pending) return;
+    if (ct->kept || ct->pending || has_memo(ct)) return; /* a memo lives until a change */
     hd_map_del(&ct->c->topics, ct->key);
     memo_free(ct);
     free(ct->key);
@@ -116,7 +140,7 @@ static cat_topic_t *topic_get(hd_catalog_t *c, const char *key)
     if (ct) return ct;
     ct = hd_xcalloc(1, sizeof(*ct));
     hd_topic_init(&ct->t);
-    ct->t.index = c->load_rev > 0 ? c->load_rev : 1;
+    ct->t.index = c->floor > 0 ? c->floor : 1;
     ct->c = c;
     ct->key = hd_xstrdup(key);
     hd_topic_on_idle(&ct->t, topic_idle, ct);
@@ -126,6 +150,7 @@ static cat_topic_t *topic_get(hd_catalog_t *c, const char *key)
 
 static void mark(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
 {
+    if (c->loading) return; /* topics start at the load's revision anyway */
     char key[HD_STORE_KEY_MAX + 8];
     snprintf(key, sizeof(key), fmt, a ? a : "", b ? b : "");
     cat_topic_t *ct = topic_get(c, key);
@@ -154,6 +179,19 @@ static void bump_all(hd_catalog_t *c)
         c->bumps++;
     }
     c->nbump = 0;
+    if (c->topics.n > TOMBSTONES_MAX) { /* drop every tombstone nobody waits on */
+        size_t pos = 0;
+        hd_map_slot_t *sl;
+        while ((sl = hd_map_next(&c->topics, &pos))) {
+            cat_topic_t *ct = sl->val;
+            if (ct->t.nwaiters || ct->pending) continue;
+            if (ct->t.index > c->floor) c->floor = ct->t.index;
+            hd_map_del(&c->topics, ct->key); /* the slot just returned: allowed */
+            memo_free(ct);
+            free(ct->key);
+            free(ct);
+        }
+    }
 }
 
 /* The topics a service's change touches. */
@@ -172,14 +210,64 @@ static void mark_service(hd_catalog_t *c, const hd_service_t *s)
  * check, or the node's record, is part of their health. */
 static void mark_names_on(hd_catalog_t *c, const char *tenant, const char *node)
 {
-    size_t pos = 0;
-    hd_map_slot_t *sl;
-    while ((sl = hd_map_next(&c->services, &pos))) {
-        hd_cat_service_t *cs = sl->val;
-        if (strcmp(cs->s.node, node) != 0) continue;
+    if (c->loading) return;
+    const cat_onnode_t *on = hd_map_get(&c->onnode, node);
+    for (size_t i = 0; on && i < on->n; i++) {
+        const hd_cat_service_t *cs = on->v[i];
         if (tenant && !hd_tenant_same(tenant, cs->s.tenant)) continue;
         mark(c, "n/%s/%s", hd_tenant_name(cs->s.tenant), cs->s.name);
     }
+}
+
+static void list_add(hd_map_t *m, const char *key, hd_cat_service_t *cs)
+{
+    cat_onnode_t *on = hd_map_get(m, key);
+    if (!on) {
+        on = hd_xcalloc(1, sizeof(*on));
+        hd_map_put(m, key, on);
+    }
+    if (on->n == on->cap) {
+        on->cap = on->cap ? 2 * on->cap : 4;
+        on->v = hd_xrealloc(on->v, on->cap * sizeof(*on->v));
+    }
+    on->v[on->n++] = cs;
+}
+
+static void list_del(hd_map_t *m, const char *key, const hd_cat_service_t *cs)
+{
+    cat_onnode_t *on = hd_map_get(m, key);
+    for (size_t i = 0; on && i < on->n; i++)
+        if (on->v[i] == cs) {
+            on->v[i] = on->v[--on->n];
+            break;
+        }
+    if (on && !on->n) {
+        hd_map_del(m, key);
+        free(on->v);
+        free(on);
+    }
+}
+
+static void name_key(char *out, size_t len, const char *tenant, const char *name)
+{
+    snprintf(out, len, "%s/%s", hd_tenant_name(tenant), name);
+}
+
+/* A service joins (or leaves) the lists of its node and of its name. */
+static void indexes_add(hd_catalog_t *c, hd_cat_service_t *cs)
+{
+    char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+    name_key(k, sizeof(k), cs->s.tenant, cs->s.name);
+    list_add(&c->onnode, cs->s.node, cs);
+    list_add(&c->byname, k, cs);
+}
+
+static void indexes_del(hd_catalog_t *c, const hd_cat_service_t *cs)
+{
+    char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+    name_key(k, sizeof(k), cs->s.tenant, cs->s.name);
+    list_del(&c->onnode, cs->s.node, cs);
+    list_del(&c->byname, k, cs);
 }
 
 static void mark_check(hd_catalog_t *c, const hd_cat_check_t *k)
@@ -478,6 +566,7 @@ static void apply_node(hd_catalog_t *c, const hd_store_kv_t *kv, const char *val
 
 static void service_drop(hd_catalog_t *c, const char *key, hd_cat_service_t *cs)
 {
+    indexes_del(c, cs);
     hd_map_del(&c->services, key);
     hd_service_free(&cs->s);
     free(cs);
@@ -519,9 +608,11 @@ static void apply_service(hd_catalog_t *c, const hd_store_kv_t *kv, const char *
         cs = hd_xcalloc(1, sizeof(*cs));
         hd_map_put(&c->services, rest, cs);
     } else {
+        indexes_del(c, cs); /* its name may change */
         hd_service_free(&cs->s);
     }
     cs->s = s;
+    indexes_add(c, cs);
     cs->create_rev = kv->create_revision;
     cs->mod_rev = kv->mod_revision;
     mark_service(c, &cs->s);
@@ -637,18 +728,17 @@ static void on_range(int status, const hd_store_range_t *r, void *arg)
 {
     watch_t *w = arg;
     hd_catalog_t *c = w->c;
-    c->loading--;
     if (status != 0) {
         c->load_status = status;
         snprintf(c->load_err, sizeof(c->load_err), "reading %s: %s", prefixes[w->which],
                  hd_store_strerror(status));
     } else {
-        for (size_t i = 0; i < r->n; i++)
+        for (size_t i = 0; i < r->n; i++) /* no topic marks while loading (mark) */
             apply(c, w->which, &r->kvs[i], 0);
         w->loaded_rev = r->revision;
         if (r->revision > c->rev) c->rev = r->revision;
     }
-    if (c->loading == 0) event_base_loopbreak(c->base);
+    if (--c->loading == 0) event_base_loopbreak(c->base);
 }
 
 int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *local_node,
@@ -662,6 +752,8 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     hd_map_init(&c->services);
     hd_map_init(&c->checks);
     hd_map_init(&c->groups);
+    hd_map_init(&c->onnode);
+    hd_map_init(&c->byname);
     hd_map_init(&c->topics);
     for (int i = 0; i < W__COUNT; i++) {
         c->watches[i].c = c;
@@ -698,7 +790,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     }
     c->nbump = 0;
     if (c->rev < 1) c->rev = 1;
-    c->load_rev = c->rev;
+    c->load_rev = c->floor = c->rev;
     size_t pos = 0;
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -744,6 +836,16 @@ void hd_catalog_free(hd_catalog_t *c)
         cat_group_t *g = sl->val;
         free(g->key);
         free(g);
+    }
+    hd_map_t *lists[2] = {&c->onnode, &c->byname};
+    for (int i = 0; i < 2; i++) {
+        pos = 0;
+        while ((sl = hd_map_next(lists[i], &pos))) {
+            cat_onnode_t *on = sl->val;
+            free(on->v);
+            free(on);
+        }
+        hd_map_free(lists[i]);
     }
     pos = 0;
     while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -794,7 +896,7 @@ size_t hd_catalog_nodes(const hd_catalog_t *c, const hd_cat_node_t ***out)
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->nodes, &pos)))
         all[n++] = sl->val;
-    qsort(all, n, sizeof(*all), node_cmp);
+    if (n > 1) qsort(all, n, sizeof(*all), node_cmp);
     *out = all;
     return n;
 }
@@ -820,8 +922,19 @@ static int svc_cmp(const void *x, const void *y)
 size_t hd_catalog_services(const hd_catalog_t *c, const hd_scope_t *s, const char *name,
                            const char *node, const hd_cat_service_t ***out)
 {
-    const hd_cat_service_t **all = hd_xcalloc(c->services.n + 1, sizeof(*all));
     size_t n = 0, pos = 0;
+    if (name && s->tenant) { /* one name of one tenant: its list */
+        char k[HD_TENANT_MAX + HD_ID_MAX + 2];
+        name_key(k, sizeof(k), s->tenant, name);
+        const cat_onnode_t *on = hd_map_get(&c->byname, k);
+        const hd_cat_service_t **all = hd_xcalloc((on ? on->n : 0) + 1, sizeof(*all));
+        for (size_t i = 0; on && i < on->n; i++)
+            if (!node || !strcmp(on->v[i]->s.node, node)) all[n++] = on->v[i];
+        if (n > 1) qsort(all, n, sizeof(*all), svc_cmp);
+        *out = all;
+        return n;
+    }
+    const hd_cat_service_t **all = hd_xcalloc(c->services.n + 1, sizeof(*all));
     hd_map_slot_t *sl;
     while ((sl = hd_map_next(&c->services, &pos))) {
         const hd_cat_service_t *cs = sl->val;
@@ -830,7 +943,7 @@ size_t hd_catalog_services(const hd_catalog_t *c, const hd_scope_t *s, const cha
         if (node && strcmp(cs->s.node, node) != 0) continue;
         all[n++] = cs;
     }
-    qsort(all, n, sizeof(*all), svc_cmp);
+    if (n > 1) qsort(all, n, sizeof(*all), svc_cmp);
     *out = all;
     return n;
 }
@@ -1091,6 +1204,13 @@ hd_topic_t *hd_catalog_topic_checks(hd_catalog_t *c, const hd_scope_t *s)
 hd_topic_t *hd_catalog_topic_nodes(hd_catalog_t *c)
 {
     return topic_fmt(c, "L%s%s", NULL, NULL);
+}
+
+void hd_catalog_topic_done(hd_catalog_t *c, hd_topic_t *t)
+{
+    cat_topic_t *ct = (cat_topic_t *)t; /* t is its first member */
+    (void)c;
+    if (!t->nwaiters) topic_idle(t, ct);
 }
 
 size_t hd_catalog_topics(const hd_catalog_t *c)

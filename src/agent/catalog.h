@@ -221,7 +221,9 @@ int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *n
  * same again serves the text instead (health of a service: rendering
  * Consul's shapes costs ~10x serving them). slot: which reply (0 ..
  * HD_CAT_MEMO_SLOTS - 1, the caller's). get returns the text (len bytes)
- * or NULL when none is valid; set takes text (malloc'd). */
+ * or NULL when none is valid; set takes text (malloc'd). A topic with a
+ * memo is kept until what it covers changes: keep memos for what exists
+ * (a service with instances), never for any name a client may ask. */
 #define HD_CAT_MEMO_SLOTS 2
 const char *hd_catalog_memo_get(hd_topic_t *t, int slot, size_t *len);
 void hd_catalog_memo_set(hd_topic_t *t, int slot, char *text, size_t len);
@@ -242,6 +244,10 @@ int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, c
 int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
                           const char *service_id, const char *check_id, hd_catalog_done_cb cb,
                           void *arg);
+
+/* A reader is done with t without waiting on it: a topic made only for
+ * it (nothing changed there since start) is freed. */
+void hd_catalog_topic_done(hd_catalog_t *c, hd_topic_t *t);
 
 /* Counters for tests and metrics: topics kept (tombstones included), and
  * bumps since start. */

@@ -1079,6 +1079,7 @@ static const char *const top_keys[] = {"node",
                                        "allow_plaintext",
                                        "datacenter",
                                        "node_meta",
+                                       "node_name",
                                        NULL};
 enum {
     T_NODE,
@@ -1097,6 +1098,7 @@ enum {
     T_PLAIN,
     T_DC,
     T_NODE_META,
+    T_NODE_NAME,
     T_N
 };
 
@@ -1358,10 +1360,14 @@ static void parse_top(ctx_t *c, const node_t *root)
         return;
     }
     if (fields(c, root, "", top_keys, v) < 0) return;
-    if (v[T_NODE]) {
+    if (v[T_NODE] && v[T_NODE_NAME]) {
+        errf(c, v[T_NODE_NAME], "node_name",
+             "the same as node (Consul's spelling): give one of them");
+    } else if (v[T_NODE] || v[T_NODE_NAME]) {
+        const char *key = v[T_NODE] ? "node" : "node_name";
         free(cfg->node);
         cfg->node = NULL;
-        (void)get_str(c, v[T_NODE], "node", S_ID, 128, &cfg->node);
+        (void)get_str(c, v[T_NODE] ? v[T_NODE] : v[T_NODE_NAME], key, S_ID, 128, &cfg->node);
     }
     if (v[T_DC]) {
         free(cfg->datacenter);

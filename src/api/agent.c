@@ -318,9 +318,6 @@ int hd_agent_consul_agent_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t
                         err, errlen) < 0 ||
         hd_consul_route(api, "PUT", "/v1/agent/service/deregister/:id", HD_ROLE_WRITE,
                         put_deregister, a, err, errlen) < 0 ||
-        /* python3-consul deregisters with GET, as Consul before 1.0 took it. */
-        hd_consul_route(api, "GET", "/v1/agent/service/deregister/:id", HD_ROLE_WRITE,
-                        put_deregister, a, err, errlen) < 0 ||
         hd_consul_route(api, "GET", "/v1/agent/services", HD_ROLE_READ, get_services, a, err,
                         errlen) < 0 ||
         hd_consul_route(api, "GET", "/v1/agent/service/:id", HD_ROLE_READ, get_service, a, err,

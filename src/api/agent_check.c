@@ -156,11 +156,15 @@ static int maint_params(hd_api_req_t *r, int *on)
         hd_consul_error(r, 400, "Missing value for enable");
         return -1;
     }
-    if (!strcmp(en, "true"))
-        *on = 1;
-    else if (!strcmp(en, "false"))
-        *on = 0;
-    else {
+    /* Go's strconv.ParseBool, as Consul reads it. */
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
+    *on = -1;
+    for (size_t i = 0; yes[i]; i++) {
+        if (!strcmp(en, yes[i])) *on = 1;
+        if (!strcmp(en, no[i])) *on = 0;
+    }
+    if (*on < 0) {
         hd_consul_error(r, 400, "Invalid value for enable: \"%s\"", en);
         return -1;
     }
@@ -352,8 +356,6 @@ int hd_agent_consul_check_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t
         {"GET", "/v1/agent/checks", HD_ROLE_READ, get_checks},
         {"PUT", "/v1/agent/check/register", HD_ROLE_WRITE, put_check_register},
         {"PUT", "/v1/agent/check/deregister/:id", HD_ROLE_WRITE, put_check_deregister},
-        /* python3-consul deregisters with GET, as Consul before 1.0 took it. */
-        {"GET", "/v1/agent/check/deregister/:id", HD_ROLE_WRITE, put_check_deregister},
         {"PUT", "/v1/agent/service/maintenance/:id", HD_ROLE_WRITE, put_service_maint},
         {"PUT", "/v1/agent/maintenance", HD_ROLE_MANAGEMENT, put_node_maint},
         {"GET", "/v1/agent/health/service/id/:id", HD_ROLE_READ, get_health_id},

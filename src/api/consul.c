@@ -37,10 +37,19 @@ void hd_consul_read_headers(hd_api_req_t *r, uint64_t index)
     hd_api_set_header(r, "X-Consul-Index", v);
     hd_api_set_header(r, "X-Consul-KnownLeader", "true");
     hd_api_set_header(r, "X-Consul-LastContact", "0");
+    hd_api_set_header(r, "X-Consul-Effective-Consistency",
+                      hd_api_query(r, "stale")        ? "stale"
+                      : hd_api_query(r, "consistent") ? "consistent"
+                                                      : "leader");
+    hd_api_set_header(r, "X-Consul-Default-ACL-Policy", hd_api_has_tokens(r) ? "deny" : "allow");
 }
 
 int hd_consul_dc(hd_api_req_t *r, const char *dc)
 {
+    if (hd_api_query(r, "stale") && hd_api_query(r, "consistent")) {
+        hd_consul_error(r, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+        return 0;
+    }
     const char *q = hd_api_query(r, "dc");
     if (!q || !*q || !strcmp(q, dc)) return 1;
     hd_consul_error(r, 500, "No path to datacenter");

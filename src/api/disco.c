@@ -72,6 +72,8 @@ static void answer(hd_disco_read_t *q)
         q->json_text = NULL;
         return;
     }
+    for (size_t i = 0; i < q->ntopics; i++) /* those made for this reply alone go */
+        hd_catalog_topic_done(q->c, q->topics[i]);
     if (!q->no_index) hd_consul_read_headers(r, (uint64_t)q->index);
     if (q->hashed) hd_api_set_header(r, "X-Consul-ContentHash", q->hash);
     if (q->text) {

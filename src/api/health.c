@@ -92,7 +92,7 @@ static void answer_service(hd_disco_read_t *q)
             json_decref(row);
     }
     free(l);
-    if (plain) {
+    if (plain && json_array_size(out)) { /* never for a name without instances */
         hd_buf_t b = {0};
         hd_disco_render(out, &b);
         hd_catalog_memo_set(t, passing, b.data, b.len);

@@ -287,6 +287,12 @@ int hd_reg_check(const hd_config_t *cfg, const json_t *ck, const char *tenant, c
     if (rc < 0) return fail(e, 400, "Invalid check: %s", err);
     out->from_config = 0;
     out->tenant = tenant && strcmp(tenant, HD_TENANT_DEFAULT) ? hd_xstrdup(tenant) : NULL;
+    if (!out->ttl && hd_target_masked(&out->target)) {
+        hd_check_def_free(out);
+        return fail(e, 400,
+                    "Invalid check: \"***\" is how heed shows a password, not one: give the "
+                    "password");
+    }
     if (status && *status) {
         if (!strcmp(status, "passing"))
             out->initial_status = 1 + HD_CHECK_PASSING;

@@ -632,6 +632,11 @@ const char *hd_api_param(const hd_api_req_t *r, const char *name)
     return NULL;
 }
 
+int hd_api_has_tokens(const hd_api_req_t *r)
+{
+    return ((const hd_api_rq_t *)r)->api->ntoks > 0;
+}
+
 const char *hd_api_query(const hd_api_req_t *r, const char *key)
 {
     return hd_api_target_query(&((const hd_api_rq_t *)r)->target, key);

@@ -248,6 +248,8 @@ const char *hd_api_param(const hd_api_req_t *r, const char *name);
 /* The decoded value of the first query parameter key; "" for a key without
  * a value ("?pretty"); NULL when absent. */
 const char *hd_api_query(const hd_api_req_t *r, const char *key);
+/* 1 when the server r came to has tokens (requests must carry one). */
+int hd_api_has_tokens(const hd_api_req_t *r);
 
 /* The value of a request header (case-insensitive name), or NULL. */
 const char *hd_api_header(const hd_api_req_t *r, const char *name);

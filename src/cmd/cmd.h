@@ -21,6 +21,7 @@ extern const hd_cmd_t hd_cmd_checks;   /* checks.c: the agent's checks through i
 extern const hd_cmd_t hd_cmd_status;   /* status.c: the agent's summary, Nagios exit codes */
 extern const hd_cmd_t hd_cmd_services; /* services.c: services through the Consul API */
 extern const hd_cmd_t hd_cmd_kv;       /* kv.c: Consul's KV through the agent's API */
+extern const hd_cmd_t hd_cmd_lock;     /* lock.c: a command run while a session lock is held */
 extern const hd_cmd_t hd_cmd_watch; /* watch.c: a command run on each change (blocking queries) */
 extern const hd_cmd_t hd_cmd_inventory; /* inventory.c: an Ansible dynamic inventory */
 

@@ -44,13 +44,14 @@ void hd_kvclient_print_error(const hd_client_t *c, const hd_client_reply_t *rep)
             c->base, n ? ")" : "");
 }
 
-int hd_kvclient_session_create(hd_client_t *c, const char *name, int ttl_s,
+int hd_kvclient_session_create(hd_client_t *c, const char *name, int ttl_s, const char *lock_delay,
                                const volatile sig_atomic_t *cancel, char **id)
 {
     *id = NULL;
     char ttl[32];
     snprintf(ttl, sizeof(ttl), "%ds", ttl_s);
     json_t *body = json_pack("{s:s, s:s, s:s}", "Name", name, "Behavior", "release", "TTL", ttl);
+    if (lock_delay) json_object_set_new(body, "LockDelay", json_string(lock_delay));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     hd_client_req_t req = {.method = "PUT",

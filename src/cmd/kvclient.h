@@ -21,9 +21,11 @@ void hd_kvclient_append_key(hd_buf_t *path, const char *key);
 void hd_kvclient_print_error(const hd_client_t *c, const hd_client_reply_t *rep);
 
 /* Creates a session (PUT /v1/session/create) named name with a TTL of
- * ttl_s seconds and Behavior "release". Returns 0 with its ID in *id
- * (free it), HD_EXIT_CANCELLED, or an exit status after printing why. */
-int hd_kvclient_session_create(hd_client_t *c, const char *name, int ttl_s,
+ * ttl_s seconds, Behavior "release" and LockDelay lock_delay (Go's
+ * duration text; NULL: the agent's default, 15 s). Returns 0 with its ID
+ * in *id (free it), HD_EXIT_CANCELLED, or an exit status after printing
+ * why. */
+int hd_kvclient_session_create(hd_client_t *c, const char *name, int ttl_s, const char *lock_delay,
                                const volatile sig_atomic_t *cancel, char **id);
 
 /* Renews a session. Returns 0, 1 when the agent no longer has it (404:

@@ -261,6 +261,31 @@ class ConsulAgentApi(HeedTestCase):
             self.assertIn(want, r.body)
         self.assertEqual([n["Node"] for n in self.get("/v1/catalog/nodes").json], ["n1"])
 
+    def test_secrets_are_masked(self):
+        self.put("/v1/agent/service/register",
+                 {"Name": "s", "Checks": [
+                     {"CheckID": "h", "HTTP": "http://u:hunter2@127.0.0.1:1/health",
+                      "Interval": "1h", "Header": {"Authorization": ["Bearer tok123"],
+                                                   "X-Plain": ["v"]}},
+                     {"CheckID": "pg", "Target": "postgres://app:pgpass9@127.0.0.1:1/db",
+                      "Interval": "1h"}]})
+        for path in ("/v1/agent/checks", "/v1/health/service/s", "/v1/health/state/any",
+                     "/v1/health/checks/s", "/v1/checks"):
+            body = self.a.get(path).body
+            for secret in (b"hunter2", b"tok123", b"pgpass9"):
+                self.assertNotIn(secret, body, path)
+        d = self.get("/v1/agent/checks").json
+        self.assertEqual(d["h"]["Definition"]["HTTP"], "http://u:***@127.0.0.1:1/health")
+        self.assertEqual(d["h"]["Definition"]["Header"],
+                         {"Authorization": ["***"], "X-Plain": ["v"]})
+        self.assertEqual(d["pg"]["Definition"]["Target"], "postgres://app:***@127.0.0.1:1/db")
+        self.assertEqual(d["pg"]["Type"], "postgres")
+        # What heed shows is no password to give back.
+        r = self.a.call("PUT", "/v1/agent/check/register",
+                        {"Name": "h2", "HTTP": "http://u:***@127.0.0.1:1/", "Interval": "1h"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn(b"how heed shows a password", r.body)
+
     def test_bad_input(self):
         cases = [
             ("{", b"Request decode failed"),

@@ -3,7 +3,14 @@ python3-consul and npm's consul (tests/clients). Each registers a service
 with an HTTP check against a real HTTP server of the test, finds it
 through /v1/health/service once the check passes (and in the catalog),
 deregisters it, and holds a blocking query on service A that a change to
-service B does not end and a change to A does. The service's check is a
+service B does not end and a change to A does.
+
+python3-consul (1.1) sends its deregistrations and TTL reports as GET, as
+Consul before 1.0 took them; heed, like Consul since 1.0, changes nothing
+on a GET (a page's <img src=...> must not deregister a service), so the
+tests assert that those calls are refused and changed nothing, and send
+the same requests with PUT through the client's own HTTP layer
+(c.http.put), unchanged. The service's check is a
 heed check: /v1/checks shows it, with the service's id. The blocking
 queries are held by the agent, not answered at once: the test asserts
 they are still open after B changed."""
@@ -30,6 +37,12 @@ try:
     import consul  # Debian's python3-consul
 except ImportError:  # pragma: no cover - reported as a skip
     consul = None
+
+
+def put(c, path, **params):
+    """The request python3-consul's GET-based calls mean, as PUT, through
+    its own HTTP layer (see the top)."""
+    return c.http.put(consul.base.CB.bool(), path, params=params or None)
 
 
 class Discovery(HeedTestCase):
@@ -89,7 +102,9 @@ class Discovery(HeedTestCase):
         _, all_nodes = c.health.service("web")
         self.assertEqual(all_nodes[0]["Checks"][1]["Status"], "critical")
 
-        self.assertTrue(c.agent.service.deregister("web1"))
+        self.assertFalse(c.agent.service.deregister("web1"))  # a GET: 405, nothing changed
+        self.assertEqual(sorted(c.agent.services()), ["web1"])
+        self.assertTrue(put(c, "/v1/agent/service/deregister/web1"))
         _, gone = c.health.service("web")
         self.assertEqual(gone, [])
         self.assertNotIn("service:web1", self.heed_checks())
@@ -126,12 +141,46 @@ class Discovery(HeedTestCase):
             gone=c.health.service("a", index=new_index, wait="30s")))
         t2.start()
         time.sleep(0.3)
-        c.agent.service.deregister("a1")
+        put(c, "/v1/agent/service/deregister/a1")
         t2.join(scaled(10))
         self.assertFalse(t2.is_alive())
         gone_index, gone = got["gone"]
         self.assertEqual(gone, [])
         self.assertGreater(int(gone_index), int(new_index))
+
+    @unittest.skipIf(consul is None, "python3-consul is not installed (scripts/deps.sh)")
+    def test_python_ttl_checks_and_maintenance(self):
+        c = consul.Consul(host="127.0.0.1", port=self.a.port)
+        self.assertTrue(c.agent.service.register("api", service_id="api1", port=9000,
+                                                 check=consul.Check.ttl("30s")))
+        self.assertTrue(c.agent.check.register("api-deep", consul.Check.ttl("30s"),
+                                               service_id="api1"))
+        self.assertEqual(c.health.service("api", passing=True)[1], [])
+        self.assertFalse(c.agent.check.ttl_pass("api-deep"))  # a GET: refused
+        self.assertEqual(c.health.service("api", passing=True)[1], [])
+        self.assertTrue(put(c, "/v1/agent/check/pass/service:api1", note="up"))
+        self.assertTrue(put(c, "/v1/agent/check/pass/api-deep"))
+        _, nodes = c.health.service("api", passing=True)
+        self.assertEqual(len(nodes), 1)
+        self.assertEqual({k["CheckID"]: k["Output"] for k in nodes[0]["Checks"]}["service:api1"],
+                         "up")
+        self.assertTrue(put(c, "/v1/agent/check/warn/api-deep", note="slow"))
+        _, checks = c.health.checks("api")
+        self.assertEqual({k["CheckID"]: k["Status"] for k in checks},
+                         {"service:api1": "passing", "api-deep": "warning"})
+        self.assertEqual(sorted(c.agent.checks()), ["api-deep", "service:api1"])
+        self.assertTrue(c.agent.service.maintenance("api1", True, "deploy"))
+        _, nodes = c.health.service("api")
+        self.assertIn("_service_maintenance:api1", [k["CheckID"] for k in nodes[0]["Checks"]])
+        self.assertTrue(c.agent.service.maintenance("api1", False))
+        self.assertFalse(c.agent.check.deregister("api-deep"))  # a GET: refused
+        self.assertTrue(put(c, "/v1/agent/check/deregister/api-deep"))
+        self.assertEqual(sorted(c.agent.checks()), ["service:api1"])
+        self.assertEqual(c.agent.self()["Config"]["NodeName"], "node-1")
+        self.assertEqual([m["Name"] for m in c.agent.members()], ["node-1"])
+        self.assertEqual(c.status.leader(), "127.0.0.1:8300")
+        _, nodes = c.catalog.nodes()
+        self.assertEqual([n["Node"] for n in nodes], ["node-1"])
 
     def test_npm_consul(self):
         node = shutil.which("node")

@@ -252,6 +252,12 @@ static void test_deletion_keeps_tombstone(void **state)
     hd_topic_wait(tn, &x, on_wake, &wk);
     hd_topic_unwait(&x); /* its idle function frees it: nothing to remember */
     assert_int_equal(hd_catalog_topics(f->c), before);
+    /* A reader that only read its index lets it go too; a tombstone stays. */
+    hd_catalog_topic_done(f->c, hd_catalog_topic_name(f->c, NULL, "never"));
+    assert_int_equal(hd_catalog_topics(f->c), before);
+    hd_catalog_topic_done(f->c, hd_catalog_topic_name(f->c, NULL, "w"));
+    assert_int_equal(hd_catalog_topics(f->c), before);
+    assert_int_equal(hd_catalog_topic_name(f->c, NULL, "w")->index, d.rev);
 }
 
 static const char *state_json(int status, const char *out)
@@ -380,6 +386,33 @@ static void test_transaction_applied_whole(void **state)
     assert_int_equal(hd_catalog_topic_name(f->c, NULL, "s")->index, wr.revision);
 }
 
+/* A service renamed (the same id, another name) leaves its old name's
+ * list and wakes both names' readers. */
+static void test_rename(void **state)
+{
+    fix_t *f = *state;
+    open_catalog(f);
+    put_svc(f, NULL, "x1", "old", 1, NULL);
+    hd_topic_t *told = hd_catalog_topic_name(f->c, NULL, "old");
+    woke_t w = {0};
+    hd_topic_waiter_t x;
+    memset(&x, 0, sizeof(x));
+    hd_topic_wait(told, &x, on_wake, &w);
+    int64_t r = put_svc(f, NULL, "x1", "new", 1, NULL);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(told->index, r);
+    assert_int_equal(hd_catalog_topic_name(f->c, NULL, "new")->index, r);
+    hd_scope_t def = {"default"};
+    const hd_cat_service_t **l;
+    assert_int_equal(hd_catalog_services(f->c, &def, "old", NULL, &l), 0);
+    free(l);
+    assert_int_equal(hd_catalog_services(f->c, &def, "new", NULL, &l), 1);
+    assert_string_equal(l[0]->s.id, "x1");
+    free(l);
+    assert_int_equal(hd_catalog_services(f->c, &def, "new", "n2", &l), 0); /* another node */
+    free(l);
+}
+
 /* A catalog opened again on the same store starts where the store is:
  * indexes are not behind what a client saw before. */
 static void test_reopen(void **state)
@@ -403,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deletion_keeps_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checks_and_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_applied_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

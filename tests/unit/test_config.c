@@ -559,7 +559,7 @@ static void test_errors(void **state)
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
-                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta)"},
+                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -757,6 +757,11 @@ static void test_node_fields(void **state)
     assert_string_equal(c.node_meta[0].value, "r1");
     assert_string_equal(c.node_meta[1].value, "");
     hd_config_free(&c);
+    load_ok("node_name: n2\n", &c); /* Consul's spelling of node */
+    assert_string_equal(c.node, "n2");
+    hd_config_free(&c);
+    load_bad("node: a\nnode_name: b\n",
+             "heed.yaml:2:12: node_name: the same as node (Consul's spelling): give one of them");
     load_bad("node_meta: [a]\n",
              "heed.yaml:1:12: node_meta: expected a mapping of keys to strings, got a list");
     load_bad("datacenter: 'a b'\n", "heed.yaml:1:13: datacenter: expected an id (letters, digits "
