@@ -1645,8 +1645,10 @@ static int start_api(hd_agent_t *a, char *err, size_t errlen)
     if (hd_agent_routes(a, a->api, err, errlen) < 0) return -1;
     a->consul.kv = a->kv;
     a->consul.sessions = a->sessions;
-    a->consul.dc = "dc1";
-    a->consul.node = a->cfg.node;
+    /* Copies: a reload frees the config's strings. */
+    snprintf(a->consul.dc, sizeof(a->consul.dc), "%s",
+             a->cfg.datacenter ? a->cfg.datacenter : "dc1");
+    snprintf(a->consul.node, sizeof(a->consul.node), "%s", a->cfg.node);
     if (hd_api_kv_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_session_routes(a->api, &a->consul, err, errlen) < 0) return -1;
     if (hd_api_txn_routes(a->api, &a->consul, err, errlen) < 0) return -1;
