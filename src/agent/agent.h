@@ -54,10 +54,10 @@ typedef struct hd_agent_check_s hd_agent_check_t;
 typedef int (*hd_agent_api_check_fn)(const hd_config_t *cfg, char *err, size_t errlen);
 
 typedef struct hd_agent_opts_s {
-    const char *config_path; /* NULL with dev */
-    int dev;                 /* --dev: a temporary data dir, loopback, sample checks */
-    const char *bind;        /* overrides the config's bind ("host:port"), or NULL */
-    const char *data_dir;    /* overrides the config's data_dir, or NULL */
+    const char *config_path;         /* NULL with dev */
+    int dev;                         /* --dev: a temporary data dir, loopback, sample checks */
+    const char *bind;                /* overrides the config's bind ("host:port"), or NULL */
+    const char *data_dir;            /* overrides the config's data_dir, or NULL */
     hd_agent_api_check_fn check_api; /* start-up and --validate ask it; NULL: no API check */
 } hd_agent_opts_t;
 

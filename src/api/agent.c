@@ -105,7 +105,8 @@ static void reg_checks(reg_t *g)
         size_t pos = 0, n = 0;
         hd_agent_check_t *c, **gone = NULL;
         while ((c = hd_agent_check_next(a, &s, &pos))) {
-            if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id || strcmp(hd_agent_check_def(c)->service_id, g->svc.id))
+            if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id ||
+                strcmp(hd_agent_check_def(c)->service_id, g->svc.id))
                 continue;
             if (def_listed(g, hd_agent_check_def(c)->id)) continue;
             gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
@@ -150,8 +151,9 @@ static void put_register(hd_api_req_t *r, void *arg)
     const char *rep = hd_api_query(r, "replace-existing-checks");
     g->replace = rep && strcmp(rep, "false") != 0 && strcmp(rep, "0") != 0;
     hd_reg_error_t e = {400, ""};
-    if (hd_reg_service(hd_agent_config(a), r->body, scope.tenant, hd_catalog_local_node(hd_agent_catalog(a)),
-                       HD_SOURCE_API, &g->svc, &g->defs, &g->ndefs, &e) < 0) {
+    if (hd_reg_service(hd_agent_config(a), r->body, scope.tenant,
+                       hd_catalog_local_node(hd_agent_catalog(a)), HD_SOURCE_API, &g->svc, &g->defs,
+                       &g->ndefs, &e) < 0) {
         hd_consul_error(r, e.status, "%s", e.msg);
         reg_free(g);
         return;
@@ -214,7 +216,9 @@ static void on_dereg_service(int status, int64_t rev, void *arg)
     size_t pos = 0, n = 0;
     hd_agent_check_t *c, **gone = NULL;
     while ((c = hd_agent_check_next(a, &s, &pos))) {
-        if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id || strcmp(hd_agent_check_def(c)->service_id, d->id)) continue;
+        if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id ||
+            strcmp(hd_agent_check_def(c)->service_id, d->id))
+            continue;
         gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
         gone[n++] = c;
     }
@@ -248,7 +252,8 @@ static void put_deregister(hd_api_req_t *r, void *arg)
     d->tenant = scope.tenant ? hd_xstrdup(scope.tenant) : NULL;
     d->id = hd_xstrdup(id);
     d->pending = 1;
-    int rc = hd_catalog_service_delete(hd_agent_catalog(a), scope.tenant, node, id, on_dereg_service, d);
+    int rc =
+        hd_catalog_service_delete(hd_agent_catalog(a), scope.tenant, node, id, on_dereg_service, d);
     if (rc < 0) {
         d->failed = 1;
         dereg_finish(d);

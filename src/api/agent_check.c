@@ -91,8 +91,8 @@ static void put_check_register(hd_api_req_t *r, void *arg)
     }
     hd_check_def_t d;
     hd_reg_error_t e = {400, ""};
-    if (hd_reg_check(hd_agent_config(a), r->body, scope.tenant, svc_id, svc ? svc->s.name : NULL, NULL, &d,
-                     &e) < 0) {
+    if (hd_reg_check(hd_agent_config(a), r->body, scope.tenant, svc_id, svc ? svc->s.name : NULL,
+                     NULL, &d, &e) < 0) {
         hd_consul_error(r, e.status, "%s", e.msg);
         return;
     }
@@ -191,8 +191,8 @@ static void put_service_maint(hd_api_req_t *r, void *arg)
     int on;
     if (hd_api_scope(r, HD_SCOPE_ONE, &scope) < 0 || maint_params(r, &on) < 0) return;
     const char *id = hd_api_param(r, "id"), *reason = hd_api_query(r, "reason");
-    const hd_cat_service_t *cs =
-        hd_catalog_service(hd_agent_catalog(a), &scope, scope.tenant, hd_catalog_local_node(hd_agent_catalog(a)), id);
+    const hd_cat_service_t *cs = hd_catalog_service(hd_agent_catalog(a), &scope, scope.tenant,
+                                                    hd_catalog_local_node(hd_agent_catalog(a)), id);
     if (!cs) {
         hd_consul_error(r, 404, "Unknown service ID \"%s\"", id);
         return;
@@ -213,7 +213,8 @@ static void put_node_maint(hd_api_req_t *r, void *arg)
     int on;
     if (maint_params(r, &on) < 0) return;
     const char *reason = hd_api_query(r, "reason");
-    const hd_cat_node_t *cn = hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    const hd_cat_node_t *cn =
+        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
     if (!cn) {
         hd_consul_error(r, 500, "this agent's node is missing from the catalog");
         return;
@@ -322,11 +323,12 @@ static void get_health_name(hd_api_req_t *r, void *arg)
 
 static json_t *member(hd_agent_t *a)
 {
-    const hd_cat_node_t *n = hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    const hd_cat_node_t *n =
+        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
     const char *addr = n && n->n.address ? n->n.address : "127.0.0.1";
     return json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-                     "Name", hd_catalog_local_node(hd_agent_catalog(a)), "Addr", addr, "Port", 8301, "Tags",
-                     "role", "consul", "dc", hd_disco_dc(hd_agent_catalog(a)), "id",
+                     "Name", hd_catalog_local_node(hd_agent_catalog(a)), "Addr", addr, "Port", 8301,
+                     "Tags", "role", "consul", "dc", hd_disco_dc(hd_agent_catalog(a)), "id",
                      n && n->n.id ? n->n.id : "", "build", HEED_VERSION, "Status", 1, "ProtocolMin",
                      1, "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5,
                      "DelegateCur", 4);
@@ -335,12 +337,14 @@ static json_t *member(hd_agent_t *a)
 static void get_self(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
-    const hd_cat_node_t *n = hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
-    json_t *o = json_pack("{s:{s:s, s:s, s:s, s:b, s:s, s:s}, s:o, s:o}", "Config", "Datacenter",
-                          hd_disco_dc(hd_agent_catalog(a)), "NodeName", hd_catalog_local_node(hd_agent_catalog(a)),
-                          "NodeID", n && n->n.id ? n->n.id : "", "Server", 1, "Revision", "heed",
-                          "Version", HEED_VERSION, "Member", member(a), "Meta",
-                          n && n->n.meta ? json_deep_copy(n->n.meta) : json_object());
+    const hd_cat_node_t *n =
+        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    json_t *o =
+        json_pack("{s:{s:s, s:s, s:s, s:b, s:s, s:s}, s:o, s:o}", "Config", "Datacenter",
+                  hd_disco_dc(hd_agent_catalog(a)), "NodeName",
+                  hd_catalog_local_node(hd_agent_catalog(a)), "NodeID", n && n->n.id ? n->n.id : "",
+                  "Server", 1, "Revision", "heed", "Version", HEED_VERSION, "Member", member(a),
+                  "Meta", n && n->n.meta ? json_deep_copy(n->n.meta) : json_object());
     hd_api_reply_json(r, 200, o);
 }
 

@@ -161,7 +161,8 @@ static void get_datacenters(hd_api_req_t *r, void *arg)
  * server port (a client only compares or shows it). */
 static void leader_text(hd_agent_t *a, char *out, size_t len)
 {
-    const hd_cat_node_t *n = hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    const hd_cat_node_t *n =
+        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
     const char *addr = n && n->n.address && *n->n.address ? n->n.address : "127.0.0.1";
     snprintf(out, len, strchr(addr, ':') ? "[%s]:8300" : "%s:8300", addr);
 }
@@ -367,8 +368,8 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
         }
         hd_check_def_t *none;
         size_t nnone;
-        int rc = hd_reg_service(hd_agent_config(a), copy, scope.tenant, node, HD_SOURCE_CATALOG, &svc, &none,
-                                &nnone, &e);
+        int rc = hd_reg_service(hd_agent_config(a), copy, scope.tenant, node, HD_SOURCE_CATALOG,
+                                &svc, &none, &nnone, &e);
         json_decref(copy);
         if (rc < 0) goto bad;
         free(none);
@@ -388,7 +389,8 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
     for (size_t i = 0; i < total; i++) {
         const json_t *ck = one && !json_is_null(one) ? (i == 0 ? one : json_array_get(many, i - 1))
                                                      : json_array_get(many, i);
-        json_t *st = reg_ext_check(ck, node, has_svc ? &svc : NULL, hd_agent_catalog(a), &scope, &e);
+        json_t *st =
+            reg_ext_check(ck, node, has_svc ? &svc : NULL, hd_agent_catalog(a), &scope, &e);
         if (!st) goto bad;
         stored[ns++] = st;
     }

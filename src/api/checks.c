@@ -216,7 +216,8 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd
     json_t *jt = json_object_get(o, "target");
     if (old && !hd_agent_check_def(old)->ttl && json_is_string(jt) &&
         !strcmp(json_string_value(jt), hd_agent_check_def(old)->target.display))
-        json_object_set_new(o, "target", json_string(hd_agent_check_def(old)->target.url)); /* kept */
+        json_object_set_new(o, "target",
+                            json_string(hd_agent_check_def(old)->target.url)); /* kept */
     if (id) {
         json_t *bid = json_object_get(o, "id");
         if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
@@ -283,7 +284,8 @@ static int list_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
         l->started = 1;
         for (; l->i < l->n && out->len - start < HD_API_STREAM_CHUNK; l->i++)
             if (!hd_agent_check_removed(l->all[l->i]))
-                hd_check_write_json(&l->w, hd_agent_check_def(l->all[l->i]), hd_agent_check_state(l->all[l->i]));
+                hd_check_write_json(&l->w, hd_agent_check_def(l->all[l->i]),
+                                    hd_agent_check_state(l->all[l->i]));
         if (l->i < l->n) return 1;
         hd_jsonw_array_end(&l->w);
     }
@@ -313,8 +315,10 @@ static int qcmp(const char *const x[3], const char *const y[3])
 static int by_name(const void *p, const void *q)
 {
     const hd_agent_check_t *c = *(hd_agent_check_t *const *)p, *d = *(hd_agent_check_t *const *)q;
-    const char *x[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/", hd_agent_check_def(c)->id};
-    const char *y[3] = {hd_tenant_name(hd_agent_check_def(d)->tenant), "/", hd_agent_check_def(d)->id};
+    const char *x[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/",
+                        hd_agent_check_def(c)->id};
+    const char *y[3] = {hd_tenant_name(hd_agent_check_def(d)->tenant), "/",
+                        hd_agent_check_def(d)->id};
     return qcmp(x, y);
 }
 
@@ -343,7 +347,8 @@ static void list_checks(hd_api_req_t *r, void *arg)
     size_t n = 0, pos = 0;
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos))) {
-        if (status && strcmp(hd_check_status_str(hd_agent_check_state(c)->status), status) != 0) continue;
+        if (status && strcmp(hd_check_status_str(hd_agent_check_state(c)->status), status) != 0)
+            continue;
         if (tag) {
             int has = 0;
             for (char **t = hd_agent_check_def(c)->tags; t && *t && !has; t++)
@@ -351,7 +356,8 @@ static void list_checks(hd_api_req_t *r, void *arg)
             if (!has) continue;
         }
         if (page.after) {
-            const char *name[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/", hd_agent_check_def(c)->id};
+            const char *name[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/",
+                                   hd_agent_check_def(c)->id};
             if (qcmp(name, after) <= 0) continue;
         }
         all[n++] = c;
@@ -461,7 +467,8 @@ static void replace_check(hd_api_req_t *r, void *arg)
     const char *tenant;
     if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 || body_def(r, a, tenant, c, &d) < 0)
         return;
-    if (!hd_tenant_same(d.tenant, hd_agent_check_def(c)->tenant) && hd_agent_check_get(a, d.tenant, d.id)) {
+    if (!hd_tenant_same(d.tenant, hd_agent_check_def(c)->tenant) &&
+        hd_agent_check_get(a, d.tenant, d.id)) {
         hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
                      hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
@@ -674,7 +681,8 @@ static void get_history(hd_api_req_t *r, void *arg)
         return;
     }
     char name[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
-    (void)hd_tenant_key(name, sizeof(name), hd_agent_check_def(c)->tenant, hd_agent_check_def(c)->id); /* fits: the check exists */
+    (void)hd_tenant_key(name, sizeof(name), hd_agent_check_def(c)->tenant,
+                        hd_agent_check_def(c)->id); /* fits: the check exists */
     int rc = hd_store_history_query(hd_agent_store(a), name, since, until, step, 0, on_history, r);
     if (rc < 0) reply_store_error(r, rc, "cannot read the history");
 }

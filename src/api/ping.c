@@ -127,7 +127,9 @@ static int by_id(const void *x, const void *y)
 {
     const hd_agent_check_t *const *a = x, *const *b = y;
     int c = strcmp(hd_agent_check_def(*a)->id, hd_agent_check_def(*b)->id);
-    return c ? c : strcmp(hd_tenant_name(hd_agent_check_def(*a)->tenant), hd_tenant_name(hd_agent_check_def(*b)->tenant));
+    return c ? c
+             : strcmp(hd_tenant_name(hd_agent_check_def(*a)->tenant),
+                      hd_tenant_name(hd_agent_check_def(*b)->tenant));
 }
 
 static void ping_free(ping_t *p)

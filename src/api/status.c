@@ -32,7 +32,7 @@ enum { F_STATUS, F_UP, F_LATENCY, F_LAST_SUCCESS, F_RUNS, F_CERT, F_AGENT };
 typedef struct scrape_s {
     hd_agent_t *a;
     const hd_api_t *api; /* the server's own families come last */
-    hd_metrics_t *m; /* knows the families already begun, so HELP and TYPE come once */
+    hd_metrics_t *m;     /* knows the families already begun, so HELP and TYPE come once */
     hd_agent_check_t **all;
     size_t n, i;
     int fam;
@@ -101,8 +101,8 @@ static void agent_families(const scrape_t *s, hd_metrics_t *m, const size_t coun
     hd_metrics_summary(m, "heed_scheduler_lag_seconds",
                        "Time from a check's due time to its start.", a.sched_lag, NULL);
     hd_metrics_summary(m, "heed_loop_lag_seconds",
-                       "Lateness of the agent's one-second tick: how busy the loop is.",
-                       a.loop_lag, NULL);
+                       "Lateness of the agent's one-second tick: how busy the loop is.", a.loop_lag,
+                       NULL);
     hd_metrics_summary(m, "heed_store_commit_seconds",
                        "Time from a state write's request to its durable commit.", a.commit_lat,
                        NULL);
@@ -192,14 +192,14 @@ static void get_status(hd_api_req_t *r, void *arg)
     hd_agent_stats(a, &st);
     char started[40];
     hd_time_format_rfc3339(st.started_wall, started, sizeof(started));
-    hd_api_reply_json(r, 200,
-                      json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I}", "node",
-                                hd_agent_config(a)->node, "version", HEED_VERSION, "started", started,
-                                "uptime_s", (double)(hd_time_wall_us() - st.started_wall) / 1e6,
-                                "checks", "passing", (json_int_t)count[0], "warning",
-                                (json_int_t)count[1], "critical", (json_int_t)count[2],
-                                "maintenance", (json_int_t)count[3], "results_total",
-                                (json_int_t)st.results_total));
+    hd_api_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I}", "node",
+                  hd_agent_config(a)->node, "version", HEED_VERSION, "started", started, "uptime_s",
+                  (double)(hd_time_wall_us() - st.started_wall) / 1e6, "checks", "passing",
+                  (json_int_t)count[0], "warning", (json_int_t)count[1], "critical",
+                  (json_int_t)count[2], "maintenance", (json_int_t)count[3], "results_total",
+                  (json_int_t)st.results_total));
 }
 
 int hd_agent_status_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
