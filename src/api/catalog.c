@@ -15,24 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_tag(const hd_service_t *s, const char *tag)
-{
-    for (char **t = s->tags; t && *t; t++)
-        if (!strcmp(*t, tag)) return 1;
-    return 0;
-}
-
-static int node_meta_ok(const hd_cat_node_t *n, const char *want)
-{
-    if (!want) return 1;
-    const char *colon = strchr(want, ':');
-    size_t klen = colon ? (size_t)(colon - want) : strlen(want);
-    char key[256];
-    snprintf(key, sizeof(key), "%.*s", (int)klen, want);
-    const char *v = json_string_value(json_object_get(n ? n->n.meta : NULL, key));
-    return v && (!colon || !strcmp(v, colon + 1));
-}
-
 /* GET /v1/catalog/services: every service name with its tags (each once). */
 static void answer_services(hd_disco_read_t *q)
 {
@@ -44,7 +26,7 @@ static void answer_services(hd_disco_read_t *q)
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) {
         const hd_service_t *s = &l[i]->s;
-        if (meta && !node_meta_ok(hd_catalog_node(q->c, s->node), meta)) continue;
+        if (meta && !hd_disco_node_meta(hd_catalog_node(q->c, s->node), meta)) continue;
         json_t *tags = json_object_get(o, s->name);
         if (!tags) json_object_set_new(o, s->name, tags = json_array());
         for (char **t = s->tags; t && *t; t++) {
@@ -81,7 +63,7 @@ static void answer_service(hd_disco_read_t *q)
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         const hd_cat_node_t *node = hd_catalog_node(q->c, l[i]->s.node);
-        if ((tag && !has_tag(&l[i]->s, tag)) || !node_meta_ok(node, meta)) continue;
+        if ((tag && !hd_disco_has_tag(&l[i]->s, tag)) || !hd_disco_node_meta(node, meta)) continue;
         json_t *row = hd_disco_catalog_row(node, l[i]);
         if (hd_disco_keep(q, row))
             json_array_append_new(out, row);
@@ -107,7 +89,7 @@ static void answer_nodes(hd_disco_read_t *q)
     size_t n = hd_catalog_nodes(q->c, &l);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!node_meta_ok(l[i], meta)) continue;
+        if (!hd_disco_node_meta(l[i], meta)) continue;
         json_t *row = hd_disco_node_json(l[i]);
         if (hd_disco_keep(q, row))
             json_array_append_new(out, row);

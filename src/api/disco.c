@@ -164,6 +164,26 @@ void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)
     q->text = hd_xstrdup(text);
 }
 
+/* ---- ?tag=, ?node-meta= ------------------------------------------------------- */
+
+int hd_disco_has_tag(const hd_service_t *s, const char *tag)
+{
+    for (char **t = s->tags; t && *t; t++)
+        if (!strcmp(*t, tag)) return 1;
+    return 0;
+}
+
+int hd_disco_node_meta(const hd_cat_node_t *n, const char *want)
+{
+    if (!want) return 1;
+    const char *colon = strchr(want, ':');
+    size_t klen = colon ? (size_t)(colon - want) : strlen(want);
+    char key[256];
+    snprintf(key, sizeof(key), "%.*s", (int)klen, want);
+    const char *v = json_string_value(json_object_get(n ? n->n.meta : NULL, key));
+    return v && (!colon || !strcmp(v, colon + 1));
+}
+
 /* ---- ?filter= ---------------------------------------------------------------- */
 
 /* The selectors of each kind of row, as Consul's API pages list them in

@@ -100,6 +100,18 @@ class Reply:
         return "<Reply %d %s>" % (self.status, self.body[:300].decode(errors="replace"))
 
 
+def client_env(agent=None, **extra):
+    """The environment a CLI test runs heed in: nothing inherited about
+    agents (no HEED_*, CONSUL_* or SSL_CERT_* variable: the system's CAs
+    only), this agent's address as HEED_HTTP_ADDR when given, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HEED_", "CONSUL_", "SSL_CERT_"))}
+    if agent is not None:
+        env["HEED_HTTP_ADDR"] = "127.0.0.1:%d" % agent.port
+    env.update(extra)
+    return env
+
+
 def http_call(port, method, path, body=None, token=None, token_header="bearer",
               headers=None, timeout=10, host="127.0.0.1"):
     """One request on a new connection; body may be a dict (sent as JSON),

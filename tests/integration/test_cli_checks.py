@@ -43,12 +43,7 @@ def start_agent(reg, cfg, port=None):
 
 
 def clean_env(**extra):
-    """The environment without any agent address or token, plus extra."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN",
-                        "HEED_NAMESPACE", "CONSUL_NAMESPACE")}
-    env.update(extra)
-    return env
+    return agent_harness.client_env(None, **extra)
 
 HEADER = "ID      STATUS       LATENCY    LAST CHECKED  OUTPUT"
 

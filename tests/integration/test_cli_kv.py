@@ -26,7 +26,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HEED, HeedTestCase, free_port, main, run_heed, scaled, wait_until  # noqa: E402
-from agent_harness import Agent  # noqa: E402
+from agent_harness import Agent, client_env  # noqa: E402
 from consul_clients import py  # noqa: E402
 
 # python-consul keeps a requests session per client open: not ours to close.
@@ -38,14 +38,7 @@ TOKENS = [{"secret": "m", "role": "management"},
           {"secret": "a", "role": "write", "tenant": "team-a"}]
 
 
-def env_for(agent, **extra):
-    """The environment with only this agent's address (no inherited
-    address, token or namespace)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEED_", "CONSUL_"))}
-    env["HEED_HTTP_ADDR"] = "127.0.0.1:%d" % agent.port
-    env.update(extra)
-    return env
+env_for = client_env
 
 
 def kv(agent, *args, **extra):

@@ -26,7 +26,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HeedTestCase, free_port, main, run_heed, scaled, wait_until  # noqa: E402
-from agent_harness import Agent  # noqa: E402
+from agent_harness import Agent, client_env  # noqa: E402
 from consul_clients import py  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ResourceWarning)
@@ -34,11 +34,7 @@ warnings.filterwarnings("ignore", category=ResourceWarning)
 LOCK_FLAGS = 0x2ddccbc058a50c18  # Consul's api.LockFlagValue
 
 
-def env_for(agent, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEED_", "CONSUL_"))}
-    env["HEED_HTTP_ADDR"] = "127.0.0.1:%d" % agent.port
-    env.update(extra)
-    return env
+env_for = client_env
 
 
 def lines(path):

@@ -28,11 +28,7 @@ def heed_run(args, env):
 
 
 def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HEED_HTTP_ADDR", "CONSUL_HTTP_ADDR", "HEED_TOKEN", "CONSUL_HTTP_TOKEN",
-                        "HEED_NAMESPACE", "CONSUL_NAMESPACE")}
-    env.update(extra)
-    return env
+    return agent_harness.client_env(None, **extra)
 
 
 class Services(unittest.TestCase):

@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HeedTestCase, free_port, main, run_heed, scaled  # noqa: E402
+from agent_harness import client_env  # noqa: E402
 from pki import OPENSSL, Certs  # noqa: E402
 
 TOKEN = "tls-s3cret"
@@ -159,12 +160,7 @@ class FakeAgent:
 
 
 def clean_env(**extra):
-    """The environment without any agent address, token or TLS variable
-    (and without SSL_CERT_FILE/SSL_CERT_DIR: the system's CAs only)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEED_", "CONSUL_", "SSL_CERT_"))}
-    env.update(extra)
-    return env
+    return client_env(None, **extra)
 
 
 @unittest.skipIf(not OPENSSL, "openssl command not installed")

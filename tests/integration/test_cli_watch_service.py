@@ -14,16 +14,13 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HeedTestCase, main, scaled, wait_until  # noqa: E402
-from agent_harness import Agent  # noqa: E402
+from agent_harness import Agent, client_env  # noqa: E402
 from consul_clients import py  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ResourceWarning)
 
 
-def env_for(agent):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEED_", "CONSUL_"))}
-    env["HEED_HTTP_ADDR"] = "127.0.0.1:%d" % agent.port
-    return env
+env_for = client_env
 
 
 def read_runs(path):
