@@ -105,10 +105,9 @@ static void reg_checks(reg_t *g)
         size_t pos = 0, n = 0;
         hd_agent_check_t *c, **gone = NULL;
         while ((c = hd_agent_check_next(a, &s, &pos))) {
-            if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id ||
-                strcmp(hd_agent_check_def(c)->service_id, g->svc.id))
-                continue;
-            if (def_listed(g, hd_agent_check_def(c)->id)) continue;
+            const hd_check_def_t *cd = hd_agent_check_def(c);
+            if (cd->from_config || !cd->service_id || strcmp(cd->service_id, g->svc.id)) continue;
+            if (def_listed(g, cd->id)) continue;
             gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
             gone[n++] = c;
         }
@@ -216,9 +215,8 @@ static void on_dereg_service(int status, int64_t rev, void *arg)
     size_t pos = 0, n = 0;
     hd_agent_check_t *c, **gone = NULL;
     while ((c = hd_agent_check_next(a, &s, &pos))) {
-        if (hd_agent_check_def(c)->from_config || !hd_agent_check_def(c)->service_id ||
-            strcmp(hd_agent_check_def(c)->service_id, d->id))
-            continue;
+        const hd_check_def_t *cd = hd_agent_check_def(c);
+        if (cd->from_config || !cd->service_id || strcmp(cd->service_id, d->id)) continue;
         gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
         gone[n++] = c;
     }

@@ -191,8 +191,9 @@ static void put_service_maint(hd_api_req_t *r, void *arg)
     int on;
     if (hd_api_scope(r, HD_SCOPE_ONE, &scope) < 0 || maint_params(r, &on) < 0) return;
     const char *id = hd_api_param(r, "id"), *reason = hd_api_query(r, "reason");
-    const hd_cat_service_t *cs = hd_catalog_service(hd_agent_catalog(a), &scope, scope.tenant,
-                                                    hd_catalog_local_node(hd_agent_catalog(a)), id);
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_service_t *cs =
+        hd_catalog_service(cat, &scope, scope.tenant, hd_catalog_local_node(cat), id);
     if (!cs) {
         hd_consul_error(r, 404, "Unknown service ID \"%s\"", id);
         return;
@@ -202,7 +203,7 @@ static void put_service_maint(hd_api_req_t *r, void *arg)
     s.maint = on;
     free(s.maint_reason);
     s.maint_reason = on && reason && *reason ? hd_xstrdup(reason) : NULL;
-    int rc = hd_catalog_service_put(hd_agent_catalog(a), &s, on_maint_written, r);
+    int rc = hd_catalog_service_put(cat, &s, on_maint_written, r);
     hd_service_free(&s);
     if (rc < 0) hd_consul_error(r, 500, "maintenance: %s", hd_store_strerror(rc));
 }
@@ -213,8 +214,8 @@ static void put_node_maint(hd_api_req_t *r, void *arg)
     int on;
     if (maint_params(r, &on) < 0) return;
     const char *reason = hd_api_query(r, "reason");
-    const hd_cat_node_t *cn =
-        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *cn = hd_catalog_node(cat, hd_catalog_local_node(cat));
     if (!cn) {
         hd_consul_error(r, 500, "this agent's node is missing from the catalog");
         return;
@@ -224,7 +225,7 @@ static void put_node_maint(hd_api_req_t *r, void *arg)
     n.maint = on;
     free(n.maint_reason);
     n.maint_reason = on && reason && *reason ? hd_xstrdup(reason) : NULL;
-    int rc = hd_catalog_node_put(hd_agent_catalog(a), &n, on_maint_written, r);
+    int rc = hd_catalog_node_put(cat, &n, on_maint_written, r);
     hd_node_free(&n);
     if (rc < 0) hd_consul_error(r, 500, "maintenance: %s", hd_store_strerror(rc));
 }
@@ -323,28 +324,26 @@ static void get_health_name(hd_api_req_t *r, void *arg)
 
 static json_t *member(hd_agent_t *a)
 {
-    const hd_cat_node_t *n =
-        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *n = hd_catalog_node(cat, hd_catalog_local_node(cat));
     const char *addr = n && n->n.address ? n->n.address : "127.0.0.1";
     return json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-                     "Name", hd_catalog_local_node(hd_agent_catalog(a)), "Addr", addr, "Port", 8301,
-                     "Tags", "role", "consul", "dc", hd_disco_dc(hd_agent_catalog(a)), "id",
-                     n && n->n.id ? n->n.id : "", "build", HEED_VERSION, "Status", 1, "ProtocolMin",
-                     1, "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5,
-                     "DelegateCur", 4);
+                     "Name", hd_catalog_local_node(cat), "Addr", addr, "Port", 8301, "Tags", "role",
+                     "consul", "dc", hd_disco_dc(cat), "id", n && n->n.id ? n->n.id : "", "build",
+                     HEED_VERSION, "Status", 1, "ProtocolMin", 1, "ProtocolMax", 5, "ProtocolCur",
+                     2, "DelegateMin", 2, "DelegateMax", 5, "DelegateCur", 4);
 }
 
 static void get_self(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
-    const hd_cat_node_t *n =
-        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
-    json_t *o =
-        json_pack("{s:{s:s, s:s, s:s, s:b, s:s, s:s}, s:o, s:o}", "Config", "Datacenter",
-                  hd_disco_dc(hd_agent_catalog(a)), "NodeName",
-                  hd_catalog_local_node(hd_agent_catalog(a)), "NodeID", n && n->n.id ? n->n.id : "",
-                  "Server", 1, "Revision", "heed", "Version", HEED_VERSION, "Member", member(a),
-                  "Meta", n && n->n.meta ? json_deep_copy(n->n.meta) : json_object());
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *n = hd_catalog_node(cat, hd_catalog_local_node(cat));
+    json_t *o = json_pack("{s:{s:s, s:s, s:s, s:b, s:s, s:s}, s:o, s:o}", "Config", "Datacenter",
+                          hd_disco_dc(cat), "NodeName", hd_catalog_local_node(cat), "NodeID",
+                          n && n->n.id ? n->n.id : "", "Server", 1, "Revision", "heed", "Version",
+                          HEED_VERSION, "Member", member(a), "Meta",
+                          n && n->n.meta ? json_deep_copy(n->n.meta) : json_object());
     hd_api_reply_json(r, 200, o);
 }
 

@@ -347,17 +347,17 @@ static void list_checks(hd_api_req_t *r, void *arg)
     size_t n = 0, pos = 0;
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos))) {
+        const hd_check_def_t *cd = hd_agent_check_def(c);
         if (status && strcmp(hd_check_status_str(hd_agent_check_state(c)->status), status) != 0)
             continue;
         if (tag) {
             int has = 0;
-            for (char **t = hd_agent_check_def(c)->tags; t && *t && !has; t++)
+            for (char **t = cd->tags; t && *t && !has; t++)
                 has = strcmp(*t, tag) == 0;
             if (!has) continue;
         }
         if (page.after) {
-            const char *name[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/",
-                                   hd_agent_check_def(c)->id};
+            const char *name[3] = {hd_tenant_name(cd->tenant), "/", cd->id};
             if (qcmp(name, after) <= 0) continue;
         }
         all[n++] = c;
@@ -535,8 +535,9 @@ static void ttl_update(hd_api_req_t *r, hd_agent_t *a, hd_status_t st, const cha
 {
     hd_agent_check_t *c = find(r, a);
     if (!c) return;
-    if (!hd_agent_check_def(c)->ttl) {
-        hd_api_error(r, 400, "not_ttl", "check '%s' is not a TTL check", hd_agent_check_def(c)->id);
+    const hd_check_def_t *cd = hd_agent_check_def(c);
+    if (!cd->ttl) {
+        hd_api_error(r, 400, "not_ttl", "check '%s' is not a TTL check", cd->id);
         return;
     }
     int rc = hd_agent_check_ttl_update(a, c, st, output ? output : "", on_ttl, r);
@@ -681,8 +682,8 @@ static void get_history(hd_api_req_t *r, void *arg)
         return;
     }
     char name[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
-    (void)hd_tenant_key(name, sizeof(name), hd_agent_check_def(c)->tenant,
-                        hd_agent_check_def(c)->id); /* fits: the check exists */
+    const hd_check_def_t *cd = hd_agent_check_def(c);
+    (void)hd_tenant_key(name, sizeof(name), cd->tenant, cd->id); /* fits: the check exists */
     int rc = hd_store_history_query(hd_agent_store(a), name, since, until, step, 0, on_history, r);
     if (rc < 0) reply_store_error(r, rc, "cannot read the history");
 }
