@@ -1,7 +1,7 @@
 /* disco — reads of the catalog as blocking queries, and Consul's JSON
  * shapes of nodes, services and checks (see disco.h). */
 #include "api/disco.h"
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "api/consul.h"
 #include "api/scope.h"
 #include "util/filter.h"
@@ -99,7 +99,7 @@ void hd_disco_read(hd_api_req_t *r, struct hd_agent_s *a, int scope_kind, hd_dis
     hd_disco_read_t *q = hd_xcalloc(1, sizeof(*q));
     q->r = r;
     q->a = a;
-    q->c = a->catalog;
+    q->c = hd_agent_catalog(a);
     q->fn = fn;
     q->arg = arg;
     if (hd_api_scope(r, scope_kind, &q->scope) < 0) {

@@ -1,7 +1,7 @@
 /* health — Consul's /v1/health routes, from the catalog: a service's
  * instances with their node and checks (a service's health is the worst
  * of its own checks and its node's). */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/consul.h"
 #include "api/disco.h"
