@@ -19,40 +19,30 @@
  * revision). The bumps of one watch callback are collected and made once
  * its events are all applied, so a woken reader never sees half a
  * revision. */
-#include "agent/catalog.h"
-#include "agent/config.h"
+#include "agent/catalog_impl.h"
 #include "agent/check_json.h"
-#include "store/store.h"
-#include "util/map.h"
+#include "agent/config.h"
 #include "util/mem.h"
 
 #include <event2/event.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_CHECKS "heed/checks/"
-#define KEY_STATE  "heed/state/"
+static const char *const prefixes[W__COUNT] = {HD_CAT_KEY_NODES, HD_CAT_KEY_SERVICES,
+                                               HD_CAT_KEY_CHECKS, HD_CAT_KEY_STATE,
+                                               HD_CAT_KEY_EXTCHECKS};
 
-enum { W_NODES, W_SERVICES, W_CHECKS, W_STATE, W_EXT, W__COUNT };
+/* ---- topics ---------------------------------------------------------------- */
 
-static const char *const prefixes[W__COUNT] = {HD_CAT_KEY_NODES, HD_CAT_KEY_SERVICES, KEY_CHECKS,
-                                               KEY_STATE, HD_CAT_KEY_EXTCHECKS};
-
-typedef struct cat_topic_s {
-    hd_topic_t t;
-    hd_catalog_t *c;
-    char *key;
-    int kept;         /* bumped since start: a tombstone, never freed */
-    int pending;      /* in the batch's bump list */
-    int64_t pend_rev; /* ...at the highest revision of the batch that touched it */
-    /* Replies rendered from what the topic covers (hd_catalog_memo_*),
-     * dropped when it is marked. */
-    char *memo[HD_CAT_MEMO_SLOTS];
-    size_t memo_len[HD_CAT_MEMO_SLOTS];
-} cat_topic_t;
+/* Tombstones kept at most (topics of things changed since start, nobody
+ * waiting on them); past it they are dropped, and the floor a new topic
+ * starts at rises to the highest index dropped, so that no index goes
+ * back. A reader then sees a higher index than the last change it covers:
+ * at worst one early wake-up, which Consul's clients expect. */
+#define TOMBSTONES_MAX 65536 /* c->tombstones_max's default */
 
 static int has_memo(const cat_topic_t *ct)
 {
@@ -68,59 +58,6 @@ static void memo_free(cat_topic_t *ct)
         ct->memo[i] = NULL;
     }
 }
-
-/* The checks of one service ("tenant/node/service-id"), or the node checks
- * of one tenant on one node ("tenant/node/"). */
-typedef struct cat_group_s {
-    char *key;
-    hd_cat_check_t *head;
-} cat_group_t;
-
-/* The services on one node (every tenant's): whose health a node check
- * or the node's record is part of. */
-typedef struct cat_onnode_s {
-    hd_cat_service_t **v;
-    size_t n, cap;
-} cat_onnode_t;
-
-/* The load of one prefix. */
-typedef struct watch_s {
-    hd_catalog_t *c;
-    int which;
-    int64_t loaded_rev; /* the revision its range was read at: older events are in it */
-} watch_t;
-
-struct hd_catalog_s {
-    hd_store_t *store;
-    struct event_base *base;
-    char *local;
-    int64_t rev, load_rev;
-    hd_map_t nodes;    /* name -> hd_cat_node_t */
-    hd_map_t services; /* "tenant/node/id" -> hd_cat_service_t */
-    hd_map_t checks;   /* "tenant/node/id" -> hd_cat_check_t */
-    hd_map_t groups;   /* see cat_group_t */
-    hd_map_t onnode;   /* node -> cat_onnode_t */
-    hd_map_t byname;   /* "tenant/name" -> cat_onnode_t: a name's instances */
-    hd_map_t topics;   /* see the top */
-    watch_t watches[W__COUNT];
-    hd_store_watch_t *watch; /* of heed/: every prefix's changes, a revision at a time */
-    cat_topic_t **bump;      /* this batch's topics to bump */
-    size_t nbump, capbump;   /* ... */
-    uint64_t bumps;
-    int64_t cur_rev; /* the revision of the event being applied */
-    int64_t floor;   /* a new topic's index: the load's revision, or a dropped tombstone's */
-    int loading, load_status;
-    char load_err[256];
-};
-
-/* ---- topics ---------------------------------------------------------------- */
-
-/* Tombstones kept at most (topics of things changed since start, nobody
- * waiting on them); past it they are dropped, and the floor a new topic
- * starts at rises to the highest index dropped, so that no index goes
- * back. A reader then sees a higher index than the last change it covers:
- * at worst one early wake-up, which Consul's clients expect. */
-#define TOMBSTONES_MAX 65536
 
 static void topic_idle(hd_topic_t *t, void *arg)
 {
@@ -179,7 +116,7 @@ static void bump_all(hd_catalog_t *c)
         c->bumps++;
     }
     c->nbump = 0;
-    if (c->topics.n > TOMBSTONES_MAX) { /* drop every tombstone nobody waits on */
+    if (c->topics.n > c->tombstones_max) { /* drop every tombstone nobody waits on */
         size_t pos = 0;
         hd_map_slot_t *sl;
         while ((sl = hd_map_next(&c->topics, &pos))) {
@@ -681,10 +618,10 @@ static void apply(hd_catalog_t *c, int which, const hd_store_kv_t *kv, int delet
         apply_service(c, kv, value);
         break;
     case W_CHECKS:
-        apply_check(c, kv, strlen(KEY_CHECKS), 1, value);
+        apply_check(c, kv, strlen(HD_CAT_KEY_CHECKS), 1, value);
         break;
     case W_STATE:
-        apply_check(c, kv, strlen(KEY_STATE), 0, value);
+        apply_check(c, kv, strlen(HD_CAT_KEY_STATE), 0, value);
         break;
     default:
         apply_ext(c, kv, value);
@@ -748,6 +685,7 @@ int hd_catalog_open(hd_store_t *store, struct event_base *base, const char *loca
     c->store = store;
     c->base = base;
     c->local = hd_xstrdup(local_node);
+    c->tombstones_max = TOMBSTONES_MAX;
     hd_map_init(&c->nodes);
     hd_map_init(&c->services);
     hd_map_init(&c->checks);
@@ -957,194 +895,6 @@ const hd_cat_check_t *hd_catalog_check(const hd_catalog_t *c, const hd_scope_t *
     return k && k->has_def ? k : NULL;
 }
 
-/* A made view's id points into its own made_id: after the array moved
- * (realloc, qsort), point it there again. */
-static void views_fix(hd_cat_views_t *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i].made == HD_CAT_MADE_SERVICE_MAINT) v->v[i].id = v->v[i].made_id;
-}
-
-static hd_cat_view_t *view_add(hd_cat_views_t *v)
-{
-    if (v->n == v->cap) {
-        v->cap = v->cap ? 2 * v->cap : 8;
-        v->v = hd_xrealloc(v->v, v->cap * sizeof(*v->v));
-        views_fix(v);
-    }
-    hd_cat_view_t *x = &v->v[v->n++];
-    memset(x, 0, sizeof(*x));
-    return x;
-}
-
-static void view_check(hd_cat_views_t *out, const hd_cat_check_t *k, const hd_cat_service_t *svc)
-{
-    hd_cat_view_t *x = view_add(out);
-    x->check = k;
-    x->service = svc;
-    x->node = k->node;
-    x->tenant = hd_tenant_name(k->tenant);
-    x->id = k->id;
-    x->name = k->name;
-    x->notes = k->notes ? k->notes : "";
-    x->output = k->output ? k->output : "";
-    x->status = k->status;
-    x->create_rev = k->create_rev ? k->create_rev : k->mod_rev;
-    x->mod_rev = k->mod_rev;
-}
-
-static int view_cmp(const void *x, const void *y)
-{
-    const hd_cat_view_t *a = x, *b = y;
-    int d = strcmp(a->node, b->node);
-    return d ? d : strcmp(a->id, b->id);
-}
-
-static void group_views(const hd_catalog_t *c, const char *tenant, const char *node,
-                        const char *sid, const hd_cat_service_t *svc, hd_cat_views_t *out)
-{
-    char key[HD_STORE_KEY_MAX + 2];
-    snprintf(key, sizeof(key), "%s/%s/%s", hd_tenant_name(tenant), node, sid ? sid : "");
-    cat_group_t *g = hd_map_get(&c->groups, key);
-    size_t first = out->n;
-    for (hd_cat_check_t *k = g ? g->head : NULL; k; k = k->g_next)
-        view_check(out, k, svc);
-    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
-    views_fix(out);
-}
-
-/* The checks the catalog makes for node cn: serfHealth (with serf, on an
- * agent's node) and _node_maintenance. */
-static void node_made(const hd_cat_node_t *cn, int serf, hd_cat_views_t *out)
-{
-    if (cn->n.agent && serf) {
-        hd_cat_view_t *x = view_add(out);
-        x->made = HD_CAT_MADE_SERF;
-        x->node = cn->n.name;
-        x->tenant = HD_TENANT_DEFAULT;
-        x->id = "serfHealth";
-        x->name = "Serf Health Status";
-        x->notes = "";
-        x->output = "Agent alive and reachable";
-        x->status = HD_CHECK_PASSING;
-        x->create_rev = x->mod_rev = cn->create_rev;
-    }
-    if (cn->n.maint) {
-        hd_cat_view_t *x = view_add(out);
-        x->made = HD_CAT_MADE_NODE_MAINT;
-        x->node = cn->n.name;
-        x->tenant = HD_TENANT_DEFAULT;
-        x->id = "_node_maintenance";
-        x->name = "Node Maintenance Mode";
-        x->notes =
-            cn->n.maint_reason ? cn->n.maint_reason : "Maintenance mode is enabled for this node";
-        x->output = "";
-        x->status = HD_CHECK_CRITICAL;
-        x->create_rev = x->mod_rev = cn->mod_rev;
-    }
-}
-
-void hd_catalog_node_checks(const hd_catalog_t *c, const hd_scope_t *s, const char *node, int serf,
-                            hd_cat_views_t *out)
-{
-    const hd_cat_node_t *cn = hd_catalog_node(c, node);
-    if (cn) node_made(cn, serf, out);
-    if (s->tenant) {
-        group_views(c, s->tenant, node, NULL, NULL, out);
-        return;
-    }
-    /* Every tenant's: walk the groups (few per node). */
-    size_t pos = 0, first = out->n;
-    hd_map_slot_t *sl;
-    while ((sl = hd_map_next(&c->groups, &pos))) {
-        const cat_group_t *g = sl->val;
-        const hd_cat_check_t *h = g->head;
-        if (!h || h->service_id || strcmp(h->node, node) != 0) continue;
-        for (const hd_cat_check_t *k = h; k; k = k->g_next)
-            view_check(out, k, NULL);
-    }
-    if (out->n - first > 1) qsort(out->v + first, out->n - first, sizeof(*out->v), view_cmp);
-    views_fix(out);
-}
-
-void hd_catalog_service_checks(const hd_catalog_t *c, const hd_cat_service_t *svc,
-                               hd_cat_views_t *out)
-{
-    if (svc->s.maint) {
-        hd_cat_view_t *x = view_add(out);
-        x->made = HD_CAT_MADE_SERVICE_MAINT;
-        x->service = svc;
-        x->node = svc->s.node;
-        x->tenant = hd_tenant_name(svc->s.tenant);
-        snprintf(x->made_id, sizeof(x->made_id), "_service_maintenance:%s", svc->s.id);
-        x->id = x->made_id;
-        x->name = "Service Maintenance Mode";
-        x->notes = svc->s.maint_reason ? svc->s.maint_reason
-                                       : "Maintenance mode is enabled for this service";
-        x->output = "";
-        x->status = HD_CHECK_CRITICAL;
-        x->create_rev = x->mod_rev = svc->mod_rev;
-    }
-    group_views(c, svc->s.tenant, svc->s.node, svc->s.id, svc, out);
-}
-
-void hd_catalog_checks(const hd_catalog_t *c, const hd_scope_t *s, const char *node, int serf,
-                       hd_cat_views_t *out)
-{
-    const hd_cat_node_t **nodes;
-    size_t nn = hd_catalog_nodes(c, &nodes);
-    for (size_t i = 0; i < nn; i++)
-        if (!node || strcmp(nodes[i]->n.name, node) == 0) node_made(nodes[i], serf, out);
-    free(nodes);
-    size_t pos = 0;
-    hd_map_slot_t *sl;
-    while ((sl = hd_map_next(&c->checks, &pos))) {
-        const hd_cat_check_t *k = sl->val;
-        if (!k->has_def || !hd_scope_has(s, k->tenant)) continue;
-        if (node && strcmp(k->node, node) != 0) continue;
-        const hd_cat_service_t *svc = NULL;
-        if (k->service_id) {
-            char key[HD_STORE_KEY_MAX + 2];
-            snprintf(key, sizeof(key), "%s/%s/%s", k->tenant, k->node, k->service_id);
-            svc = hd_map_get(&c->services, key);
-        }
-        view_check(out, k, svc);
-    }
-    /* Services in maintenance. */
-    pos = 0;
-    while ((sl = hd_map_next(&c->services, &pos))) {
-        const hd_cat_service_t *cs = sl->val;
-        if (!cs->s.maint || !hd_scope_has(s, cs->s.tenant)) continue;
-        if (node && strcmp(cs->s.node, node) != 0) continue;
-        hd_cat_views_t one = {0};
-        hd_catalog_service_checks(c, cs, &one);
-        *view_add(out) = one.v[0];
-        views_fix(out);
-        hd_cat_views_free(&one);
-    }
-    hd_cat_views_sort(out);
-}
-
-hd_check_status_t hd_cat_views_worst(const hd_cat_views_t *v)
-{
-    hd_check_status_t w = HD_CHECK_PASSING;
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i].status > w) w = v->v[i].status;
-    return w;
-}
-
-void hd_cat_views_sort(hd_cat_views_t *v)
-{
-    if (v->n > 1) qsort(v->v, v->n, sizeof(*v->v), view_cmp);
-    views_fix(v);
-}
-
-void hd_cat_views_free(hd_cat_views_t *v)
-{
-    free(v->v);
-    memset(v, 0, sizeof(*v));
-}
-
 /* ---- topics ---------------------------------------------------------------- */
 
 static hd_topic_t *topic_fmt(hd_catalog_t *c, const char *fmt, const char *a, const char *b)
@@ -1221,194 +971,4 @@ size_t hd_catalog_topics(const hd_catalog_t *c)
 uint64_t hd_catalog_bumps(const hd_catalog_t *c)
 {
     return c->bumps;
-}
-
-/* ---- writes ---------------------------------------------------------------- */
-
-typedef struct put_s {
-    hd_catalog_done_cb cb;
-    void *arg;
-} put_t;
-
-static void on_put(int status, const hd_store_write_result_t *r, void *arg)
-{
-    put_t *p = arg;
-    if (p->cb) p->cb(status, r ? r->revision : 0, p->arg);
-    free(p);
-}
-
-static int put_json(hd_catalog_t *c, const char *key, json_t *o, hd_catalog_done_cb cb, void *arg)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    put_t *p = hd_xmalloc(sizeof(*p));
-    p->cb = cb;
-    p->arg = arg;
-    int rc = hd_store_put(c->store, key, strlen(key), text, strlen(text), 0, on_put, p);
-    free(text);
-    if (rc < 0) free(p);
-    return rc;
-}
-
-int hd_catalog_node_put(hd_catalog_t *c, const hd_node_t *n, hd_catalog_done_cb cb, void *arg)
-{
-    char key[HD_STORE_KEY_MAX];
-    if (!hd_node_name_valid(n->name, strlen(n->name))) return HD_STORE_EKEY;
-    snprintf(key, sizeof(key), "%s%s", HD_CAT_KEY_NODES, n->name);
-    return put_json(c, key, hd_node_to_json(n), cb, arg);
-}
-
-static int service_key(char *key, size_t len, const char *tenant, const char *node, const char *id)
-{
-    int n = snprintf(key, len, "%s%s/%s/%s", HD_CAT_KEY_SERVICES, hd_tenant_name(tenant), node, id);
-    return n < 0 || (size_t)n >= len ? HD_STORE_EKEY : 0;
-}
-
-int hd_catalog_service_put(hd_catalog_t *c, const hd_service_t *s, hd_catalog_done_cb cb, void *arg)
-{
-    char key[HD_STORE_KEY_MAX];
-    if (service_key(key, sizeof(key), s->tenant, s->node, s->id) < 0) return HD_STORE_EKEY;
-    return put_json(c, key, hd_service_to_json(s), cb, arg);
-}
-
-int hd_catalog_service_delete(hd_catalog_t *c, const char *tenant, const char *node, const char *id,
-                              hd_catalog_done_cb cb, void *arg)
-{
-    char key[HD_STORE_KEY_MAX];
-    if (service_key(key, sizeof(key), tenant, node, id) < 0) return HD_STORE_EKEY;
-    put_t *p = hd_xmalloc(sizeof(*p));
-    p->cb = cb;
-    p->arg = arg;
-    int rc = hd_store_delete(c->store, key, strlen(key), on_put, p);
-    if (rc < 0) free(p);
-    return rc;
-}
-
-/* ---- another node's entries (/v1/catalog/register) ------------------------- */
-
-typedef struct txn_s {
-    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
-    char *mem[HD_STORE_TXN_OPS_MAX * 2];
-    size_t n, nmem;
-} txn_t;
-
-static char *txn_keep(txn_t *t, char *s)
-{
-    t->mem[t->nmem++] = s;
-    return s;
-}
-
-static int txn_add(txn_t *t, hd_store_op_kind_t kind, char *key, json_t *value)
-{
-    if (t->n == HD_STORE_TXN_OPS_MAX) {
-        free(key);
-        json_decref(value);
-        return HD_STORE_ETOOMANY;
-    }
-    hd_store_op_t *op = &t->ops[t->n++];
-    memset(op, 0, sizeof(*op));
-    op->kind = kind;
-    op->key = txn_keep(t, key);
-    op->key_len = strlen(key);
-    if (value) {
-        op->value = txn_keep(t, json_dumps(value, JSON_COMPACT));
-        op->value_len = strlen(op->value);
-        json_decref(value);
-    }
-    return 0;
-}
-
-static char *keyf(const char *fmt, const char *a, const char *b, const char *d)
-{
-    char k[HD_STORE_KEY_MAX + 1];
-    snprintf(k, sizeof(k), fmt, a, b, d);
-    return hd_xstrdup(k);
-}
-
-static int txn_run(hd_catalog_t *c, txn_t *t, int rc, hd_catalog_done_cb cb, void *arg)
-{
-    if (rc == 0) {
-        put_t *p = hd_xmalloc(sizeof(*p));
-        p->cb = cb;
-        p->arg = arg;
-        rc = hd_store_txn(c->store, NULL, 0, t->ops, t->n, on_put, p);
-        if (rc < 0) free(p);
-    }
-    for (size_t i = 0; i < t->nmem; i++)
-        free(t->mem[i]);
-    free(t);
-    return rc;
-}
-
-int hd_catalog_register(hd_catalog_t *c, const char *node, const hd_node_t *n, const char *tenant,
-                        const hd_service_t *s, json_t *const *checks, size_t nchecks,
-                        hd_catalog_done_cb cb, void *arg)
-{
-    const char *t = hd_tenant_name(tenant);
-    if (nchecks > HD_CAT_REGISTER_CHECKS_MAX) return HD_STORE_ETOOMANY;
-    txn_t *x = hd_xcalloc(1, sizeof(*x));
-    int rc = 0;
-    if (n)
-        rc = txn_add(x, HD_STORE_OP_PUT, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""),
-                     hd_node_to_json(n));
-    if (s && rc == 0)
-        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, s->id),
-                     hd_service_to_json(s));
-    for (size_t i = 0; i < nchecks && rc == 0; i++) {
-        const char *id = json_string_value(json_object_get(checks[i], "CheckID"));
-        if (!id) {
-            rc = HD_STORE_EINVAL;
-            break;
-        }
-        rc = txn_add(x, HD_STORE_OP_PUT, keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, id),
-                     json_incref(checks[i]));
-    }
-    return txn_run(c, x, rc, cb, arg);
-}
-
-int hd_catalog_deregister(hd_catalog_t *c, const char *node, const char *tenant,
-                          const char *service_id, const char *check_id, hd_catalog_done_cb cb,
-                          void *arg)
-{
-    const char *t = hd_tenant_name(tenant);
-    txn_t *x = hd_xcalloc(1, sizeof(*x));
-    int rc = 0;
-    if (check_id) {
-        rc = txn_add(x, HD_STORE_OP_DELETE,
-                     keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, check_id), NULL);
-    }
-    if (service_id && rc == 0) {
-        rc = txn_add(x, HD_STORE_OP_DELETE,
-                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, service_id), NULL);
-        char g[HD_STORE_KEY_MAX];
-        snprintf(g, sizeof(g), "%s/%s/%s", t, node, service_id);
-        cat_group_t *grp = hd_map_get(&c->groups, g);
-        for (hd_cat_check_t *k = grp ? grp->head : NULL; k && rc == 0; k = k->g_next)
-            if (k->external)
-                rc = txn_add(x, HD_STORE_OP_DELETE,
-                             keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, k->id), NULL);
-    }
-    if (!check_id && !service_id && rc == 0) {
-        rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
-                     keyf(HD_CAT_KEY_SERVICES "%s/%s/%s", t, node, ""), NULL);
-        if (rc == 0)
-            rc = txn_add(x, HD_STORE_OP_DELETE_PREFIX,
-                         keyf(HD_CAT_KEY_EXTCHECKS "%s/%s/%s", t, node, ""), NULL);
-        /* The node goes with its last tenant's entries. */
-        int others = 0;
-        size_t pos = 0;
-        hd_map_slot_t *sl;
-        while (!others && (sl = hd_map_next(&c->services, &pos))) {
-            const hd_cat_service_t *cs = sl->val;
-            others = !strcmp(cs->s.node, node) && !hd_tenant_same(cs->s.tenant, t);
-        }
-        pos = 0;
-        while (!others && (sl = hd_map_next(&c->checks, &pos))) {
-            const hd_cat_check_t *k = sl->val;
-            others = !strcmp(k->node, node) && !hd_tenant_same(k->tenant, t);
-        }
-        if (!others && rc == 0)
-            rc = txn_add(x, HD_STORE_OP_DELETE, keyf("%s%s%s", HD_CAT_KEY_NODES, node, ""), NULL);
-    }
-    return txn_run(c, x, rc, cb, arg);
 }

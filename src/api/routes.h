@@ -18,8 +18,8 @@ struct hd_session_reg_s;
 typedef struct hd_api_consul_ctx_s {
     struct hd_kv_s *kv;
     struct hd_session_reg_s *sessions; /* NULL: no session routes */
-    const char *dc;                    /* the datacenter ?dc= may name */
-    const char *node;                  /* the local node's name */
+    char dc[72];                       /* the datacenter ?dc= may name */
+    char node[264];                    /* the local node's name */
 } hd_api_consul_ctx_t;
 
 /* Each registers its routes on api, serving from a (or ctx). Returns 0,

@@ -8,6 +8,7 @@
  * series. The agent's own series (scheduler, loop, store, API) describe the
  * one process all tenants share, and every caller sees them. */
 #include "agent/agent.h"
+#include "agent/catalog.h"
 #include "api/metrics.h"
 #include "api/routes.h"
 #include "api/scope.h"
@@ -37,6 +38,7 @@ typedef struct scrape_s {
     size_t n, i;
     int fam;
     size_t count[4]; /* checks by status, when the scrape began */
+    size_t services; /* catalog services the scrape's scope sees, then */
 } scrape_t;
 
 /* One check's sample of family fam; 0 when it has none. */
@@ -81,6 +83,28 @@ static int check_sample(hd_metrics_t *m, int fam, const hd_agent_check_t *c)
         return 1;
     }
     return 0;
+}
+
+/* The catalog's families: what it holds (services of the scope, nodes)
+ * and the work of its topics (no tenant's data in those). */
+static void catalog_families(hd_agent_t *a, hd_metrics_t *m, size_t services)
+{
+    hd_catalog_t *c = hd_agent_catalog(a);
+    const hd_cat_node_t **nodes;
+    size_t nn = hd_catalog_nodes(c, &nodes);
+    free(nodes);
+    hd_metrics_gauge(m, "heed_catalog_services", "Service instances in the catalog.",
+                     (double)services, NULL);
+    hd_metrics_gauge(m, "heed_catalog_nodes", "Nodes in the catalog.", (double)nn, NULL);
+    hd_metrics_gauge(m, "heed_catalog_revision", "The store revision the catalog has applied.",
+                     (double)hd_catalog_revision(c), NULL);
+    hd_metrics_gauge(m, "heed_catalog_topics",
+                     "Topics kept for blocking queries: waited on, or changed since start "
+                     "(tombstones).",
+                     (double)hd_catalog_topics(c), NULL);
+    hd_metrics_counter(m, "heed_catalog_topic_bumps_total",
+                       "Topic changes (each wakes only the blocking queries on that topic).",
+                       (double)hd_catalog_bumps(c), NULL);
 }
 
 static void agent_families(const scrape_t *s, hd_metrics_t *m, const size_t count[4])
@@ -144,7 +168,10 @@ static int scrape_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
             hd_agent_check_t *c = s->all[s->i++];
             if (!hd_agent_check_removed(c)) k += check_sample(s->m, s->fam, c);
         }
-        if (s->fam == F_AGENT) agent_families(s, s->m, s->count);
+        if (s->fam == F_AGENT) {
+            agent_families(s, s->m, s->count);
+            catalog_families(s->a, s->m, s->services);
+        }
         size_t len;
         char *text = hd_metrics_take(s->m, &len);
         hd_buf_append(out, text, len);
@@ -176,6 +203,9 @@ static void get_metrics(hd_api_req_t *r, void *arg)
         hd_agent_check_hold(c);
         s->all[s->n++] = c;
     }
+    const hd_cat_service_t **svcs;
+    s->services = hd_catalog_services(hd_agent_catalog(a), &scope, NULL, NULL, &svcs);
+    free(svcs);
     hd_api_reply_stream(r, 200, HD_METRICS_CONTENT_TYPE, scrape_part, s);
 }
 

@@ -124,8 +124,9 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
     hd_api_t *api = w->api;
     w->consul.kv = hd_agent_kv(a);
     w->consul.sessions = hd_agent_sessions(a);
-    w->consul.dc = "dc1";
-    w->consul.node = cfg->node;
+    /* Copies: a reload frees the config's strings. */
+    snprintf(w->consul.dc, sizeof(w->consul.dc), "%s", cfg->datacenter ? cfg->datacenter : "dc1");
+    snprintf(w->consul.node, sizeof(w->consul.node), "%s", cfg->node);
     if (hd_agent_checks_routes(a, api, err, errlen) < 0 ||
         hd_agent_ping_routes(a, api, err, errlen) < 0 ||
         hd_agent_consul_agent_routes(a, api, err, errlen) < 0 ||

@@ -182,6 +182,16 @@ class ConsulAgentApi(HeedTestCase):
         r2 = self.get("/v1/agent/service/web1?hash=0000&wait=5s")
         self.assertEqual(r2.json["Port"], 80)
 
+    def test_metrics(self):
+        self.register_web()
+        self.put("/v1/agent/service/register?ns=team-a", {"Name": "web", "ID": "web-a"})
+        text = self.a.get("/metrics").body.decode()
+        self.assertIn("\nheed_catalog_nodes 1\n", text)
+        self.assertIn("\nheed_catalog_services 1\n", text)  # the default tenant's
+        self.assertRegex(text, r"\nheed_catalog_topic_bumps_total [1-9]")
+        text = self.a.get("/metrics?ns=*").body.decode()
+        self.assertIn("\nheed_catalog_services 2\n", text)
+
     def test_tenants(self):
         self.register_web()
         self.put("/v1/agent/service/register?ns=team-a", {"Name": "web", "ID": "web-a", "Port": 1})

@@ -12,6 +12,7 @@
 #include "store_util.h"
 
 #include "agent/catalog.h"
+#include "agent/catalog_impl.h" /* tombstones_max, lowered by one test */
 
 typedef struct fix_s {
     tstore_t t;
@@ -413,6 +414,43 @@ static void test_rename(void **state)
     free(l);
 }
 
+/* Past tombstones_max topics, the ones nobody waits on are dropped; a
+ * dropped name's index never goes back (new topics start at the highest
+ * index dropped), and a waited-on topic stays. */
+static void test_tombstones_bounded(void **state)
+{
+    fix_t *f = *state;
+    open_catalog(f);
+    f->c->tombstones_max = 12;
+    int64_t r0 = put_svc(f, NULL, "k0", "kept", 1, NULL);
+    hd_topic_t *kept = hd_catalog_topic_name(f->c, NULL, "kept");
+    woke_t w = {0};
+    hd_topic_waiter_t x;
+    memset(&x, 0, sizeof(x));
+    hd_topic_wait(kept, &x, on_wake, &w);
+    int64_t last = 0;
+    char id[16], name[16];
+    for (int i = 0; i < 8; i++) { /* 6 topics each: past 12, the sweep runs */
+        snprintf(id, sizeof(id), "s%d", i);
+        snprintf(name, sizeof(name), "n%d", i);
+        last = put_svc(f, NULL, id, name, 1, NULL);
+    }
+    /* 14 topics were made (8 names, "kept", the node's, 4 lists): one sweep
+     * left "kept" and what the writes after it made. */
+    assert_true(hd_catalog_topics(f->c) < 14);
+    int64_t n0 = hd_catalog_topic_name(f->c, NULL, "n0")->index; /* dropped, made again */
+    assert_true(n0 > r0 + 1);                                    /* at the floor: later */
+    assert_int_equal(w.n, 0);
+    assert_int_equal(kept->index, r0); /* still there: waited on */
+    assert_int_equal(hd_catalog_topic_name(f->c, NULL, "kept"), kept);
+    for (int i = 0; i < 8; i++) { /* never below the change it covers */
+        snprintf(name, sizeof(name), "n%d", i);
+        assert_true(hd_catalog_topic_name(f->c, NULL, name)->index >= r0 + 1 + i);
+    }
+    assert_true(hd_catalog_topic_name(f->c, NULL, "unseen")->index <= last);
+    hd_topic_unwait(&x);
+}
+
 /* A catalog opened again on the same store starts where the store is:
  * indexes are not behind what a client saw before. */
 static void test_reopen(void **state)
@@ -437,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checks_and_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_applied_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
