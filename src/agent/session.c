@@ -7,6 +7,7 @@
  * CreateIndex and ModifyIndex are the key's revisions. */
 #include "agent/session.h"
 #include "agent/check.h"
+#include "util/jsonget.h"
 #include "util/map.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -56,19 +57,6 @@ struct hd_session_reg_s {
 
 /* ---- records ----------------------------------------------------------------- */
 
-/* The member of obj named name in any case, the exact spelling first:
- * Consul's decoder matches fields so (python-consul sends "ttl"). */
-static json_t *member(const json_t *obj, const char *name)
-{
-    if (!json_is_object(obj)) return NULL;
-    json_t *v = json_object_get(obj, name);
-    if (v) return v;
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val) if (!strcasecmp(key, name)) return val;
-    return NULL;
-}
-
 static void strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -110,7 +98,7 @@ static int add_strings(const json_t *a, const char *field, int objects, char ***
     {
         json_t *sv = x;
         if (objects) {
-            sv = json_is_object(x) ? member(x, "ID") : NULL;
+            sv = json_is_object(x) ? hd_json_get_ci(x, "ID") : NULL;
             if (!json_is_object(x) || !json_is_string(sv)) {
                 snprintf(err, errlen, "Request decode failed: %s[%zu].ID: expected a string", field,
                          i);
@@ -135,7 +123,7 @@ static int add_strings(const json_t *a, const char *field, int objects, char ***
 static int get_string(const json_t *body, const char *field, const char **out, char *err,
                       size_t errlen)
 {
-    json_t *v = member(body, field);
+    json_t *v = hd_json_get_ci(body, field);
     *out = NULL;
     if (!v || json_is_null(v)) return 0;
     if (!json_is_string(v)) {
@@ -162,7 +150,7 @@ int hd_session_parse(const json_t *body, const char *node, hd_session_t *s, char
         (rc = get_string(body, "TTL", &ttl, err, errlen)) ||
         (rc = get_string(body, "Behavior", &beh, err, errlen)))
         return rc;
-    json_t *ld = member(body, "LockDelay");
+    json_t *ld = hd_json_get_ci(body, "LockDelay");
     if (ld && !json_is_null(ld)) {
         if (json_is_string(ld)) {
             const char *t = json_string_value(ld);
@@ -187,9 +175,9 @@ int hd_session_parse(const json_t *body, const char *node, hd_session_t *s, char
             return 400;
         }
     }
-    json_t *checks = member(body, "Checks");
-    json_t *nchecks = member(body, "NodeChecks");
-    json_t *schecks = member(body, "ServiceChecks");
+    json_t *checks = hd_json_get_ci(body, "Checks");
+    json_t *nchecks = hd_json_get_ci(body, "NodeChecks");
+    json_t *schecks = hd_json_get_ci(body, "ServiceChecks");
     if ((rc = add_strings(checks, "Checks", 0, &s->node_checks, &s->nnode, err, errlen)) ||
         (rc = add_strings(nchecks, "NodeChecks", 0, &s->node_checks, &s->nnode, err, errlen)) ||
         (rc = add_strings(schecks, "ServiceChecks", 1, &s->service_checks, &s->nservice, err,

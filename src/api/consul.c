@@ -1,5 +1,6 @@
 /* consul — the shapes Consul's routes share (see consul.h). */
 #include "api/consul.h"
+#include "util/jsonget.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,13 +22,7 @@ void hd_consul_error(hd_api_req_t *r, int status, const char *fmt, ...)
 
 json_t *hd_consul_field(const json_t *obj, const char *name)
 {
-    if (!json_is_object(obj)) return NULL;
-    json_t *v = json_object_get(obj, name);
-    if (v) return v;
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val) if (!strcasecmp(key, name)) return val;
-    return NULL;
+    return hd_json_get_ci(obj, name);
 }
 
 void hd_consul_read_headers(hd_api_req_t *r, uint64_t index)
