@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 void hd_consul_error(hd_api_req_t *r, int status, const char *fmt, ...)
 {
