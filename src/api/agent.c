@@ -270,10 +270,7 @@ static void answer_services(hd_disco_read_t *q)
     const char *dc = hd_disco_dc(q->c);
     for (size_t i = 0; i < n; i++) {
         json_t *row = hd_disco_agent_service_json(l[i], dc);
-        if (hd_disco_keep(q, row))
-            json_object_set_new(o, l[i]->s.id, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, o, l[i]->s.id, row);
     }
     free(l);
     hd_disco_topic(q, q->scope.tenant ? hd_catalog_topic_tenant_node(q->c, q->scope.tenant, node)

@@ -36,10 +36,7 @@ static void answer_checks(hd_disco_read_t *q)
     json_t *o = json_object();
     for (size_t i = 0; i < v.n; i++) {
         json_t *row = hd_disco_check_json(&v.v[i]);
-        if (hd_disco_keep(q, row))
-            json_object_set_new(o, v.v[i].id, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, o, v.v[i].id, row);
     }
     hd_cat_views_free(&v);
     hd_disco_reply_json(q, 200, o);

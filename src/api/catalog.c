@@ -65,10 +65,7 @@ static void answer_service(hd_disco_read_t *q)
         const hd_cat_node_t *node = hd_catalog_node(q->c, l[i]->s.node);
         if ((tag && !hd_disco_has_tag(&l[i]->s, tag)) || !hd_disco_node_meta(node, meta)) continue;
         json_t *row = hd_disco_catalog_row(node, l[i]);
-        if (hd_disco_keep(q, row))
-            json_array_append_new(out, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, out, NULL, row);
     }
     free(l);
     hd_disco_reply_json(q, 200, out);
@@ -91,10 +88,7 @@ static void answer_nodes(hd_disco_read_t *q)
     for (size_t i = 0; i < n; i++) {
         if (!hd_disco_node_meta(l[i], meta)) continue;
         json_t *row = hd_disco_node_json(l[i]);
-        if (hd_disco_keep(q, row))
-            json_array_append_new(out, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, out, NULL, row);
     }
     free(l);
     hd_disco_reply_json(q, 200, out);

@@ -291,6 +291,16 @@ int hd_disco_keep(hd_disco_read_t *q, const json_t *row)
     return m == 1;
 }
 
+void hd_disco_add(hd_disco_read_t *q, json_t *out, const char *key, json_t *row)
+{
+    if (!hd_disco_keep(q, row))
+        json_decref(row);
+    else if (key)
+        json_object_set_new(out, key, row);
+    else
+        json_array_append_new(out, row);
+}
+
 /* ---- shapes ---------------------------------------------------------------- */
 
 const char *hd_disco_dc(const hd_catalog_t *c)

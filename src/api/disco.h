@@ -104,6 +104,9 @@ void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text);
 int hd_disco_filter(hd_disco_read_t *q, hd_disco_rows_t rows);
 /* 1 when row passes the request's filter (every row without one). */
 int hd_disco_keep(hd_disco_read_t *q, const json_t *row);
+/* Adds row (taken) to the reply's list out (key NULL) or map out (under
+ * key) when it passes the request's filter; frees it when not. */
+void hd_disco_add(hd_disco_read_t *q, json_t *out, const char *key, json_t *row);
 
 /* 1 when s has tag (?tag=). */
 int hd_disco_has_tag(const hd_service_t *s, const char *tag);

@@ -68,10 +68,7 @@ static void answer_service(hd_disco_read_t *q)
         hd_cat_views_free(&v);
         json_t *row = json_pack("{s:o, s:o, s:o}", "Node", hd_disco_node_json(node), "Service",
                                 hd_disco_service_json(l[i]), "Checks", checks);
-        if (hd_disco_keep(q, row))
-            json_array_append_new(out, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, out, NULL, row);
     }
     free(l);
     if (plain && json_array_size(out)) { /* never for a name without instances */
@@ -95,10 +92,7 @@ static json_t *views_json(hd_disco_read_t *q, hd_cat_views_t *v)
     json_t *out = json_array();
     for (size_t i = 0; i < v->n; i++) {
         json_t *row = hd_disco_check_json(&v->v[i]);
-        if (hd_disco_keep(q, row))
-            json_array_append_new(out, row);
-        else
-            json_decref(row);
+        hd_disco_add(q, out, NULL, row);
     }
     hd_cat_views_free(v);
     return out;
