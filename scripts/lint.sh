@@ -10,6 +10,18 @@ if grep -nE "$banned" src/*.c src/*/*.c src/*/*.h 2>/dev/null; then
   exit 1
 fi
 
+# Layers point down (docs/architecture.md): the API's handlers see the
+# agent through agent/agent.h, never its insides, and the agent knows
+# nothing of HTTP (src/cmd/agent.c wires the server, the routes and the agent).
+if grep -nE '#include "agent/agent_impl\.h"' src/api/*.c src/api/*.h src/cmd/*.c; then
+  echo "lint: agent_impl.h above is the agent's own: use agent/agent.h" >&2
+  exit 1
+fi
+if grep -nE '#include "api/' src/agent/*.c src/agent/*.h; then
+  echo "lint: the agent includes an api/ header above: give it a hook from src/cmd/agent.c" >&2
+  exit 1
+fi
+
 # Skips must reach ctest (README.md, "Skips expected on this machine"):
 # cmocka's skip() is counted as a pass, so a unit test that cannot run exits
 # 77 before it starts; an integration test file runs through harness.main(),

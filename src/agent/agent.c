@@ -6,7 +6,10 @@
  * API-created definitions (heed/checks/TENANT/ID) and every state
  * (heed/state/TENANT/ID), build the checks (config ones from the file, in
  * the default tenant; API ones from the store), schedule them, and only
- * then listen: the API never answers from a half-loaded agent.
+ * then let the command listen (hd_agent_open returns only then): the API
+ * never answers from a half-loaded agent. The agent knows nothing of
+ * HTTP: what a reload means for the API server is the command's hook
+ * (hd_agent_on_reload).
  *
  * Writes: a definition change and a status change are written at once
  * (an API write is answered only when durable; past 256 state writes in
@@ -27,16 +30,12 @@
 #include "agent/tenant.h"
 #include "agent/kv.h"
 #include "agent/session.h"
-#include "api/routes.h"
-#include "api/server.h"
 #include "store/history.h"
 #include "store/store.h"
-#include "util/fdlimit.h"
 #include "util/mem.h"
 #include "util/time.h"
 
 #include <arpa/inet.h>
-#include <limits.h>
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
@@ -1027,69 +1026,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     evtimer_add(a->tick, &tv);
 }
 
-/* ---- the API server's options ----------------------------------------------- */
-
-static int ms_of(int64_t us)
-{
-    int64_t ms = us / 1000;
-    return ms > INT_MAX ? INT_MAX : ms < 1 ? 1 : (int)ms;
-}
-
-/* The API server's options for cfg; toks has room for cfg->ntokens and
- * holds pointers into cfg. nofile: the open-file limit, from which the
- * connection cap comes unless limits.max_conns sets it. */
-static void api_opts(const hd_config_t *cfg, long nofile, hd_api_token_t *toks, hd_api_opts_t *o)
-{
-    memset(o, 0, sizeof(*o));
-    for (size_t i = 0; i < cfg->ntokens; i++) {
-        toks[i].secret = cfg->tokens[i].secret;
-        toks[i].role = cfg->tokens[i].role == HD_CONFIG_ROLE_MANAGEMENT ? HD_ROLE_MANAGEMENT
-                       : cfg->tokens[i].role == HD_CONFIG_ROLE_WRITE    ? HD_ROLE_WRITE
-                                                                        : HD_ROLE_READ;
-        toks[i].tenant = cfg->tokens[i].tenant;
-    }
-    const hd_config_limits_t *l = &cfg->limits;
-    o->tokens = toks;
-    o->ntokens = cfg->ntokens;
-    o->max_body_bytes = l->max_body_bytes;
-    o->max_header_bytes = l->max_header_bytes;
-    o->max_conns = l->max_conns ? l->max_conns : hd_fdlimit_conns(nofile);
-    o->max_conns_per_client = l->max_conns_per_client;
-    o->header_timeout_ms = ms_of(l->header_timeout_us);
-    o->body_timeout_ms = ms_of(l->body_timeout_us);
-    o->idle_timeout_ms = ms_of(l->idle_timeout_us);
-    o->send_timeout_ms = ms_of(l->send_timeout_us);
-    o->max_unsent_bytes = l->max_unsent_bytes;
-    o->max_unsent_total = l->max_unsent_total;
-    o->rate = cfg->rate_limits.api.rate > 0 ? cfg->rate_limits.api.rate : -1;
-    o->burst = cfg->rate_limits.api.burst;
-    o->tls.cert_file = cfg->tls.cert_file;
-    o->tls.key_file = cfg->tls.key_file;
-    o->tls.ca_file = cfg->tls.ca_file;
-    o->tls.verify_incoming = cfg->tls.verify_incoming;
-    o->tls.min_version = cfg->tls.min_version;
-    o->allow_plaintext = cfg->allow_plaintext;
-}
-
-int hd_agent_check_api(const hd_config_t *cfg, char *err, size_t errlen)
-{
-    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
-    hd_api_opts_t o;
-    api_opts(cfg, 1024, toks, &o);
-    int rc = hd_api_check(&o, cfg->bind_host, err, errlen);
-    free(toks);
-    return rc;
-}
-
-/* GET /v1/ping's own rate limit (rate_limits.ping); 0 lifts it. */
-static void ping_limit(hd_agent_t *a)
-{
-    const hd_config_rate_t *lim = &a->cfg.rate_limits.ping;
-    double burst = lim->burst > 0 ? lim->burst : lim->rate < 1 ? 1 : lim->rate;
-    (void)hd_api_route_limit(a->api, "GET", "/v1/ping", lim->rate > 0 ? lim->rate : 0,
-                             burst); /* the route exists: hd_agent_routes made it */
-}
-
 /* ---- configuration: start-up and reload ------------------------------------ */
 
 /* Takes the config's check definitions into the registry, keeping the
@@ -1155,7 +1091,8 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
 }
 
 /* Takes the API's part of a reloaded config: tokens, limits, rate limits
- * and TLS files. 0, or -1 with err (nothing changed). */
+ * and TLS files, once the command's hook has given them to the API server.
+ * 0, or -1 with err (nothing changed). */
 static int reload_api(hd_agent_t *a, hd_config_t *cfg, char *err, size_t errlen)
 {
     int had_tls = a->cfg.tls.cert_file != NULL, has_tls = cfg->tls.cert_file != NULL;
@@ -1166,13 +1103,7 @@ static int reload_api(hd_agent_t *a, hd_config_t *cfg, char *err, size_t errlen)
         cfg->tls = a->cfg.tls;
         a->cfg.tls = keep; /* swapped back below: the running one stays */
     }
-    if (hd_agent_check_api(cfg, err, errlen) < 0) goto bad;
-    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
-    hd_api_opts_t o;
-    api_opts(cfg, a->nofile, toks, &o);
-    int rc = hd_api_reconfigure(a->api, &o, err, errlen);
-    free(toks);
-    if (rc < 0) goto bad;
+    if (a->reload_fn && a->reload_fn(a->reload_arg, cfg, err, errlen) < 0) goto bad;
     /* The running config takes cfg's API part; cfg gets the old to free. */
     hd_config_token_t *t = a->cfg.tokens;
     size_t nt = a->cfg.ntokens;
@@ -1186,7 +1117,6 @@ static int reload_api(hd_agent_t *a, hd_config_t *cfg, char *err, size_t errlen)
     a->cfg.limits = cfg->limits;
     a->cfg.rate_limits = cfg->rate_limits;
     a->cfg.allow_plaintext = cfg->allow_plaintext;
-    ping_limit(a);
     return 0;
 bad:
     if (had_tls != has_tls) { /* undo the swap above */
@@ -1412,8 +1342,9 @@ static void remove_dir(const char *dir)
     (void)rmdir(dir);
 }
 
-static void agent_free(hd_agent_t *a)
+void hd_agent_close(hd_agent_t *a)
 {
+    if (a->closing) return;
     size_t pos = 0;
     hd_map_slot_t *s;
     hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
@@ -1470,15 +1401,23 @@ static void agent_free(hd_agent_t *a)
         if (a->catalog) hd_catalog_stop(a->catalog);
         hd_store_close(a->store);
     }
-    if (a->api) hd_api_free(a->api);
-    /* After the server: its held requests wait on the caches' topics. */
+    free(all);
+}
+
+void hd_agent_free(hd_agent_t *a)
+{
+    if (!a) return;
+    hd_agent_close(a); /* when the command did not */
+    /* After the API server (the command freed it): its held requests wait
+     * on the caches' topics. */
     hd_session_free(a->sessions);
     hd_kv_free(a->kv);
     hd_catalog_free(a->catalog);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
-    for (size_t i = 0; i < n; i++)
-        check_free(all[i]); /* the map goes whole, below */
-    free(all);
+    size_t pos = 0;
+    hd_map_slot_t *s;
+    while ((s = hd_map_next(&a->checks, &pos)))
+        check_free(s->val); /* the map goes whole, below */
     hd_map_free(&a->checks);
     if (a->tick) event_free(a->tick);
     if (a->hist_ev) event_free(a->hist_ev);
@@ -1494,6 +1433,7 @@ static void agent_free(hd_agent_t *a)
     free(a->opt_data_dir);
     hd_config_free(&a->cfg);
     if (a->base) event_base_free(a->base);
+    free(a);
 }
 
 /* ---- the catalog's copy of the config file ---------------------------------- */
@@ -1634,26 +1574,6 @@ static int session_check(void *arg, const char *tenant, const char *id)
     return hd_agent_check_get(arg, tenant, id) != NULL;
 }
 
-static int start_api(hd_agent_t *a, char *err, size_t errlen)
-{
-    hd_config_t *cfg = &a->cfg;
-    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
-    hd_api_opts_t o;
-    api_opts(cfg, a->nofile, toks, &o);
-    a->api = hd_api_new(a->base, &o);
-    free(toks);
-    if (hd_agent_routes(a, a->api, err, errlen) < 0) return -1;
-    a->consul.kv = a->kv;
-    a->consul.sessions = a->sessions;
-    a->consul.dc = "dc1";
-    a->consul.node = a->cfg.node;
-    if (hd_api_kv_routes(a->api, &a->consul, err, errlen) < 0) return -1;
-    if (hd_api_session_routes(a->api, &a->consul, err, errlen) < 0) return -1;
-    if (hd_api_txn_routes(a->api, &a->consul, err, errlen) < 0) return -1;
-    if (hd_api_listen(a->api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
-    return 0;
-}
-
 /* --dev's sample check of the agent's own port follows --bind: points d
  * at host:port. */
 static void dev_point(hd_check_def_t *d, const char *host, int port)
@@ -1674,7 +1594,7 @@ static void dev_follow_bind(hd_config_t *cfg)
         dev_point(&cfg->checks[i], cfg->bind_host, cfg->bind_port ? cfg->bind_port : 8500);
 }
 
-int hd_agent_run(const hd_agent_opts_t *o)
+int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
 {
     /* Big buffers (a /metrics text is ~2.8 MB for 10,000 checks, a list
      * reply alike) are mmap'd and given back when freed. glibc otherwise
@@ -1682,12 +1602,11 @@ int hd_agent_run(const hd_agent_opts_t *o)
      * and serves the next ones from the heap, where they stay resident: one
      * scrape raised peak RSS by 7.2 MB, with the threshold fixed by 3.3. */
     (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-    hd_agent_t agent, *a = &agent;
-    memset(a, 0, sizeof(*a));
+    hd_agent_t *a = hd_xcalloc(1, sizeof(*a));
+    *out = NULL;
     hd_map_init(&a->checks);
     hd_sched_init(&a->sched);
     char err[8192];
-    int rc = 1;
 
     if (o->dev) {
         char tmpl[] = "/tmp/heed-dev-XXXXXX";
@@ -1703,14 +1622,12 @@ int hd_agent_run(const hd_agent_opts_t *o)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
+    a->dev = o->dev;
     if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
     if (o->dev && o->bind) dev_follow_bind(&a->cfg);
     /* What the flags override, for a reload to override again. */
     if (o->data_dir) a->opt_data_dir = hd_xstrdup(a->cfg.data_dir); /* made absolute */
     if (o->bind) a->opt_bind = hd_xstrdup(o->bind);
-    /* Connections, probes and the store all need descriptors; the cap on
-     * connections comes from this limit (fdlimit.h). */
-    a->nofile = hd_fdlimit_raise();
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,
                 strerror(errno));
@@ -1750,7 +1667,6 @@ int hd_agent_run(const hd_agent_opts_t *o)
     }
 
     /* Config checks first: an API check with the same id then loses. */
-    int64_t now = hd_time_now_us();
     for (size_t i = 0; i < a->cfg.nchecks; i++) {
         hd_check_def_t *d = &a->cfg.checks[i];
         prepare_target(d);
@@ -1791,15 +1707,29 @@ int hd_agent_run(const hd_agent_opts_t *o)
     sync_config_catalog(a, a->cfg.services, a->cfg.nservices);
     hd_store_flush(a->store); /* the file's services are in the catalog before the API is up */
     hd_session_start(a->sessions);
-    if (start_api(a, err, sizeof(err)) < 0) {
-        fprintf(stderr, "heed agent: %s\n", err);
-        goto out;
-    }
-    if (o->dev && a->cfg.bind_port == 0) { /* --bind HOST:0: the port the kernel gave */
-        hd_agent_check_t *c = hd_agent_check_get(a, NULL, "agent-api");
-        if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, hd_api_port(a->api));
-    }
-    now = hd_time_now_us();
+    *out = a;
+    return 0;
+out:
+    hd_agent_free(a);
+    return -1;
+}
+
+void hd_agent_api_bound(hd_agent_t *a, int port)
+{
+    if (!a->dev || a->cfg.bind_port != 0) return; /* --bind HOST:0: the port the kernel gave */
+    hd_agent_check_t *c = hd_agent_check_get(a, NULL, "agent-api");
+    if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, port);
+}
+
+void hd_agent_on_reload(hd_agent_t *a, hd_agent_reload_fn fn, void *arg)
+{
+    a->reload_fn = fn;
+    a->reload_arg = arg;
+}
+
+int hd_agent_run(hd_agent_t *a)
+{
+    int64_t now = hd_time_now_us();
     size_t pos = 0;
     hd_map_slot_t *s;
     while ((s = hd_map_next(&a->checks, &pos)))
@@ -1816,17 +1746,88 @@ int hd_agent_run(const hd_agent_opts_t *o)
     struct timeval tv = {1, 0};
     evtimer_add(a->tick, &tv);
     a->started_wall = hd_time_wall_us();
-
-    char host[300];
-    snprintf(host, sizeof(host), strchr(a->cfg.bind_host, ':') ? "[%s]" : "%s", a->cfg.bind_host);
-    printf("heed agent %s: node %s, %zu checks, data in %s\n"
-           "API: %s://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
-           HEED_VERSION, a->cfg.node, a->checks.n, a->cfg.data_dir,
-           a->cfg.tls.cert_file ? "https" : "http", host, hd_api_port(a->api));
-    fflush(stdout);
     event_base_dispatch(a->base);
-    rc = 0;
-out:
-    agent_free(a);
-    return rc;
+    return 0;
+}
+
+/* ---- what the API reads ------------------------------------------------------ */
+
+const hd_config_t *hd_agent_config(const hd_agent_t *a)
+{
+    return &a->cfg;
+}
+
+struct event_base *hd_agent_base(const hd_agent_t *a)
+{
+    return a->base;
+}
+
+hd_probe_env_t *hd_agent_probe_env(hd_agent_t *a)
+{
+    return &a->env;
+}
+
+struct hd_store_s *hd_agent_store(const hd_agent_t *a)
+{
+    return a->store;
+}
+
+struct hd_catalog_s *hd_agent_catalog(const hd_agent_t *a)
+{
+    return a->catalog;
+}
+
+struct hd_kv_s *hd_agent_kv(const hd_agent_t *a)
+{
+    return a->kv;
+}
+
+struct hd_session_reg_s *hd_agent_sessions(const hd_agent_t *a)
+{
+    return a->sessions;
+}
+
+size_t hd_agent_check_count(const hd_agent_t *a)
+{
+    return a->checks.n;
+}
+
+void hd_agent_stats(const hd_agent_t *a, hd_agent_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->results_total = a->results_total;
+    st->skipped_total = a->skipped_total;
+    st->state_failed_total = a->state_failed_total;
+    st->reloads_total = a->reloads_total;
+    st->reload_errors_total = a->reload_errors_total;
+    st->state_owed = hd_agent_state_owed(a);
+    st->started_wall = a->started_wall;
+    st->sched_lag = &a->sched.lag;
+    st->loop_lag = &a->loop_lag;
+    st->commit_lat = &a->commit_lat;
+}
+
+const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c)
+{
+    return &c->def;
+}
+
+const hd_check_state_t *hd_agent_check_state(const hd_agent_check_t *c)
+{
+    return &c->st;
+}
+
+uint64_t hd_agent_check_runs(const hd_agent_check_t *c)
+{
+    return c->runs;
+}
+
+int64_t hd_agent_check_cert_expiry(const hd_agent_check_t *c)
+{
+    return c->cert_expiry;
+}
+
+int hd_agent_check_removed(const hd_agent_check_t *c)
+{
+    return c->removed;
 }

@@ -78,17 +78,18 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
     return -1;
 }
 
-static int check(const hd_config_t *cfg, char *err, size_t errlen)
+static int check(const hd_agent_opts_t *o, const hd_config_t *cfg, char *err, size_t errlen)
 {
     /* Readable first, for a message that names the key; then the API
-     * server's own judgement: tokens and TLS beyond loopback, and the
-     * certificate, key and CA loaded as a start loads them. */
+     * server's own judgement (o->check_api, the command's): tokens and TLS
+     * beyond loopback, and the certificate, key and CA loaded as a start
+     * loads them. */
     if (check_readable("tls.cert_file", cfg->tls.cert_file, err, errlen) < 0 ||
         check_readable("tls.key_file", cfg->tls.key_file, err, errlen) < 0 ||
         check_readable("tls.ca_file", cfg->tls.ca_file, err, errlen) < 0)
         return -1;
     char why[2048];
-    if (hd_agent_check_api(cfg, why, sizeof(why)) < 0) {
+    if (o->check_api && o->check_api(cfg, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "heed agent: %s", why);
         return -1;
     }
@@ -130,7 +131,7 @@ int hd_agent_preflight(const hd_agent_opts_t *o, const char *dev_dir, hd_config_
         snprintf(err, errlen, "heed agent: --bind %s: %s", o->bind, why);
         goto bad;
     }
-    if (check(cfg, err, errlen) < 0) goto bad;
+    if (check(o, cfg, err, errlen) < 0) goto bad;
     return 0;
 bad:
     hd_config_free(cfg);

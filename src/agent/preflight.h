@@ -17,8 +17,9 @@
 /* Loads the configuration the agent would run with (the file
  * o->config_path; with o->dev, --dev's sample config over dev_dir), applies
  * o->bind and o->data_dir, and checks, in this order:
- *   - beyond loopback: at least one token, and tls or allow_plaintext: true;
  *   - the tls files can be read;
+ *   - o->check_api, the API's judgement: beyond loopback at least one
+ *     token, and tls or allow_plaintext: true; the tls files load;
  *   - data_dir is a directory this process can write, or can be created;
  *   - the store in data_dir, when there is one, can be opened
  *     (hd_store_check: a heed store of a known schema, readable, writable).

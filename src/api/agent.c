@@ -3,7 +3,7 @@
  * node. A service's checks are heed checks (the agent's one registry, with
  * service_id set), so /v1/checks shows them too. Reads come from the
  * catalog (api/disco.h). */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/consul.h"
 #include "api/disco.h"
@@ -70,7 +70,7 @@ static void reg_checks_step(reg_t *g)
         reg_reply(g);
         return;
     }
-    int rc = hd_catalog_service_put(g->a->catalog, &g->svc, on_service_written, g);
+    int rc = hd_catalog_service_put(hd_agent_catalog(g->a), &g->svc, on_service_written, g);
     if (rc < 0) {
         g->failed = 1;
         snprintf(g->why, sizeof(g->why), "registering the service: %s", hd_store_strerror(rc));
@@ -105,9 +105,9 @@ static void reg_checks(reg_t *g)
         size_t pos = 0, n = 0;
         hd_agent_check_t *c, **gone = NULL;
         while ((c = hd_agent_check_next(a, &s, &pos))) {
-            if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, g->svc.id))
-                continue;
-            if (def_listed(g, c->def.id)) continue;
+            const hd_check_def_t *cd = hd_agent_check_def(c);
+            if (cd->from_config || !cd->service_id || strcmp(cd->service_id, g->svc.id)) continue;
+            if (def_listed(g, cd->id)) continue;
             gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
             gone[n++] = c;
         }
@@ -117,10 +117,12 @@ static void reg_checks(reg_t *g)
     }
     for (size_t i = 0; i < g->ndefs; i++) {
         hd_check_def_t *d = &g->defs[i];
-        hd_agent_check_t *old = hd_agent_check_get(a, d->tenant, d->id);
-        int rc = old && !old->removed && !old->pending
-                     ? hd_agent_check_replace(a, old, d, on_check_done, g)
-                     : hd_agent_check_create(a, d, on_check_done, g);
+        /* Replaced when its tenant's requests may see it (the one
+         * visibility rule), created otherwise. */
+        hd_scope_t own = {hd_tenant_name(d->tenant)};
+        hd_agent_check_t *live = hd_agent_check_find(a, &own, d->id);
+        int rc = live ? hd_agent_check_replace(a, live, d, on_check_done, g)
+                      : hd_agent_check_create(a, d, on_check_done, g);
         if (rc == 0) {
             g->pending++;
             memset(d, 0, sizeof(*d)); /* the registry took it */
@@ -148,8 +150,9 @@ static void put_register(hd_api_req_t *r, void *arg)
     const char *rep = hd_api_query(r, "replace-existing-checks");
     g->replace = rep && strcmp(rep, "false") != 0 && strcmp(rep, "0") != 0;
     hd_reg_error_t e = {400, ""};
-    if (hd_reg_service(&a->cfg, r->body, scope.tenant, hd_catalog_local_node(a->catalog),
-                       HD_SOURCE_API, &g->svc, &g->defs, &g->ndefs, &e) < 0) {
+    if (hd_reg_service(hd_agent_config(a), r->body, scope.tenant,
+                       hd_catalog_local_node(hd_agent_catalog(a)), HD_SOURCE_API, &g->svc, &g->defs,
+                       &g->ndefs, &e) < 0) {
         hd_consul_error(r, e.status, "%s", e.msg);
         reg_free(g);
         return;
@@ -157,7 +160,7 @@ static void put_register(hd_api_req_t *r, void *arg)
     /* A check the config file defines is the file's. */
     for (size_t i = 0; i < g->ndefs; i++) {
         hd_agent_check_t *c = hd_agent_check_get(a, g->defs[i].tenant, g->defs[i].id);
-        if (c && c->def.from_config) {
+        if (c && hd_agent_check_def(c)->from_config) {
             hd_consul_error(r, 400, "Invalid check: check %s is defined in the config file",
                             g->defs[i].id);
             reg_free(g);
@@ -212,7 +215,8 @@ static void on_dereg_service(int status, int64_t rev, void *arg)
     size_t pos = 0, n = 0;
     hd_agent_check_t *c, **gone = NULL;
     while ((c = hd_agent_check_next(a, &s, &pos))) {
-        if (c->def.from_config || !c->def.service_id || strcmp(c->def.service_id, d->id)) continue;
+        const hd_check_def_t *cd = hd_agent_check_def(c);
+        if (cd->from_config || !cd->service_id || strcmp(cd->service_id, d->id)) continue;
         gone = hd_xrealloc(gone, (n + 1) * sizeof(*gone));
         gone[n++] = c;
     }
@@ -232,8 +236,8 @@ static void put_deregister(hd_api_req_t *r, void *arg)
     hd_scope_t scope;
     if (hd_api_scope(r, HD_SCOPE_ONE, &scope) < 0) return;
     const char *id = hd_api_param(r, "id");
-    const char *node = hd_catalog_local_node(a->catalog);
-    if (!hd_catalog_service(a->catalog, &scope, scope.tenant, node, id)) {
+    const char *node = hd_catalog_local_node(hd_agent_catalog(a));
+    if (!hd_catalog_service(hd_agent_catalog(a), &scope, scope.tenant, node, id)) {
         hd_consul_error(r, 404,
                         "Unknown service ID \"%s\". Ensure that the service ID is passed, not "
                         "the service name.",
@@ -246,7 +250,8 @@ static void put_deregister(hd_api_req_t *r, void *arg)
     d->tenant = scope.tenant ? hd_xstrdup(scope.tenant) : NULL;
     d->id = hd_xstrdup(id);
     d->pending = 1;
-    int rc = hd_catalog_service_delete(a->catalog, scope.tenant, node, id, on_dereg_service, d);
+    int rc =
+        hd_catalog_service_delete(hd_agent_catalog(a), scope.tenant, node, id, on_dereg_service, d);
     if (rc < 0) {
         d->failed = 1;
         dereg_finish(d);

@@ -3,7 +3,7 @@
  * or of the node, a service's aggregated health (200, 429, 503), and
  * /v1/agent/self and /members. Checks registered here are heed checks (the
  * agent's registry: /v1/checks shows them); reads come from the catalog. */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/consul.h"
 #include "api/disco.h"
@@ -82,8 +82,8 @@ static void put_check_register(hd_api_req_t *r, void *arg)
         json_is_string(sid) && *json_string_value(sid) ? json_string_value(sid) : NULL;
     const hd_cat_service_t *svc = NULL;
     if (svc_id) {
-        svc = hd_catalog_service(a->catalog, &scope, scope.tenant,
-                                 hd_catalog_local_node(a->catalog), svc_id);
+        svc = hd_catalog_service(hd_agent_catalog(a), &scope, scope.tenant,
+                                 hd_catalog_local_node(hd_agent_catalog(a)), svc_id);
         if (!svc) {
             hd_consul_error(r, 400, "ServiceID \"%s\" does not exist", svc_id);
             return;
@@ -91,20 +91,23 @@ static void put_check_register(hd_api_req_t *r, void *arg)
     }
     hd_check_def_t d;
     hd_reg_error_t e = {400, ""};
-    if (hd_reg_check(&a->cfg, r->body, scope.tenant, svc_id, svc ? svc->s.name : NULL, NULL, &d,
-                     &e) < 0) {
+    if (hd_reg_check(hd_agent_config(a), r->body, scope.tenant, svc_id, svc ? svc->s.name : NULL,
+                     NULL, &d, &e) < 0) {
         hd_consul_error(r, e.status, "%s", e.msg);
         return;
     }
     hd_agent_check_t *old = hd_agent_check_get(a, d.tenant, d.id);
-    if (old && old->def.from_config) {
+    if (old && hd_agent_check_def(old)->from_config) {
         hd_consul_error(r, 400, "Invalid check: check %s is defined in the config file", d.id);
         hd_check_def_free(&d);
         return;
     }
-    int rc = old && !old->removed && !old->pending
-                 ? hd_agent_check_replace(a, old, &d, on_check_written, r)
-                 : hd_agent_check_create(a, &d, on_check_written, r);
+    /* Replaced when its tenant's requests may see it (not being created or
+     * deleted: the one visibility rule), created otherwise. */
+    hd_scope_t own = {hd_tenant_name(d.tenant)};
+    hd_agent_check_t *live = hd_agent_check_find(a, &own, d.id);
+    int rc = live ? hd_agent_check_replace(a, live, &d, on_check_written, r)
+                  : hd_agent_check_create(a, &d, on_check_written, r);
     if (rc < 0) {
         hd_check_def_free(&d);
         hd_consul_error(r, rc == HD_STORE_ECONFLICT ? 409 : 500, "registering the check: %s",
@@ -138,7 +141,7 @@ static void put_check_deregister(hd_api_req_t *r, void *arg)
                         id);
         return;
     }
-    if (c->def.from_config) {
+    if (hd_agent_check_def(c)->from_config) {
         hd_consul_error(r, 400, "check %s is defined in the config file: remove it there", id);
         return;
     }
@@ -188,8 +191,9 @@ static void put_service_maint(hd_api_req_t *r, void *arg)
     int on;
     if (hd_api_scope(r, HD_SCOPE_ONE, &scope) < 0 || maint_params(r, &on) < 0) return;
     const char *id = hd_api_param(r, "id"), *reason = hd_api_query(r, "reason");
+    hd_catalog_t *cat = hd_agent_catalog(a);
     const hd_cat_service_t *cs =
-        hd_catalog_service(a->catalog, &scope, scope.tenant, hd_catalog_local_node(a->catalog), id);
+        hd_catalog_service(cat, &scope, scope.tenant, hd_catalog_local_node(cat), id);
     if (!cs) {
         hd_consul_error(r, 404, "Unknown service ID \"%s\"", id);
         return;
@@ -199,7 +203,7 @@ static void put_service_maint(hd_api_req_t *r, void *arg)
     s.maint = on;
     free(s.maint_reason);
     s.maint_reason = on && reason && *reason ? hd_xstrdup(reason) : NULL;
-    int rc = hd_catalog_service_put(a->catalog, &s, on_maint_written, r);
+    int rc = hd_catalog_service_put(cat, &s, on_maint_written, r);
     hd_service_free(&s);
     if (rc < 0) hd_consul_error(r, 500, "maintenance: %s", hd_store_strerror(rc));
 }
@@ -210,7 +214,8 @@ static void put_node_maint(hd_api_req_t *r, void *arg)
     int on;
     if (maint_params(r, &on) < 0) return;
     const char *reason = hd_api_query(r, "reason");
-    const hd_cat_node_t *cn = hd_catalog_node(a->catalog, hd_catalog_local_node(a->catalog));
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *cn = hd_catalog_node(cat, hd_catalog_local_node(cat));
     if (!cn) {
         hd_consul_error(r, 500, "this agent's node is missing from the catalog");
         return;
@@ -220,7 +225,7 @@ static void put_node_maint(hd_api_req_t *r, void *arg)
     n.maint = on;
     free(n.maint_reason);
     n.maint_reason = on && reason && *reason ? hd_xstrdup(reason) : NULL;
-    int rc = hd_catalog_node_put(a->catalog, &n, on_maint_written, r);
+    int rc = hd_catalog_node_put(cat, &n, on_maint_written, r);
     hd_node_free(&n);
     if (rc < 0) hd_consul_error(r, 500, "maintenance: %s", hd_store_strerror(rc));
 }
@@ -319,24 +324,25 @@ static void get_health_name(hd_api_req_t *r, void *arg)
 
 static json_t *member(hd_agent_t *a)
 {
-    const hd_cat_node_t *n = hd_catalog_node(a->catalog, hd_catalog_local_node(a->catalog));
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *n = hd_catalog_node(cat, hd_catalog_local_node(cat));
     const char *addr = n && n->n.address ? n->n.address : "127.0.0.1";
     return json_pack("{s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s}, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-                     "Name", hd_catalog_local_node(a->catalog), "Addr", addr, "Port", 8301, "Tags",
-                     "role", "consul", "dc", hd_disco_dc(a->catalog), "id",
-                     n && n->n.id ? n->n.id : "", "build", HEED_VERSION, "Status", 1, "ProtocolMin",
-                     1, "ProtocolMax", 5, "ProtocolCur", 2, "DelegateMin", 2, "DelegateMax", 5,
-                     "DelegateCur", 4);
+                     "Name", hd_catalog_local_node(cat), "Addr", addr, "Port", 8301, "Tags", "role",
+                     "consul", "dc", hd_disco_dc(cat), "id", n && n->n.id ? n->n.id : "", "build",
+                     HEED_VERSION, "Status", 1, "ProtocolMin", 1, "ProtocolMax", 5, "ProtocolCur",
+                     2, "DelegateMin", 2, "DelegateMax", 5, "DelegateCur", 4);
 }
 
 static void get_self(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
-    const hd_cat_node_t *n = hd_catalog_node(a->catalog, hd_catalog_local_node(a->catalog));
+    hd_catalog_t *cat = hd_agent_catalog(a);
+    const hd_cat_node_t *n = hd_catalog_node(cat, hd_catalog_local_node(cat));
     json_t *o = json_pack("{s:{s:s, s:s, s:s, s:b, s:s, s:s}, s:o, s:o}", "Config", "Datacenter",
-                          hd_disco_dc(a->catalog), "NodeName", hd_catalog_local_node(a->catalog),
-                          "NodeID", n && n->n.id ? n->n.id : "", "Server", 1, "Revision", "heed",
-                          "Version", HEED_VERSION, "Member", member(a), "Meta",
+                          hd_disco_dc(cat), "NodeName", hd_catalog_local_node(cat), "NodeID",
+                          n && n->n.id ? n->n.id : "", "Server", 1, "Revision", "heed", "Version",
+                          HEED_VERSION, "Member", member(a), "Meta",
                           n && n->n.meta ? json_deep_copy(n->n.meta) : json_object());
     hd_api_reply_json(r, 200, o);
 }

@@ -1,7 +1,7 @@
 /* catalog — Consul's /v1/catalog routes (services, a service's instances,
  * nodes, datacenters) and /v1/status/leader and /peers, from the catalog
  * cache (agent/catalog.h). */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/consul.h"
 #include "api/disco.h"
@@ -15,24 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_tag(const hd_service_t *s, const char *tag)
-{
-    for (char **t = s->tags; t && *t; t++)
-        if (!strcmp(*t, tag)) return 1;
-    return 0;
-}
-
-static int node_meta_ok(const hd_cat_node_t *n, const char *want)
-{
-    if (!want) return 1;
-    const char *colon = strchr(want, ':');
-    size_t klen = colon ? (size_t)(colon - want) : strlen(want);
-    char key[256];
-    snprintf(key, sizeof(key), "%.*s", (int)klen, want);
-    const char *v = json_string_value(json_object_get(n ? n->n.meta : NULL, key));
-    return v && (!colon || !strcmp(v, colon + 1));
-}
-
 /* GET /v1/catalog/services: every service name with its tags (each once). */
 static void answer_services(hd_disco_read_t *q)
 {
@@ -44,7 +26,7 @@ static void answer_services(hd_disco_read_t *q)
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) {
         const hd_service_t *s = &l[i]->s;
-        if (meta && !node_meta_ok(hd_catalog_node(q->c, s->node), meta)) continue;
+        if (meta && !hd_disco_node_meta(hd_catalog_node(q->c, s->node), meta)) continue;
         json_t *tags = json_object_get(o, s->name);
         if (!tags) json_object_set_new(o, s->name, tags = json_array());
         for (char **t = s->tags; t && *t; t++) {
@@ -81,7 +63,7 @@ static void answer_service(hd_disco_read_t *q)
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         const hd_cat_node_t *node = hd_catalog_node(q->c, l[i]->s.node);
-        if ((tag && !has_tag(&l[i]->s, tag)) || !node_meta_ok(node, meta)) continue;
+        if ((tag && !hd_disco_has_tag(&l[i]->s, tag)) || !hd_disco_node_meta(node, meta)) continue;
         json_t *row = hd_disco_catalog_row(node, l[i]);
         if (hd_disco_keep(q, row))
             json_array_append_new(out, row);
@@ -107,7 +89,7 @@ static void answer_nodes(hd_disco_read_t *q)
     size_t n = hd_catalog_nodes(q->c, &l);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!node_meta_ok(l[i], meta)) continue;
+        if (!hd_disco_node_meta(l[i], meta)) continue;
         json_t *row = hd_disco_node_json(l[i]);
         if (hd_disco_keep(q, row))
             json_array_append_new(out, row);
@@ -154,14 +136,15 @@ static void get_node(hd_api_req_t *r, void *arg)
 static void get_datacenters(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
-    hd_api_reply_json(r, 200, json_pack("[s]", hd_disco_dc(a->catalog)));
+    hd_api_reply_json(r, 200, json_pack("[s]", hd_disco_dc(hd_agent_catalog(a))));
 }
 
 /* The one server: the agent itself, at its node's address and Consul's
  * server port (a client only compares or shows it). */
 static void leader_text(hd_agent_t *a, char *out, size_t len)
 {
-    const hd_cat_node_t *n = hd_catalog_node(a->catalog, hd_catalog_local_node(a->catalog));
+    const hd_cat_node_t *n =
+        hd_catalog_node(hd_agent_catalog(a), hd_catalog_local_node(hd_agent_catalog(a)));
     const char *addr = n && n->n.address && *n->n.address ? n->n.address : "127.0.0.1";
     snprintf(out, len, strchr(addr, ':') ? "[%s]:8300" : "%s:8300", addr);
 }
@@ -219,7 +202,7 @@ static int reg_node(hd_api_req_t *r, hd_agent_t *a, const json_t *b, const char 
                         *node, HD_NODE_NAME_MAX);
         return -1;
     }
-    if (!strcmp(*node, hd_catalog_local_node(a->catalog))) {
+    if (!strcmp(*node, hd_catalog_local_node(hd_agent_catalog(a)))) {
         hd_consul_error(r, 400,
                         "Node %s is this agent's own: register its services and checks through "
                         "/v1/agent/service/register and /v1/agent/check/register",
@@ -227,7 +210,7 @@ static int reg_node(hd_api_req_t *r, hd_agent_t *a, const json_t *b, const char 
         return -1;
     }
     if (dc && json_is_string(dc) && *json_string_value(dc) &&
-        strcmp(json_string_value(dc), hd_disco_dc(a->catalog)) != 0) {
+        strcmp(json_string_value(dc), hd_disco_dc(hd_agent_catalog(a))) != 0) {
         hd_consul_error(r, 500, "No path to datacenter");
         return -1;
     }
@@ -248,7 +231,7 @@ static int reg_node(hd_api_req_t *r, hd_agent_t *a, const json_t *b, const char 
     n->name = hd_xstrdup(*node);
     n->address = hd_xstrdup(json_string_value(addr));
     n->id = hd_xstrdup(json_is_string(id) ? json_string_value(id) : "");
-    n->datacenter = hd_xstrdup(hd_disco_dc(a->catalog));
+    n->datacenter = hd_xstrdup(hd_disco_dc(hd_agent_catalog(a)));
     n->meta = json_is_object(meta) && json_object_size(meta) ? json_deep_copy(meta) : NULL;
     n->tagged_addresses =
         json_is_object(tagged) && json_object_size(tagged) ? json_deep_copy(tagged) : NULL;
@@ -339,7 +322,7 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
     hd_node_t n;
     json_t *skip = hd_consul_field(r->body, "SkipNodeUpdate");
     if (reg_node(r, a, r->body, &node, &n) < 0) return;
-    const hd_cat_node_t *old = hd_catalog_node(a->catalog, node);
+    const hd_cat_node_t *old = hd_catalog_node(hd_agent_catalog(a), node);
     if (json_is_true(skip) && old) { /* the node stays as it is */
         hd_node_free(&n);
     } else if (old) { /* keep its ID unless a new one is given */
@@ -367,8 +350,8 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
         }
         hd_check_def_t *none;
         size_t nnone;
-        int rc = hd_reg_service(&a->cfg, copy, scope.tenant, node, HD_SOURCE_CATALOG, &svc, &none,
-                                &nnone, &e);
+        int rc = hd_reg_service(hd_agent_config(a), copy, scope.tenant, node, HD_SOURCE_CATALOG,
+                                &svc, &none, &nnone, &e);
         json_decref(copy);
         if (rc < 0) goto bad;
         free(none);
@@ -388,7 +371,8 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
     for (size_t i = 0; i < total; i++) {
         const json_t *ck = one && !json_is_null(one) ? (i == 0 ? one : json_array_get(many, i - 1))
                                                      : json_array_get(many, i);
-        json_t *st = reg_ext_check(ck, node, has_svc ? &svc : NULL, a->catalog, &scope, &e);
+        json_t *st =
+            reg_ext_check(ck, node, has_svc ? &svc : NULL, hd_agent_catalog(a), &scope, &e);
         if (!st) goto bad;
         stored[ns++] = st;
     }
@@ -396,7 +380,7 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
         snprintf(e.msg, sizeof(e.msg), "Unknown node %s", node);
         goto bad;
     }
-    int rc = hd_catalog_register(a->catalog, node, keep_node ? NULL : &n, scope.tenant,
+    int rc = hd_catalog_register(hd_agent_catalog(a), node, keep_node ? NULL : &n, scope.tenant,
                                  has_svc ? &svc : NULL, stored, ns, on_written, r);
     if (rc < 0) hd_consul_error(r, 500, "%s", hd_store_strerror(rc));
     goto done;
@@ -428,7 +412,7 @@ static void put_catalog_deregister(hd_api_req_t *r, void *arg)
     }
     const char *s = json_is_string(sid) && *json_string_value(sid) ? json_string_value(sid) : NULL;
     const char *k = json_is_string(cid) && *json_string_value(cid) ? json_string_value(cid) : NULL;
-    int rc = hd_catalog_deregister(a->catalog, node, scope.tenant, s, k, on_written, r);
+    int rc = hd_catalog_deregister(hd_agent_catalog(a), node, scope.tenant, s, k, on_written, r);
     if (rc < 0) hd_consul_error(r, 500, "%s", hd_store_strerror(rc));
 }
 

@@ -27,7 +27,7 @@
  * body's "tenant" names the tenant a check is created in (within the
  * token's reach); a replace keeps the check's tenant unless a management
  * token names another, which moves the check there. */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/check_json.h"
 #include "agent/config.h"
 #include "api/page.h"
@@ -59,7 +59,7 @@ static void reply_view(hd_api_req_t *r, int status, const hd_agent_check_t *c)
     hd_buf_t b = {0};
     hd_jsonw_t w;
     hd_jsonw_init(&w, &b, REAL_DIGITS);
-    hd_check_write_json(&w, &c->def, &c->st);
+    hd_check_write_json(&w, hd_agent_check_def(c), hd_agent_check_state(c));
     hd_api_reply_json_buf(r, status, &b);
 }
 
@@ -125,8 +125,8 @@ static int replace_tenant(hd_api_req_t *r, const hd_agent_check_t *c, const char
 {
     const char *bt;
     if (body_tenant(r, &bt) < 0) return -1;
-    *out = hd_tenant_name(c->def.tenant);
-    if (!bt || hd_tenant_same(bt, c->def.tenant)) return 0;
+    *out = hd_tenant_name(hd_agent_check_def(c)->tenant);
+    if (!bt || hd_tenant_same(bt, hd_agent_check_def(c)->tenant)) return 0;
     if (r->tenant) {
         hd_api_error(r, 403, "forbidden", "this token works in tenant '%s' only", r->tenant);
         return -1;
@@ -170,7 +170,7 @@ static int keep_headers(hd_api_req_t *r, json_t *o, const hd_agent_check_t *old)
     const char *name;
     json_t *v;
     if (!json_is_object(h)) return 0;
-    char **lines = old ? old->def.target.http.headers : NULL;
+    char **lines = old ? hd_agent_check_def(old)->target.http.headers : NULL;
     json_object_foreach(h, name, v)
     {
         size_t n = json_is_array(v) ? json_array_size(v) : 1;
@@ -208,15 +208,16 @@ static int keep_headers(hd_api_req_t *r, json_t *o, const hd_agent_check_t *old)
 static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd_agent_check_t *old,
                     hd_check_def_t *d)
 {
-    const char *id = old ? old->def.id : NULL;
+    const char *id = old ? hd_agent_check_def(old)->id : NULL;
     json_t *o = json_deep_copy(r->body);
     char *tenant_copy = hd_tenant_same(tenant, NULL) ? NULL : hd_xstrdup(tenant);
     for (const char *const *k = read_only; *k; k++)
         json_object_del(o, *k);
     json_t *jt = json_object_get(o, "target");
-    if (old && !old->def.ttl && json_is_string(jt) &&
-        !strcmp(json_string_value(jt), old->def.target.display))
-        json_object_set_new(o, "target", json_string(old->def.target.url)); /* kept */
+    if (old && !hd_agent_check_def(old)->ttl && json_is_string(jt) &&
+        !strcmp(json_string_value(jt), hd_agent_check_def(old)->target.display))
+        json_object_set_new(o, "target",
+                            json_string(hd_agent_check_def(old)->target.url)); /* kept */
     if (id) {
         json_t *bid = json_object_get(o, "id");
         if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
@@ -255,7 +256,7 @@ static int body_def(hd_api_req_t *r, hd_agent_t *a, const char *tenant, const hd
     }
     const char *code;
     char why[1200];
-    if (!hd_agent_api_target_allowed(&a->cfg, d, &code, why, sizeof(why))) {
+    if (!hd_agent_api_target_allowed(hd_agent_config(a), d, &code, why, sizeof(why))) {
         hd_check_def_free(d);
         hd_api_error(r, 403, code, "%s", why);
         return -1;
@@ -282,8 +283,9 @@ static int list_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
         if (!l->started) hd_jsonw_array_begin(&l->w);
         l->started = 1;
         for (; l->i < l->n && out->len - start < HD_API_STREAM_CHUNK; l->i++)
-            if (!l->all[l->i]->removed)
-                hd_check_write_json(&l->w, &l->all[l->i]->def, &l->all[l->i]->st);
+            if (!hd_agent_check_removed(l->all[l->i]))
+                hd_check_write_json(&l->w, hd_agent_check_def(l->all[l->i]),
+                                    hd_agent_check_state(l->all[l->i]));
         if (l->i < l->n) return 1;
         hd_jsonw_array_end(&l->w);
     }
@@ -313,8 +315,10 @@ static int qcmp(const char *const x[3], const char *const y[3])
 static int by_name(const void *p, const void *q)
 {
     const hd_agent_check_t *c = *(hd_agent_check_t *const *)p, *d = *(hd_agent_check_t *const *)q;
-    const char *x[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
-    const char *y[3] = {hd_tenant_name(d->def.tenant), "/", d->def.id};
+    const char *x[3] = {hd_tenant_name(hd_agent_check_def(c)->tenant), "/",
+                        hd_agent_check_def(c)->id};
+    const char *y[3] = {hd_tenant_name(hd_agent_check_def(d)->tenant), "/",
+                        hd_agent_check_def(d)->id};
     return qcmp(x, y);
 }
 
@@ -339,19 +343,21 @@ static void list_checks(hd_api_req_t *r, void *arg)
         after[2] = page.after;
     }
     const char *status = hd_api_query(r, "status"), *tag = hd_api_query(r, "tag");
-    hd_agent_check_t **all = hd_xcalloc(a->checks.n + 1, sizeof(*all));
+    hd_agent_check_t **all = hd_xcalloc(hd_agent_check_count(a) + 1, sizeof(*all));
     size_t n = 0, pos = 0;
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos))) {
-        if (status && strcmp(hd_check_status_str(c->st.status), status) != 0) continue;
+        const hd_check_def_t *cd = hd_agent_check_def(c);
+        if (status && strcmp(hd_check_status_str(hd_agent_check_state(c)->status), status) != 0)
+            continue;
         if (tag) {
             int has = 0;
-            for (char **t = c->def.tags; t && *t && !has; t++)
+            for (char **t = cd->tags; t && *t && !has; t++)
                 has = strcmp(*t, tag) == 0;
             if (!has) continue;
         }
         if (page.after) {
-            const char *name[3] = {hd_tenant_name(c->def.tenant), "/", c->def.id};
+            const char *name[3] = {hd_tenant_name(cd->tenant), "/", cd->id};
             if (qcmp(name, after) <= 0) continue;
         }
         all[n++] = c;
@@ -361,7 +367,7 @@ static void list_checks(hd_api_req_t *r, void *arg)
     qsort(all, n, sizeof(*all), by_name);
     if (page.limit && n > page.limit) {
         /* More remain: the Link to the page after this one's last. */
-        const hd_check_def_t *last = &all[page.limit - 1]->def;
+        const hd_check_def_t *last = hd_agent_check_def(all[page.limit - 1]);
         char key[HD_TENANT_KEY_MAX];
         if (scope.tenant)
             snprintf(key, sizeof(key), "%s", last->id);
@@ -399,7 +405,7 @@ static void on_created(int status, hd_agent_check_t *c, void *arg)
         return;
     }
     char loc[512];
-    snprintf(loc, sizeof(loc), "/v1/checks/%s", c->def.id);
+    snprintf(loc, sizeof(loc), "/v1/checks/%s", hd_agent_check_def(c)->id);
     hd_api_set_header(r, "Location", loc);
     reply_view(r, 201, c);
 }
@@ -445,10 +451,10 @@ static void on_changed(int status, hd_agent_check_t *c, void *arg)
 
 static int from_config(hd_api_req_t *r, const hd_agent_check_t *c)
 {
-    if (!c->def.from_config) return 0;
+    if (!hd_agent_check_def(c)->from_config) return 0;
     hd_api_error(r, 409, "from_config",
                  "check '%s' is defined in the config file: change it there (SIGHUP reloads)",
-                 c->def.id);
+                 hd_agent_check_def(c)->id);
     return 1;
 }
 
@@ -461,7 +467,8 @@ static void replace_check(hd_api_req_t *r, void *arg)
     const char *tenant;
     if (need_body(r) < 0 || replace_tenant(r, c, &tenant) < 0 || body_def(r, a, tenant, c, &d) < 0)
         return;
-    if (!hd_tenant_same(d.tenant, c->def.tenant) && hd_agent_check_get(a, d.tenant, d.id)) {
+    if (!hd_tenant_same(d.tenant, hd_agent_check_def(c)->tenant) &&
+        hd_agent_check_get(a, d.tenant, d.id)) {
         hd_api_error(r, 409, "conflict", "a check with id '%s' exists in tenant '%s'", d.id,
                      hd_tenant_name(d.tenant));
         hd_check_def_free(&d);
@@ -528,8 +535,9 @@ static void ttl_update(hd_api_req_t *r, hd_agent_t *a, hd_status_t st, const cha
 {
     hd_agent_check_t *c = find(r, a);
     if (!c) return;
-    if (!c->def.ttl) {
-        hd_api_error(r, 400, "not_ttl", "check '%s' is not a TTL check", c->def.id);
+    const hd_check_def_t *cd = hd_agent_check_def(c);
+    if (!cd->ttl) {
+        hd_api_error(r, 400, "not_ttl", "check '%s' is not a TTL check", cd->id);
         return;
     }
     int rc = hd_agent_check_ttl_update(a, c, st, output ? output : "", on_ttl, r);
@@ -674,8 +682,9 @@ static void get_history(hd_api_req_t *r, void *arg)
         return;
     }
     char name[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
-    (void)hd_tenant_key(name, sizeof(name), c->def.tenant, c->def.id); /* fits: the check exists */
-    int rc = hd_store_history_query(a->store, name, since, until, step, 0, on_history, r);
+    const hd_check_def_t *cd = hd_agent_check_def(c);
+    (void)hd_tenant_key(name, sizeof(name), cd->tenant, cd->id); /* fits: the check exists */
+    int rc = hd_store_history_query(hd_agent_store(a), name, since, until, step, 0, on_history, r);
     if (rc < 0) reply_store_error(r, rc, "cannot read the history");
 }
 

@@ -1,7 +1,7 @@
 /* disco — reads of the catalog as blocking queries, and Consul's JSON
  * shapes of nodes, services and checks (see disco.h). */
 #include "api/disco.h"
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "api/consul.h"
 #include "api/scope.h"
 #include "util/filter.h"
@@ -99,7 +99,7 @@ void hd_disco_read(hd_api_req_t *r, struct hd_agent_s *a, int scope_kind, hd_dis
     hd_disco_read_t *q = hd_xcalloc(1, sizeof(*q));
     q->r = r;
     q->a = a;
-    q->c = a->catalog;
+    q->c = hd_agent_catalog(a);
     q->fn = fn;
     q->arg = arg;
     if (hd_api_scope(r, scope_kind, &q->scope) < 0) {
@@ -162,6 +162,26 @@ void hd_disco_reply_text(hd_disco_read_t *q, int status, const char *text)
     free(q->text);
     q->status = status;
     q->text = hd_xstrdup(text);
+}
+
+/* ---- ?tag=, ?node-meta= ------------------------------------------------------- */
+
+int hd_disco_has_tag(const hd_service_t *s, const char *tag)
+{
+    for (char **t = s->tags; t && *t; t++)
+        if (!strcmp(*t, tag)) return 1;
+    return 0;
+}
+
+int hd_disco_node_meta(const hd_cat_node_t *n, const char *want)
+{
+    if (!want) return 1;
+    const char *colon = strchr(want, ':');
+    size_t klen = colon ? (size_t)(colon - want) : strlen(want);
+    char key[256];
+    snprintf(key, sizeof(key), "%.*s", (int)klen, want);
+    const char *v = json_string_value(json_object_get(n ? n->n.meta : NULL, key));
+    return v && (!colon || !strcmp(v, colon + 1));
 }
 
 /* ---- ?filter= ---------------------------------------------------------------- */

@@ -105,6 +105,12 @@ int hd_disco_filter(hd_disco_read_t *q, hd_disco_rows_t rows);
 /* 1 when row passes the request's filter (every row without one). */
 int hd_disco_keep(hd_disco_read_t *q, const json_t *row);
 
+/* 1 when s has tag (?tag=). */
+int hd_disco_has_tag(const hd_service_t *s, const char *tag);
+/* 1 when want (?node-meta=key:value, NULL: none) holds for node n: its
+ * Meta has key with that value (any value for "key" alone). */
+int hd_disco_node_meta(const hd_cat_node_t *n, const char *want);
+
 /* Consul's shapes. dc: the datacenter to show. */
 json_t *hd_disco_node_json(const hd_cat_node_t *n);
 /* A service as the agent's routes show it (no indexes, with Datacenter). */

@@ -1,7 +1,7 @@
 /* health — Consul's /v1/health routes, from the catalog: a service's
  * instances with their node and checks (a service's health is the worst
  * of its own checks and its node's). */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/consul.h"
 #include "api/disco.h"
@@ -18,25 +18,6 @@ static int flag(const hd_api_req_t *r, const char *key)
 {
     const char *v = hd_api_query(r, key);
     return v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
-}
-
-static int has_tag(const hd_service_t *s, const char *tag)
-{
-    for (char **t = s->tags; t && *t; t++)
-        if (!strcmp(*t, tag)) return 1;
-    return 0;
-}
-
-/* ?node-meta=key:value: the node's Meta has key with that value. */
-static int node_meta_ok(const hd_cat_node_t *n, const char *want)
-{
-    if (!want) return 1;
-    const char *colon = strchr(want, ':');
-    size_t klen = colon ? (size_t)(colon - want) : strlen(want);
-    char key[256];
-    snprintf(key, sizeof(key), "%.*s", (int)klen, want);
-    const char *v = json_string_value(json_object_get(n->n.meta, key));
-    return v && (!colon || !strcmp(v, colon + 1));
 }
 
 /* The instances of name the request sees, with node and checks, as
@@ -71,7 +52,8 @@ static void answer_service(hd_disco_read_t *q)
     for (size_t i = 0; i < n; i++) {
         const hd_service_t *s = &l[i]->s;
         const hd_cat_node_t *node = hd_catalog_node(q->c, s->node);
-        if (!node || (tag && !has_tag(s, tag)) || !node_meta_ok(node, meta)) continue;
+        if (!node || (tag && !hd_disco_has_tag(s, tag)) || !hd_disco_node_meta(node, meta))
+            continue;
         hd_scope_t own = {hd_tenant_name(s->tenant)};
         hd_cat_views_t v = {0};
         hd_catalog_node_checks(q->c, &own, s->node, 1, &v);
@@ -137,7 +119,7 @@ static void answer_checks(hd_disco_read_t *q)
     size_t n = hd_catalog_services(q->c, &q->scope, name, NULL, &l);
     hd_cat_views_t v = {0};
     for (size_t i = 0; i < n; i++)
-        if (node_meta_ok(hd_catalog_node(q->c, l[i]->s.node), meta))
+        if (hd_disco_node_meta(hd_catalog_node(q->c, l[i]->s.node), meta))
             hd_catalog_service_checks(q->c, l[i], &v);
     free(l);
     hd_disco_reply_json(q, 200, views_json(q, &v));

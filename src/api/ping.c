@@ -28,7 +28,7 @@
  *
  * The route has its own rate limit per caller (rate_limits.ping, 12 a
  * minute by default), set up at start by hd_agent_ping_routes. */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "api/routes.h"
 #include "api/scope.h"
 #include "api/server.h"
@@ -126,8 +126,10 @@ static int listed(const char *list, const char *s)
 static int by_id(const void *x, const void *y)
 {
     const hd_agent_check_t *const *a = x, *const *b = y;
-    int c = strcmp((*a)->def.id, (*b)->def.id);
-    return c ? c : strcmp(hd_tenant_name((*a)->def.tenant), hd_tenant_name((*b)->def.tenant));
+    int c = strcmp(hd_agent_check_def(*a)->id, hd_agent_check_def(*b)->id);
+    return c ? c
+             : strcmp(hd_tenant_name(hd_agent_check_def(*a)->tenant),
+                      hd_tenant_name(hd_agent_check_def(*b)->tenant));
 }
 
 static void ping_free(ping_t *p)
@@ -150,7 +152,7 @@ static void stop_all(ping_t *p)
     for (size_t i = 0; i < p->nh; i++) {
         phost_t *h = &p->hosts[i];
         if (h->rq) hd_resolve_cancel(h->rq);
-        if (h->req) hd_icmp_cancel(p->a->env.icmp, h->req);
+        if (h->req) hd_icmp_cancel(hd_agent_probe_env(p->a)->icmp, h->req);
         h->rq = NULL;
         h->req = NULL;
     }
@@ -213,7 +215,7 @@ static void on_echo(const hd_icmp_result_t *res, void *arg)
         return;
     case HD_ICMP_ERROR:
         /* unreachable, time exceeded: an answer, and not "alive" */
-        hd_icmp_cancel(h->p->a->env.icmp, h->req);
+        hd_icmp_cancel(hd_agent_probe_env(h->p->a)->icmp, h->req);
         h->req = NULL;
         host_done(h, 0);
         return;
@@ -223,7 +225,7 @@ static void on_echo(const hd_icmp_result_t *res, void *arg)
 static void send_echo(phost_t *h)
 {
     ping_t *p = h->p;
-    hd_probe_env_t *env = &p->a->env;
+    hd_probe_env_t *env = hd_agent_probe_env(p->a);
     if (!env->icmp) env->icmp = hd_icmp_new(env->base);
     int64_t wait = p->end_us - hd_time_now_us();
     if (wait > PING_ECHO_US) wait = PING_ECHO_US;
@@ -266,7 +268,7 @@ static void on_resolved(int status, const struct sockaddr_storage *addrs, int na
 
 static void start_host(phost_t *h)
 {
-    hd_probe_env_t *env = &h->p->a->env;
+    hd_probe_env_t *env = hd_agent_probe_env(h->p->a);
     struct sockaddr_in *s4 = (struct sockaddr_in *)&h->addr;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->addr;
     if (inet_pton(AF_INET, h->host, &s4->sin_addr) == 1) {
@@ -322,11 +324,11 @@ static void get_ping(hd_api_req_t *r, void *arg)
     if (include && !*include) include = NULL; /* "include=": as if not given */
     if (include) exclude = NULL;              /* include wins */
 
-    hd_agent_check_t **cs = hd_xcalloc(a->checks.n + 1, sizeof(*cs));
+    hd_agent_check_t **cs = hd_xcalloc(hd_agent_check_count(a) + 1, sizeof(*cs));
     size_t n = 0, pos = 0;
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos))) {
-        const hd_check_def_t *d = &c->def;
+        const hd_check_def_t *d = hd_agent_check_def(c);
         if (!pingable(d)) continue;
         const char *name = d->name ? d->name : d->id;
         if (include && !listed(include, d->id) && !listed(include, name)) continue;
@@ -343,7 +345,7 @@ static void get_ping(hd_api_req_t *r, void *arg)
     hd_map_t seen; /* host -> its index + 1 */
     hd_map_init(&seen);
     for (size_t i = 0; i < n; i++) {
-        const hd_check_def_t *d = &cs[i]->def;
+        const hd_check_def_t *d = hd_agent_check_def(cs[i]);
         pentry_t *e = &p->e[p->ne++];
         e->id = hd_xstrdup(d->id);
         e->name = hd_xstrdup(d->name ? d->name : d->id);
@@ -369,7 +371,7 @@ static void get_ping(hd_api_req_t *r, void *arg)
     }
     hd_api_on_cancel(r, on_cancel, p);
     p->end_us = hd_time_now_us() + PING_DEADLINE_US;
-    p->deadline = evtimer_new(a->base, on_deadline, p);
+    p->deadline = evtimer_new(hd_agent_base(a), on_deadline, p);
     struct timeval tv = {PING_DEADLINE_US / HD_USEC_PER_SEC, PING_DEADLINE_US % HD_USEC_PER_SEC};
     evtimer_add(p->deadline, &tv);
     p->starting = 1;
@@ -382,7 +384,7 @@ static void get_ping(hd_api_req_t *r, void *arg)
 int hd_agent_ping_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
 {
     if (hd_api_route(api, "GET", "/v1/ping", HD_ROLE_READ, get_ping, a, err, errlen) < 0) return -1;
-    const hd_config_rate_t *lim = &a->cfg.rate_limits.ping;
+    const hd_config_rate_t *lim = &hd_agent_config(a)->rate_limits.ping;
     if (lim->rate > 0) {
         double burst = lim->burst > 0 ? lim->burst : lim->rate < 1 ? 1 : lim->rate;
         if (hd_api_route_limit(api, "GET", "/v1/ping", lim->rate, burst) < 0) {

@@ -1,7 +1,7 @@
 /* register — Consul's service and check definitions into heed's (see
  * register.h). */
 #include "api/register.h"
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/node.h"
 #include "agent/tenant.h"

@@ -1,5 +1,8 @@
-/* routes — the agent's resources on the API server: checks, TTL updates,
- * history, ping, metrics and status. */
+/* routes — the resources on the API server, one registration function per
+ * file: heed's own (checks, ping, metrics and status) and Consul's (agent,
+ * health, catalog, KV, txn, session). The handlers reach the agent through
+ * agent/agent.h and the caches' headers only; the command that starts the
+ * agent (src/cmd/agent.c) registers them all. */
 #ifndef HD_API_ROUTES_H
 #define HD_API_ROUTES_H
 
@@ -15,13 +18,16 @@ struct hd_session_reg_s;
 typedef struct hd_api_consul_ctx_s {
     struct hd_kv_s *kv;
     struct hd_session_reg_s *sessions; /* NULL: no session routes */
-    const char *dc;                    /* the datacenter ?dc= may name */
-    const char *node;                  /* the local node's name */
+    char dc[72];                       /* the datacenter ?dc= may name */
+    char node[264];                    /* the local node's name */
 } hd_api_consul_ctx_t;
 
-/* Registers every agent route on api. Returns 0, or -1 with a message. */
-int hd_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
-/* The check routes alone (api/checks.c). */
+/* Each registers its routes on api, serving from a (or ctx). Returns 0,
+ * or -1 with a message. */
+
+/* GET /metrics and GET /v1/status (api/status.c). */
+int hd_agent_status_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+/* The check routes (api/checks.c). */
 int hd_agent_checks_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);

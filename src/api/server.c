@@ -659,6 +659,11 @@ int hd_api_cancelled(const hd_api_req_t *r)
     return ((const hd_api_rq_t *)r)->conn == NULL;
 }
 
+const hd_api_t *hd_api_req_server(const hd_api_req_t *r)
+{
+    return ((const hd_api_rq_t *)r)->api;
+}
+
 int hd_api_parse_body(const char *data, size_t len, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;

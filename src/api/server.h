@@ -250,6 +250,9 @@ const char *hd_api_param(const hd_api_req_t *r, const char *name);
 const char *hd_api_query(const hd_api_req_t *r, const char *key);
 /* 1 when the server r came to has tokens (requests must carry one). */
 int hd_api_has_tokens(const hd_api_req_t *r);
+/* The server r came to, while r is in a handler's hands (the server may be
+ * freed before r is answered: a later callback must not use it). */
+const hd_api_t *hd_api_req_server(const hd_api_req_t *r);
 
 /* The value of a request header (case-insensitive name), or NULL. */
 const char *hd_api_header(const hd_api_req_t *r, const char *name);

@@ -1,6 +1,5 @@
 /* status — the agent's own resources: GET /metrics (Prometheus text,
- * streamed) and GET /v1/status (what `heed status` prints), and the
- * registration of every agent route (hd_agent_routes).
+ * streamed) and GET /v1/status (what `heed status` prints).
  *
  * Both count and show the checks of the request's scope (api/scope.h), as
  * lists do: a tenant's token its tenant's, other tokens the default
@@ -8,7 +7,7 @@
  * series carry a tenant label, so that two tenants' checks "web" are two
  * series. The agent's own series (scheduler, loop, store, API) describe the
  * one process all tenants share, and every caller sees them. */
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "agent/catalog.h"
 #include "api/metrics.h"
 #include "api/routes.h"
@@ -33,7 +32,8 @@ enum { F_STATUS, F_UP, F_LATENCY, F_LAST_SUCCESS, F_RUNS, F_CERT, F_AGENT };
  * then, and one removed meanwhile is left out. */
 typedef struct scrape_s {
     hd_agent_t *a;
-    hd_metrics_t *m; /* knows the families already begun, so HELP and TYPE come once */
+    const hd_api_t *api; /* the server's own families come last */
+    hd_metrics_t *m;     /* knows the families already begun, so HELP and TYPE come once */
     hd_agent_check_t **all;
     size_t n, i;
     int fam;
@@ -44,39 +44,42 @@ typedef struct scrape_s {
 /* One check's sample of family fam; 0 when it has none. */
 static int check_sample(hd_metrics_t *m, int fam, const hd_agent_check_t *c)
 {
-    const char *id = c->def.id, *name = c->def.name ? c->def.name : id;
-    const char *kind = c->def.ttl ? "ttl" : hd_kind_name(c->def.target.kind);
-    const char *t = hd_tenant_name(c->def.tenant);
+    const hd_check_def_t *d = hd_agent_check_def(c);
+    const hd_check_state_t *st = hd_agent_check_state(c);
+    const char *id = d->id, *name = d->name ? d->name : id;
+    const char *kind = d->ttl ? "ttl" : hd_kind_name(d->target.kind);
+    const char *t = hd_tenant_name(d->tenant);
+    int64_t cert_expiry = hd_agent_check_cert_expiry(c);
     switch (fam) {
     case F_STATUS:
         hd_metrics_gauge(m, "heed_check_status",
                          "Check status: 0 passing, 1 warning, 2 critical, 3 maintenance.",
-                         (double)c->st.status, "check", id, "tenant", t, "name", name, "kind", kind,
+                         (double)st->status, "check", id, "tenant", t, "name", name, "kind", kind,
                          NULL);
         return 1;
     case F_UP:
         hd_metrics_gauge(m, "heed_check_up", "1 when the check is passing, else 0.",
-                         c->st.status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, "tenant", t,
+                         st->status == HD_CHECK_PASSING ? 1.0 : 0.0, "check", id, "tenant", t,
                          NULL);
         return 1;
     case F_LATENCY:
         hd_metrics_gauge(m, "heed_check_latency_seconds", "Latency of the check's last run.",
-                         (double)c->st.latency_us / 1e6, "check", id, "tenant", t, NULL);
+                         (double)st->latency_us / 1e6, "check", id, "tenant", t, NULL);
         return 1;
     case F_LAST_SUCCESS:
         hd_metrics_gauge(m, "heed_check_last_success_timestamp_seconds",
                          "When the check last passed (Unix time), 0 if never.",
-                         (double)c->st.last_success / 1e6, "check", id, "tenant", t, NULL);
+                         (double)st->last_success / 1e6, "check", id, "tenant", t, NULL);
         return 1;
     case F_RUNS:
         hd_metrics_counter(m, "heed_check_runs_total", "Results of the check since start.",
-                           (double)c->runs, "check", id, "tenant", t, NULL);
+                           (double)hd_agent_check_runs(c), "check", id, "tenant", t, NULL);
         return 1;
     case F_CERT:
-        if (!c->cert_expiry) return 0;
+        if (!cert_expiry) return 0;
         hd_metrics_gauge(m, "heed_check_cert_expiry_timestamp_seconds",
                          "When the certificate the check saw expires (Unix time).",
-                         (double)c->cert_expiry, "check", id, "tenant", t, NULL);
+                         (double)cert_expiry, "check", id, "tenant", t, NULL);
         return 1;
     }
     return 0;
@@ -86,25 +89,28 @@ static int check_sample(hd_metrics_t *m, int fam, const hd_agent_check_t *c)
  * and the work of its topics (no tenant's data in those). */
 static void catalog_families(hd_agent_t *a, hd_metrics_t *m, size_t services)
 {
+    hd_catalog_t *c = hd_agent_catalog(a);
     const hd_cat_node_t **nodes;
-    size_t nn = hd_catalog_nodes(a->catalog, &nodes);
+    size_t nn = hd_catalog_nodes(c, &nodes);
     free(nodes);
     hd_metrics_gauge(m, "heed_catalog_services", "Service instances in the catalog.",
                      (double)services, NULL);
     hd_metrics_gauge(m, "heed_catalog_nodes", "Nodes in the catalog.", (double)nn, NULL);
     hd_metrics_gauge(m, "heed_catalog_revision", "The store revision the catalog has applied.",
-                     (double)hd_catalog_revision(a->catalog), NULL);
+                     (double)hd_catalog_revision(c), NULL);
     hd_metrics_gauge(m, "heed_catalog_topics",
                      "Topics kept for blocking queries: waited on, or changed since start "
                      "(tombstones).",
-                     (double)hd_catalog_topics(a->catalog), NULL);
+                     (double)hd_catalog_topics(c), NULL);
     hd_metrics_counter(m, "heed_catalog_topic_bumps_total",
                        "Topic changes (each wakes only the blocking queries on that topic).",
-                       (double)hd_catalog_bumps(a->catalog), NULL);
+                       (double)hd_catalog_bumps(c), NULL);
 }
 
-static void agent_families(hd_agent_t *a, hd_metrics_t *m, const size_t count[4])
+static void agent_families(const scrape_t *s, hd_metrics_t *m, const size_t count[4])
 {
+    hd_agent_stats_t a;
+    hd_agent_stats(s->a, &a);
     static const char *const st[] = {"passing", "warning", "critical", "maintenance"};
     for (int i = 0; i < 4; i++)
         hd_metrics_gauge(m, "heed_checks", "Checks by status.", (double)count[i], "status", st[i],
@@ -112,39 +118,39 @@ static void agent_families(hd_agent_t *a, hd_metrics_t *m, const size_t count[4]
     hd_metrics_counter(m, "heed_check_results_total",
                        "Check results since start (rate() gives "
                        "checks per second).",
-                       (double)a->results_total, NULL);
+                       (double)a.results_total, NULL);
     hd_metrics_counter(m, "heed_check_runs_skipped_total",
                        "Runs skipped because the previous run was still going.",
-                       (double)a->skipped_total, NULL);
+                       (double)a.skipped_total, NULL);
     hd_metrics_summary(m, "heed_scheduler_lag_seconds",
-                       "Time from a check's due time to its start.", &a->sched.lag, NULL);
+                       "Time from a check's due time to its start.", a.sched_lag, NULL);
     hd_metrics_summary(m, "heed_loop_lag_seconds",
-                       "Lateness of the agent's one-second tick: how busy the loop is.",
-                       &a->loop_lag, NULL);
+                       "Lateness of the agent's one-second tick: how busy the loop is.", a.loop_lag,
+                       NULL);
     hd_metrics_summary(m, "heed_store_commit_seconds",
-                       "Time from a state write's request to its durable commit.", &a->commit_lat,
+                       "Time from a state write's request to its durable commit.", a.commit_lat,
                        NULL);
     hd_metrics_counter(m, "heed_history_rows_dropped_total",
                        "History rows dropped because the store fell behind (history is best "
                        "effort).",
-                       (double)hd_store_history_dropped(a->store), NULL);
+                       (double)hd_store_history_dropped(hd_agent_store(s->a)), NULL);
     hd_metrics_counter(m, "heed_history_rows_failed_total",
                        "History rows lost because their write failed: a full or failing disk "
                        "(history is not retried).",
-                       (double)hd_store_history_failed(a->store), NULL);
+                       (double)hd_store_history_failed(hd_agent_store(s->a)), NULL);
     hd_metrics_gauge(m, "heed_state_writes_owed",
                      "Checks whose state the disk does not have yet: changed since their last "
                      "write, or whose write failed and is retried.",
-                     (double)hd_agent_state_owed(a), NULL);
+                     (double)a.state_owed, NULL);
     hd_metrics_counter(m, "heed_state_writes_failed_total",
                        "Check state writes that failed (a full or failing disk); each is retried "
                        "until written.",
-                       (double)a->state_failed_total, NULL);
+                       (double)a.state_failed_total, NULL);
     hd_metrics_counter(m, "heed_config_reloads_total", "Successful SIGHUP reloads.",
-                       (double)a->reloads_total, NULL);
+                       (double)a.reloads_total, NULL);
     hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",
-                       (double)a->reload_errors_total, NULL);
-    hd_api_write_metrics(a->api, m);
+                       (double)a.reload_errors_total, NULL);
+    hd_api_write_metrics(s->api, m);
 }
 
 static int scrape_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
@@ -160,10 +166,10 @@ static int scrape_part(hd_api_req_t *r, hd_buf_t *out, void *arg)
                 continue;
             }
             hd_agent_check_t *c = s->all[s->i++];
-            if (!c->removed) k += check_sample(s->m, s->fam, c);
+            if (!hd_agent_check_removed(c)) k += check_sample(s->m, s->fam, c);
         }
         if (s->fam == F_AGENT) {
-            agent_families(s->a, s->m, s->count);
+            agent_families(s, s->m, s->count);
             catalog_families(s->a, s->m, s->services);
         }
         size_t len;
@@ -187,17 +193,18 @@ static void get_metrics(hd_api_req_t *r, void *arg)
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     scrape_t *s = hd_xcalloc(1, sizeof(*s));
     s->a = a;
+    s->api = hd_api_req_server(r);
     s->m = hd_metrics_new();
-    s->all = hd_xcalloc(a->checks.n + 1, sizeof(*s->all));
+    s->all = hd_xcalloc(hd_agent_check_count(a) + 1, sizeof(*s->all));
     size_t pos = 0;
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos))) {
-        s->count[c->st.status]++;
+        s->count[hd_agent_check_state(c)->status]++;
         hd_agent_check_hold(c);
         s->all[s->n++] = c;
     }
     const hd_cat_service_t **svcs;
-    s->services = hd_catalog_services(a->catalog, &scope, NULL, NULL, &svcs);
+    s->services = hd_catalog_services(hd_agent_catalog(a), &scope, NULL, NULL, &svcs);
     free(svcs);
     hd_api_reply_stream(r, 200, HD_METRICS_CONTENT_TYPE, scrape_part, s);
 }
@@ -210,27 +217,23 @@ static void get_status(hd_api_req_t *r, void *arg)
     size_t pos = 0, count[4] = {0};
     hd_agent_check_t *c;
     while ((c = hd_agent_check_next(a, &scope, &pos)))
-        count[c->st.status]++;
+        count[hd_agent_check_state(c)->status]++;
+    hd_agent_stats_t st;
+    hd_agent_stats(a, &st);
     char started[40];
-    hd_time_format_rfc3339(a->started_wall, started, sizeof(started));
-    hd_api_reply_json(r, 200,
-                      json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I}", "node",
-                                a->cfg.node, "version", HEED_VERSION, "started", started,
-                                "uptime_s", (double)(hd_time_wall_us() - a->started_wall) / 1e6,
-                                "checks", "passing", (json_int_t)count[0], "warning",
-                                (json_int_t)count[1], "critical", (json_int_t)count[2],
-                                "maintenance", (json_int_t)count[3], "results_total",
-                                (json_int_t)a->results_total));
+    hd_time_format_rfc3339(st.started_wall, started, sizeof(started));
+    hd_api_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I}", "node",
+                  hd_agent_config(a)->node, "version", HEED_VERSION, "started", started, "uptime_s",
+                  (double)(hd_time_wall_us() - st.started_wall) / 1e6, "checks", "passing",
+                  (json_int_t)count[0], "warning", (json_int_t)count[1], "critical",
+                  (json_int_t)count[2], "maintenance", (json_int_t)count[3], "results_total",
+                  (json_int_t)st.results_total));
 }
 
-int hd_agent_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_agent_status_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
 {
-    if (hd_agent_checks_routes(a, api, err, errlen) < 0) return -1;
-    if (hd_agent_ping_routes(a, api, err, errlen) < 0) return -1;
-    if (hd_agent_consul_agent_routes(a, api, err, errlen) < 0) return -1;
-    if (hd_agent_consul_check_routes(a, api, err, errlen) < 0) return -1;
-    if (hd_agent_health_routes(a, api, err, errlen) < 0) return -1;
-    if (hd_agent_catalog_routes(a, api, err, errlen) < 0) return -1;
     if (hd_api_route(api, "GET", "/metrics", HD_ROLE_READ, get_metrics, a, err, errlen) < 0)
         return -1;
     if (hd_api_route(api, "GET", "/v1/status", HD_ROLE_READ, get_status, a, err, errlen) < 0)

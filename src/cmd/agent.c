@@ -1,11 +1,186 @@
-/* agent — `heed agent`: run the agent, or check a config file. */
+/* agent — `heed agent`: run the agent, or check a config file.
+ *
+ * This file wires the agent (agent/agent.h), which knows nothing of HTTP,
+ * to the API server (api/server.h) and the routes (api/routes.h): it makes
+ * the server with options from the config, registers every route, listens
+ * once the agent has loaded, and gives the agent its hooks into the API (the
+ * API's judgement of a config, and what a SIGHUP reload means for it). */
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/preflight.h"
+#include "api/routes.h"
+#include "api/server.h"
 #include "cmd/cmd.h"
+#include "util/fdlimit.h"
+#include "util/mem.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- the API server's options ----------------------------------------------- */
+
+static int ms_of(int64_t us)
+{
+    int64_t ms = us / 1000;
+    return ms > INT_MAX ? INT_MAX : ms < 1 ? 1 : (int)ms;
+}
+
+/* The API server's options for cfg; toks has room for cfg->ntokens and
+ * holds pointers into cfg. nofile: the open-file limit, from which the
+ * connection cap comes unless limits.max_conns sets it. */
+static void api_opts(const hd_config_t *cfg, long nofile, hd_api_token_t *toks, hd_api_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        toks[i].secret = cfg->tokens[i].secret;
+        toks[i].role = cfg->tokens[i].role == HD_CONFIG_ROLE_MANAGEMENT ? HD_ROLE_MANAGEMENT
+                       : cfg->tokens[i].role == HD_CONFIG_ROLE_WRITE    ? HD_ROLE_WRITE
+                                                                        : HD_ROLE_READ;
+        toks[i].tenant = cfg->tokens[i].tenant;
+    }
+    const hd_config_limits_t *l = &cfg->limits;
+    o->tokens = toks;
+    o->ntokens = cfg->ntokens;
+    o->max_body_bytes = l->max_body_bytes;
+    o->max_header_bytes = l->max_header_bytes;
+    o->max_conns = l->max_conns ? l->max_conns : hd_fdlimit_conns(nofile);
+    o->max_conns_per_client = l->max_conns_per_client;
+    o->header_timeout_ms = ms_of(l->header_timeout_us);
+    o->body_timeout_ms = ms_of(l->body_timeout_us);
+    o->idle_timeout_ms = ms_of(l->idle_timeout_us);
+    o->send_timeout_ms = ms_of(l->send_timeout_us);
+    o->max_unsent_bytes = l->max_unsent_bytes;
+    o->max_unsent_total = l->max_unsent_total;
+    o->rate = cfg->rate_limits.api.rate > 0 ? cfg->rate_limits.api.rate : -1;
+    o->burst = cfg->rate_limits.api.burst;
+    o->tls.cert_file = cfg->tls.cert_file;
+    o->tls.key_file = cfg->tls.key_file;
+    o->tls.ca_file = cfg->tls.ca_file;
+    o->tls.verify_incoming = cfg->tls.verify_incoming;
+    o->tls.min_version = cfg->tls.min_version;
+    o->allow_plaintext = cfg->allow_plaintext;
+}
+
+/* Every start-up check of the API short of binding, for cfg as it will
+ * run (bind overrides applied): beyond loopback it needs tokens, and TLS
+ * unless allow_plaintext; the TLS certificate, key and CA must load. The
+ * agent's hd_agent_api_check_fn: start-up and --validate run it. */
+static int check_api(const hd_config_t *cfg, char *err, size_t errlen)
+{
+    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
+    hd_api_opts_t o;
+    api_opts(cfg, 1024, toks, &o);
+    int rc = hd_api_check(&o, cfg->bind_host, err, errlen);
+    free(toks);
+    return rc;
+}
+
+/* ---- the agent and its API, wired ------------------------------------------- */
+
+typedef struct wiring_s {
+    hd_agent_t *agent;
+    hd_api_t *api;
+    long nofile;                /* the open-file limit after raising it */
+    hd_api_consul_ctx_t consul; /* what the KV, session and txn routes serve from */
+} wiring_t;
+
+/* GET /v1/ping's own rate limit (rate_limits.ping); 0 lifts it. */
+static void ping_limit(hd_api_t *api, const hd_config_t *cfg)
+{
+    const hd_config_rate_t *lim = &cfg->rate_limits.ping;
+    double burst = lim->burst > 0 ? lim->burst : lim->rate < 1 ? 1 : lim->rate;
+    (void)hd_api_route_limit(api, "GET", "/v1/ping", lim->rate > 0 ? lim->rate : 0,
+                             burst); /* the route exists: hd_agent_ping_routes made it */
+}
+
+/* The agent's reload hook (hd_agent_reload_fn): the server takes next's
+ * tokens, limits, rate limits and TLS files, or nothing changes. */
+static int on_reload(void *arg, const hd_config_t *next, char *err, size_t errlen)
+{
+    wiring_t *w = arg;
+    if (check_api(next, err, errlen) < 0) return -1;
+    hd_api_token_t *toks = hd_xcalloc(next->ntokens + 1, sizeof(*toks));
+    hd_api_opts_t o;
+    api_opts(next, w->nofile, toks, &o);
+    int rc = hd_api_reconfigure(w->api, &o, err, errlen);
+    free(toks);
+    if (rc < 0) return -1;
+    ping_limit(w->api, next);
+    return 0;
+}
+
+/* Makes the API server, registers every route and listens. */
+static int start_api(wiring_t *w, char *err, size_t errlen)
+{
+    hd_agent_t *a = w->agent;
+    const hd_config_t *cfg = hd_agent_config(a);
+    hd_api_token_t *toks = hd_xcalloc(cfg->ntokens + 1, sizeof(*toks));
+    hd_api_opts_t o;
+    api_opts(cfg, w->nofile, toks, &o);
+    w->api = hd_api_new(hd_agent_base(a), &o);
+    free(toks);
+    hd_api_t *api = w->api;
+    w->consul.kv = hd_agent_kv(a);
+    w->consul.sessions = hd_agent_sessions(a);
+    /* Copies: a reload frees the config's strings. */
+    snprintf(w->consul.dc, sizeof(w->consul.dc), "%s", cfg->datacenter ? cfg->datacenter : "dc1");
+    snprintf(w->consul.node, sizeof(w->consul.node), "%s", cfg->node);
+    if (hd_agent_checks_routes(a, api, err, errlen) < 0 ||
+        hd_agent_ping_routes(a, api, err, errlen) < 0 ||
+        hd_agent_consul_agent_routes(a, api, err, errlen) < 0 ||
+        hd_agent_consul_check_routes(a, api, err, errlen) < 0 ||
+        hd_agent_health_routes(a, api, err, errlen) < 0 ||
+        hd_agent_catalog_routes(a, api, err, errlen) < 0 ||
+        hd_agent_status_routes(a, api, err, errlen) < 0 ||
+        hd_api_kv_routes(api, &w->consul, err, errlen) < 0 ||
+        hd_api_session_routes(api, &w->consul, err, errlen) < 0 ||
+        hd_api_txn_routes(api, &w->consul, err, errlen) < 0)
+        return -1;
+    if (hd_api_listen(api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
+    hd_agent_on_reload(a, on_reload, w);
+    return 0;
+}
+
+/* Runs the agent and its API until SIGTERM or SIGINT: 0 after a clean
+ * stop, 1 when it could not start (the reason printed). */
+static int run(hd_agent_opts_t *o)
+{
+    wiring_t w;
+    memset(&w, 0, sizeof(w));
+    /* Connections, probes and the store all need descriptors; the cap on
+     * connections comes from this limit (fdlimit.h). */
+    w.nofile = hd_fdlimit_raise();
+    o->check_api = check_api;
+    /* The store, the caches and the config's services are loaded when it
+     * returns: only then does the API listen. */
+    if (hd_agent_open(o, &w.agent) < 0) return 1;
+    char err[8192];
+    int rc = 1;
+    if (start_api(&w, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s\n", err);
+        goto out;
+    }
+    hd_agent_api_bound(w.agent, hd_api_port(w.api));
+    const hd_config_t *cfg = hd_agent_config(w.agent);
+    char host[300];
+    snprintf(host, sizeof(host), strchr(cfg->bind_host, ':') ? "[%s]" : "%s", cfg->bind_host);
+    printf("heed agent %s: node %s, %zu checks, data in %s\n"
+           "API: %s://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
+           HEED_VERSION, cfg->node, hd_agent_check_count(w.agent), cfg->data_dir,
+           cfg->tls.cert_file ? "https" : "http", host, hd_api_port(w.api));
+    fflush(stdout);
+    rc = hd_agent_run(w.agent);
+out:
+    /* The store closes first (answering the writes in flight), then the
+     * server (its held requests wait on the caches' topics), then the
+     * caches. */
+    hd_agent_close(w.agent);
+    if (w.api) hd_api_free(w.api);
+    hd_agent_free(w.agent);
+    return rc;
+}
 
 static int run_agent(int argc, char **argv)
 {
@@ -42,6 +217,7 @@ static int run_agent(int argc, char **argv)
         /* What start-up checks, with --bind and --data-dir, short of binding. */
         hd_config_t cfg;
         char err[8192];
+        o.check_api = check_api;
         if (hd_agent_preflight(&o, NULL, &cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
@@ -51,7 +227,7 @@ static int run_agent(int argc, char **argv)
         hd_config_free(&cfg);
         return 0;
     }
-    return hd_agent_run(&o);
+    return run(&o);
 }
 
 const hd_cmd_t hd_cmd_agent = {

@@ -10,10 +10,11 @@
  * 3. COMMAND, with HEED_LOCK_HELD=true and CONSUL_LOCK_HELD=true;
  *    SIGINT, SIGTERM and SIGHUP that heed receives are passed on to it;
  * 4. when COMMAND ends (or heed is told to stop): release the key,
- *    destroy the session. If heed dies instead, the session's TTL frees
- *    the lock. If the lock is lost (the session is gone: the agent lost
- *    it, or someone destroyed it), COMMAND gets SIGTERM, then SIGKILL 5 s
- *    later, as with `consul lock`.
+ *    destroy the session, delete the key if no one took it meanwhile.
+ *    If heed dies instead, the session's TTL frees the lock. If the lock
+ *    is lost (the session is gone: the agent lost it, or someone
+ *    destroyed it), COMMAND gets SIGTERM, then SIGKILL 5 s later, as with
+ *    `consul lock`.
  *
  * Exit status: COMMAND's (128 + N when signal N ended it); 1 the lock was
  * not acquired (--timeout, a key that is not a lock, the agent refused) or
@@ -229,7 +230,33 @@ static int hold(lock_t *l, char **argv)
     }
 }
 
-/* Step 4: release, destroy. Best effort: the TTL frees what this misses. */
+/* Deletes the lock's key if no session holds it, as consul lock's
+ * Destroy does: with ?cas on the index read, so that a
+ * session that took it meanwhile keeps it. Best effort, silent. */
+static void clean_up(lock_t *l)
+{
+    hd_buf_t path = {0};
+    hd_buf_puts(&path, "/v1/kv/");
+    hd_kvclient_append_key(&path, l->key);
+    hd_client_reply_t rep;
+    if (hd_client_call(&l->cl, "GET", path.data, NULL, &rep) != 0) goto out;
+    const json_t *e = json_array_get(rep.json, 0);
+    const char *s = json_string_value(json_object_get(e, "Session"));
+    json_int_t index = json_integer_value(json_object_get(e, "ModifyIndex"));
+    json_int_t flags = json_integer_value(json_object_get(e, "Flags"));
+    char want[32];
+    snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT, flags);
+    int free_lock = rep.status == 200 && e && !(s && *s) && index > 0 && !strcmp(want, LOCK_FLAGS);
+    hd_client_reply_free(&rep);
+    if (!free_lock) goto out;
+    hd_buf_printf(&path, "?cas=%" JSON_INTEGER_FORMAT, index);
+    if (hd_client_call(&l->cl, "DELETE", path.data, NULL, &rep) == 0) hd_client_reply_free(&rep);
+out:
+    hd_buf_free(&path);
+}
+
+/* Step 4: release, destroy, and delete the key if it is still free.
+ * Best effort: the TTL frees what this misses. */
 static void let_go(lock_t *l, int held)
 {
     if (!l->session) return;
@@ -252,6 +279,7 @@ static void let_go(lock_t *l, int held)
         hd_buf_free(&path);
     }
     (void)hd_kvclient_session_destroy(&l->cl, l->session); /* it prints its failure */
+    if (held) clean_up(l);
 }
 
 static int run_lock(int argc, char **argv)
