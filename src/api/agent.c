@@ -139,7 +139,7 @@ static void put_register(hd_api_req_t *r, void *arg)
 {
     hd_agent_t *a = arg;
     hd_scope_t scope;
-    if (hd_api_scope(r, HD_SCOPE_ONE, &scope) < 0) return;
+    if (hd_reg_scope(r, &scope) < 0) return;
     if (!r->body) {
         hd_consul_error(r, 400, "Request decode failed: the body must be a service definition");
         return;

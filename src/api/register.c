@@ -6,6 +6,7 @@
 #include "agent/node.h"
 #include "agent/tenant.h"
 #include "api/consul.h"
+#include "api/scope.h"
 #include "util/mem.h"
 #include "util/time.h"
 
@@ -432,5 +433,17 @@ bad:
         hd_check_def_free(&d[x]);
     free(d);
     json_decref(meta);
+    return -1;
+}
+
+int hd_reg_scope(hd_api_req_t *r, hd_scope_t *out)
+{
+    json_t *ns = r->body ? hd_consul_field(r->body, "Namespace") : NULL;
+    if (!json_is_string(ns) || !*json_string_value(ns)) return hd_api_scope(r, HD_SCOPE_ONE, out);
+    char err[300];
+    int status =
+        hd_scope_parse(json_string_value(ns), HD_SCOPE_ONE, r->tenant, out, err, sizeof(err));
+    if (status == 0) return 0;
+    hd_consul_error(r, status, "%s", status == 403 ? "Permission denied" : err);
     return -1;
 }

@@ -12,6 +12,7 @@
 
 #include "agent/check.h"
 #include "agent/service.h"
+#include "agent/tenant.h"
 #include "api/server.h"
 
 #include <jansson.h>
@@ -38,6 +39,10 @@ int hd_reg_service(const struct hd_config_s *cfg, const json_t *body, const char
 int hd_reg_check(const struct hd_config_s *cfg, const json_t *ck, const char *tenant,
                  const char *svc_id, const char *svc_name, const char *default_id,
                  hd_check_def_t *out, hd_reg_error_t *e);
+/* The scope of a registration r: its body's Namespace when it names one
+ * (Consul's: it takes precedence over ?ns= and X-Consul-Namespace), else
+ * hd_api_scope's. Returns 0, or -1 having answered (400, 403). */
+int hd_reg_scope(hd_api_req_t *r, hd_scope_t *out);
 /* hd_api_route, then hd_api_route_consul. */
 int hd_consul_route(hd_api_t *api, const char *method, const char *pattern, hd_api_role_t role,
                     hd_api_handler_fn fn, void *arg, char *err, size_t errlen);

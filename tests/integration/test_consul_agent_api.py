@@ -209,6 +209,16 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(sorted(self.get("/v1/agent/services?ns=*").json), ["web-a", "web1"])
         self.assertEqual(self.get("/v1/catalog/service/web?ns=team-a").json[0]["ServiceID"],
                          "web-a")
+        # A body's Namespace takes precedence over ?ns= (Consul's order).
+        self.put("/v1/agent/service/register?ns=team-a",
+                 {"Name": "db", "ID": "db-b", "Namespace": "team-b"})
+        self.assertEqual(self.get("/v1/health/service/db?ns=team-a").json, [])
+        self.assertEqual([e["Service"]["ID"] for e in
+                          self.get("/v1/health/service/db?ns=team-b").json], ["db-b"])
+        self.put("/v1/agent/check/register", {"Name": "c-b", "TTL": "1m", "Namespace": "team-b"})
+        self.assertEqual(list(self.get("/v1/agent/checks?ns=team-b").json), ["c-b"])
+        r = self.a.call("PUT", "/v1/agent/service/register", {"Name": "x", "Namespace": "a b"})
+        self.assertEqual(r.status, 400, r)
 
     def test_catalog_register_external(self):
         body = {"Node": "db-host", "Address": "192.0.2.10", "NodeMeta": {"kind": "vm"},
@@ -351,6 +361,21 @@ class ConsulAgentApi(HeedTestCase):
         self.assertEqual(e[0]["Checks"][2]["Status"], "passing")
         # The node keeps its ID across restarts.
         self.assertEqual(self.get("/v1/catalog/nodes").json[0]["ID"], e[0]["Node"]["ID"])
+
+
+class TenantTokens(HeedTestCase):
+    def test_body_namespace_is_bounded_by_the_token(self):
+        a = Agent(self.reg, {"node": "n1", "tokens": [
+            {"secret": "a-w", "role": "write", "tenant": "team-a"},
+            {"secret": "m", "role": "management"}]}).start()
+        r = a.call("PUT", "/v1/agent/service/register",
+                   {"Name": "web", "Namespace": "team-b"}, token="a-w", token_header="consul")
+        self.assertEqual((r.status, r.body), (403, b"Permission denied"))
+        r = a.call("PUT", "/v1/agent/service/register",
+                   {"Name": "web", "Namespace": "team-a"}, token="a-w", token_header="consul")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(a.ok("GET", "/v1/health/service/web?ns=team-b", token="m"), [])
+        self.assertEqual(len(a.ok("GET", "/v1/health/service/web", token="a-w")), 1)
 
 
 class ConfigServices(HeedTestCase):
