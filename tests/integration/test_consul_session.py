@@ -158,7 +158,11 @@ class Locks(HeedTestCase):
         a = self.a
         body = {"name": "db-up", "target": "tcp://127.0.0.1:%d" % up.port, "interval": "1s"}
         a.ok("POST", "/v1/checks", body, status=201)
-        a.wait_status("db-up", "passing")
+        # Sessions read a check's stored state: wait for the store (the
+        # catalog's /v1/agent/checks shows it), not the agent's registry,
+        # which knows a result before it is durable.
+        wait_until(lambda: a.get("/v1/agent/checks").json.get("db-up", {}).get("Status")
+                   == "passing", scaled(15), what="db-up passing in the store")
         kv, sess = self.c.kv, self.c.session
         # A session on a check that does not exist, or that is critical, is refused.
         st, text = raw_call(a.port, "PUT", "/v1/session/create", json.dumps(
