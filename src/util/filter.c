@@ -470,55 +470,68 @@ static int check_field(parser_t *p, const hd_filter_node_t *n, size_t at, size_t
 
 /* Returns 0 when a regular expression is within the bounds of
  * docs/filtering.md, else -1 with the reason in why. The bounds keep
- * regcomp and regexec small: glibc copies a group once per repetition of
- * an interval ("(a{9}){9}" is 81 a's), and back-references make matching
- * exponential. */
+ * regcomp and regexec small:
+ * - glibc copies what an interval or a '+' repeats ("(a{9}){9}" is 81
+ *   a's, "x+" is "xx*"): the copies are counted;
+ * - a repetition of something that can match nothing ("(a*)*", "a**",
+ *   "(a|)+", "(^)*") makes glibc's regcomp exponential once an anchor is
+ *   anywhere in the pattern ("^(a*)*(a*)*...$": seconds for 30 of them):
+ *   refused, as is a repetition of a repetition, which POSIX leaves
+ *   undefined (and Go's lazy "*?" means something else);
+ * - back-references make matching exponential: refused. */
 static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
 {
     enum { MAX_GROUPS = 16, MAX_SIZE = 1000, MAX_REPEAT = 255 };
     long size[MAX_GROUPS + 1] = {0}, last = 0;
-    int sp = 0, repeated = 0; /* the last token was a repetition (*, +, ?, {m,n}) */
+    /* Per group level: atoms of the current alternative that cannot match
+     * nothing, and whether an earlier alternative can. */
+    int nonnull[MAX_GROUPS + 1] = {0}, altnull[MAX_GROUPS + 1] = {0};
+    int sp = 0;
+    int prev = -1;      /* the last atom: 1 can match nothing, 0 cannot, -1 none yet */
+    int quantified = 0; /* the last token was a repetition */
     for (size_t i = 0; i < len; i++) {
         char c = re[i];
-        int is_rep = c == '*' || c == '+' || c == '?' ||
-                     (c == '{' && i + 1 < len && is_digit((unsigned char)re[i + 1]));
-        /* x** or x+*: glibc compiles a repetition of a repetition in time
-         * exponential in their count (60 stars: half a second of the
-         * loop); Go's regexp, Consul's, refuses them too. */
-        if (is_rep && repeated && c == '?')
-            return snprintf(why, whylen, "lazy repetitions (%.2s) are Go's syntax, not POSIX's",
-                            re + i - 1),
-                   -1;
-        if (is_rep && repeated)
-            return snprintf(why, whylen,
-                            "a repetition of a repetition (%.2s): Go's regexp refuses it too",
-                            re + i - 1),
-                   -1;
-        repeated = is_rep;
+        long m = 1; /* a repetition's minimum */
+        int quant = 0;
         if (c == '(') {
             if (i + 1 < len && re[i + 1] == '?')
                 return snprintf(why, whylen, "(?...) flags are Go's syntax, not POSIX's"), -1;
             if (sp == MAX_GROUPS)
                 return snprintf(why, whylen, "groups nest deeper than %d", MAX_GROUPS), -1;
             size[++sp] = 0;
+            nonnull[sp] = altnull[sp] = 0;
             last = 0;
+            prev = -1;
+            quantified = 0;
             continue;
         }
         if (c == ')' && sp > 0) {
+            int empty = altnull[sp] || nonnull[sp] == 0;
             last = size[sp--];
             size[sp] += last;
-        } else if (c == '|' || c == '^' || c == '$') {
+            if (!empty) nonnull[sp]++;
+            prev = empty;
+        } else if (c == '|') {
+            altnull[sp] |= nonnull[sp] == 0;
+            nonnull[sp] = 0;
             last = 0;
+            prev = -1;
+        } else if (c == '^' || c == '$') {
+            last = 0;
+            prev = 1; /* matches a place, not a character */
         } else if (c == '*' || c == '?') {
-            /* no copies */
+            quant = 1; /* no copies */
+            m = 0;
         } else if (c == '+') {
             /* glibc reads x+ as xx*: a copy of what it repeats, so x++++
              * doubles four times */
+            quant = 1;
             size[sp] += last;
             last *= 2;
         } else if (c == '{') {
             size_t j = i + 1;
-            long m = 0, n = -1;
+            long n = -1;
+            m = 0;
             for (; j < len && is_digit((unsigned char)re[j]); j++)
                 m = m > MAX_REPEAT ? m : m * 10 + (re[j] - '0');
             if (j < len && re[j] == ',') {
@@ -530,12 +543,15 @@ static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
             if (j >= len || re[j] != '}' || j == i + 1) {
                 size[sp]++; /* not an interval: regcomp decides */
                 last = 1;
-                repeated = 0;
+                nonnull[sp]++;
+                prev = 0;
+                quantified = 0;
                 continue;
             }
             long copies = n > m ? n : m;
             if (copies > MAX_REPEAT)
                 return snprintf(why, whylen, "a repetition over %d", MAX_REPEAT), -1;
+            quant = 1;
             size[sp] += last * (copies - 1);
             last *= copies;
             i = j;
@@ -549,6 +565,9 @@ static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
                        -1;
             size[sp]++;
             last = 1;
+            /* GNU's word boundaries match a place, as ^ and $ */
+            prev = strchr("bB<>`'", e) != NULL;
+            if (!prev) nonnull[sp]++;
         } else if (c == '[') {
             size_t j = i + 1;
             if (j < len && re[j] == '^') j++;
@@ -568,10 +587,32 @@ static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
             i = j < len ? j : len;
             size[sp]++;
             last = 1;
+            nonnull[sp]++;
+            prev = 0;
         } else {
             size[sp]++;
             last = 1;
+            nonnull[sp]++;
+            prev = 0;
         }
+        if (quant) {
+            if (quantified)
+                return snprintf(why, whylen,
+                                "a repetition of a repetition ('%c' after one) is undefined in "
+                                "POSIX (Go's lazy *? and +? are not supported)",
+                                c),
+                       -1;
+            if (prev == 1)
+                return snprintf(why, whylen,
+                                "a repetition of something that can match nothing (as in (a*)* "
+                                "or (a|)+) is not supported: repeat the inside alone"),
+                       -1;
+            if (m == 0 && prev == 0) { /* x* or x? can now match nothing */
+                nonnull[sp]--;
+                prev = 1;
+            }
+        }
+        quantified = quant;
         if (size[sp] > MAX_SIZE || last > MAX_SIZE)
             return snprintf(why, whylen, "it expands to over %d parts", MAX_SIZE), -1;
     }

@@ -454,6 +454,10 @@ write("filter", "size-matches-129", b"\x00" + b"A == 2 or " * 128 + b"A == 1")
 write("filter", "size-regex-16x256",
       b"\x00" + b" or ".join(b"A matches \"" + b"a" * 256 + b"\"" for _ in range(16)))
 write("filter", "size-regex-expand", b"\x00A matches `^((a{10}){10}){10}$`")
+# What fuzz_filter found: stacked and nullable repetitions next to an
+# anchor, which glibc's regcomp compiles in exponential time (refused now).
+write("filter", "regex-stacked-stars", b"\x00A matches`fal" + b"*" * 14 + b"$%" + b"*" * 46 + b"`")
+write("filter", "regex-nullable-groups", b"\x00A matches `^" + b"(a*)*" * 30 + b"$`")
 # --- txn_body: Consul's /v1/txn bodies as clients send them (KV verbs,
 # base64 values, sessions), a 64-operation one and a 65-operation one, and
 # a value near the 512 KiB bound is left to the sizes the fuzzer grows.
