@@ -51,6 +51,7 @@ struct hd_session_reg_s {
     int64_t index;
     int status;
     int started;
+    int reloading; /* a watch ended: the sessions and states are read again */
 };
 
 /* ---- records ----------------------------------------------------------------- */
@@ -389,12 +390,37 @@ static void apply_state(hd_session_reg_t *reg, const hd_store_kv_t *kv, int dele
     }
 }
 
+static void on_sessions(int status, const hd_store_range_t *r, void *arg);
+
+/* A watch ended (the disk failed, its events were compacted away): both
+ * watches stop, the sessions and check states are read again and followed
+ * from there, as the KV cache does. */
+static void reload(hd_session_reg_t *reg, int status)
+{
+    fprintf(stderr, "heed agent: a watch of the sessions ended (%s)%s\n", hd_store_strerror(status),
+            status == HD_STORE_ECLOSED ? "" : "; reloading");
+    if (reg->w_sessions) hd_store_watch_cancel(reg->w_sessions);
+    if (reg->w_states) hd_store_watch_cancel(reg->w_states);
+    reg->w_sessions = reg->w_states = NULL;
+    if (status == HD_STORE_ECLOSED) {
+        reg->status = status;
+        return;
+    }
+    reg->reloading = 1;
+    size_t pos = 0;
+    hd_map_slot_t *slot;
+    while ((slot = hd_map_next(&reg->sessions, &pos)))
+        ((hd_session_t *)slot->val)->stale = 1;
+    int rc = hd_store_range(reg->store, HD_SESSION_PREFIX, sizeof(HD_SESSION_PREFIX) - 1, 0,
+                            on_sessions, reg);
+    if (rc < 0) reg->status = rc;
+}
+
 static void on_watch_sessions(int status, const hd_store_event_t *ev, size_t n, void *arg)
 {
     hd_session_reg_t *reg = arg;
     if (status != 0) {
-        fprintf(stderr, "heed agent: the session watch ended: %s\n", hd_store_strerror(status));
-        reg->status = status;
+        reload(reg, status);
         return;
     }
     int64_t rev = 0;
@@ -409,9 +435,7 @@ static void on_watch_states(int status, const hd_store_event_t *ev, size_t n, vo
 {
     hd_session_reg_t *reg = arg;
     if (status != 0) {
-        fprintf(stderr, "heed agent: the check-state watch of sessions ended: %s\n",
-                hd_store_strerror(status));
-        reg->status = status;
+        reload(reg, status);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -425,8 +449,22 @@ static void on_states(int status, const hd_store_range_t *r, void *arg)
         reg->status = status;
         return;
     }
+    if (reg->reloading) {
+        hd_map_free(&reg->states);
+        hd_map_init(&reg->states);
+    }
     for (size_t i = 0; i < r->n; i++)
         apply_state(reg, &r->kvs[i], 0);
+    if (reg->reloading) {
+        /* What changed while nobody watched: sessions whose checks went
+         * critical or away end now, and readers look again. */
+        reg->reloading = 0;
+        if (reg->started) {
+            reg->started = 0; /* hd_session_start arms and ends as at a start */
+            hd_session_start(reg);
+        }
+        hd_topic_bump(&reg->topic, r->revision);
+    }
     int rc =
         hd_store_watch(reg->store, HD_SESSION_STATE_PREFIX, sizeof(HD_SESSION_STATE_PREFIX) - 1,
                        r->revision + 1, on_watch_states, reg, &reg->w_states);
@@ -442,6 +480,15 @@ static void on_sessions(int status, const hd_store_range_t *r, void *arg)
     }
     for (size_t i = 0; i < r->n; i++)
         apply_session(reg, &r->kvs[i], 0);
+    if (reg->reloading) {
+        /* Sessions the store no longer has (ended while nobody watched). */
+        size_t pos = 0;
+        hd_map_slot_t *slot;
+        while ((slot = hd_map_next(&reg->sessions, &pos))) {
+            hd_session_t *s = slot->val;
+            if (s->stale) session_free(hd_map_del(&reg->sessions, slot->key));
+        }
+    }
     if (r->revision > reg->index) reg->index = r->revision;
     int rc = hd_store_watch(reg->store, HD_SESSION_PREFIX, sizeof(HD_SESSION_PREFIX) - 1,
                             r->revision + 1, on_watch_sessions, reg, &reg->w_sessions);

@@ -53,6 +53,7 @@ typedef struct hd_session_s {
     size_t nservice;
     int64_t create_index, modify_index;
     int ending;          /* its end is being written */
+    int stale;           /* a reload has not read it again (yet) */
     struct event *timer; /* its TTL */
     hd_session_reg_t *reg;
 } hd_session_t;

@@ -477,9 +477,24 @@ static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
 {
     enum { MAX_GROUPS = 16, MAX_SIZE = 1000, MAX_REPEAT = 255 };
     long size[MAX_GROUPS + 1] = {0}, last = 0;
-    int sp = 0;
+    int sp = 0, repeated = 0; /* the last token was a repetition (*, +, ?, {m,n}) */
     for (size_t i = 0; i < len; i++) {
         char c = re[i];
+        int is_rep = c == '*' || c == '+' || c == '?' ||
+                     (c == '{' && i + 1 < len && is_digit((unsigned char)re[i + 1]));
+        /* x** or x+*: glibc compiles a repetition of a repetition in time
+         * exponential in their count (60 stars: half a second of the
+         * loop); Go's regexp, Consul's, refuses them too. */
+        if (is_rep && repeated && c == '?')
+            return snprintf(why, whylen, "lazy repetitions (%.2s) are Go's syntax, not POSIX's",
+                            re + i - 1),
+                   -1;
+        if (is_rep && repeated)
+            return snprintf(why, whylen,
+                            "a repetition of a repetition (%.2s): Go's regexp refuses it too",
+                            re + i - 1),
+                   -1;
+        repeated = is_rep;
         if (c == '(') {
             if (i + 1 < len && re[i + 1] == '?')
                 return snprintf(why, whylen, "(?...) flags are Go's syntax, not POSIX's"), -1;
@@ -515,6 +530,7 @@ static int pattern_check(const char *re, size_t len, char *why, size_t whylen)
             if (j >= len || re[j] != '}' || j == i + 1) {
                 size[sp]++; /* not an interval: regcomp decides */
                 last = 1;
+                repeated = 0;
                 continue;
             }
             long copies = n > m ? n : m;
