@@ -1594,33 +1594,25 @@ static void dev_follow_bind(hd_config_t *cfg)
         dev_point(&cfg->checks[i], cfg->bind_host, cfg->bind_port ? cfg->bind_port : 8500);
 }
 
-int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
+/* Start-up, phase 1: the config as it will run (--dev's data dir, every
+ * check of --validate, the flags' overrides) and data_dir made. 0, or -1
+ * with the reason printed. */
+static int take_config(hd_agent_t *a, const hd_agent_opts_t *o)
 {
-    /* Big buffers (a /metrics text is ~2.8 MB for 10,000 checks, a list
-     * reply alike) are mmap'd and given back when freed. glibc otherwise
-     * raises its mmap threshold to the size of the first such buffer freed
-     * and serves the next ones from the heap, where they stay resident: one
-     * scrape raised peak RSS by 7.2 MB, with the threshold fixed by 3.3. */
-    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-    hd_agent_t *a = hd_xcalloc(1, sizeof(*a));
-    *out = NULL;
-    hd_map_init(&a->checks);
-    hd_sched_init(&a->sched);
     char err[8192];
-
     if (o->dev) {
         char tmpl[] = "/tmp/heed-dev-XXXXXX";
         if (!mkdtemp(tmpl)) {
             fprintf(stderr, "heed agent: cannot make a temporary data dir: %s\n", strerror(errno));
-            goto out;
+            return -1;
         }
         a->tmp_dir = hd_xstrdup(tmpl);
     }
     /* Every check of --validate too (preflight.h), then what only a start
-     * does: make data_dir, open the store, bind. */
+     * does: make data_dir, open the store (and the command binds). */
     if (hd_agent_preflight(o, a->tmp_dir, &a->cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
-        goto out;
+        return -1;
     }
     a->dev = o->dev;
     if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
@@ -1631,9 +1623,16 @@ int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
     if (mkdir_p(a->cfg.data_dir) < 0) {
         fprintf(stderr, "heed agent: cannot create data_dir %s: %s\n", a->cfg.data_dir,
                 strerror(errno));
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
+/* Phase 2: the loop, the probes' environment, and the store at path,
+ * migrated to today's layout. 0, or -1 with the reason printed. */
+static int open_store(hd_agent_t *a, const char *path)
+{
+    char err[8192];
     struct event_config *ec = event_config_new();
     /* The changelist folds the enable/disable pairs that evhttp and the
      * probes make on a socket within one loop turn into one epoll_ctl (or
@@ -1644,13 +1643,11 @@ int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
     event_config_free(ec);
     if (!a->base) {
         fprintf(stderr, "heed agent: cannot create the event loop\n");
-        goto out;
+        return -1;
     }
     hd_probe_env_init(&a->env, a->base);
     signal(SIGPIPE, SIG_IGN);
 
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/heed.db", a->cfg.data_dir);
     hd_store_config_t sc;
     memset(&sc, 0, sizeof(sc));
     sc.path = path;
@@ -1659,13 +1656,21 @@ int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
     sc.hist_1h_keep_us = a->cfg.history.hour_us;
     if (hd_store_open(a->base, &sc, &a->store, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s\n", err);
-        goto out;
+        return -1;
     }
     if (hd_agent_migrate(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, err);
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
+/* Phase 3: the checks (the config file's, then the store's), the KV and
+ * sessions caches, the catalog with this node, and the config file's
+ * services committed to it. 0, or -1 with the reason printed. */
+static int load(hd_agent_t *a, const char *path)
+{
+    char err[8192];
     /* Config checks first: an API check with the same id then loses. */
     for (size_t i = 0; i < a->cfg.nchecks; i++) {
         hd_check_def_t *d = &a->cfg.checks[i];
@@ -1682,34 +1687,53 @@ int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
     if (hd_store_range(a->store, HD_AGENT_KEY_CHECKS, strlen(HD_AGENT_KEY_CHECKS), 0, on_defs, &l) <
         0) {
         fprintf(stderr, "heed agent: cannot read the store\n");
-        goto out;
+        return -1;
     }
     /* The KV cache loads in the same turn of the loop. */
     if (hd_kv_open(a->base, a->store, &a->kv, err, sizeof(err)) < 0 ||
         hd_session_open(a->base, a->store, a->kv, a->cfg.node, session_check, a, &a->sessions, err,
                         sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, err);
-        goto out;
+        return -1;
     }
     event_base_dispatch(a->base);
     if (l.status != 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, l.err);
-        goto out;
+        return -1;
     }
     if (hd_kv_status(a->kv) != 0 || hd_session_status(a->sessions) != 0) {
         fprintf(stderr, "heed agent: %s: cannot read the KV store or the sessions\n", path);
-        goto out;
+        return -1;
     }
     if (start_catalog(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, err);
-        goto out;
+        return -1;
     }
     sync_config_catalog(a, a->cfg.services, a->cfg.nservices);
     hd_store_flush(a->store); /* the file's services are in the catalog before the API is up */
+    return 0;
+}
+
+int hd_agent_open(const hd_agent_opts_t *o, hd_agent_t **out)
+{
+    /* Big buffers (a /metrics text is ~2.8 MB for 10,000 checks, a list
+     * reply alike) are mmap'd and given back when freed. glibc otherwise
+     * raises its mmap threshold to the size of the first such buffer freed
+     * and serves the next ones from the heap, where they stay resident: one
+     * scrape raised peak RSS by 7.2 MB, with the threshold fixed by 3.3. */
+    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    hd_agent_t *a = hd_xcalloc(1, sizeof(*a));
+    *out = NULL;
+    hd_map_init(&a->checks);
+    hd_sched_init(&a->sched);
+    char path[4096];
+    if (take_config(a, o) < 0) goto bad;
+    snprintf(path, sizeof(path), "%s/heed.db", a->cfg.data_dir);
+    if (open_store(a, path) < 0 || load(a, path) < 0) goto bad;
     hd_session_start(a->sessions);
     *out = a;
     return 0;
-out:
+bad:
     hd_agent_free(a);
     return -1;
 }

@@ -314,7 +314,7 @@ int hd_consul_route(hd_api_t *api, const char *method, const char *pattern, hd_a
     return hd_api_route_consul(api, method, pattern);
 }
 
-int hd_agent_consul_agent_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_agent_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     if (hd_consul_route(api, "PUT", "/v1/agent/service/register", HD_ROLE_WRITE, put_register, a,
                         err, errlen) < 0 ||

@@ -349,7 +349,7 @@ static void get_members(hd_api_req_t *r, void *arg)
     hd_api_reply_json(r, 200, json_pack("[o]", member(arg)));
 }
 
-int hd_agent_consul_check_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_agent_check_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     static const struct {
         const char *method, *pattern;

@@ -410,7 +410,7 @@ static void put_catalog_deregister(hd_api_req_t *r, void *arg)
     if (rc < 0) hd_consul_error(r, 500, "%s", hd_store_strerror(rc));
 }
 
-int hd_agent_catalog_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_catalog_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     if (hd_consul_route(api, "GET", "/v1/catalog/services", HD_ROLE_READ, get_services, a, err,
                         errlen) < 0 ||

@@ -690,7 +690,7 @@ static void get_history(hd_api_req_t *r, void *arg)
 
 /* ---- registration ----------------------------------------------------------- */
 
-int hd_agent_checks_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_checks_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     static const struct {
         const char *method, *pattern;

@@ -179,7 +179,7 @@ static void get_node(hd_api_req_t *r, void *arg)
     hd_disco_read(r, arg, HD_SCOPE_LIST, answer_node, NULL);
 }
 
-int hd_agent_health_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_health_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     if (hd_consul_route(api, "GET", "/v1/health/service/:name", HD_ROLE_READ, get_service, a, err,
                         errlen) < 0 ||

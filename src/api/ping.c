@@ -27,7 +27,7 @@
  * all (neither raw nor ping socket): "not alive" would then be a lie.
  *
  * The route has its own rate limit per caller (rate_limits.ping, 12 a
- * minute by default), set up at start by hd_agent_ping_routes. */
+ * minute by default), set up at start by hd_api_ping_routes. */
 #include "agent/agent.h"
 #include "api/routes.h"
 #include "api/scope.h"
@@ -381,7 +381,7 @@ static void get_ping(hd_api_req_t *r, void *arg)
     if (p->left == 0) reply(p);
 }
 
-int hd_agent_ping_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_ping_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     if (hd_api_route(api, "GET", "/v1/ping", HD_ROLE_READ, get_ping, a, err, errlen) < 0) return -1;
     const hd_config_rate_t *lim = &hd_agent_config(a)->rate_limits.ping;

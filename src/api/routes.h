@@ -26,24 +26,22 @@ typedef struct hd_api_consul_ctx_s {
  * or -1 with a message. */
 
 /* GET /metrics and GET /v1/status (api/status.c). */
-int hd_agent_status_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+int hd_api_status_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* The check routes (api/checks.c). */
-int hd_agent_checks_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+int hd_api_checks_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* GET /v1/ping with its rate limit (api/ping.c). */
-int hd_agent_ping_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+int hd_api_ping_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/agent routes (api/agent.c). */
-int hd_agent_consul_agent_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err,
-                                 size_t errlen);
+int hd_api_agent_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* Consul's /v1/agent check, maintenance, health and self routes (api/agent_check.c). */
-int hd_agent_consul_check_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err,
-                                 size_t errlen);
+int hd_api_agent_check_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* Consul's /v1/health routes (api/health.c). */
-int hd_agent_health_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+int hd_api_health_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* Consul's /v1/catalog and /v1/status/leader, /peers routes (api/catalog.c). */
-int hd_agent_catalog_routes(struct hd_agent_s *a, struct hd_api_s *api, char *err, size_t errlen);
+int hd_api_catalog_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* Consul's /v1/txn, KV operations (api/txn.c). */
 int hd_api_txn_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/session routes (api/session.c). */

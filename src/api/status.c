@@ -232,7 +232,7 @@ static void get_status(hd_api_req_t *r, void *arg)
                   (json_int_t)st.results_total));
 }
 
-int hd_agent_status_routes(hd_agent_t *a, hd_api_t *api, char *err, size_t errlen)
+int hd_api_status_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
     if (hd_api_route(api, "GET", "/metrics", HD_ROLE_READ, get_metrics, a, err, errlen) < 0)
         return -1;

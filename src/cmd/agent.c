@@ -92,7 +92,7 @@ static void ping_limit(hd_api_t *api, const hd_config_t *cfg)
     const hd_config_rate_t *lim = &cfg->rate_limits.ping;
     double burst = lim->burst > 0 ? lim->burst : lim->rate < 1 ? 1 : lim->rate;
     (void)hd_api_route_limit(api, "GET", "/v1/ping", lim->rate > 0 ? lim->rate : 0,
-                             burst); /* the route exists: hd_agent_ping_routes made it */
+                             burst); /* the route exists: hd_api_ping_routes made it */
 }
 
 /* The agent's reload hook (hd_agent_reload_fn): the server takes next's
@@ -127,13 +127,13 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
     /* Copies: a reload frees the config's strings. */
     snprintf(w->consul.dc, sizeof(w->consul.dc), "%s", cfg->datacenter ? cfg->datacenter : "dc1");
     snprintf(w->consul.node, sizeof(w->consul.node), "%s", cfg->node);
-    if (hd_agent_checks_routes(a, api, err, errlen) < 0 ||
-        hd_agent_ping_routes(a, api, err, errlen) < 0 ||
-        hd_agent_consul_agent_routes(a, api, err, errlen) < 0 ||
-        hd_agent_consul_check_routes(a, api, err, errlen) < 0 ||
-        hd_agent_health_routes(a, api, err, errlen) < 0 ||
-        hd_agent_catalog_routes(a, api, err, errlen) < 0 ||
-        hd_agent_status_routes(a, api, err, errlen) < 0 ||
+    if (hd_api_checks_routes(api, a, err, errlen) < 0 ||
+        hd_api_ping_routes(api, a, err, errlen) < 0 ||
+        hd_api_agent_routes(api, a, err, errlen) < 0 ||
+        hd_api_agent_check_routes(api, a, err, errlen) < 0 ||
+        hd_api_health_routes(api, a, err, errlen) < 0 ||
+        hd_api_catalog_routes(api, a, err, errlen) < 0 ||
+        hd_api_status_routes(api, a, err, errlen) < 0 ||
         hd_api_kv_routes(api, &w->consul, err, errlen) < 0 ||
         hd_api_session_routes(api, &w->consul, err, errlen) < 0 ||
         hd_api_txn_routes(api, &w->consul, err, errlen) < 0)
