@@ -16,6 +16,11 @@
  *    destroyed it), COMMAND gets SIGTERM, then SIGKILL 5 s later, as with
  *    `consul lock`.
  *
+ * --json reports on stderr (stdout is COMMAND's), one JSON line each:
+ * {"Event":"acquired","Key":K,"Session":S} once the lock is held, and
+ * {"Event":"released"|"not_acquired","Key":K,"Session":S,"ExitCode":N}
+ * at the end.
+ *
  * Exit status: COMMAND's (128 + N when signal N ended it); 1 the lock was
  * not acquired (--timeout, a key that is not a lock, the agent refused) or
  * was lost; 2 usage; 3 the agent could not be reached; 126/127 COMMAND
@@ -255,6 +260,17 @@ out:
     hd_buf_free(&path);
 }
 
+/* --json's report of event on stderr (see the top); code < 0: none. */
+static void report(const lock_t *l, const char *event, int code)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s?}", "Event", event, "Key", l->key, "Session", l->session);
+    if (o && code >= 0) json_object_set_new(o, "ExitCode", json_integer(code));
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text) fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
 /* Step 4: release, destroy, and delete the key if it is still free.
  * Best effort: the TTL frees what this misses. */
 static void let_go(lock_t *l, int held)
@@ -287,11 +303,16 @@ static int run_lock(int argc, char **argv)
     hd_client_flags_t cf = {0};
     const char *prefix = NULL, *name = NULL, *ttl = NULL, *timeout = NULL, *delay = NULL;
     char **cmd = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
             cmd = argv + i + 1;
             break;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
         }
         if (a[0] != '-') {
             if (prefix)
@@ -358,9 +379,11 @@ static int run_lock(int argc, char **argv)
 
     rc = acquire(&l, name ? name : sname.data);
     int held = rc == 0;
+    if (held && json) report(&l, "acquired", -1);
     if (held) rc = hold(&l, cmd);
     let_go(&l, held);
     if (rc == HD_EXIT_CANCELLED) rc = 128 + (hd_child_stop ? hd_child_stop : SIGTERM);
+    if (json) report(&l, held ? "released" : "not_acquired", rc);
     free(l.session);
     hd_buf_free(&key);
     hd_buf_free(&sname);
@@ -373,7 +396,7 @@ const hd_cmd_t hd_cmd_lock = {
     run_lock,
     "run a command while holding a lock in the KV store (as consul lock)",
     "usage: heed lock PREFIX [--ttl 15s] [--timeout D] [--lock-delay 15s] [--name N]\n"
-    "                 -- COMMAND [ARGS...]\n"
+    "                 [--json] -- COMMAND [ARGS...]\n"
     "\n"
     "Takes the lock PREFIX/.lock through a running `heed agent` (Consul's session and\n"
     "KV API, as `consul lock` does, so the two exclude each other), runs COMMAND\n"
@@ -393,7 +416,11 @@ const hd_cmd_t hd_cmd_lock = {
     "      --timeout D    give up if the lock is not acquired within D [wait forever]\n"
     "      --lock-delay D the session's LockDelay: after heed dies, the lock cannot be\n"
     "                     taken again for D (Consul's guard; 0s .. 60s) [15s]\n"
-    "      --name N       the session's name [heed lock PREFIX/.lock]\n" HD_CLIENT_ADDR_HELP
+    "      --name N       the session's name [heed lock PREFIX/.lock]\n"
+    "      --json         report on stderr as JSON lines (stdout is COMMAND's):\n"
+    "                     {\"Event\":\"acquired\",\"Key\":K,\"Session\":S} when held, then\n"
+    "                     {\"Event\":\"released\" or "
+    "\"not_acquired\",...,\"ExitCode\":N}\n" HD_CLIENT_ADDR_HELP
     "      --ns TENANT    the tenant to work in (Consul's namespace) [env HEED_NAMESPACE,\n"
     "                     else CONSUL_NAMESPACE]\n" HD_CLIENT_TLS_HELP "\n"
     "Exit status: COMMAND's (128 + N if signal N ended it); 1 the lock was not\n"

@@ -15,9 +15,14 @@
  * watch. SIGINT, SIGTERM and SIGHUP end it too, after the running COMMAND
  * (which gets them as well) has ended.
  *
+ * --json (without COMMAND) streams instead: each answer whose index changed,
+ * the first included, as one line {"Index": N, "Data": ...} on stdout,
+ * until a signal ends the watch (an unreachable agent is retried then, as
+ * with COMMAND).
+ *
  * Exit status: 0 stopped by a signal, or printed the answer; 1 the agent
- * refused; 2 usage; 3 (without COMMAND) the agent could not be reached;
- * 126/127 COMMAND could not be run. */
+ * refused; 2 usage; 3 (without COMMAND or --json) the agent could not be
+ * reached; 126/127 COMMAND could not be run. */
 #include "cmd/child.h"
 #include "cmd/client.h"
 #include "cmd/cmd.h"
@@ -40,7 +45,8 @@ typedef struct watch_s {
     hd_client_t cl;
     int type;
     hd_buf_t path;
-    char **cmd; /* NULL: print once */
+    char **cmd; /* NULL: print once, or stream (json) */
+    int json;   /* --json: one line per change on stdout */
 } watch_t;
 
 /* The JSON a handler gets for a reply (a new string), as consul watch
@@ -56,6 +62,21 @@ static char *handler_json(const watch_t *w, const hd_client_reply_t *rep)
     if (!s) abort();
     memcpy(s + n, "\n", 2);
     return s;
+}
+
+/* Prints one line {"Index": index, "Data": ...} for --json. */
+static void print_line(const watch_t *w, const hd_client_reply_t *rep, unsigned long long index)
+{
+    json_t *data = rep->status == 404 ? NULL : rep->json;
+    if (w->type == W_KEY) data = json_array_get(data, 0);
+    json_t *line = json_pack("{s:I, s:O?}", "Index", (json_int_t)index, "Data", data);
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text) {
+        puts(text);
+        fflush(stdout);
+    }
+    free(text);
+    json_decref(line);
 }
 
 /* Runs the command on one answer; its exit status (reported, not fatal). */
@@ -85,7 +106,7 @@ static int loop(watch_t *w)
         int rc = hd_kvclient_block(&w->cl, w->path.data, index, WAIT_S, &hd_child_stop, &rep);
         if (rc == HD_EXIT_CANCELLED) break;
         if (rc) { /* printed; an agent restarting comes back */
-            if (!w->cmd) return rc;
+            if (!w->cmd && !w->json) return rc;
             hd_child_sleep(retry_ms);
             retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
             continue;
@@ -102,7 +123,9 @@ static int loop(watch_t *w)
             return EXIT_REFUSED;
         }
         unsigned long long got = rep.index;
-        if (first || got != index) {
+        if ((first || got != index) && w->json) {
+            print_line(w, &rep, got);
+        } else if (first || got != index) {
             char *json = handler_json(w, &rep);
             if (!w->cmd) {
                 fputs(json, stdout);
@@ -164,6 +187,10 @@ static int run_watch(int argc, char **argv)
             passing = 1;
             continue;
         }
+        if (!strcmp(flag, "--json") && !eq) {
+            w.json = 1;
+            continue;
+        }
         const char *tag = NULL;
         const char **dst = !strcmp(flag, "--addr")     ? &cf.addr
                            : !strcmp(flag, "--token")  ? &cf.token
@@ -207,6 +234,10 @@ static int run_watch(int argc, char **argv)
         hd_cmd_usage_error("watch", "give the COMMAND to run after --");
         goto out;
     }
+    if (w.cmd && w.json) {
+        hd_cmd_usage_error("watch", "--json prints each change itself: give it without COMMAND");
+        goto out;
+    }
     if (w.type == W_SERVICE) {
         hd_buf_puts(&w.path, "/v1/health/service/");
         hd_url_encode(&w.path, what);
@@ -239,9 +270,9 @@ const hd_cmd_t hd_cmd_watch = {
     "watch",
     run_watch,
     "run a command each time a key, a prefix or a service changes (as consul watch)",
-    "usage: heed watch key KEY [-- COMMAND [ARGS...]]\n"
-    "       heed watch keyprefix PREFIX [-- COMMAND [ARGS...]]\n"
-    "       heed watch service NAME [--passing] [--tag T ...] [-- COMMAND [ARGS...]]\n"
+    "usage: heed watch key KEY [--json | -- COMMAND [ARGS...]]\n"
+    "       heed watch keyprefix PREFIX [--json | -- COMMAND [ARGS...]]\n"
+    "       heed watch service NAME [--passing] [--tag T ...] [--json | -- COMMAND [ARGS...]]\n"
     "\n"
     "Watches through a running `heed agent` with blocking queries, as `consul watch`:\n"
     "COMMAND runs at once, then each time what is watched changes, with the new\n"
@@ -252,7 +283,9 @@ const hd_cmd_t hd_cmd_watch = {
     "  service    the array of /v1/health/service/NAME: --passing keeps instances\n"
     "             whose checks all pass, --tag T those tagged T (repeatable)\n"
     "\n"
-    "Without COMMAND the JSON is printed once. COMMAND runs without a shell (write\n"
+    "Without COMMAND the JSON is printed once; with --json instead, each change\n"
+    "(the first answer too) is one line {\"Index\":N,\"Data\":...} on stdout until a\n"
+    "signal stops the watch. COMMAND runs without a shell (write\n"
     "`-- sh -c '...'` for one), one run at a time; its failures are reported and\n"
     "the watch goes on. An unreachable agent is retried (1 s, then up to 30 s\n"
     "apart); SIGINT, SIGTERM or SIGHUP stop the watch once COMMAND (which gets them\n"
@@ -262,6 +295,6 @@ const hd_cmd_t hd_cmd_watch = {
     "      --ns TENANT    the tenant to work in (Consul's namespace) [env HEED_NAMESPACE,\n"
     "                     else CONSUL_NAMESPACE]\n" HD_CLIENT_TLS_HELP "\n"
     "Exit status: 0 stopped by a signal, or the JSON printed; 1 the agent refused\n"
-    "(its message is printed); 2 usage error; 3 (without COMMAND) the agent could\n"
-    "not be reached; 126/127 COMMAND could not be run.\n",
+    "(its message is printed); 2 usage error; 3 (without COMMAND or --json) the agent\n"
+    "could not be reached; 126/127 COMMAND could not be run.\n",
 };

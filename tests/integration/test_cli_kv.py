@@ -290,6 +290,31 @@ class Watch(HeedTestCase):
         w.send_signal(signal.SIGINT)
         self.assertEqual(harness.finish(w)[0], 0)
 
+    def test_json_streams_each_change(self):
+        out = os.path.join(self.reg.tempdir(), "out")
+        with open(out, "w") as f:
+            w = self.reg.spawn_heed(["watch", "key", "wj/k", "--json"], env=env_for(self.a),
+                                    stdout=f)
+
+        def got():
+            with open(out) as f:
+                return [json.loads(line) for line in f.read().splitlines()]
+        wait_until(lambda: len(got()) == 1, 15, what="the first line")
+        self.assertIsNone(got()[0]["Data"])
+        self.c.kv.put("wj/other", "x")  # another key: no line
+        self.c.kv.put("wj/k", "one")
+        wait_until(lambda: len(got()) == 2, 15, what="a line for the put")
+        time.sleep(scaled(0.5))
+        lines = got()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(base64.b64decode(lines[1]["Data"]["Value"]), b"one")
+        self.assertEqual(lines[1]["Index"], lines[1]["Data"]["ModifyIndex"])
+        w.send_signal(signal.SIGTERM)
+        self.assertEqual(harness.finish(w)[0], 0)
+        rc, _, err = run_heed(["watch", "key", "k", "--json", "--", "true"], env=env_for(self.a))
+        self.assertEqual(rc, 2)
+        self.assertIn("--json prints each change itself", err)
+
     def test_without_command_prints_once(self):
         self.c.kv.put("wo/k", "v")
         rc, out, err = run_heed(["watch", "key", "wo/k"], env=env_for(self.a), timeout=20)

@@ -16,6 +16,7 @@ sessions and the lock key:
     unreachable agent (3); a COMMAND that cannot run (127).
 """
 
+import json
 import os
 import signal
 import sys
@@ -166,6 +167,25 @@ class Lock(HeedTestCase):
                               "heed lock: l6/.lock is still held by another session: gave up "
                               "(--timeout)\n")
         self.assertEqual(len(self.c.session.list()[1]), 1)  # its own session is gone
+        holder.send_signal(signal.SIGTERM)
+        harness.finish(holder)
+
+    def test_json_reports(self):
+        rc, out, err = run_heed(["lock", "lj", "--json", "--", "sh", "-c", "echo ran; exit 5"],
+                                env=env_for(self.a), timeout=30)
+        self.assertEqual((rc, out), (5, "ran\n"))
+        acquired, released = [json.loads(line) for line in err.splitlines()]
+        self.assertEqual((acquired["Event"], acquired["Key"]), ("acquired", "lj/.lock"))
+        self.assertEqual(released, {"Event": "released", "Key": "lj/.lock",
+                                    "Session": acquired["Session"], "ExitCode": 5})
+        holder = self.spawn_lock("A", "lk", "--", "sleep", "300")
+        wait_until(lambda: self.entry("lk/.lock") and "Session" in self.entry("lk/.lock"), 15,
+                   what="the lock held")
+        rc, out, err = run_heed(["lock", "lk", "--json", "--timeout", "1s", "--", "true"],
+                                env=env_for(self.a), timeout=30)
+        self.assertEqual((rc, out), (1, ""))
+        last = json.loads(err.splitlines()[-1])
+        self.assertEqual((last["Event"], last["ExitCode"]), ("not_acquired", 1))
         holder.send_signal(signal.SIGTERM)
         harness.finish(holder)
 
