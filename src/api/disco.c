@@ -189,33 +189,27 @@ int hd_disco_node_meta(const hd_cat_node_t *n, const char *want)
 /* The selectors of each kind of row, as Consul's API pages list them in
  * their "Filtering" tables; a map's keys are "X.*". A selector through a
  * list of checks ("Checks.Status") names the checks' members. */
+/* clang-format off */
 #define NODE_FIELDS(P)                                                                             \
     {P "ID", HD_FILTER_STRING}, {P "Node", HD_FILTER_STRING}, {P "Address", HD_FILTER_STRING},     \
-        {P "Datacenter", HD_FILTER_STRING}, {P "TaggedAddresses", HD_FILTER_MAP},                  \
-        {P "TaggedAddresses.*", HD_FILTER_STRING}, {P "Meta", HD_FILTER_MAP},                      \
-    {                                                                                              \
-        P "Meta.*", HD_FILTER_STRING                                                               \
-    }
+    {P "Datacenter", HD_FILTER_STRING}, {P "TaggedAddresses", HD_FILTER_MAP},                      \
+    {P "TaggedAddresses.*", HD_FILTER_STRING}, {P "Meta", HD_FILTER_MAP},                          \
+    {P "Meta.*", HD_FILTER_STRING}
 #define SERVICE_FIELDS(P)                                                                          \
     {P "Kind", HD_FILTER_STRING}, {P "ID", HD_FILTER_STRING}, {P "Service", HD_FILTER_STRING},     \
-        {P "Tags", HD_FILTER_LIST}, {P "Address", HD_FILTER_STRING},                               \
-        {P "TaggedAddresses", HD_FILTER_MAP}, {P "TaggedAddresses.*.Address", HD_FILTER_STRING},   \
-        {P "TaggedAddresses.*.Port", HD_FILTER_NUMBER}, {P "Meta", HD_FILTER_MAP},                 \
-        {P "Meta.*", HD_FILTER_STRING}, {P "Port", HD_FILTER_NUMBER},                              \
-        {P "Weights.Passing", HD_FILTER_NUMBER}, {P "Weights.Warning", HD_FILTER_NUMBER},          \
-        {P "EnableTagOverride", HD_FILTER_BOOL},                                                   \
-    {                                                                                              \
-        P "Namespace", HD_FILTER_STRING                                                            \
-    }
+    {P "Tags", HD_FILTER_LIST}, {P "Address", HD_FILTER_STRING},                                   \
+    {P "TaggedAddresses", HD_FILTER_MAP}, {P "TaggedAddresses.*.Address", HD_FILTER_STRING},       \
+    {P "TaggedAddresses.*.Port", HD_FILTER_NUMBER}, {P "Meta", HD_FILTER_MAP},                     \
+    {P "Meta.*", HD_FILTER_STRING}, {P "Port", HD_FILTER_NUMBER},                                  \
+    {P "Weights.Passing", HD_FILTER_NUMBER}, {P "Weights.Warning", HD_FILTER_NUMBER},              \
+    {P "EnableTagOverride", HD_FILTER_BOOL}, {P "Namespace", HD_FILTER_STRING}
 #define CHECK_FIELDS(P)                                                                            \
     {P "Node", HD_FILTER_STRING}, {P "CheckID", HD_FILTER_STRING}, {P "Name", HD_FILTER_STRING},   \
-        {P "Status", HD_FILTER_STRING}, {P "Notes", HD_FILTER_STRING},                             \
-        {P "Output", HD_FILTER_STRING}, {P "ServiceID", HD_FILTER_STRING},                         \
-        {P "ServiceName", HD_FILTER_STRING}, {P "ServiceTags", HD_FILTER_LIST},                    \
-        {P "Type", HD_FILTER_STRING},                                                              \
-    {                                                                                              \
-        P "Namespace", HD_FILTER_STRING                                                            \
-    }
+    {P "Status", HD_FILTER_STRING}, {P "Notes", HD_FILTER_STRING},                                 \
+    {P "Output", HD_FILTER_STRING}, {P "ServiceID", HD_FILTER_STRING},                             \
+    {P "ServiceName", HD_FILTER_STRING}, {P "ServiceTags", HD_FILTER_LIST},                        \
+    {P "Type", HD_FILTER_STRING}, {P "Namespace", HD_FILTER_STRING}
+/* clang-format on */
 
 static const hd_filter_field_t NODE_ROWS[] = {NODE_FIELDS("")};
 static const hd_filter_field_t AGENT_SERVICE_ROWS[] = {SERVICE_FIELDS(""),
