@@ -169,138 +169,16 @@ static void on_written(int status, int64_t rev, void *arg)
         hd_api_reply_json(r, 200, json_true());
 }
 
-/* An object of strings (NodeMeta, a node's TaggedAddresses), or NULL. */
-static int strings_object(const json_t *v)
-{
-    const char *k;
-    json_t *x;
-    if (!json_is_object(v)) return 0;
-    json_object_foreach((json_t *)v, k, x) if (!json_is_string(x)) return 0;
-    return 1;
-}
+/* Whether the scope's tenant has service id on node (hd_reg_ext_check). */
+typedef struct svc_lookup_s {
+    const hd_catalog_t *c;
+    const hd_scope_t *scope;
+} svc_lookup_t;
 
-/* The node part of a registration; -1 when answered. */
-static int reg_node(hd_api_req_t *r, hd_agent_t *a, const json_t *b, const char **node,
-                    hd_node_t *n)
+static int service_exists(void *arg, const char *node, const char *id)
 {
-    json_t *jn = hd_consul_field(b, "Node"), *addr = hd_consul_field(b, "Address");
-    json_t *id = hd_consul_field(b, "ID"), *dc = hd_consul_field(b, "Datacenter");
-    json_t *tagged = hd_consul_field(b, "TaggedAddresses"), *meta = hd_consul_field(b, "NodeMeta");
-    if (!json_is_string(jn) || !*json_string_value(jn)) {
-        hd_consul_error(r, 400, "Must provide node");
-        return -1;
-    }
-    *node = json_string_value(jn);
-    if (!hd_node_name_valid(*node, strlen(*node))) {
-        hd_consul_error(r, 400, "Invalid node name \"%s\": 1 to %d letters, digits and . _ - : @",
-                        *node, HD_NODE_NAME_MAX);
-        return -1;
-    }
-    if (!strcmp(*node, hd_catalog_local_node(hd_agent_catalog(a)))) {
-        hd_consul_error(r, 400,
-                        "Node %s is this agent's own: register its services and checks through "
-                        "/v1/agent/service/register and /v1/agent/check/register",
-                        *node);
-        return -1;
-    }
-    if (dc && json_is_string(dc) && *json_string_value(dc) &&
-        strcmp(json_string_value(dc), hd_disco_dc(hd_agent_catalog(a))) != 0) {
-        hd_consul_error(r, 500, "No path to datacenter");
-        return -1;
-    }
-    if (!n) return 0;
-    if ((addr && !json_is_string(addr)) || (id && !json_is_null(id) && !json_is_string(id)) ||
-        (tagged && !json_is_null(tagged) && !strings_object(tagged)) ||
-        (meta && !json_is_null(meta) && !strings_object(meta))) {
-        hd_consul_error(r, 400,
-                        "Request decode failed: Address and ID are strings, TaggedAddresses and "
-                        "NodeMeta objects of strings");
-        return -1;
-    }
-    if (!addr || !*json_string_value(addr)) {
-        hd_consul_error(r, 400, "Must provide address");
-        return -1;
-    }
-    memset(n, 0, sizeof(*n));
-    n->name = hd_xstrdup(*node);
-    n->address = hd_xstrdup(json_string_value(addr));
-    n->id = hd_xstrdup(json_is_string(id) ? json_string_value(id) : "");
-    n->datacenter = hd_xstrdup(hd_disco_dc(hd_agent_catalog(a)));
-    n->meta = json_is_object(meta) && json_object_size(meta) ? json_deep_copy(meta) : NULL;
-    n->tagged_addresses =
-        json_is_object(tagged) && json_object_size(tagged) ? json_deep_copy(tagged) : NULL;
-    return 0;
-}
-
-/* A catalog check into its stored form; NULL with e set. */
-static json_t *reg_ext_check(const json_t *ck, const char *node, const hd_service_t *svc,
-                             const hd_catalog_t *c, const hd_scope_t *scope, hd_reg_error_t *e)
-{
-    static const char *const strs[] = {"CheckID", "Name",      "Notes", "Status",
-                                       "Output",  "ServiceID", "Node",  NULL};
-    const char *v[7] = {0};
-    if (!json_is_object(ck)) {
-        snprintf(e->msg, sizeof(e->msg), "Request decode failed: a check must be an object");
-        return NULL;
-    }
-    for (int i = 0; strs[i]; i++) {
-        json_t *x = hd_consul_field(ck, strs[i]);
-        if (x && !json_is_null(x) && !json_is_string(x)) {
-            snprintf(e->msg, sizeof(e->msg),
-                     "Request decode failed: json: cannot unmarshal %s into Go struct field "
-                     "HealthCheck.%s of type string",
-                     json_is_number(x)    ? "number"
-                     : json_is_boolean(x) ? "bool"
-                                          : "object",
-                     strs[i]);
-            return NULL;
-        }
-        v[i] = json_is_string(x) ? json_string_value(x) : NULL;
-    }
-    const char *id = v[0] && *v[0] ? v[0] : v[1];
-    if (!id || !*id) {
-        snprintf(e->msg, sizeof(e->msg), "Missing check name");
-        return NULL;
-    }
-    if (strlen(id) >= HD_ID_MAX) {
-        snprintf(e->msg, sizeof(e->msg), "Invalid check: CheckID is too long");
-        return NULL;
-    }
-    if (v[6] && *v[6] && strcmp(v[6], node) != 0) {
-        snprintf(e->msg, sizeof(e->msg), "Invalid check: Node \"%s\" differs from the request's",
-                 v[6]);
-        return NULL;
-    }
-    const char *st = v[3] && *v[3] ? v[3] : "critical";
-    if (strcmp(st, "passing") && strcmp(st, "warning") && strcmp(st, "critical")) {
-        snprintf(e->msg, sizeof(e->msg), "Invalid check status: \"%s\"", st);
-        return NULL;
-    }
-    const char *sid = v[5] && *v[5] ? v[5] : NULL;
-    if (sid && !(svc && !strcmp(svc->id, sid)) &&
-        !hd_catalog_service(c, scope, scope->tenant, node, sid)) {
-        snprintf(e->msg, sizeof(e->msg), "Unknown service ID \"%s\" for check \"%s\"", sid, id);
-        return NULL;
-    }
-    json_t *def = hd_consul_field(ck, "Definition");
-    if (def && !json_is_null(def) && !json_is_object(def)) {
-        snprintf(e->msg, sizeof(e->msg),
-                 "Request decode failed: json: cannot unmarshal into Go struct field "
-                 "HealthCheck.Definition");
-        return NULL;
-    }
-    json_t *d = json_object();
-    if (json_is_object(def)) { /* what a reader shows: HTTP and TCP */
-        const char *keys[] = {"HTTP", "TCP", "Interval", "Timeout"};
-        for (size_t i = 0; i < 4; i++) {
-            json_t *x = hd_consul_field(def, keys[i]);
-            if (json_is_string(x))
-                json_object_set_new(d, keys[i], json_string(json_string_value(x)));
-        }
-    }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "CheckID", id, "Name",
-                     v[1] && *v[1] ? v[1] : id, "Status", st, "Notes", v[2] ? v[2] : "", "Output",
-                     v[4] ? v[4] : "", "ServiceID", sid ? sid : "", "Definition", d);
+    svc_lookup_t *l = arg;
+    return hd_catalog_service(l->c, l->scope, l->scope->tenant, node, id) != NULL;
 }
 
 static void put_catalog_register(hd_api_req_t *r, void *arg)
@@ -315,7 +193,13 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
     const char *node;
     hd_node_t n;
     json_t *skip = hd_consul_field(r->body, "SkipNodeUpdate");
-    if (reg_node(r, a, r->body, &node, &n) < 0) return;
+    hd_reg_error_t ne = {400, ""};
+    const char *local = hd_catalog_local_node(hd_agent_catalog(a));
+    const char *dc = hd_disco_dc(hd_agent_catalog(a));
+    if (hd_reg_catalog_node(r->body, local, dc, &node, &n, &ne) < 0) {
+        hd_consul_error(r, ne.status, "%s", ne.msg);
+        return;
+    }
     const hd_cat_node_t *old = hd_catalog_node(hd_agent_catalog(a), node);
     if (json_is_true(skip) && old) { /* the node stays as it is */
         hd_node_free(&n);
@@ -365,8 +249,8 @@ static void put_catalog_register(hd_api_req_t *r, void *arg)
     for (size_t i = 0; i < total; i++) {
         const json_t *ck = one && !json_is_null(one) ? (i == 0 ? one : json_array_get(many, i - 1))
                                                      : json_array_get(many, i);
-        json_t *st =
-            reg_ext_check(ck, node, has_svc ? &svc : NULL, hd_agent_catalog(a), &scope, &e);
+        svc_lookup_t l = {hd_agent_catalog(a), &scope};
+        json_t *st = hd_reg_ext_check(ck, node, has_svc ? &svc : NULL, service_exists, &l, &e);
         if (!st) goto bad;
         stored[ns++] = st;
     }
@@ -397,7 +281,12 @@ static void put_catalog_deregister(hd_api_req_t *r, void *arg)
         return;
     }
     const char *node;
-    if (reg_node(r, a, r->body, &node, NULL) < 0) return;
+    hd_reg_error_t ne = {400, ""};
+    if (hd_reg_catalog_node(r->body, hd_catalog_local_node(hd_agent_catalog(a)),
+                            hd_disco_dc(hd_agent_catalog(a)), &node, NULL, &ne) < 0) {
+        hd_consul_error(r, ne.status, "%s", ne.msg);
+        return;
+    }
     json_t *sid = hd_consul_field(r->body, "ServiceID"), *cid = hd_consul_field(r->body, "CheckID");
     if ((sid && !json_is_null(sid) && !json_is_string(sid)) ||
         (cid && !json_is_null(cid) && !json_is_string(cid))) {

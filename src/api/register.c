@@ -436,6 +436,130 @@ bad:
     return -1;
 }
 
+/* ---- /v1/catalog/register: another node, and checks nothing runs ---------- */
+
+/* 1 when v is an object of strings (NodeMeta, a node's TaggedAddresses). */
+static int strings_object(const json_t *v)
+{
+    const char *k;
+    json_t *x;
+    if (!json_is_object(v)) return 0;
+    json_object_foreach((json_t *)v, k, x) if (!json_is_string(x)) return 0;
+    return 1;
+}
+
+int hd_reg_catalog_node(const json_t *b, const char *local, const char *dc, const char **node,
+                        hd_node_t *n, hd_reg_error_t *e)
+{
+    json_t *jn = hd_consul_field(b, "Node"), *addr = hd_consul_field(b, "Address");
+    json_t *id = hd_consul_field(b, "ID"), *jdc = hd_consul_field(b, "Datacenter");
+    json_t *tagged = hd_consul_field(b, "TaggedAddresses"), *meta = hd_consul_field(b, "NodeMeta");
+    if (!json_is_string(jn) || !*json_string_value(jn)) {
+        return fail(e, 400, "Must provide node");
+    }
+    *node = json_string_value(jn);
+    if (!hd_node_name_valid(*node, strlen(*node))) {
+        return fail(e, 400, "Invalid node name \"%s\": 1 to %d letters, digits and . _ - : @",
+                    *node, HD_NODE_NAME_MAX);
+    }
+    if (!strcmp(*node, local))
+        return fail(e, 400,
+                    "Node %s is this agent's own: register its services and checks through "
+                    "/v1/agent/service/register and /v1/agent/check/register",
+                    *node);
+    if (jdc && json_is_string(jdc) && *json_string_value(jdc) &&
+        strcmp(json_string_value(jdc), dc) != 0)
+        return fail(e, 500, "No path to datacenter");
+    if (!n) return 0;
+    if ((addr && !json_is_string(addr)) || (id && !json_is_null(id) && !json_is_string(id)) ||
+        (tagged && !json_is_null(tagged) && !strings_object(tagged)) ||
+        (meta && !json_is_null(meta) && !strings_object(meta))) {
+        return fail(e, 400,
+                    "Request decode failed: Address and ID are strings, TaggedAddresses and "
+                    "NodeMeta objects of strings");
+    }
+    if (!addr || !*json_string_value(addr)) return fail(e, 400, "Must provide address");
+    memset(n, 0, sizeof(*n));
+    n->name = hd_xstrdup(*node);
+    n->address = hd_xstrdup(json_string_value(addr));
+    n->id = hd_xstrdup(json_is_string(id) ? json_string_value(id) : "");
+    n->datacenter = hd_xstrdup(dc);
+    n->meta = json_is_object(meta) && json_object_size(meta) ? json_deep_copy(meta) : NULL;
+    n->tagged_addresses =
+        json_is_object(tagged) && json_object_size(tagged) ? json_deep_copy(tagged) : NULL;
+    return 0;
+}
+
+json_t *hd_reg_ext_check(const json_t *ck, const char *node, const hd_service_t *svc,
+                         int (*service_exists)(void *arg, const char *node, const char *id),
+                         void *arg, hd_reg_error_t *e)
+{
+    static const char *const strs[] = {"CheckID", "Name",      "Notes", "Status",
+                                       "Output",  "ServiceID", "Node",  NULL};
+    const char *v[7] = {0};
+    if (!json_is_object(ck)) {
+        snprintf(e->msg, sizeof(e->msg), "Request decode failed: a check must be an object");
+        return NULL;
+    }
+    for (int i = 0; strs[i]; i++) {
+        json_t *x = hd_consul_field(ck, strs[i]);
+        if (x && !json_is_null(x) && !json_is_string(x)) {
+            snprintf(e->msg, sizeof(e->msg),
+                     "Request decode failed: json: cannot unmarshal %s into Go struct field "
+                     "HealthCheck.%s of type string",
+                     json_is_number(x)    ? "number"
+                     : json_is_boolean(x) ? "bool"
+                                          : "object",
+                     strs[i]);
+            return NULL;
+        }
+        v[i] = json_is_string(x) ? json_string_value(x) : NULL;
+    }
+    const char *id = v[0] && *v[0] ? v[0] : v[1];
+    if (!id || !*id) {
+        snprintf(e->msg, sizeof(e->msg), "Missing check name");
+        return NULL;
+    }
+    if (strlen(id) >= HD_ID_MAX) {
+        snprintf(e->msg, sizeof(e->msg), "Invalid check: CheckID is too long");
+        return NULL;
+    }
+    if (v[6] && *v[6] && strcmp(v[6], node) != 0) {
+        snprintf(e->msg, sizeof(e->msg), "Invalid check: Node \"%s\" differs from the request's",
+                 v[6]);
+        return NULL;
+    }
+    const char *st = v[3] && *v[3] ? v[3] : "critical";
+    if (strcmp(st, "passing") && strcmp(st, "warning") && strcmp(st, "critical")) {
+        snprintf(e->msg, sizeof(e->msg), "Invalid check status: \"%s\"", st);
+        return NULL;
+    }
+    const char *sid = v[5] && *v[5] ? v[5] : NULL;
+    if (sid && !(svc && !strcmp(svc->id, sid)) && !service_exists(arg, node, sid)) {
+        snprintf(e->msg, sizeof(e->msg), "Unknown service ID \"%s\" for check \"%s\"", sid, id);
+        return NULL;
+    }
+    json_t *def = hd_consul_field(ck, "Definition");
+    if (def && !json_is_null(def) && !json_is_object(def)) {
+        snprintf(e->msg, sizeof(e->msg),
+                 "Request decode failed: json: cannot unmarshal into Go struct field "
+                 "HealthCheck.Definition");
+        return NULL;
+    }
+    json_t *d = json_object();
+    if (json_is_object(def)) { /* what a reader shows: HTTP and TCP */
+        const char *keys[] = {"HTTP", "TCP", "Interval", "Timeout"};
+        for (size_t i = 0; i < 4; i++) {
+            json_t *x = hd_consul_field(def, keys[i]);
+            if (json_is_string(x))
+                json_object_set_new(d, keys[i], json_string(json_string_value(x)));
+        }
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "CheckID", id, "Name",
+                     v[1] && *v[1] ? v[1] : id, "Status", st, "Notes", v[2] ? v[2] : "", "Output",
+                     v[4] ? v[4] : "", "ServiceID", sid ? sid : "", "Definition", d);
+}
+
 int hd_reg_scope(hd_api_req_t *r, hd_scope_t *out)
 {
     json_t *ns = r->body ? hd_consul_field(r->body, "Namespace") : NULL;

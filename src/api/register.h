@@ -11,6 +11,7 @@
 #define HD_API_REGISTER_H
 
 #include "agent/check.h"
+#include "agent/node.h"
 #include "agent/service.h"
 #include "agent/tenant.h"
 #include "api/server.h"
@@ -39,6 +40,22 @@ int hd_reg_service(const struct hd_config_s *cfg, const json_t *body, const char
 int hd_reg_check(const struct hd_config_s *cfg, const json_t *ck, const char *tenant,
                  const char *svc_id, const char *svc_name, const char *default_id,
                  hd_check_def_t *out, hd_reg_error_t *e);
+/* The node part of a /v1/catalog/register or /deregister body b: its Node
+ * (not local, this agent's own, which registers through the agent's
+ * routes), and with n set its Address, ID, TaggedAddresses and NodeMeta,
+ * read into *n in datacenter dc (a body naming another answers Consul's
+ * 500). Returns 0 with *node pointing into b (and *n to free), or -1
+ * with e set. */
+int hd_reg_catalog_node(const json_t *b, const char *local, const char *dc, const char **node,
+                        hd_node_t *n, hd_reg_error_t *e);
+/* One check of another node (a catalog registration's Check or Checks
+ * item) into its stored form (CheckID, Name, Status, Notes, Output,
+ * ServiceID, Definition): nothing runs it. A ServiceID must be svc's (the
+ * same registration's) or one service_exists(arg, node, id) knows.
+ * Returns a new object, or NULL with e set. */
+json_t *hd_reg_ext_check(const json_t *ck, const char *node, const hd_service_t *svc,
+                         int (*service_exists)(void *arg, const char *node, const char *id),
+                         void *arg, hd_reg_error_t *e);
 /* The scope of a registration r: its body's Namespace when it names one
  * (Consul's: it takes precedence over ?ns= and X-Consul-Namespace), else
  * hd_api_scope's. Returns 0, or -1 having answered (400, 403). */
