@@ -112,6 +112,30 @@ def client_env(agent=None, **extra):
     return env
 
 
+def watch_handler(log):
+    """A `heed watch` COMMAND that appends each run to log: a record
+    separator, CONSUL_INDEX and its stdin, in one write (read_watch_runs)."""
+    return ["sh", "-c", 'd=$(cat); printf "\\036%s\\n%s\\n" "$CONSUL_INDEX" "$d" >> "$0"', log]
+
+
+def read_watch_runs(path):
+    """The watch_handler runs logged so far: [(index, json), ...]."""
+    if not os.path.exists(path):
+        return []
+    runs = []
+    with open(path) as f:
+        blocks = f.read().split("\x1e")[1:]
+    for n, block in enumerate(blocks):
+        index, _, body = block.partition("\n")
+        try:
+            runs.append((int(index), json.loads(body)))
+        except ValueError:
+            if n + 1 < len(blocks):
+                raise
+            break  # the last one, being written
+    return runs
+
+
 def http_call(port, method, path, body=None, token=None, token_header="bearer",
               headers=None, timeout=10, host="127.0.0.1"):
     """One request on a new connection; body may be a dict (sent as JSON),

@@ -26,7 +26,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HEED, HeedTestCase, free_port, main, run_heed, scaled, wait_until  # noqa: E402
-from agent_harness import Agent, client_env  # noqa: E402
+from agent_harness import Agent, client_env, read_watch_runs, watch_handler  # noqa: E402
 from consul_clients import py  # noqa: E402
 
 # python-consul keeps a requests session per client open: not ours to close.
@@ -208,22 +208,7 @@ class KvTokens(HeedTestCase):
                          (0, "team-a's", ""))
 
 
-def read_runs(path):
-    """The handler runs logged so far: [(index, json), ...]."""
-    if not os.path.exists(path):
-        return []
-    runs = []
-    with open(path) as f:
-        blocks = f.read().split("\x1e")[1:]
-    for n, block in enumerate(blocks):
-        index, _, body = block.partition("\n")
-        try:
-            runs.append((int(index), json.loads(body)))
-        except ValueError:
-            if n + 1 < len(blocks):
-                raise
-            break  # the last one, being written
-    return runs
+read_runs = read_watch_runs
 
 
 class Watch(HeedTestCase):
@@ -232,10 +217,7 @@ class Watch(HeedTestCase):
         self.a = Agent(self.reg).start()
         self.c = py(self.a)
         self.log = os.path.join(self.reg.tempdir(), "runs")
-        # Each run appends a record separator, CONSUL_INDEX, and stdin, in
-        # one write.
-        self.handler = ["sh", "-c", 'd=$(cat); printf "\\036%s\\n%s\\n" "$CONSUL_INDEX" "$d" >> "$0"',
-                        self.log]
+        self.handler = watch_handler(self.log)
 
     def spawn_watch(self, *args):
         return self.reg.spawn_heed(["watch"] + list(args) + ["--"] + self.handler,

@@ -14,7 +14,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HeedTestCase, main, scaled, wait_until  # noqa: E402
-from agent_harness import Agent, client_env  # noqa: E402
+from agent_harness import Agent, client_env, read_watch_runs, watch_handler  # noqa: E402
 from consul_clients import py  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ResourceWarning)
@@ -23,21 +23,7 @@ warnings.filterwarnings("ignore", category=ResourceWarning)
 env_for = client_env
 
 
-def read_runs(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        blocks = f.read().split("\x1e")[1:]
-    runs = []
-    for n, block in enumerate(blocks):
-        index, _, body = block.partition("\n")
-        try:
-            runs.append((int(index), json.loads(body)))
-        except ValueError:
-            if n + 1 < len(blocks):
-                raise
-            break
-    return runs
+read_runs = read_watch_runs
 
 
 class WatchService(HeedTestCase):
@@ -46,8 +32,7 @@ class WatchService(HeedTestCase):
         self.a = Agent(self.reg).start()
         self.c = py(self.a)
         self.log = os.path.join(self.reg.tempdir(), "runs")
-        self.handler = ["sh", "-c", 'd=$(cat); printf "\\036%s\\n%s\\n" "$CONSUL_INDEX" "$d" >> "$0"',
-                        self.log]
+        self.handler = watch_handler(self.log)
 
     def settle(self, n, what):
         wait_until(lambda: len(read_runs(self.log)) >= n, 15, what=what)
