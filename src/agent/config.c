@@ -7,6 +7,8 @@
  * section; each value is read by one typed getter (text, id, integer,
  * duration, size, rate, bool), which reports "expected ..., got ...". */
 #include "agent/config.h"
+
+#include "agent/match.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -1348,6 +1350,29 @@ int hd_config_api_file_allowed(const hd_config_t *cfg, const char *path)
         if (!strncmp(path, *d, n) || (strlen(path) == n - 1 && !strncmp(path, *d, n - 1))) return 1;
     }
     return 0;
+}
+
+/* A `match:` (agent/match.h): checks, services, tags, tenant; absent or
+ * empty matches every check. Used by alert rules, maintenance windows and
+ * status-page groups. */
+static const char *const match_keys[] = {"checks", "services", "tags", "tenant", NULL};
+
+static __attribute__((unused)) void parse_match(ctx_t *c, const node_t *n, const char *path,
+                                                hd_match_t *m)
+{
+    const node_t *v[4];
+    char p[PATHMAX];
+    memset(m, 0, sizeof(*m));
+    if (hd_yaml_is_null(n)) return;
+    if (n->type != HD_YAML_MAP) {
+        expected(c, n, path, "a mapping like {tags: [web]} (checks, services, tags, tenant)");
+        return;
+    }
+    if (fields(c, n, path, match_keys, v) < 0) return;
+    if (v[0]) (void)get_list(c, v[0], sub(p, path, "checks"), &m->checks);
+    if (v[1]) (void)get_list(c, v[1], sub(p, path, "services"), &m->services);
+    if (v[2]) (void)get_list(c, v[2], sub(p, path, "tags"), &m->tags);
+    if (v[3]) (void)get_str(c, v[3], sub(p, path, "tenant"), S_ID, 128, &m->tenant);
 }
 
 static void parse_top(ctx_t *c, const node_t *root)

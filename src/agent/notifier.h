@@ -30,9 +30,10 @@
 
 struct event_base;
 
-#define HD_NOTIFIER_NAME_MAX  64     /* bytes in a notifier's name: [A-Za-z0-9_.-] */
-#define HD_NOTIFIER_REPLY_MAX 65536  /* bytes of a receiver's reply kept; the rest is read
-                                        and discarded (a 1 MB answer costs no memory) */
+#define HD_NOTIFIER_NAME_MAX 64 /* bytes in a notifier's name: [A-Za-z0-9_.-] */
+#define HD_NOTIFIER_REPLY_MAX                                                                      \
+    65536                                 /* bytes of a receiver's reply kept; the rest is read    \
+                                             and discarded (a 1 MB answer costs no memory) */
 #define HD_NOTIFIER_TIMEOUT_US 10000000LL /* default per delivery */
 
 typedef enum hd_notifier_kind_e {
@@ -115,8 +116,7 @@ const hd_notifier_def_t *hd_notifier_def(const hd_notifier_t *n);
 json_t *hd_notifier_def_to_json(const hd_notifier_def_t *def);
 /* def from a POST /v1/notifiers body (the YAML entry's fields, in JSON).
  * Returns 0, or -1 with a message naming the field in err. */
-int hd_notifier_def_from_json(const json_t *body, hd_notifier_def_t *def, char *err,
-                              size_t errlen);
+int hd_notifier_def_from_json(const json_t *body, hd_notifier_def_t *def, char *err, size_t errlen);
 void hd_notifier_def_copy(hd_notifier_def_t *dst, const hd_notifier_def_t *src);
 void hd_notifier_def_free(hd_notifier_def_t *def);
 const char *hd_notifier_kind_str(hd_notifier_kind_t k);
