@@ -1,0 +1,329 @@
+"""The notifiers (issue 10) against real receivers, apart from the alert
+engine: tests/tools/notify_send (built next to heed) loads a config file's
+`notify:` entry and sends one event, or a batch, through it on a libevent
+loop, then prints "delivered|retry|failed: REASON" and exits 0, 1 or 2.
+
+Receivers the tests start on free loopback ports: an HTTP webhook receiver
+(Python's http.server) that records what it got and answers as told, a
+real Prometheus Alertmanager (Debian's prometheus-alertmanager, whose own
+API shows the alert), an SMTP sink (socketserver) and exec commands. Bad
+input: templates that fail at `heed agent --validate`, redirects (not
+followed), a receiver that hangs (timeout), a 1 MB answer, secrets in URLs
+and headers (never in a reason)."""
+
+import base64
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HEED, HeedTestCase, free_port, main, run, run_heed, scaled, wait_until  # noqa: E402
+from agent_harness import to_yaml  # noqa: E402
+
+NOTIFY_SEND = os.path.join(os.path.dirname(HEED), "notify_send")
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def event(kind="triggered", status="critical", old="passing", eid="node1-17", check="web",
+          output='HTTP 503: "upstream" down\nsecond line', service="shop"):
+    return {
+        "id": eid, "kind": kind, "time": "2026-12-06T05:00:30Z", "time_unix_ms": 1796533230000,
+        "since": "2026-12-06T05:00:00Z", "node": "node1",
+        "check": {"id": check, "name": check, "target": "http://127.0.0.1:1/health",
+                  "tags": ["web", "prod"], "notes": ""},
+        "service": {"id": service, "name": service, "tags": []} if service else None,
+        "old_status": old, "status": status, "output": output, "reason": "http_status",
+        "flapping": False,
+    }
+
+
+class Receiver:
+    """A webhook receiver: records each request (path, headers, body) and
+    answers with the status, headers and body the test set."""
+
+    def __init__(self, reg):
+        self.requests = []
+        self.status, self.body, self.headers, self.delay = 200, b"ok", {}, 0.0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                outer.requests.append({"path": self.path, "headers": dict(self.headers),
+                                       "body": body})
+                if outer.delay:
+                    time.sleep(outer.delay)
+                payload = outer.body(self) if callable(outer.body) else outer.body
+                self.send_response(outer.status)
+                for k, v in outer.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except OSError:
+                    pass
+
+            do_GET = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+        reg.callback("webhook receiver on port %d" % self.port, self.stop)
+
+    def url(self, path="/hook", userinfo=""):
+        return "http://%s127.0.0.1:%d%s" % (userinfo, self.port, path)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+class NotifierCase(HeedTestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(NOTIFY_SEND):
+            self.fail("%s not built (CMakeLists.txt builds it with heed)" % NOTIFY_SEND)
+        self.dir = self.reg.tempdir()
+
+    def config(self, notifiers):
+        path = os.path.join(self.dir, "heed.yaml")
+        with open(path, "w") as f:
+            f.write(to_yaml({"notify": notifiers}))
+        return path
+
+    def send(self, notifiers, name, *events, timeout=30):
+        """Runs notify_send; returns (exit status, stdout line, stderr)."""
+        cfg = self.config(notifiers)
+        files = []
+        for i, ev in enumerate(events or (event(),)):
+            p = os.path.join(self.dir, "event%d.json" % i)
+            with open(p, "w") as f:
+                json.dump(ev, f)
+            files.append(p)
+        r = run([NOTIFY_SEND, cfg, name] + files, timeout=scaled(timeout))
+        return r.returncode, r.stdout.strip(), r.stderr
+
+
+class WebhookTest(NotifierCase):
+    def test_generic_posts_the_event_with_its_idempotency_key(self):
+        rx = Receiver(self.reg)
+        ev = event()
+        rc, out, err = self.send([{"name": "hook", "webhook": {
+            "url": rx.url(), "headers": {"X-Key": "abc", "X-Empty": ""}}}], "hook", ev)
+        self.assertEqual((rc, out, err), (0, "delivered: HTTP 200", ""))
+        self.assertEqual(len(rx.requests), 1)
+        req = rx.requests[0]
+        self.assertEqual(req["path"], "/hook")
+        self.assertEqual(json.loads(req["body"]), ev)  # generic: the event as it is
+        self.assertEqual(req["headers"]["Idempotency-Key"], "node1-17")
+        self.assertEqual(req["headers"]["X-Key"], "abc")
+        self.assertEqual(req["headers"]["X-Empty"], "")
+        self.assertEqual(req["headers"]["Content-Type"], "application/json")
+        self.assertTrue(req["headers"]["User-Agent"].startswith("heed/"))
+
+    def test_slack_template_is_what_slack_and_mattermost_take(self):
+        rx = Receiver(self.reg)
+        rc, out, _ = self.send([{"name": "s", "webhook": {"url": rx.url(), "template": "slack"}}],
+                               "s", event())
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        body = json.loads(rx.requests[0]["body"])
+        self.assertEqual(body["text"], "web is CRITICAL (was passing)")
+        att = body["attachments"][0]
+        self.assertEqual(att["color"], "#e01e5a")
+        self.assertEqual(att["text"], 'HTTP 503: "upstream" down\nsecond line')
+        fields = {f["title"]: f["value"] for f in att["fields"]}
+        self.assertEqual(fields["Service"], "shop")
+        self.assertEqual(fields["Check"], "web")
+        self.assertEqual(body["heed_event_id"], "node1-17")
+        # Resolved: green, and the text says so.
+        rc, out, _ = self.send([{"name": "s", "webhook": {"url": rx.url(), "template": "slack"}}],
+                               "s", event(kind="resolved", status="passing", old="critical",
+                                          eid="node1-18", service=None))
+        self.assertEqual(rc, 0)
+        body = json.loads(rx.requests[1]["body"])
+        self.assertEqual(body["text"], "web is PASSING again (was critical)")
+        self.assertEqual(body["attachments"][0]["color"], "#2eb67d")
+        self.assertEqual(rx.requests[1]["headers"]["Idempotency-Key"], "node1-18")
+
+    def test_user_template_escapes_into_strings_and_writes_json_outside(self):
+        rx = Receiver(self.reg)
+        tmpl = ('{"content": "{{summary}}: {{output}}", "tags": {{check.tags}},\n'
+                ' "tag_text": "{{check.tags}}", "svc": {{service}}, "id": "{{id}}",\n'
+                ' "tenant": {{check.tenant}}, "missing_in_string": "[{{check.tenant}}]"}')
+        ev = event(output='a "quoted" \\ back\nslash\ttab \u00e9')
+        rc, out, _ = self.send([{"name": "t", "webhook": {"url": rx.url(),
+                                                          "template_text": tmpl}}], "t", ev)
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        body = json.loads(rx.requests[0]["body"])
+        self.assertEqual(body["content"],
+                         'web is CRITICAL (was passing): a "quoted" \\ back\nslash\ttab \u00e9')
+        self.assertEqual(body["tags"], ["web", "prod"])
+        self.assertEqual(body["tag_text"], "web, prod")
+        self.assertEqual(body["svc"], {"id": "shop", "name": "shop", "tags": []})
+        self.assertIsNone(body["tenant"])
+        self.assertEqual(body["missing_in_string"], "[]")
+
+    def test_status_codes_map_to_delivered_retry_failed(self):
+        rx = Receiver(self.reg)
+        hook = [{"name": "h", "webhook": {"url": rx.url()}}]
+        for status, rc_want, prefix in ((204, 0, "delivered: HTTP 204"),
+                                        (503, 1, "retry: HTTP 503"),
+                                        (500, 1, "retry: HTTP 500"),
+                                        (429, 1, "retry: HTTP 429"),
+                                        (408, 1, "retry: HTTP 408"),
+                                        (400, 2, "failed: HTTP 400"),
+                                        (404, 2, "failed: HTTP 404")):
+            rx.status = status
+            rx.body = b"" if status == 204 else b"receiver says no\n"
+            rc, out, _ = self.send(hook, "h")
+            self.assertEqual(rc, rc_want, out)
+            self.assertTrue(out.startswith(prefix), out)
+            if status >= 400:
+                self.assertIn("receiver says no", out)
+
+    def test_redirect_is_not_followed(self):
+        rx = Receiver(self.reg)
+        other = Receiver(self.reg)
+        rx.status, rx.headers = 302, {"Location": other.url("/elsewhere")}
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual((rc, out), (2, "failed: HTTP 302: redirect not followed"))
+        self.assertEqual(other.requests, [])
+        rx.status = 307
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual((rc, out), (2, "failed: HTTP 307: redirect not followed"))
+        self.assertEqual(other.requests, [])
+
+    def test_a_1mb_answer_is_judged_by_its_status(self):
+        rx = Receiver(self.reg)
+        rx.body = b"x" * (1 << 20)
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        rx.status, rx.body = 500, b"E" * (1 << 20)
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual(rc, 1)
+        self.assertTrue(out.startswith("retry: HTTP 500: EEEE"), out[:80])
+        self.assertLess(len(out), 400)  # a short excerpt, not the answer
+
+    def test_receiver_down_is_a_retry(self):
+        port = free_port()
+        rc, out, _ = self.send([{"name": "h", "webhook": {
+            "url": "http://127.0.0.1:%d/hook" % port}}], "h")
+        self.assertEqual((rc, out), (1, "retry: connection refused"))
+
+    def test_receiver_that_hangs_times_out(self):
+        rx = Receiver(self.reg)
+        rx.delay = scaled(5)
+        t0 = time.monotonic()
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url(), "timeout": "1s"}}],
+                               "h")
+        self.assertEqual((rc, out), (1, "retry: timed out after 1s"))
+        self.assertLess(time.monotonic() - t0, scaled(4))
+
+    def test_secrets_never_in_a_reason(self):
+        pw, key = "Sekr3t-pw-4471", "Hdr-s3cret-9921"
+        rx = Receiver(self.reg)
+        rx.status = 401
+
+        def echo(handler):  # a receiver that quotes what it was sent
+            return ("bad auth %s %s" % (handler.headers.get("Authorization"),
+                                        handler.headers.get("X-Api-Key"))).encode()
+        rx.body = echo
+        rc, out, err = self.send([{"name": "h", "webhook": {
+            "url": rx.url(userinfo="user:%s@" % pw), "headers": {"X-Api-Key": key}}}], "h")
+        self.assertEqual(rc, 2)
+        self.assertTrue(out.startswith("failed: HTTP 401: bad auth Basic "), out)
+        self.assertIn("***", out)
+        self.assertEqual(rx.requests[0]["headers"]["X-Api-Key"], key)  # sent as configured
+        basic = base64.b64encode(("user:" + pw).encode()).decode()
+        self.assertEqual(rx.requests[0]["headers"]["Authorization"], "Basic " + basic)
+        for text in (out, err):
+            self.assertNotIn(basic, text)
+            self.assertNotIn(pw, text)
+            self.assertNotIn(key, text)
+
+    def test_batch_is_sent_one_by_one(self):
+        rx = Receiver(self.reg)
+        evs = [event(eid="n-1"), event(eid="n-2", check="db")]
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h", *evs)
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        self.assertEqual([r["headers"]["Idempotency-Key"] for r in rx.requests], ["n-1", "n-2"])
+        rx.status = 503
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h", *evs)
+        self.assertEqual((rc, out), (1, "retry: event 1 of 2: HTTP 503: ok"))
+
+
+class ValidateTest(NotifierCase):
+    def validate(self, notifiers):
+        cfg = self.config(notifiers)
+        rc, out, err = run_heed(["agent", "--validate", "-c", cfg])
+        return rc, out + err, cfg
+
+    def test_bad_templates_fail_at_validate(self):
+        rc, out, cfg = self.validate([
+            {"name": "a", "webhook": {"url": "http://127.0.0.1:9/h",
+                                      "template_text": '{"text": "{{chek.name}}"}'}},
+            {"name": "b", "webhook": {"url": "http://127.0.0.1:9/h",
+                                      "template_text": '{"text": {{status}} x}'}},
+            {"name": "c", "webhook": {"url": "http://127.0.0.1:9/h",
+                                      "template_text": '{"text": "{{status"}'}},
+            {"name": "d", "webhook": {"url": "http://127.0.0.1:9/h", "template": "teams"}},
+        ])
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"%s:\d+:\d+: notify\[0\]\.webhook\.template_text: line 1: "
+                              r"unknown field \"chek\.name\"" % cfg)
+        self.assertRegex(out, r"notify\[1\]\.webhook\.template_text: the body is not valid JSON")
+        self.assertRegex(out, r"notify\[2\]\.webhook\.template_text: line 1: \"\{\{\" without")
+        self.assertRegex(out, r"notify\[3\]\.webhook\.template: unknown template \"teams\"")
+
+    def test_good_config_validates(self):
+        rc, out, _ = self.validate([
+            {"name": "ops-hook", "webhook": {"url": "http://127.0.0.1:9000/hook",
+                                             "headers": {"X-Key": "abc"}, "template": "slack"}},
+            {"name": "am", "alertmanager": {"url": "http://127.0.0.1:9093"}},
+            {"name": "pager", "exec": {"command": ["/bin/true"]}},
+            {"name": "mail", "smtp": {"url": "smtp://127.0.0.1:2525", "from": "heed@example.test",
+                                      "to": ["ops@example.test"]}},
+        ])
+        self.assertEqual(rc, 0, out)
+
+    def test_wrong_kinds_urls_and_names(self):
+        rc, out, cfg = self.validate([
+            {"name": "a", "pager": {}},
+            {"name": "b", "webhook": {"url": "ftp://127.0.0.1/x"}},
+            {"name": "b", "alertmanager": {"url": "http://u:Pw-9911x@127.0.0.1:9093",
+                                           "resolve_timeout": "5s"}},
+            {"name": "c", "smtp": {"url": "smtp://127.0.0.1:25", "from": "nobody", "to": ["x@y"]}},
+            {"name": "d", "webhook": {"url": "http://127.0.0.1/x"}, "exec": {"command": ["x"]}},
+        ])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("notify[0].pager: unknown key", out)
+        self.assertIn("notify[1].webhook.url: ftp://127.0.0.1/x: expected http:// or https://",
+                      out)
+        self.assertIn("notify[2].name: the same name as notify[1]", out)
+        self.assertIn("notify[2].alertmanager.resolve_timeout: expected a duration of at least 1m",
+                      out)
+        self.assertIn("notify[3].smtp.from: expected a mail address", out)
+        self.assertIn("notify[4]: one of webhook, alertmanager, exec, smtp, not two", out)
+        self.assertNotIn("Pw-9911x", out)
+
+
+if __name__ == "__main__":
+    main()
