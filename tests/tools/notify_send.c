@@ -8,7 +8,11 @@
  * One event is sent with hd_notifier_send, several with
  * hd_notifier_send_batch. Prints "delivered: REASON", "retry: REASON" or
  * "failed: REASON" and exits 0, 1 or 2; 3 for a usage, config or event
- * error (the message on stderr). */
+ * error (the message on stderr).
+ *
+ * With NOTIFY_SEND_OPEN_FD=1 in its environment it first opens a socket
+ * without close-on-exec, as a careless part of a process might: an exec
+ * notifier's command must not inherit it. */
 #include "agent/config.h"
 #include "agent/notifier.h"
 
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef struct run_s {
     struct event_base *base;
@@ -41,6 +46,10 @@ int main(int argc, char **argv)
     if (argc < 4) {
         fprintf(stderr, "usage: notify_send CONFIG NAME EVENT.json [EVENT.json ...]\n");
         return 3;
+    }
+    if (getenv("NOTIFY_SEND_OPEN_FD")) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0); /* kept open until exit, on purpose */
+        if (fd < 0) return 3;
     }
     signal(SIGPIPE, SIG_IGN); /* as the agent: a receiver that goes away is an error, not death */
     hd_config_t cfg;
