@@ -6,7 +6,7 @@
  * what is sent, when, and how often it is tried; a notifier only sends one
  * event once and says how it went. It keeps no queue and nothing on disk.
  *
- * The event is the outbox's JSON object (docs/alerts.md, "The event"):
+ * The event is the outbox's JSON object (docs/notifiers.md, "The event"):
  *   {"id": "<node>-<seq>", "kind": "triggered"|"resolved"|"reminder"|
  *    "flapping"|"flapping_end", "time": RFC 3339 UTC, "time_unix_ms": int,
  *    "since": RFC 3339 (when the check left passing), "node": str,
@@ -61,7 +61,7 @@ typedef struct hd_notifier_def_s {
     hd_notifier_header_t *headers;
     size_t nheaders;
     char *template_name; /* "generic" (the default), "slack"; NULL when template_text */
-    char *template_text; /* a user template (docs/alerts.md, "Templates"); NULL: none */
+    char *template_text; /* a user template (docs/notifiers.md, "Templates"); NULL: none */
     /* exec: argv, NULL-terminated; the event on stdin and in HEED_* variables */
     char **command;
     /* smtp: url smtp:// (plain), smtps:// (TLS from the start) or

@@ -340,7 +340,7 @@ static void judge(delivery_t *d, CURLcode rc)
 
 /* ---- requests ------------------------------------------------------------------ */
 
-/* The alert Alertmanager gets for one event (docs/alerts.md,
+/* The alert Alertmanager gets for one event (docs/notifiers.md,
  * "Alertmanager"): labels identify it, so that a later event for the same
  * check and severity refreshes or ends the same alert. */
 static json_t *am_alert(const hd_notifier_t *n, const json_t *ev, const char *severity, int ended)

@@ -292,7 +292,7 @@ static void test_config_notify(void **state)
     assert_string_equal(err, "heed.yaml:5:22: notify[0].webhook.template_text: line 1: unknown "
                              "field \"statu\" (fields: id, kind, time, since, node, check.id, "
                              "check.name, check.tags, service.name, old_status, status, output, "
-                             "reason, summary, color, event, ...; docs/alerts.md)");
+                             "reason, summary, color, event, ...; docs/notifiers.md)");
     const char *missing = "notify:\n  - name: h\n    smtp: {url: \"smtp://127.0.0.1\"}\n";
     assert_int_equal(
         hd_config_load_string(missing, strlen(missing), "heed.yaml", &cfg, err, sizeof(err)), -1);
