@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -48,7 +49,7 @@ class Receiver:
     """A webhook receiver: records each request (path, headers, body) and
     answers with the status, headers and body the test set."""
 
-    def __init__(self, reg):
+    def __init__(self, reg, tls=None):
         self.requests = []
         self.status, self.body, self.headers, self.delay = 200, b"ok", {}, 0.0
         outer = self
@@ -81,6 +82,12 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:  # (cert, key): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                        daemon=True)
@@ -88,7 +95,7 @@ class Receiver:
         reg.callback("webhook receiver on port %d" % self.port, self.stop)
 
     def url(self, path="/hook", userinfo=""):
-        return "http://%s127.0.0.1:%d%s" % (userinfo, self.port, path)
+        return "%s://%s127.0.0.1:%d%s" % (self.scheme, userinfo, self.port, path)
 
     def stop(self):
         self.server.shutdown()
@@ -258,6 +265,15 @@ class WebhookTest(NotifierCase):
             self.assertNotIn(basic, text)
             self.assertNotIn(pw, text)
             self.assertNotIn(key, text)
+
+    def test_https_receiver_is_verified(self):
+        from pki import Certs
+        certs = Certs(self.reg)  # a CA the system does not trust
+        rx = Receiver(self.reg, tls=certs.leaf)
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"^retry: .*(certificate|SSL)")
+        self.assertEqual(rx.requests, [])
 
     def test_batch_is_sent_one_by_one(self):
         rx = Receiver(self.reg)
