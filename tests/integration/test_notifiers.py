@@ -387,6 +387,8 @@ class SmtpSink:
     def __init__(self, reg, mode="ok"):
         import socketserver
         self.mode, self.mails = mode, []
+        self.login = None  # (user, password) the sink wants: it then offers AUTH PLAIN
+        self.logins = []  # the users who logged in
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -407,7 +409,22 @@ class SmtpSink:
                     cmd = line.decode("latin-1").strip()
                     verb = cmd.split(" ")[0].upper()
                     if verb in ("EHLO", "HELO"):
-                        self.reply("250 sink.test")
+                        if outer.login:
+                            self.reply("250-sink.test")
+                            self.reply("250 AUTH PLAIN")
+                        else:
+                            self.reply("250 sink.test")
+                    elif verb == "AUTH":
+                        arg = cmd.split(" ")[2] if len(cmd.split(" ")) > 2 else ""
+                        if not arg:
+                            self.reply("334 ")
+                            arg = self.rfile.readline().decode("latin-1").strip()
+                        parts = base64.b64decode(arg).split(b"\0")
+                        if outer.login and tuple(p.decode() for p in parts[1:]) == outer.login:
+                            outer.logins.append(parts[1].decode())
+                            self.reply("235 2.7.0 authenticated")
+                        else:
+                            self.reply("535 5.7.8 bad credentials")
                     elif verb == "MAIL":
                         if outer.mode == "reject":
                             self.reply("550 5.7.1 sender refused")
@@ -525,6 +542,24 @@ class SmtpTest(NotifierCase):
         self.assertTrue(out.startswith("retry: "), out)
         self.assertEqual(sink.mails, [])
         self.assertNotIn(pw, out + err)
+
+    def test_login_from_the_url_and_the_password_masked(self):
+        pw = "Mail-pw-3391"
+        sink = SmtpSink(self.reg)
+        sink.login = ("heed", pw)
+        rc, out, err = self.send(self.mail(sink, url="smtp://heed:%s@127.0.0.1:%d"
+                                           % (pw, sink.port)), "mail")
+        self.assertEqual((rc, out, err), (0, "delivered: SMTP 250", ""))
+        self.assertEqual(sink.logins, ["heed"])
+        self.assertEqual(len(sink.mails), 1)
+        self.assertNotIn(pw.encode(), sink.mails[0]["data"])
+        sink.login = ("heed", "another-pw")
+        rc, out, err = self.send(self.mail(sink, url="smtp://heed:%s@127.0.0.1:%d"
+                                           % (pw, sink.port)), "mail")
+        self.assertEqual(rc, 2, out)
+        self.assertTrue(out.startswith("failed: SMTP 535"), out)
+        self.assertNotIn(pw, out + err)
+        self.assertEqual(len(sink.mails), 1)
 
     def test_server_down_is_a_retry(self):
         rc, out, _ = self.send([{"name": "mail", "smtp": {
