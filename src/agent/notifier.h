@@ -57,6 +57,8 @@ typedef struct hd_notifier_def_s {
     int64_t timeout_us; /* one delivery, whole; 0: HD_NOTIFIER_TIMEOUT_US */
     /* webhook, alertmanager (the base URL: /api/v2/alerts is added), smtp */
     char *url;
+    char *ca_file; /* PEM CAs that sign the receiver's certificate; NULL: the system's
+                      (from the config file only: the API refuses it) */
     /* webhook */
     hd_notifier_header_t *headers;
     size_t nheaders;

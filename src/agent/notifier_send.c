@@ -562,6 +562,7 @@ static void start_request(delivery_t *d)
     c->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
     c->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
     c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (n->def.ca_file) c->easy_setopt(e, CURLOPT_CAINFO, n->def.ca_file);
     c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
     c->easy_setopt(e, CURLOPT_WRITEDATA, d);
     if (n->def.kind == HD_NOTIFIER_SMTP) {

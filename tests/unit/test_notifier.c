@@ -250,6 +250,9 @@ static void test_def_json(void **state)
     from_json_bad("{\"name\": \"x\", \"smtp\": {\"url\": \"smtp://127.0.0.1\", \"from\": \"a@b\"}}",
                   "smtp.to: expected at least one mail address");
     from_json_bad("[1]", "expected a JSON object");
+    from_json_bad("{\"name\": \"x\", \"webhook\": {\"url\": \"https://127.0.0.1/\", "
+                  "\"ca_file\": \"/etc/passwd\"}}",
+                  "ca_file: from the config file only, never from the API");
 }
 
 static void test_config_notify(void **state)
