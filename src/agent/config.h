@@ -14,6 +14,7 @@
 #define HD_CONFIG_H
 
 #include "agent/check.h"
+#include "agent/notifier.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +124,8 @@ typedef struct hd_config_s {
     char **api_file_paths;      /* ...or under these directories (NULL-terminated, each
                                    absolute and ending in '/'); NULL: none */
     hd_config_history_t history;
+    hd_notifier_def_t *notifiers; /* notify: in file order, from_config = 1, validated */
+    size_t nnotifiers;
 } hd_config_t;
 
 /* Fills out with the configuration of an empty file: every default, no

@@ -6,7 +6,7 @@
  * what is sent, when, and how often it is tried; a notifier only sends one
  * event once and says how it went. It keeps no queue and nothing on disk.
  *
- * The event is the outbox's JSON object (docs/alerts.md, "The event"):
+ * The event is the outbox's JSON object (docs/notifiers.md, "The event"):
  *   {"id": "<node>-<seq>", "kind": "triggered"|"resolved"|"reminder"|
  *    "flapping"|"flapping_end", "time": RFC 3339 UTC, "time_unix_ms": int,
  *    "since": RFC 3339 (when the check left passing), "node": str,
@@ -57,17 +57,29 @@ typedef struct hd_notifier_def_s {
     int64_t timeout_us; /* one delivery, whole; 0: HD_NOTIFIER_TIMEOUT_US */
     /* webhook, alertmanager (the base URL: /api/v2/alerts is added), smtp */
     char *url;
+    char *ca_file; /* PEM CAs that sign the receiver's certificate; NULL: the system's
+                      (from the config file only: the API refuses it) */
     /* webhook */
     hd_notifier_header_t *headers;
     size_t nheaders;
     char *template_name; /* "generic" (the default), "slack"; NULL when template_text */
-    char *template_text; /* a user template (docs/alerts.md, "Templates"); NULL: none */
+    char *template_text; /* a user template (docs/notifiers.md, "Templates"); NULL: none */
     /* exec: argv, NULL-terminated; the event on stdin and in HEED_* variables */
     char **command;
-    /* smtp */
+    /* smtp: url smtp:// (plain), smtps:// (TLS from the start) or
+     * smtp+starttls:// (STARTTLS, required) */
     char *from;
     char **to; /* NULL-terminated, at least one */
+    /* alertmanager: a firing alert's endsAt is now + this (Alertmanager
+     * resolves it then unless a reminder refreshes it); 0: 24 h */
+    int64_t resolve_timeout_us;
+    /* alertmanager: an alert's generatorURL base, e.g. the agent's
+     * "http://127.0.0.1:8500/ui" (the check's page is added); set by the
+     * engine when known, never from the config file; NULL: none */
+    char *ui_url;
 } hd_notifier_def_t;
+
+#define HD_NOTIFIER_RESOLVE_TIMEOUT_US (24LL * 3600 * 1000000) /* alertmanager default */
 
 /* How a delivery went. */
 typedef enum hd_notifier_result_e {

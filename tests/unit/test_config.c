@@ -559,7 +559,8 @@ static void test_errors(void **state)
         {"nodes: a\n", "heed.yaml:1:1: nodes: unknown key (expected one of: node, bind, "
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
-                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name)"},
+                       "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name, "
+                       "notify)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
