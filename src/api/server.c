@@ -391,6 +391,14 @@ int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern)
     return 0;
 }
 
+int hd_api_route_public(hd_api_t *api, const char *method, const char *pattern)
+{
+    hd_api_route_t *rt = route_find(api, method, pattern);
+    if (!rt) return -1;
+    rt->pub = 1;
+    return 0;
+}
+
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst)
 {
@@ -762,7 +770,9 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
     hd_api_pattern_match(&rt->pat, &q->target, q->params);
 
     hd_api_tok_t *tok = NULL;
-    if (api->ntoks == 0) {
+    if (rt->pub) {
+        r->role = HD_ROLE_NONE; /* whatever token it carries: the route serves everyone alike */
+    } else if (api->ntoks == 0) {
         r->role = HD_ROLE_MANAGEMENT;
     } else {
         size_t tlen = 0;
