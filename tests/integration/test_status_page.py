@@ -10,8 +10,10 @@ have their own rate limit per client."""
 
 import html.parser
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -262,6 +264,72 @@ class StatusPage(HeedTestCase):
         self.assertTrue(int(r.headers["retry-after"]) > 0, r.headers)
         # Another route has its own bucket.
         self.assertEqual(a.get("/status/db").status, 200)
+
+
+    def test_cached_snapshot(self):
+        """Requests within the snapshot's life get the same page (the
+        history is not read again), and many at once are all answered."""
+        a = self.a
+        first = a.get("/status/db").body
+        self.assertEqual(a.get("/status/db").body, first)
+        results = []
+
+        def one():
+            results.append(a.get("/status"))
+        threads = [threading.Thread(target=one) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(30))
+        self.assertEqual(len(results), 16)
+        self.assertEqual({r.status for r in results}, {200})
+        self.assertEqual(len({r.body for r in results}), 1)
+        stamp = re.search(rb"Updated [0-9TZ:.-]+", first).group(0)
+        self.assertIn(stamp, results[0].body)
+
+
+class Matching(HeedTestCase):
+    """Groups by service, tag and tenant; paused checks show maintenance."""
+
+    def test_services_tenants_maintenance(self):
+        up = tcp_listener(self.reg)
+        target = "tcp://127.0.0.1:%d" % up.port
+        a = Agent(self.reg, {
+            "tokens": [{"secret": MGMT, "role": "management"}],
+            "services": [{"name": "front", "tags": ["edge"], "port": up.port,
+                          "checks": [{"target": target, "interval": "1s"}]}],
+            "checks": [{"name": "paused-one", "target": target, "interval": "1s",
+                        "tags": ["quiet"]}],
+            "status_page": {"groups": [
+                {"name": "by-service", "public": True, "match": {"services": ["front"]}},
+                {"name": "by-service-tag", "public": True, "match": {"tags": ["edge"]}},
+                {"name": "team-a", "public": True, "match": {"tenant": "team-a"}},
+                {"name": "team-b", "public": True, "match": {"tenant": "team-b"}},
+                {"name": "quiet", "public": True, "match": {"tags": ["quiet"]}},
+            ]}}).start()
+        r = a.call("POST", "/v1/checks", {"name": "a-secret-check", "target": target,
+                                          "interval": "1s", "tenant": "team-a"}, token=MGMT)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(a.call("PUT", "/v1/checks/paused-one/pause", token=MGMT).status, 200)
+        a.wait_status("service:front", "passing", token=MGMT)
+        a.wait_status("a-secret-check", "passing", token=MGMT, headers={"X-Consul-Namespace":
+                                                                         "team-a"})
+        a.wait_status("paused-one", "maintenance", token=MGMT)
+
+        for group in ("by-service", "by-service-tag"):
+            body = a.get("/status/" + group).body
+            self.assertIn(b"service:front", body, group)
+            self.assertNotIn(b"paused-one", body)
+            self.assertNotIn(b"a-secret-check", body)
+        self.assertIn(b"a-secret-check", a.get("/status/team-a").body)
+        b = a.get("/status/team-b")
+        self.assertEqual(b.status, 200)
+        self.assertNotIn(b"a-secret-check", b.body)  # another tenant's check: not there
+        color, texts, title = badge(a.get("/status/team-b/badge.svg"))
+        self.assertEqual((color, title), ("#9f9f9f", "team-b: no checks"))
+        color, texts, title = badge(a.get("/status/quiet/badge.svg"))
+        self.assertEqual((color, title), ("#007ec6", "quiet: maintenance"))
+        self.assertIn(b"maintenance", a.get("/status/quiet").body)
 
 
 class Validate(HeedTestCase):
