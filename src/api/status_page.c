@@ -50,12 +50,14 @@ typedef enum kind_e { K_INDEX, K_GROUP, K_BADGE, K_UPTIME } kind_t;
 
 /* A check in a snapshot: copies, so that it outlives the registry's. */
 typedef struct chk_s {
-    char key[HD_TENANT_KEY_MAX]; /* its history's name: "tenant/id" */
+    char *key; /* its history's name: "tenant/id" */
     char *name;
     char *output; /* shown only in groups with show_output */
     char *target; /* the redacted display form; shown only with show_target */
     hd_check_status_t status;
-    hd_status_page_uptime_t up;
+    hd_status_page_tally_t total; /* its results over the 90 days */
+    size_t *grps;                 /* the groups it is in (indexes), whose uptime it adds to */
+    size_t ngrps;
     struct snap_s *snap; /* for the history callback */
 } chk_t;
 
@@ -63,9 +65,9 @@ typedef struct grp_s {
     char *name, *title;
     int show_output, show_target;
     size_t *chk; /* indexes into the snapshot's checks */
-    size_t n;
+    size_t n, cap;
     hd_status_page_check_t *views; /* made when the snapshot is done */
-    hd_status_page_group_t view;
+    hd_status_page_group_t view;   /* its uptime summed as the reads come */
 } grp_t;
 
 typedef struct snap_s {
@@ -109,6 +111,8 @@ static void snap_free(snap_t *s)
 {
     if (!s) return;
     for (size_t i = 0; i < s->nchks; i++) {
+        free(s->chks[i].key);
+        free(s->chks[i].grps);
         free(s->chks[i].name);
         free(s->chks[i].output);
         free(s->chks[i].target);
@@ -164,18 +168,17 @@ static snap_t *snap_make(struct hd_status_page_s *sp)
         o->title = hd_xstrdup(g->title ? g->title : g->name);
         o->show_output = g->show_output;
         o->show_target = g->show_target;
+        hd_status_page_uptime_init(&o->view.up, s->now_us);
     }
 
-    size_t cap = hd_agent_check_count(a);
-    s->chks = hd_xcalloc(cap + 1, sizeof(*s->chks));
-    for (size_t gi = 0; gi < s->ngrps; gi++)
-        s->grps[gi].chk = hd_xcalloc(cap + 1, sizeof(size_t));
+    size_t cap = 0;
+    size_t *in = hd_xcalloc(s->ngrps + 1, sizeof(*in)); /* the groups a check is in */
     hd_catalog_t *cat = hd_agent_catalog(a);
     const char *node = cat ? hd_catalog_local_node(cat) : NULL;
     hd_scope_t all = {NULL};
     size_t pos = 0;
     hd_agent_check_t *c;
-    while ((c = hd_agent_check_next(a, &all, &pos)) && s->nchks < cap) {
+    while ((c = hd_agent_check_next(a, &all, &pos))) {
         const hd_check_def_t *d = hd_agent_check_def(c);
         hd_match_subject_t subj = {.def = d};
         if (d->service_id && cat && node) {
@@ -186,25 +189,38 @@ static snap_t *snap_make(struct hd_status_page_s *sp)
                 subj.service_tags = svc->s.tags;
             }
         }
-        int in_any = 0;
+        size_t nin = 0;
         for (size_t gi = 0; gi < s->ngrps; gi++) {
             const hd_config_status_group_t *g = public_group(cfg, s->grps[gi].name);
-            if (g && hd_match(&g->match, &subj)) {
-                s->grps[gi].chk[s->grps[gi].n++] = s->nchks;
-                in_any = 1;
+            if (!g || !hd_match(&g->match, &subj)) continue;
+            grp_t *o = &s->grps[gi];
+            if (o->n == o->cap) {
+                o->cap = o->cap ? 2 * o->cap : 16;
+                o->chk = hd_xrealloc(o->chk, o->cap * sizeof(*o->chk));
             }
+            o->chk[o->n++] = s->nchks;
+            in[nin++] = gi;
         }
-        if (!in_any) continue;
+        if (nin == 0) continue;
+        if (s->nchks == cap) {
+            cap = cap ? 2 * cap : 16;
+            s->chks = hd_xrealloc(s->chks, cap * sizeof(*s->chks));
+        }
         chk_t *k = &s->chks[s->nchks++];
+        memset(k, 0, sizeof(*k));
         const hd_check_state_t *st = hd_agent_check_state(c);
-        if (hd_tenant_key(k->key, sizeof(k->key), d->tenant, d->id) < 0) k->key[0] = '\0';
+        char key[HD_TENANT_KEY_MAX];
+        if (hd_tenant_key(key, sizeof(key), d->tenant, d->id) >= 0) k->key = hd_xstrdup(key);
+        k->grps = hd_xcalloc(nin, sizeof(*k->grps));
+        memcpy(k->grps, in, nin * sizeof(*in));
+        k->ngrps = nin;
         k->name = hd_xstrdup(d->name ? d->name : d->id);
         k->output = hd_xstrdup(st->output ? st->output : "");
         k->target = hd_xstrdup(d->ttl ? "ttl" : d->target.display ? d->target.display : "");
         k->status = st->status;
         k->snap = s;
-        hd_status_page_uptime_init(&k->up, s->now_us);
     }
+    free(in);
     return s;
 }
 
@@ -219,7 +235,6 @@ static void snap_done(snap_t *s)
     for (size_t gi = 0; gi < s->ngrps; gi++) {
         grp_t *g = &s->grps[gi];
         g->views = hd_xcalloc(g->n + 1, sizeof(*g->views));
-        hd_status_page_uptime_init(&g->view.up, s->now_us);
         for (size_t j = 0; j < g->n; j++) {
             const chk_t *k = &s->chks[g->chk[j]];
             hd_status_page_check_t *v = &g->views[j];
@@ -227,8 +242,7 @@ static void snap_done(snap_t *s)
             v->status = k->status;
             v->output = g->show_output ? k->output : NULL;
             v->target = g->show_target ? k->target : NULL;
-            v->total = k->up.win[HD_STATUS_PAGE_90D];
-            hd_status_page_uptime_merge(&g->view.up, &k->up);
+            v->total = k->total;
         }
         g->view.name = g->name;
         g->view.title = g->title;
@@ -252,11 +266,17 @@ static void snap_done(snap_t *s)
 static void on_history(int status, const hd_hist_series_t *sr, void *arg)
 {
     chk_t *k = arg;
-    if (status == 0 && sr)
-        for (size_t i = 0; i < sr->n; i++)
-            hd_status_page_uptime_add(&k->up, sr->pts[i].ts_us, sr->pts[i].count, sr->pts[i].ok);
-    /* A read that failed leaves the check without history: "no data". */
     snap_t *s = k->snap;
+    /* A read that failed leaves the check without history: "no data". */
+    if (status == 0 && sr && sr->n) {
+        hd_status_page_uptime_t u;
+        hd_status_page_uptime_init(&u, s->now_us);
+        for (size_t i = 0; i < sr->n; i++)
+            hd_status_page_uptime_add(&u, sr->pts[i].ts_us, sr->pts[i].count, sr->pts[i].ok);
+        k->total = u.win[HD_STATUS_PAGE_90D];
+        for (size_t i = 0; i < k->ngrps; i++)
+            hd_status_page_uptime_merge(&s->grps[k->grps[i]].view.up, &u);
+    }
     if (--s->left == 0) snap_done(s);
 }
 
@@ -270,7 +290,7 @@ static void snap_start(struct hd_status_page_s *sp)
     s->left = 1; /* held while the reads start, so that none finishes it early */
     for (size_t i = 0; i < s->nchks; i++) {
         chk_t *k = &s->chks[i];
-        if (!store || !k->key[0]) continue;
+        if (!store || !k->key) continue;
         s->left++;
         if (hd_store_history_query(store, k->key, since, s->now_us + 1, HD_HIST_1H, 0, on_history,
                                    k) < 0)
