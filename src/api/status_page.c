@@ -226,6 +226,7 @@ static snap_t *snap_make(struct hd_status_page_s *sp)
 
 static void answer(struct hd_status_page_s *sp, const snap_t *s, hd_api_req_t *r, kind_t kind,
                    int window);
+static void snap_start(struct hd_status_page_s *sp);
 
 /* The snapshot is whole: each group's views and uptime, then every
  * waiting request is answered from it. */
@@ -253,6 +254,12 @@ static void snap_done(snap_t *s)
     if (sp->building == s) sp->building = NULL;
     snap_free(sp->cur);
     sp->cur = s;
+    /* A reload while it was being made: its groups may be the old ones, so
+     * the waiters wait for one of the new config (s may be freed then). */
+    if (s->gen != config_gen(sp->a)) {
+        snap_start(sp);
+        return;
+    }
     /* Answer the waiters; a reply never adds one (answer does not wait). */
     waiter_t *w = sp->waiters;
     size_t n = sp->nwaiters;
