@@ -259,5 +259,6 @@ const hd_cmd_t hd_cmd_agent = {
     "\n"
     "API: /v1/checks (GET, POST), /v1/checks/ID (GET, PUT, DELETE),\n"
     "/v1/checks/ID/pause|resume (PUT), /v1/checks/ID/history, /v1/status,\n"
-    "/metrics; TTL checks: PUT /v1/agent/check/pass|warn|fail/ID.\n",
+    "/metrics; TTL checks: PUT /v1/agent/check/pass|warn|fail/ID. Public, no\n"
+    "token: /status, /status/GROUP and its badge.svg, uptime.svg (status_page:).\n",
 };
