@@ -228,6 +228,12 @@ static void answer(struct hd_status_page_s *sp, const snap_t *s, hd_api_req_t *r
                    int window);
 static void snap_start(struct hd_status_page_s *sp);
 
+static int view_cmp(const void *a, const void *b)
+{
+    const hd_status_page_check_t *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
 /* The snapshot is whole: each group's views and uptime, then every
  * waiting request is answered from it. */
 static void snap_done(snap_t *s)
@@ -245,6 +251,7 @@ static void snap_done(snap_t *s)
             v->target = g->show_target ? k->target : NULL;
             v->total = k->total;
         }
+        qsort(g->views, g->n, sizeof(*g->views), view_cmp); /* by name: a stable page */
         g->view.name = g->name;
         g->view.title = g->title;
         g->view.checks = g->views;

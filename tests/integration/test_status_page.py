@@ -169,6 +169,7 @@ class StatusPage(HeedTestCase):
         _, text = bars(hidden.body)
         self.assertIn("secretive", text)
         self.assertIn("reporter", text)
+        self.assertLess(text.index("reporter"), text.index("secretive"))  # by name
         for secret in (b"OUTPUT-hunter3-marker", b"hunter2", b"secret-path", b"127.0.0.1",
                        b"alice", b"connection refused", b"refused"):
             self.assertNotIn(secret, hidden.body)
