@@ -333,6 +333,20 @@ class Matching(HeedTestCase):
         self.assertIn(b"maintenance", a.get("/status/quiet").body)
 
 
+    def test_no_public_group(self):
+        """Without a public group there is no status page at all."""
+        a = Agent(self.reg, {"checks": [{"name": "c", "target": "tcp://127.0.0.1:1",
+                                         "interval": "1h"}],
+                             "status_page": {"groups": [{"name": "all"}]}}).start()
+        missing = a.get("/status/never-configured")
+        self.assertEqual(missing.status, 404)
+        for path in ("/status", "/status/all", "/status/all/badge.svg",
+                     "/status/all/uptime.svg"):
+            r = a.get(path)
+            self.assertEqual((r.status, r.body), (404, missing.body), path)
+        self.assertEqual(a.get("/v1/checks").status, 200)  # the API is as it was
+
+
 class Validate(HeedTestCase):
     def validate(self, text):
         d = self.reg.tempdir()
