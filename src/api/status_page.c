@@ -37,8 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAP_TTL_US (30LL * HD_USEC_PER_SEC) /* a snapshot serves this long */
-#define MAX_AGE     "30" /* Cache-Control max-age, seconds: the snapshot's life */
+#define SNAP_TTL_US     (30LL * HD_USEC_PER_SEC) /* a snapshot serves this long */
+#define READS_IN_FLIGHT 8    /* history reads a snapshot keeps asked for at once */
+#define MAX_AGE         "30" /* Cache-Control max-age, seconds: the snapshot's life */
 
 /* What replies on a status route carry: no script may run, nothing loads
  * from elsewhere, no framing, no referrer. */
@@ -80,7 +81,8 @@ typedef struct snap_s {
     size_t nchks;
     grp_t *grps;
     size_t ngrps;
-    size_t left; /* history reads not answered yet */
+    size_t next;     /* the next check whose history to read */
+    size_t inflight; /* reads asked for and not answered yet */
 } snap_t;
 
 /* A request waiting for a snapshot. */
@@ -227,6 +229,7 @@ static snap_t *snap_make(struct hd_status_page_s *sp)
 static void answer(struct hd_status_page_s *sp, const snap_t *s, hd_api_req_t *r, kind_t kind,
                    int window);
 static void snap_start(struct hd_status_page_s *sp);
+static void on_history(int status, const hd_hist_series_t *sr, void *arg);
 
 static int view_cmp(const void *a, const void *b)
 {
@@ -277,6 +280,23 @@ static void snap_done(snap_t *s)
     free(w);
 }
 
+/* Keeps up to READS_IN_FLIGHT history reads going (the store's writer
+ * serves them between its writes, so a large page does not hold writes
+ * back for long); the snapshot is done when all are answered. */
+static void pump(snap_t *s)
+{
+    hd_store_t *store = hd_agent_store(s->sp->a);
+    while (s->inflight < READS_IN_FLIGHT && s->next < s->nchks) {
+        chk_t *k = &s->chks[s->next++];
+        if (!store || !k->key) continue;
+        int64_t since = s->now_us - (int64_t)(HD_STATUS_PAGE_DAYS + 1) * 86400 * HD_USEC_PER_SEC;
+        if (hd_store_history_query(store, k->key, since, s->now_us + 1, HD_HIST_1H, 0, on_history,
+                                   k) == 0)
+            s->inflight++; /* else no callback follows: the check shows no data */
+    }
+    if (s->inflight == 0) snap_done(s);
+}
+
 static void on_history(int status, const hd_hist_series_t *sr, void *arg)
 {
     chk_t *k = arg;
@@ -291,7 +311,8 @@ static void on_history(int status, const hd_hist_series_t *sr, void *arg)
         for (size_t i = 0; i < k->ngrps; i++)
             hd_status_page_uptime_merge(&s->grps[k->grps[i]].view.up, &u);
     }
-    if (--s->left == 0) snap_done(s);
+    s->inflight--;
+    pump(s);
 }
 
 /* Starts a snapshot: reads each check's 90 days of hourly history. */
@@ -299,18 +320,7 @@ static void snap_start(struct hd_status_page_s *sp)
 {
     snap_t *s = snap_make(sp);
     sp->building = s;
-    hd_store_t *store = hd_agent_store(sp->a);
-    int64_t since = s->now_us - (int64_t)(HD_STATUS_PAGE_DAYS + 1) * 86400 * HD_USEC_PER_SEC;
-    s->left = 1; /* held while the reads start, so that none finishes it early */
-    for (size_t i = 0; i < s->nchks; i++) {
-        chk_t *k = &s->chks[i];
-        if (!store || !k->key) continue;
-        s->left++;
-        if (hd_store_history_query(store, k->key, since, s->now_us + 1, HD_HIST_1H, 0, on_history,
-                                   k) < 0)
-            s->left--; /* no callback follows an error return */
-    }
-    if (--s->left == 0) snap_done(s);
+    pump(s);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -462,7 +472,7 @@ void hd_api_status_page_free(hd_status_page_t *sp)
     snap_free(sp->cur);
     /* A snapshot still being made has reads in flight only if the store
      * never answered them; it cannot be freed under them. */
-    if (sp->building && sp->building->left == 0) snap_free(sp->building);
+    if (sp->building && sp->building->inflight == 0) snap_free(sp->building);
     free(sp->waiters);
     free(sp);
 }

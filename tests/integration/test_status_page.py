@@ -83,7 +83,8 @@ class StatusPage(HeedTestCase):
                 {"name": "secretive", "target": "http://alice:hunter2@127.0.0.1:1/secret-path",
                  "interval": "1h", "tags": ["secretive"]},
                 {"name": "reporter", "ttl": "1h", "tags": ["secretive"]},
-            ] + list(extra_checks),
+            ] + [{"name": "bulk-%02d" % i, "target": "tcp://127.0.0.1:%d" % self.up.port,
+                   "interval": "1s", "tags": ["bulk"]} for i in range(20)] + list(extra_checks),
             "status_page": {"title": title, "groups": groups},
         }
 
@@ -95,6 +96,7 @@ class StatusPage(HeedTestCase):
         {"name": "hidden", "public": True, "match": {"tags": ["secretive"]}},
         {"name": "shown", "public": True, "match": {"tags": ["secretive"]},
          "show_output": True, "show_target": True},
+        {"name": "bulk", "public": True, "match": {"tags": ["bulk"]}},
     ]
 
     def setUp(self):
@@ -111,6 +113,8 @@ class StatusPage(HeedTestCase):
         self.a.wait_status("xss", "passing", token=MGMT)
         self.a.wait_status("reporter", "passing", token=MGMT)
         self.a.wait_status("secretive", "critical", token=MGMT)
+        for i in range(20):
+            self.a.wait_check("bulk-%02d" % i, lambda c: c["last_checked"], token=MGMT)
 
     def test_public_without_token(self):
         a = self.a
@@ -127,7 +131,7 @@ class StatusPage(HeedTestCase):
             self.assertEqual(r.headers["x-content-type-options"], "nosniff")
             self.assertRegex(r.headers["cache-control"], r"max-age=\d+")
         sections, text = bars(r.body)
-        self.assertEqual(sorted(sections), ["db", "hidden", "shown", "web", "xss"])
+        self.assertEqual(sorted(sections), ["bulk", "db", "hidden", "shown", "web", "xss"])
         self.assertIn("Web <b>site</b>", text)  # the title as text, not markup
         self.assertIn("web-ok", text)
         self.assertIn("db-down", text)
@@ -194,6 +198,10 @@ class StatusPage(HeedTestCase):
         today = time.strftime("%Y-%m-%d", time.gmtime())
         self.assertRegex(sections["web"][-1], r"^%s: 100%% \(\d+ results\)$" % today)
         self.assertRegex(sections["db"][-1], r"^%s: 0%% \(\d+ results\)$" % today)
+        # A group of more checks than the page reads at once: each has its history.
+        self.assertRegex(sections["bulk"][-1], r"^%s: 100%% \(\d+ results\)$" % today)
+        body = self.a.get("/status/bulk").body.decode()
+        self.assertEqual(body.count("passing &middot; 100%"), 20, body)
         # Days before the agent ran have no data, not 100%.
         self.assertTrue(sections["web"][0].endswith(": no data"), sections["web"][0])
 
