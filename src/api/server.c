@@ -770,10 +770,10 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
     hd_api_pattern_match(&rt->pat, &q->target, q->params);
 
     hd_api_tok_t *tok = NULL;
-    if (rt->pub) {
-        r->role = HD_ROLE_NONE; /* whatever token it carries: the route serves everyone alike */
-    } else if (api->ntoks == 0) {
+    if (api->ntoks == 0) {
         r->role = HD_ROLE_MANAGEMENT;
+    } else if (rt->pub) {
+        r->role = HD_ROLE_NONE; /* a token sent is not even looked at */
     } else {
         size_t tlen = 0;
         const char *t = token_of(q, &tlen);

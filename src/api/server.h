@@ -18,7 +18,6 @@
  *   404 not_found    no route has this path
  *   405 method_not_allowed  a route has the path, not the method (Allow: lists them)
  *   401 no_token     tokens are configured and the request carries none
- *                    (a public route, hd_api_route_public, skips this and the two next)
  *   403 bad_token    the token is not one of them (as Consul's "ACL not found")
  *   403 forbidden    the token's role is below the route's
  *   429 rate_limited the caller's bucket or the route's is empty (Retry-After: s)
@@ -236,18 +235,19 @@ int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, d
  * Returns 0, or -1 if no such route. */
 int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern);
 
+/* Makes a registered route public: it needs no token even when tokens are
+ * configured (the dashboard's static assets, which must load to ask for
+ * one), and a token sent is not looked at: the handler sees role
+ * HD_ROLE_NONE and no tenant (or management without tokens). Register it
+ * with HD_ROLE_NONE. Per-client rate limits still apply. Returns 0, or -1
+ * if no such route. */
+int hd_api_route_public(hd_api_t *api, const char *method, const char *pattern);
+
 /* Makes a registered route take its body as bytes (r->data, r->data_len),
  * unparsed: a Consul KV value, or a body that is not a JSON object (the
  * array of /v1/txn) that the handler reads itself. Returns 0, or -1 if
  * no such route. */
 int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern);
-
-/* Makes a registered route public (registered with HD_ROLE_NONE): no
- * token is asked for even when tokens are configured, and a token sent is
- * neither checked nor used; the handler sees role HD_ROLE_NONE and no
- * tenant, and must show only what anyone may see (the status page). Rate
- * limits count per client address. Returns 0, or -1 if no such route. */
-int hd_api_route_public(hd_api_t *api, const char *method, const char *pattern);
 
 /* The decoded value of the path parameter name (":name" or "*name" in
  * the pattern), or NULL if the route has none such. */

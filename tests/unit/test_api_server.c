@@ -378,12 +378,11 @@ static fix_t *start(const hd_api_opts_t *o)
     assert_int_equal(hd_api_route_consul(f->api, "PUT", "/v1/consulish/:id"), 0);
     assert_int_equal(hd_api_route_consul(f->api, "GET", "/v1/consulish/:id"), -1);
     route(f, "PUT", "/v1/watch/:n", HD_ROLE_WRITE, h_bump);
+    route(f, "GET", "/v1/public", HD_ROLE_NONE, h_echo);
+    assert_int_equal(hd_api_route_public(f->api, "GET", "/v1/public"), 0);
+    assert_int_equal(hd_api_route_public(f->api, "PUT", "/v1/public"), -1);
     route(f, "PUT", "/v1/raw/*key", HD_ROLE_WRITE, h_raw);
     assert_int_equal(hd_api_route_raw(f->api, "PUT", "/v1/raw/*key"), 0);
-    route(f, "GET", "/pub/:id", HD_ROLE_NONE, h_echo);
-    assert_int_equal(hd_api_route_public(f->api, "GET", "/pub/:id"), 0);
-    assert_int_equal(hd_api_route_public(f->api, "GET", "/pub/none"), -1);
-    assert_int_equal(hd_api_route_limit(f->api, "GET", "/pub/:id", 1.0 / 60, 3), 0);
     assert_int_equal(hd_api_route_raw(f->api, "GET", "/v1/raw/*key"), -1);
     hd_topic_init(&f->topics[0]);
     hd_topic_init(&f->topics[1]);
@@ -878,40 +877,22 @@ static void test_auth_matrix(void **state)
     call(f, "GET", "/v1/echo/1", "X-Consul-Token: g-secret\r\n", NULL, &r);
     assert_true(json_is_null(json_object_get(r.json, "tenant")));
     done(&r);
+    /* A public route needs no token, and does not look at one sent: the
+     * handler sees no role and no tenant. */
+    static const char *const any[] = {NULL, "X-Consul-Token: nope\r\n",
+                                      "Authorization: Bearer r-secret\r\n"};
+    for (size_t i = 0; i < 3; i++) {
+        call(f, "GET", "/v1/public", any[i], NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(&r, "role"), "none");
+        assert_true(json_is_null(json_object_get(r.json, "tenant")));
+        done(&r);
+    }
     /* X-Consul-Token first, as Consul. */
     call(f, "GET", "/v1/manage", "X-Consul-Token: m-secret\r\nAuthorization: Bearer r-secret\r\n",
          NULL, &r);
     assert_int_equal(r.status, 200);
     done(&r);
-    stop(f);
-}
-
-/* A public route (the status page's): no token needed, a token sent is not
- * looked at (a wrong one is not refused, a tenant's gives no tenant), and
- * its rate limit counts per client address. */
-static void test_public_route(void **state)
-{
-    (void)state;
-    fix_t *f = start_tokens();
-    resp_t r;
-    char v[100];
-    const char *extra[] = {NULL, "X-Consul-Token: no-such-token\r\n",
-                           "X-Consul-Token: r-secret\r\n"};
-    for (int i = 0; i < 3; i++) {
-        call(f, "GET", "/pub/x", extra[i], NULL, &r);
-        if (r.status != 200) fail_msg("%s: %d %s", extra[i] ? extra[i] : "-", r.status, r.body);
-        assert_string_equal(jstr(&r, "role"), "none");
-        assert_true(json_is_null(json_object_get(r.json, "tenant")));
-        done(&r);
-    }
-    call(f, "GET", "/pub/x", "X-Consul-Token: m-secret\r\n", NULL, &r);
-    assert_int_equal(r.status, 429);
-    assert_contains(jstr(&r, "error"), "address");
-    assert_true(strtol(hdr(&r, "Retry-After", v, sizeof(v)), NULL, 10) > 0);
-    done(&r);
-    /* The other routes still need their token. */
-    expect_error(f, "GET", "/v1/echo/1", NULL, NULL, 401, "no_token");
-    expect_error(f, "PUT", "/pub/x", NULL, "{}", 405, "method_not_allowed");
     stop(f);
 }
 
@@ -1790,7 +1771,6 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_auth_matrix),
         cmocka_unit_test(test_no_tokens_is_management),
-        cmocka_unit_test(test_public_route),
         cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_async_reply),
         cmocka_unit_test(test_client_gone),
