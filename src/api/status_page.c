@@ -53,8 +53,8 @@ typedef enum kind_e { K_INDEX, K_GROUP, K_BADGE, K_UPTIME } kind_t;
 typedef struct chk_s {
     char *key; /* its history's name: "tenant/id" */
     char *name;
-    char *output; /* shown only in groups with show_output */
-    char *target; /* the redacted display form; shown only with show_target */
+    char *output; /* shown only in groups with show_output; NULL when none of its has it */
+    char *target; /* the redacted display form, for groups with show_target; or NULL */
     hd_check_status_t status;
     hd_status_page_tally_t total; /* its results over the 90 days */
     size_t *grps;                 /* the groups it is in (indexes), whose uptime it adds to */
@@ -217,8 +217,15 @@ static snap_t *snap_make(struct hd_status_page_s *sp)
         memcpy(k->grps, in, nin * sizeof(*in));
         k->ngrps = nin;
         k->name = hd_xstrdup(d->name ? d->name : d->id);
-        k->output = hd_xstrdup(st->output ? st->output : "");
-        k->target = hd_xstrdup(d->ttl ? "ttl" : d->target.display ? d->target.display : "");
+        /* Output and target are copied only for a group that shows them. */
+        int out = 0, tgt = 0;
+        for (size_t i = 0; i < nin; i++) {
+            out |= s->grps[in[i]].show_output;
+            tgt |= s->grps[in[i]].show_target;
+        }
+        if (out) k->output = hd_xstrdup(st->output ? st->output : "");
+        if (tgt)
+            k->target = hd_xstrdup(d->ttl ? "ttl" : d->target.display ? d->target.display : "");
         k->status = st->status;
         k->snap = s;
     }
