@@ -1176,6 +1176,11 @@ static void reload(hd_agent_t *a)
     char **paths = a->cfg.api_file_paths; /* swapped: the old list goes with cfg */
     a->cfg.api_file_paths = cfg.api_file_paths;
     cfg.api_file_paths = paths;
+    { /* the status page's groups are the new file's (the old go with cfg) */
+        hd_config_status_page_t sp = a->cfg.status_page;
+        a->cfg.status_page = cfg.status_page;
+        cfg.status_page = sp;
+    }
     a->reloads_total++;
     hd_config_free(&cfg);
     fprintf(stderr, "heed agent: reloaded %s: %zu checks\n", a->config_path, a->checks.n);

@@ -1085,6 +1085,7 @@ static const char *const top_keys[] = {"node",
                                        "node_meta",
                                        "node_name",
                                        "notify",
+                                       "status_page",
                                        NULL};
 enum {
     T_NODE,
@@ -1105,6 +1106,7 @@ enum {
     T_NODE_META,
     T_NODE_NAME,
     T_NOTIFY,
+    T_STATUS_PAGE,
     T_N
 };
 
@@ -1248,11 +1250,12 @@ static void parse_rate(ctx_t *c, const node_t *n, const char *path, hd_config_ra
 
 static void parse_rates(ctx_t *c, const node_t *n, hd_config_rate_limits_t *r)
 {
-    static const char *const keys[] = {"api", "ping", NULL};
-    const node_t *v[2];
+    static const char *const keys[] = {"api", "ping", "status_page", NULL};
+    const node_t *v[3];
     if (fields(c, n, "rate_limits", keys, v) < 0) return;
     if (v[0]) parse_rate(c, v[0], "rate_limits.api", &r->api);
     if (v[1]) parse_rate(c, v[1], "rate_limits.ping", &r->ping);
+    if (v[2]) parse_rate(c, v[2], "rate_limits.status_page", &r->status_page);
 }
 
 static void parse_history(ctx_t *c, const node_t *n, hd_config_history_t *h)
@@ -1361,8 +1364,7 @@ int hd_config_api_file_allowed(const hd_config_t *cfg, const char *path)
  * status-page groups. */
 static const char *const match_keys[] = {"checks", "services", "tags", "tenant", NULL};
 
-static __attribute__((unused)) void parse_match(ctx_t *c, const node_t *n, const char *path,
-                                                hd_match_t *m)
+static void parse_match(ctx_t *c, const node_t *n, const char *path, hd_match_t *m)
 {
     const node_t *v[4];
     char p[PATHMAX];
@@ -1540,6 +1542,67 @@ static void parse_notify(ctx_t *c, const node_t *n, hd_config_t *cfg)
     }
 }
 
+/* ---- status_page: ---------------------------------------------------------- */
+
+/* 1 when s is a group name: 1 to 64 of [a-z0-9_-] (a URL segment as is). */
+static int group_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 64) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static const char *const group_keys[] = {"name",        "title",       "public", "match",
+                                         "show_output", "show_target", NULL};
+enum { G_NAME, G_TITLE, G_PUBLIC, G_MATCH, G_OUTPUT, G_TARGET, G_N };
+
+static void parse_status_group(ctx_t *c, const node_t *n, const char *path,
+                               hd_config_status_group_t *g)
+{
+    const node_t *v[G_N];
+    char p[PATHMAX];
+    if (fields(c, n, path, group_keys, v) < 0) return;
+    if (!v[G_NAME]) {
+        errf(c, n, path, "missing key name (the group's URL segment, e.g. web)");
+    } else if (scalar(c, v[G_NAME], sub(p, path, "name"), "a group name") == 0) {
+        if (group_name_ok(v[G_NAME]->text, v[G_NAME]->len))
+            g->name = hd_xstrdup(v[G_NAME]->text);
+        else
+            expected(c, v[G_NAME], p, "a group name of 1 to 64 of a-z, 0-9, _ and -");
+    }
+    if (v[G_TITLE]) (void)get_str(c, v[G_TITLE], sub(p, path, "title"), S_TEXT, 200, &g->title);
+    if (v[G_PUBLIC]) (void)get_bool(c, v[G_PUBLIC], sub(p, path, "public"), &g->is_public);
+    if (v[G_MATCH]) parse_match(c, v[G_MATCH], sub(p, path, "match"), &g->match);
+    if (v[G_OUTPUT]) (void)get_bool(c, v[G_OUTPUT], sub(p, path, "show_output"), &g->show_output);
+    if (v[G_TARGET]) (void)get_bool(c, v[G_TARGET], sub(p, path, "show_target"), &g->show_target);
+}
+
+static void parse_status_page(ctx_t *c, const node_t *n, hd_config_status_page_t *sp)
+{
+    static const char *const keys[] = {"title", "groups", NULL};
+    const node_t *v[2];
+    char p[PATHMAX];
+    if (fields(c, n, "status_page", keys, v) < 0) return;
+    if (v[0]) (void)get_str(c, v[0], "status_page.title", S_TEXT, 200, &sp->title);
+    size_t ng = 0;
+    if (!v[1] || get_seq(c, v[1], "status_page.groups", "a list of groups", &ng) < 0 || !ng) return;
+    sp->groups = hd_xcalloc(ng, sizeof(*sp->groups));
+    sp->ngroups = ng;
+    for (size_t i = 0; i < ng; i++) {
+        parse_status_group(c, v[1]->items[i], idx(p, "status_page.groups", i), &sp->groups[i]);
+        for (size_t j = 0; j < i && sp->groups[i].name; j++)
+            if (sp->groups[j].name && !strcmp(sp->groups[i].name, sp->groups[j].name)) {
+                char q[PATHMAX];
+                errf(c, v[1]->items[i], sub(q, p, "name"),
+                     "the same name as status_page.groups[%zu]", j);
+                break;
+            }
+    }
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1597,6 +1660,7 @@ static void parse_top(ctx_t *c, const node_t *root)
     if (v[T_TLS]) parse_tls(c, v[T_TLS], &cfg->tls);
     if (v[T_PLAIN]) (void)get_bool(c, v[T_PLAIN], "allow_plaintext", &cfg->allow_plaintext);
     if (v[T_NOTIFY]) parse_notify(c, v[T_NOTIFY], cfg);
+    if (v[T_STATUS_PAGE]) parse_status_page(c, v[T_STATUS_PAGE], &cfg->status_page);
 
     size_t n = 0;
     if (v[T_TOKENS] && get_seq(c, v[T_TOKENS], "tokens", "a list of tokens", &n) == 0 && n) {
@@ -1701,6 +1765,8 @@ void hd_config_defaults(hd_config_t *out)
     out->rate_limits.api.burst = 0;
     out->rate_limits.ping.rate = 12.0 / 60.0;
     out->rate_limits.ping.burst = 12;
+    out->rate_limits.status_page.rate = 10;
+    out->rate_limits.status_page.burst = 30;
     out->enable_api_exec_checks = 0;
     out->history.raw_us = 48 * 3600 * HD_USEC_PER_SEC;
     out->history.minute_us = 30 * 86400 * HD_USEC_PER_SEC;
@@ -1850,6 +1916,14 @@ void hd_config_free(hd_config_t *c)
     for (size_t i = 0; i < c->nnotifiers; i++)
         hd_notifier_def_free(&c->notifiers[i]);
     free(c->notifiers);
+    free(c->status_page.title);
+    for (size_t i = 0; i < c->status_page.ngroups; i++) {
+        hd_config_status_group_t *g = &c->status_page.groups[i];
+        free(g->name);
+        free(g->title);
+        hd_match_free(&g->match);
+    }
+    free(c->status_page.groups);
     memset(c, 0, sizeof(*c));
 }
 

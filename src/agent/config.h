@@ -15,6 +15,7 @@
 
 #include "agent/check.h"
 #include "agent/notifier.h"
+#include "agent/match.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -89,8 +90,10 @@ typedef struct hd_config_tls_s {
 } hd_config_tls_t;
 
 typedef struct hd_config_rate_limits_s {
-    hd_config_rate_t api;  /* every request, per token; default unlimited */
-    hd_config_rate_t ping; /* GET /v1/ping, per token; default 12 a minute, burst 12 */
+    hd_config_rate_t api;         /* every request, per token; default unlimited */
+    hd_config_rate_t ping;        /* GET /v1/ping, per token; default 12 a minute, burst 12 */
+    hd_config_rate_t status_page; /* each /status route, per client address; default 10 a
+                                     second, burst 30 */
 } hd_config_rate_limits_t;
 
 typedef struct hd_config_history_s {
@@ -98,6 +101,23 @@ typedef struct hd_config_history_s {
     int64_t minute_us; /* per-minute rollups; default 30 days */
     int64_t hour_us;   /* per-hour rollups; default 365 days */
 } hd_config_history_t;
+
+/* One group of the public status page (docs/status-page.md). */
+typedef struct hd_config_status_group_s {
+    char *name;       /* the URL segment /status/<name>: [a-z0-9_-], unique; required */
+    char *title;      /* shown; default: name */
+    int is_public;    /* default 0: shown nowhere, /status/<name> is 404 */
+    hd_match_t match; /* which checks; absent: every check (of every tenant) */
+    int show_output;  /* default 0: checks' output is not shown */
+    int show_target;  /* default 0: checks' targets are not shown (passwords as ***) */
+} hd_config_status_group_t;
+
+/* The public status page and badges (`status_page:`). */
+typedef struct hd_config_status_page_s {
+    char *title; /* the page's heading; default "Status" */
+    hd_config_status_group_t *groups;
+    size_t ngroups;
+} hd_config_status_page_t;
 
 typedef struct hd_config_s {
     char *node;                  /* default: the host name */
@@ -126,6 +146,7 @@ typedef struct hd_config_s {
     hd_config_history_t history;
     hd_notifier_def_t *notifiers; /* notify: in file order, from_config = 1, validated */
     size_t nnotifiers;
+    hd_config_status_page_t status_page;
 } hd_config_t;
 
 /* Fills out with the configuration of an empty file: every default, no

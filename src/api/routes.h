@@ -9,9 +9,14 @@
 #include <stddef.h>
 
 struct hd_agent_s;
+struct hd_config_s;
 struct hd_api_s;
 struct hd_kv_s;
 struct hd_session_reg_s;
+
+/* The status page's state (api/status_page.c): its cached snapshot and
+ * the requests waiting for one. */
+typedef struct hd_status_page_s hd_status_page_t;
 
 /* What the Consul KV, session and txn routes serve from; the caller owns
  * it, and it must outlive the server. */
@@ -31,6 +36,18 @@ int hd_api_status_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, 
 int hd_api_checks_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_api_ping_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+
+/* The public status page: GET /status, /status/:group, and the group's
+ * badge.svg and uptime.svg, serving from sp (api/status_page.c). */
+int hd_api_status_page_routes(struct hd_api_s *api, hd_status_page_t *sp, char *err, size_t errlen);
+/* The status page's state for agent a; free it after the store has closed
+ * (its reads answered) and the server is gone. */
+hd_status_page_t *hd_api_status_page_new(struct hd_agent_s *a);
+/* Sets the status routes' rate limit per client address from
+ * cfg->rate_limits.status_page (at start and at a reload); rate 0 lifts
+ * it. Returns 0, or -1 when the routes are not registered. */
+int hd_api_status_page_limit(struct hd_api_s *api, const struct hd_config_s *cfg);
+void hd_api_status_page_free(hd_status_page_t *sp);
 
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);

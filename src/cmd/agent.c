@@ -84,6 +84,7 @@ typedef struct wiring_s {
     hd_api_t *api;
     long nofile;                /* the open-file limit after raising it */
     hd_api_consul_ctx_t consul; /* what the KV, session and txn routes serve from */
+    hd_status_page_t *status;   /* the public status page's cache */
 } wiring_t;
 
 /* GET /v1/ping's own rate limit (rate_limits.ping); 0 lifts it. */
@@ -108,6 +109,7 @@ static int on_reload(void *arg, const hd_config_t *next, char *err, size_t errle
     free(toks);
     if (rc < 0) return -1;
     ping_limit(w->api, next);
+    (void)hd_api_status_page_limit(w->api, next); /* the routes exist: start_api made them */
     return 0;
 }
 
@@ -138,6 +140,8 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
         hd_api_session_routes(api, &w->consul, err, errlen) < 0 ||
         hd_api_txn_routes(api, &w->consul, err, errlen) < 0)
         return -1;
+    w->status = hd_api_status_page_new(a);
+    if (hd_api_status_page_routes(api, w->status, err, errlen) < 0) return -1;
     if (hd_api_listen(api, cfg->bind_host, cfg->bind_port, err, errlen) < 0) return -1;
     hd_agent_on_reload(a, on_reload, w);
     return 0;
@@ -178,6 +182,7 @@ out:
      * caches. */
     hd_agent_close(w.agent);
     if (w.api) hd_api_free(w.api);
+    hd_api_status_page_free(w.status);
     hd_agent_free(w.agent);
     return rc;
 }
@@ -254,5 +259,6 @@ const hd_cmd_t hd_cmd_agent = {
     "\n"
     "API: /v1/checks (GET, POST), /v1/checks/ID (GET, PUT, DELETE),\n"
     "/v1/checks/ID/pause|resume (PUT), /v1/checks/ID/history, /v1/status,\n"
-    "/metrics; TTL checks: PUT /v1/agent/check/pass|warn|fail/ID.\n",
+    "/metrics; TTL checks: PUT /v1/agent/check/pass|warn|fail/ID. Public, no\n"
+    "token: /status, /status/GROUP and its badge.svg, uptime.svg (status_page:).\n",
 };

@@ -560,7 +560,7 @@ static void test_errors(void **state)
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
                        "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name, "
-                       "notify)"},
+                       "notify, status_page)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -1053,6 +1053,77 @@ static void test_consul_keys(void **state)
              "status through the API)");
 }
 
+/* status_page: the groups, their defaults, match, and each mistake at its key. */
+static void test_status_page(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("", &c);
+    assert_null(c.status_page.title);
+    assert_int_equal(c.status_page.ngroups, 0);
+    assert_true(c.rate_limits.status_page.rate == 10.0);
+    assert_int_equal(c.rate_limits.status_page.burst, 30);
+    hd_config_free(&c);
+
+    load_ok("status_page:\n"
+            "  title: \"Acme status\"\n"
+            "  groups:\n"
+            "    - name: web\n"
+            "      title: Web\n"
+            "      public: true\n"
+            "      match: { tags: [web], services: [front], tenant: acme }\n"
+            "      show_output: true\n"
+            "    - name: internal_db-2\n"
+            "rate_limits:\n"
+            "  status_page: {rate: 2/s, burst: 5}\n",
+            &c);
+    const hd_config_status_page_t *sp = &c.status_page;
+    assert_string_equal(sp->title, "Acme status");
+    assert_int_equal(sp->ngroups, 2);
+    assert_string_equal(sp->groups[0].name, "web");
+    assert_string_equal(sp->groups[0].title, "Web");
+    assert_int_equal(sp->groups[0].is_public, 1);
+    assert_int_equal(sp->groups[0].show_output, 1);
+    assert_int_equal(sp->groups[0].show_target, 0);
+    assert_string_equal(sp->groups[0].match.tags[0], "web");
+    assert_null(sp->groups[0].match.tags[1]);
+    assert_string_equal(sp->groups[0].match.services[0], "front");
+    assert_string_equal(sp->groups[0].match.tenant, "acme");
+    assert_null(sp->groups[0].match.checks);
+    /* Defaults: private, nothing shown, every check. */
+    assert_string_equal(sp->groups[1].name, "internal_db-2");
+    assert_null(sp->groups[1].title);
+    assert_int_equal(sp->groups[1].is_public, 0);
+    assert_int_equal(sp->groups[1].show_output, 0);
+    assert_int_equal(sp->groups[1].show_target, 0);
+    assert_true(hd_match_is_all(&sp->groups[1].match));
+    assert_true(c.rate_limits.status_page.rate == 2.0);
+    assert_int_equal(c.rate_limits.status_page.burst, 5);
+    hd_config_free(&c);
+
+    load_bad("status_page:\n  groups:\n    - name: Web\n",
+             "heed.yaml:3:13: status_page.groups[0].name: expected a group name of 1 to 64 of "
+             "a-z, 0-9, _ and -, got \"Web\"");
+    load_bad("status_page:\n  groups:\n    - name: \"a/b\"\n",
+             "heed.yaml:3:13: status_page.groups[0].name: expected a group name of 1 to 64 of "
+             "a-z, 0-9, _ and -, got \"a/b\"");
+    load_bad("status_page:\n  groups:\n    - public: true\n",
+             "heed.yaml:3:7: status_page.groups[0]: missing key name (the group's URL segment, "
+             "e.g. web)");
+    load_bad("status_page:\n  groups:\n    - name: a\n      public: 1\n",
+             "heed.yaml:4:15: status_page.groups[0].public: expected true or false, got \"1\"");
+    load_bad("status_page:\n  groups:\n    - name: a\n    - name: a\n",
+             "heed.yaml:4:7: status_page.groups[1].name: the same name as status_page.groups[0]");
+    load_bad("status_page:\n  groups:\n    - name: a\n      match: [web]\n",
+             "heed.yaml:4:14: status_page.groups[0].match: expected a mapping like {tags: [web]} "
+             "(checks, services, tags, tenant), got a list");
+    load_bad("status_page:\n  colour: red\n",
+             "heed.yaml:2:3: status_page.colour: unknown key (expected one of: title, groups)");
+    load_bad("status_page:\n  title: \"\"\n",
+             "heed.yaml:2:10: status_page.title: expected text without control characters of 1 "
+             "to 200 bytes, got \"\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1076,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_api_file_checks),
         cmocka_unit_test(test_server_limits_tls),
         cmocka_unit_test(test_consul_keys),
+        cmocka_unit_test(test_status_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
