@@ -32,6 +32,10 @@ int hd_api_checks_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, 
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_api_ping_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 
+/* The dashboard: /ui and its files (public), /v1/ui/checks and
+ * /v1/ui/services (api/ui.c). */
+int hd_api_ui_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/agent routes (api/agent.c). */

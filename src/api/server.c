@@ -391,6 +391,14 @@ int hd_api_route_raw(hd_api_t *api, const char *method, const char *pattern)
     return 0;
 }
 
+int hd_api_route_public(hd_api_t *api, const char *method, const char *pattern)
+{
+    hd_api_route_t *rt = route_find(api, method, pattern);
+    if (!rt) return -1;
+    rt->pub = 1;
+    return 0;
+}
+
 int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, double rate,
                        double burst)
 {
@@ -764,6 +772,8 @@ void hd_api_dispatch(hd_api_t *api, hd_api_rq_t *q, const char *data, size_t len
     hd_api_tok_t *tok = NULL;
     if (api->ntoks == 0) {
         r->role = HD_ROLE_MANAGEMENT;
+    } else if (rt->pub) {
+        r->role = HD_ROLE_NONE; /* a token sent is not even looked at */
     } else {
         size_t tlen = 0;
         const char *t = token_of(q, &tlen);

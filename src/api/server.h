@@ -235,6 +235,14 @@ int hd_api_route_limit(hd_api_t *api, const char *method, const char *pattern, d
  * Returns 0, or -1 if no such route. */
 int hd_api_route_consul(hd_api_t *api, const char *method, const char *pattern);
 
+/* Makes a registered route public: it needs no token even when tokens are
+ * configured (the dashboard's static assets, which must load to ask for
+ * one), and a token sent is not looked at: the handler sees role
+ * HD_ROLE_NONE and no tenant (or management without tokens). Register it
+ * with HD_ROLE_NONE. Per-client rate limits still apply. Returns 0, or -1
+ * if no such route. */
+int hd_api_route_public(hd_api_t *api, const char *method, const char *pattern);
+
 /* Makes a registered route take its body as bytes (r->data, r->data_len),
  * unparsed: a Consul KV value, or a body that is not a JSON object (the
  * array of /v1/txn) that the handler reads itself. Returns 0, or -1 if

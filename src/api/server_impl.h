@@ -58,6 +58,7 @@ typedef struct hd_api_route_s {
     double rate, burst;
     int consul; /* errors as Consul's: plain text (hd_api_route_consul) */
     int raw;    /* the body goes to the handler as bytes (hd_api_route_raw) */
+    int pub;    /* no token needed (hd_api_route_public) */
 } hd_api_route_t;
 
 typedef struct hd_api_conn_s hd_api_conn_t;
