@@ -278,10 +278,10 @@ static void on_read(int status, const hd_hist_series_t *sr, void *arg)
         /* [minute's start in epoch seconds, average latency ms, worst status] */
         json_t *a = json_array();
         for (size_t i = 0; i < sr->n; i++)
-            json_array_append_new(
-                a, json_pack("[I, f, s]", (json_int_t)(sr->pts[i].ts_us / 1000000),
-                             (double)sr->pts[i].lat_avg_us / 1e3,
-                             hd_check_status_str(sr->pts[i].worst)));
+            json_array_append_new(a,
+                                  json_pack("[I, f, s]", (json_int_t)(sr->pts[i].ts_us / 1000000),
+                                            (double)sr->pts[i].lat_avg_us / 1e3,
+                                            hd_check_status_str(sr->pts[i].worst)));
         json_object_set_new(o, "spark", a);
     } else if (status == 0) {
         json_t *u = json_object();
@@ -320,8 +320,9 @@ static void ui_checks(hd_api_req_t *r, void *arg)
     hd_scope_t scope;
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     int want = status_param(r);
+    if (want == -1) return; /* answered */
     long limit = limit_param(r, UI_LIMIT_DEFAULT, UI_LIMIT_MAX);
-    if (want == -1 || limit < 0) return;
+    if (limit < 0) return;
     const char *q = hd_api_query(r, "q"), *tag = hd_api_query(r, "tag");
     const char *after = hd_api_query(r, "after"), *hist = hd_api_query(r, "history");
     if (q && !*q) q = NULL;
@@ -332,9 +333,10 @@ static void ui_checks(hd_api_req_t *r, void *arg)
     }
     /* after= is an id of the scope's tenant, or a whole "tenant/id". */
     char akey[HD_PAGE_AFTER_MAX + HD_TENANT_MAX + 2] = "";
-    if (after && *after)
-        snprintf(akey, sizeof(akey), "%s%s%s", scope.tenant && !strchr(after, '/') ? scope.tenant : "",
-                 scope.tenant && !strchr(after, '/') ? "/" : "", after);
+    if (after && *after && scope.tenant && !strchr(after, '/'))
+        snprintf(akey, sizeof(akey), "%s/%s", scope.tenant, after);
+    else if (after && *after)
+        snprintf(akey, sizeof(akey), "%s", after);
 
     row_t *rows = hd_xcalloc(hd_agent_check_count(a) + 1, sizeof(*rows));
     size_t n = 0, pos = 0, counts[4] = {0};
@@ -394,8 +396,9 @@ static void ui_services(hd_api_req_t *r, void *arg)
     hd_scope_t scope;
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
     int want = status_param(r);
+    if (want == -1) return; /* answered */
     long limit = limit_param(r, 200, UI_LIMIT_MAX);
-    if (want == -1 || limit < 0) return;
+    if (limit < 0) return;
     const char *q = hd_api_query(r, "q"), *tag = hd_api_query(r, "tag");
     if (q && !*q) q = NULL;
     if (tag && !*tag) tag = NULL;
@@ -425,12 +428,12 @@ static void ui_services(hd_api_req_t *r, void *arg)
                                             jstr(v.v[j].output ? v.v[j].output : "", UI_OUTPUT_MAX),
                                             "node_check", !v.v[j].service));
         hd_cat_views_free(&v);
-        json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:i, s:s, s:b, s:o}", "id",
-                              jstr(s->id, 512), "name", jstr(s->name, 512), "tenant",
-                              hd_tenant_name(s->tenant), "node", s->node ? s->node : "", "tags", jtags(s->tags),
-                              "address", s->address ? jstr(s->address, 512) : json_null(), "port",
-                              s->port, "status", hd_check_status_str(worst), "maintenance",
-                              s->maint, "checks", checks);
+        json_t *o =
+            json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:i, s:s, s:b, s:o}", "id", jstr(s->id, 512),
+                      "name", jstr(s->name, 512), "tenant", hd_tenant_name(s->tenant), "node",
+                      s->node ? s->node : "", "tags", jtags(s->tags), "address",
+                      s->address ? jstr(s->address, 512) : json_null(), "port", s->port, "status",
+                      hd_check_status_str(worst), "maintenance", s->maint, "checks", checks);
         json_array_append_new(list, o);
     }
     free(l);
@@ -446,10 +449,9 @@ int hd_api_ui_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
     if (hd_api_route(api, "GET", "/ui", HD_ROLE_NONE, get_index, a, err, errlen) < 0 ||
         hd_api_route(api, "GET", "/ui/:file", HD_ROLE_NONE, get_file, a, err, errlen) < 0 ||
         hd_api_route(api, "GET", "/v1/ui/checks", HD_ROLE_READ, ui_checks, a, err, errlen) < 0 ||
-        hd_api_route(api, "GET", "/v1/ui/services", HD_ROLE_READ, ui_services, a, err, errlen) <
-            0)
+        hd_api_route(api, "GET", "/v1/ui/services", HD_ROLE_READ, ui_services, a, err, errlen) < 0)
         return -1;
-    (void)hd_api_route_public(api, "GET", "/ui");      /* registered above */
+    (void)hd_api_route_public(api, "GET", "/ui");       /* registered above */
     (void)hd_api_route_public(api, "GET", "/ui/:file"); /* registered above */
     return 0;
 }

@@ -174,6 +174,9 @@ class UiApi(HeedTestCase):
                                    token="r")["services"], [])
         self.assertEqual(self.a.ok("GET", "/v1/ui/services?tag=web",
                                    token="r")["counts"]["total"], 1)
+        for bad in ("status=up", "limit=-1"):
+            r = self.a.get("/v1/ui/services?" + bad, token="r")
+            self.assertEqual((r.status, r.json["code"]), (400, "bad_query"), bad)
 
     def test_a_tenant_token_sees_its_tenant_only(self):
         a = self.a
