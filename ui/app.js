@@ -314,15 +314,30 @@ function renderChart(h) {
   box.appendChild(s);
 }
 
+// The events of GET /v1/events?check=ID, newest first: the event object of
+// src/agent/notifier.h with its "deliveries".
 function renderEvents(list) {
   const tbody = $('cv-events');
   tbody.textContent = '';
   for (const e of list) {
-    const tr = el('tr', 'event');
-    tr.appendChild(el('td', 'num', e.time || e.ts || ''));
-    tr.appendChild(el('td', '', (e.old_status || e.from || '?') + ' → ' + (e.new_status || e.to || e.status || '?') + (e.kind ? ' (' + e.kind + ')' : '')));
+    const tr = el('tr', 'event st-' + (e.status || ''));
+    tr.dataset.event = e.id || '';
+    tr.appendChild(el('td', 'num', e.time || ''));
+    const change = el('td', '');
+    change.appendChild(el('span', 'dot st-' + (e.old_status || '')));
+    change.appendChild(document.createTextNode(' ' + (e.old_status || '?') + ' → '));
+    change.appendChild(el('span', 'dot st-' + (e.status || '')));
+    change.appendChild(document.createTextNode(' ' + (e.status || '?') + (e.kind ? ' (' + e.kind + ')' : '')));
+    tr.appendChild(change);
     tr.appendChild(el('td', 'out', e.output || ''));
-    tr.appendChild(el('td', '', (e.deliveries || []).map((d) => d.notifier + ': ' + d.state).join(', ')));
+    const dl = el('td', '');
+    for (const d of e.deliveries || []) {
+      const x = el('div', 'delivery', d.notifier + ': ' + d.state +
+        (d.attempts > 1 ? ' (' + d.attempts + ' attempts)' : ''));
+      if (d.last_error) x.title = d.last_error;
+      dl.appendChild(x);
+    }
+    tr.appendChild(dl);
     tbody.appendChild(tr);
   }
   $('cv-events-table').hidden = list.length === 0;

@@ -27,11 +27,11 @@
  * its events) the page reads from /v1/checks/:id/history and /v1/events. */
 #include "agent/agent.h"
 #include "agent/catalog.h"
-#include "api/page.h"
 #include "api/routes.h"
 #include "api/scope.h"
 #include "api/server.h"
 #include "api/ui_assets.h"
+#include "api/ui_query.h"
 #include "store/history.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -42,9 +42,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define UI_LIMIT_DEFAULT 50
-#define UI_LIMIT_MAX     1000 /* a page's checks (history=1: 2 history reads each) */
-#define UI_OUTPUT_MAX    512  /* bytes of output a list row shows */
+#define UI_CHECKS_PAGE   50  /* checks in a page unless limit= says */
+#define UI_SERVICES_PAGE 200 /* services likewise */
+#define UI_OUTPUT_MAX    512 /* bytes of output a list row shows */
 #define UI_CSP                                                                                     \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -56,19 +56,6 @@ static const hd_ui_asset_t *asset_find(const char *name)
     for (const hd_ui_asset_t *f = hd_ui_assets; f->name; f++)
         if (!strcmp(f->name, name)) return f;
     return NULL;
-}
-
-/* 1 when an If-None-Match value (a list of ETags, or "*") names etag. */
-static int etag_matches(const char *inm, const char *etag)
-{
-    if (!inm) return 0;
-    if (!strcmp(inm, "*")) return 1;
-    size_t n = strlen(etag);
-    for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
-        char after = p[n];
-        if (after == '\0' || after == ',' || after == ' ') return 1;
-    }
-    return 0;
 }
 
 static void serve_asset(hd_api_req_t *r, const char *name)
@@ -84,7 +71,7 @@ static void serve_asset(hd_api_req_t *r, const char *name)
     hd_api_set_header(r, "X-Content-Type-Options", "nosniff");
     hd_api_set_header(r, "Referrer-Policy", "no-referrer");
     hd_api_set_header(r, "Content-Security-Policy", UI_CSP);
-    if (etag_matches(hd_api_header(r, "If-None-Match"), f->etag)) {
+    if (hd_ui_etag_match(hd_api_header(r, "If-None-Match"), f->etag)) {
         hd_api_reply_text(r, 304, f->type, "", 0);
         return;
     }
@@ -152,31 +139,16 @@ static int has_tag(char **tags, const char *tag)
     return 0;
 }
 
-/* The status a ?status= names, or -1 with a 400 reply (-2: none asked). */
-static int status_param(hd_api_req_t *r)
+/* The request's dashboard query: 1, or 0 after replying 400. */
+static int read_query(hd_api_req_t *r, size_t def_limit, hd_ui_query_t *out)
 {
-    const char *s = hd_api_query(r, "status");
-    if (!s || !*s) return -2;
-    for (int i = HD_CHECK_PASSING; i <= HD_CHECK_MAINTENANCE; i++)
-        if (!strcmp(s, hd_check_status_str((hd_check_status_t)i))) return i;
-    hd_api_error(r, 400, "bad_query",
-                 "status: expected passing, warning, critical or maintenance, got '%s'", s);
-    return -1;
-}
-
-/* ?limit= within [1, max], default def; -1 with a 400 reply. */
-static long limit_param(hd_api_req_t *r, long def, long max)
-{
-    const char *s = hd_api_query(r, "limit");
-    if (!s || !*s) return def;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < 1 || v > max) {
-        hd_api_error(r, 400, "bad_query", "limit: expected a number from 1 to %ld, got '%s'", max,
-                     s);
-        return -1;
-    }
-    return v;
+    char err[200];
+    if (hd_ui_query_parse(hd_api_query(r, "q"), hd_api_query(r, "tag"), hd_api_query(r, "status"),
+                          hd_api_query(r, "limit"), hd_api_query(r, "after"),
+                          hd_api_query(r, "history"), def_limit, out, err, sizeof(err)) == 0)
+        return 1;
+    hd_api_error(r, 400, "bad_query", "%s", err);
+    return 0;
 }
 
 static json_t *counts_json(const size_t counts[4])
@@ -319,24 +291,16 @@ static void ui_checks(hd_api_req_t *r, void *arg)
     hd_agent_t *a = arg;
     hd_scope_t scope;
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
-    int want = status_param(r);
-    if (want == -1) return; /* answered */
-    long limit = limit_param(r, UI_LIMIT_DEFAULT, UI_LIMIT_MAX);
-    if (limit < 0) return;
-    const char *q = hd_api_query(r, "q"), *tag = hd_api_query(r, "tag");
-    const char *after = hd_api_query(r, "after"), *hist = hd_api_query(r, "history");
-    if (q && !*q) q = NULL;
-    if (tag && !*tag) tag = NULL;
-    if (after && strlen(after) >= HD_PAGE_AFTER_MAX) {
-        hd_api_error(r, 400, "bad_query", "after: longer than %d bytes", HD_PAGE_AFTER_MAX - 1);
-        return;
-    }
+    hd_ui_query_t uq;
+    if (!read_query(r, UI_CHECKS_PAGE, &uq)) return;
+    const char *q = uq.q, *tag = uq.tag;
+    int want = uq.status;
     /* after= is an id of the scope's tenant, or a whole "tenant/id". */
-    char akey[HD_PAGE_AFTER_MAX + HD_TENANT_MAX + 2] = "";
-    if (after && *after && scope.tenant && !strchr(after, '/'))
-        snprintf(akey, sizeof(akey), "%s/%s", scope.tenant, after);
-    else if (after && *after)
-        snprintf(akey, sizeof(akey), "%s", after);
+    char akey[HD_UI_AFTER_MAX + HD_TENANT_MAX + 3] = "";
+    if (uq.after && scope.tenant && !strchr(uq.after, '/'))
+        snprintf(akey, sizeof(akey), "%s/%s", scope.tenant, uq.after);
+    else if (uq.after)
+        snprintf(akey, sizeof(akey), "%s", uq.after);
 
     row_t *rows = hd_xcalloc(hd_agent_check_count(a) + 1, sizeof(*rows));
     size_t n = 0, pos = 0, counts[4] = {0};
@@ -353,7 +317,7 @@ static void ui_checks(hd_api_req_t *r, void *arg)
         rows[n++].c = c;
     }
     qsort(rows, n, sizeof(*rows), by_key);
-    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    size_t shown = n > uq.limit ? uq.limit : n;
     json_t *list = json_array();
     page_t *p = hd_xcalloc(1, sizeof(*p));
     p->r = r;
@@ -371,7 +335,7 @@ static void ui_checks(hd_api_req_t *r, void *arg)
     p->out = json_pack("{s:o, s:o, s:I, s:o, s:o}", "checks", list, "counts", counts_json(counts),
                        "matched", (json_int_t)n, "next", next ? json_string(next) : json_null(),
                        "now", jtime(p->now));
-    if (hist && strcmp(hist, "0") != 0 && strcmp(hist, "false") != 0)
+    if (uq.history)
         read_history(a, p, rows, shown);
     else
         page_done(p);
@@ -395,13 +359,10 @@ static void ui_services(hd_api_req_t *r, void *arg)
     hd_agent_t *a = arg;
     hd_scope_t scope;
     if (hd_api_scope(r, HD_SCOPE_LIST, &scope) < 0) return;
-    int want = status_param(r);
-    if (want == -1) return; /* answered */
-    long limit = limit_param(r, 200, UI_LIMIT_MAX);
-    if (limit < 0) return;
-    const char *q = hd_api_query(r, "q"), *tag = hd_api_query(r, "tag");
-    if (q && !*q) q = NULL;
-    if (tag && !*tag) tag = NULL;
+    hd_ui_query_t uq;
+    if (!read_query(r, UI_SERVICES_PAGE, &uq)) return;
+    const char *q = uq.q, *tag = uq.tag;
+    int want = uq.status;
     hd_catalog_t *cat = hd_agent_catalog(a);
     const hd_cat_service_t **l;
     size_t n = hd_catalog_services(cat, &scope, NULL, NULL, &l), matched = 0, counts[4] = {0};
@@ -415,7 +376,7 @@ static void ui_services(hd_api_req_t *r, void *arg)
         hd_catalog_service_checks(cat, l[i], &v);
         hd_check_status_t worst = hd_cat_views_worst(&v);
         if ((unsigned)worst < 4) counts[worst]++;
-        if ((want >= 0 && (int)worst != want) || ++matched > (size_t)limit) { /* counted only */
+        if ((want >= 0 && (int)worst != want) || ++matched > uq.limit) { /* counted only */
             hd_cat_views_free(&v);
             continue;
         }

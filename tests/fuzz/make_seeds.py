@@ -511,3 +511,15 @@ for name, body in (
         ("empty", {})):
     write("session_body", name, _json.dumps(body))
 write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i in range(65)]}))
+
+# --- ui_query: q, tag, status, limit, after, history, If-None-Match -------
+for name, fields in (("plain", ["", "", "", "", "", "", ""]),
+                     ("filters", ["db", "prod", "critical", "50", "web", "1", ""]),
+                     ("bad-status", ["", "", "down", "", "", "", ""]),
+                     ("bad-limit", ["", "", "", "1001", "", "0", ""]),
+                     ("etag", ["", "", "", "", "", "", '"0123456789abcdef"']),
+                     ("etag-list", ["", "", "", "", "", "", 'W/"x", "a,b" ,"0123456789abcdef"']),
+                     ("etag-star", ["", "", "", "", "", "", "*"]),
+                     ("size-after-1023", ["", "", "", "", "a" * 1023, "", ""]),
+                     ("size-after-1024", ["", "", "", "", "a" * 1024, "", ""])):
+    write("ui_query", name, "\n".join(fields))
