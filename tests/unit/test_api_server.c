@@ -378,6 +378,9 @@ static fix_t *start(const hd_api_opts_t *o)
     assert_int_equal(hd_api_route_consul(f->api, "PUT", "/v1/consulish/:id"), 0);
     assert_int_equal(hd_api_route_consul(f->api, "GET", "/v1/consulish/:id"), -1);
     route(f, "PUT", "/v1/watch/:n", HD_ROLE_WRITE, h_bump);
+    route(f, "GET", "/v1/public", HD_ROLE_NONE, h_echo);
+    assert_int_equal(hd_api_route_public(f->api, "GET", "/v1/public"), 0);
+    assert_int_equal(hd_api_route_public(f->api, "PUT", "/v1/public"), -1);
     route(f, "PUT", "/v1/raw/*key", HD_ROLE_WRITE, h_raw);
     assert_int_equal(hd_api_route_raw(f->api, "PUT", "/v1/raw/*key"), 0);
     assert_int_equal(hd_api_route_raw(f->api, "GET", "/v1/raw/*key"), -1);
@@ -874,6 +877,17 @@ static void test_auth_matrix(void **state)
     call(f, "GET", "/v1/echo/1", "X-Consul-Token: g-secret\r\n", NULL, &r);
     assert_true(json_is_null(json_object_get(r.json, "tenant")));
     done(&r);
+    /* A public route needs no token, and does not look at one sent: the
+     * handler sees no role and no tenant. */
+    static const char *const any[] = {NULL, "X-Consul-Token: nope\r\n",
+                                      "Authorization: Bearer r-secret\r\n"};
+    for (size_t i = 0; i < 3; i++) {
+        call(f, "GET", "/v1/public", any[i], NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(&r, "role"), "none");
+        assert_true(json_is_null(json_object_get(r.json, "tenant")));
+        done(&r);
+    }
     /* X-Consul-Token first, as Consul. */
     call(f, "GET", "/v1/manage", "X-Consul-Token: m-secret\r\nAuthorization: Bearer r-secret\r\n",
          NULL, &r);
