@@ -282,34 +282,48 @@ function renderCheck(c) {
   $('cv-output').textContent = c.output || '';
 }
 
+const RANGE_MS = { '1h': 3600e3, '24h': 86400e3, '168h': 7 * 86400e3, '720h': 30 * 86400e3 };
+const STEP_MS = { '1m': 60e3, '1h': 3600e3 };
+const COLOURS = { passing: '#2e7d32', warning: '#e6a100', critical: '#c62828', maintenance: '#5c6bc0' };
+
+// The history chart: the range asked (now back to its start) left to
+// right; average latency per step as a line (dots when there are few
+// steps); under it a band coloured by each step's worst status.
 function renderChart(h) {
   const box = $('cv-chart');
   box.textContent = '';
   const pts = h.points || [];
   $('cv-chart-note').textContent = pts.length
-    ? `${pts.length} points, step ${h.step}: average latency, coloured by the worst status of each step`
+    ? `${pts.length} points, step ${h.step}: average latency; the band shows the worst status of each step`
     : 'No history in this range yet.';
-  const W = 1000, H = 220, L = 50, B = 20;
+  const W = 1000, H = 220, L = 50, B = 22;
   const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
   s.appendChild(svg('line', { x1: L, y1: H - B, x2: W, y2: H - B, class: 'axis' }));
   s.appendChild(svg('line', { x1: L, y1: 0, x2: L, y2: H - B, class: 'axis' }));
+  const t1 = Date.now(), t0 = t1 - (RANGE_MS[view.range] || RANGE_MS['24h']);
+  const x = (t) => L + Math.max(0, Math.min(1, (t - t0) / (t1 - t0))) * (W - L - 4);
+  const lab = (txt, xx, yy, anchor) => {
+    const t = svg('text', { x: xx, y: yy, 'text-anchor': anchor || 'start' });
+    t.textContent = txt;
+    s.appendChild(t);
+  };
+  lab(new Date(t0).toLocaleString(), L, H - 1);
+  lab('now', W - 2, H - 1, 'end');
   if (pts.length) {
-    const t0 = Date.parse(pts[0].ts), t1 = Math.max(Date.parse(pts[pts.length - 1].ts), t0 + 1);
+    const ts = pts.map((p) => Date.parse(p.ts));
     const max = Math.max(...pts.map((p) => p.latency_ms.avg), 0.001);
-    const x = (p) => L + ((Date.parse(p.ts) - t0) / (t1 - t0)) * (W - L - 4);
     const y = (v) => H - B - (v / max) * (H - B - 10);
-    const colours = { passing: '#2e7d32', warning: '#e6a100', critical: '#c62828', maintenance: '#5c6bc0' };
-    const bw = Math.max(1, (W - L) / pts.length);
-    pts.forEach((p) => {
-      s.appendChild(svg('rect', { x: x(p) - bw / 2, y: H - B + 2, width: bw, height: 6,
-        fill: colours[p.status] || '#aaa' }));
+    pts.forEach((p, i) => {
+      const end = STEP_MS[h.step] ? ts[i] + STEP_MS[h.step] : (i + 1 < ts.length ? ts[i + 1] : t1);
+      const x0 = x(ts[i]), w = Math.max(1, x(end) - x0);
+      s.appendChild(svg('rect', { x: x0, y: H - B + 3, width: w, height: 6, fill: COLOURS[p.status] || '#aaa' }));
     });
-    s.appendChild(svg('polyline', { class: 'lat', points: pts.map((p) => `${x(p).toFixed(1)},${y(p.latency_ms.avg).toFixed(1)}`).join(' ') }));
-    const lab = (txt, xx, yy, anchor) => { const t = svg('text', { x: xx, y: yy, 'text-anchor': anchor || 'start' }); t.textContent = txt; s.appendChild(t); };
+    s.appendChild(svg('polyline', { class: 'lat', points: pts.map((p, i) => `${x(ts[i]).toFixed(1)},${y(p.latency_ms.avg).toFixed(1)}`).join(' ') }));
+    if (pts.length <= 120) {
+      pts.forEach((p, i) => s.appendChild(svg('circle', { cx: x(ts[i]), cy: y(p.latency_ms.avg), r: 2.5, fill: '#4a6fa5' })));
+    }
     lab(fmtMs(max), L - 4, 10, 'end');
     lab('0', L - 4, H - B, 'end');
-    lab(new Date(t0).toLocaleString(), L, H - 1);
-    lab(new Date(t1).toLocaleString(), W - 2, H - 1, 'end');
   }
   box.appendChild(s);
 }

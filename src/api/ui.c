@@ -1,6 +1,7 @@
 /* ui — the dashboard: its static files, and the JSON it reads that the
  * rest of the API does not give in one request.
  *
+ *   GET /                   302 to /ui/ (public)
  *   GET /ui, /ui/:file      the page and its files (ui/ at the repository's
  *                           root, built into the binary: api/ui_assets.h),
  *                           public: no token, so that the page loads and
@@ -82,6 +83,16 @@ static void get_index(hd_api_req_t *r, void *arg)
 {
     (void)arg;
     serve_asset(r, "index.html");
+}
+
+/* GET /: the dashboard is what a browser pointed at the agent wants (as
+ * Consul's agent does). */
+static void get_root(hd_api_req_t *r, void *arg)
+{
+    (void)arg;
+    static const char body[] = "See /ui/\n";
+    hd_api_set_header(r, "Location", "/ui/");
+    hd_api_reply_text(r, 302, "text/plain; charset=utf-8", body, sizeof(body) - 1);
 }
 
 static void get_file(hd_api_req_t *r, void *arg)
@@ -407,11 +418,13 @@ static void ui_services(hd_api_req_t *r, void *arg)
 
 int hd_api_ui_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errlen)
 {
-    if (hd_api_route(api, "GET", "/ui", HD_ROLE_NONE, get_index, a, err, errlen) < 0 ||
+    if (hd_api_route(api, "GET", "/", HD_ROLE_NONE, get_root, a, err, errlen) < 0 ||
+        hd_api_route(api, "GET", "/ui", HD_ROLE_NONE, get_index, a, err, errlen) < 0 ||
         hd_api_route(api, "GET", "/ui/:file", HD_ROLE_NONE, get_file, a, err, errlen) < 0 ||
         hd_api_route(api, "GET", "/v1/ui/checks", HD_ROLE_READ, ui_checks, a, err, errlen) < 0 ||
         hd_api_route(api, "GET", "/v1/ui/services", HD_ROLE_READ, ui_services, a, err, errlen) < 0)
         return -1;
+    (void)hd_api_route_public(api, "GET", "/");         /* registered above */
     (void)hd_api_route_public(api, "GET", "/ui");       /* registered above */
     (void)hd_api_route_public(api, "GET", "/ui/:file"); /* registered above */
     return 0;

@@ -93,6 +93,8 @@ class UiApi(HeedTestCase):
         self.assertIn('<script src="/ui/app.js"', page)
         self.assertNotIn("http://", page.replace("http://www.w3.org", ""))  # nothing elsewhere
         self.assertNotIn("https://", page)
+        r = a.get("/")  # a browser pointed at the agent
+        self.assertEqual((r.status, r.headers["location"]), (302, "/ui/"))
         r = a.get("/ui/nope.js")
         self.assertEqual((r.status, r.json["code"]), (404, "not_found"))
         # A token sent to a public file is not even looked at.
