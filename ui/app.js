@@ -124,12 +124,14 @@ const view = {
   status: '',
   q: '',
   tag: '',
+  ns: '',           // the tenant to show (ns=; '*' every tenant); '' the token's own
   after: '',        // the page's after=
   pages: [],        // the after= of the pages before, for "Previous"
   next: null,
   historyAt: 0,     // when uptime and sparklines were last asked for
   history: new Map(), // key -> {uptime, spark}, kept between history reads
   checkId: '',
+  checkNs: '',
   range: '24h',
   chartAt: 0,
   tags: new Set(),
@@ -140,6 +142,7 @@ function listQuery(withHistory) {
   if (view.q) p.set('q', view.q);
   if (view.tag) p.set('tag', view.tag);
   if (view.status) p.set('status', view.status);
+  if (view.ns) p.set('ns', view.ns);
   p.set('limit', String(PAGE));
   if (view.after) p.set('after', view.after);
   if (withHistory) p.set('history', '1');
@@ -174,8 +177,9 @@ function renderChecks(data) {
     tr.appendChild(statusCell(c.status));
     const name = el('td', 'name');
     const a = el('a', '', c.name);
-    a.href = '#/check/' + encodeURIComponent(c.id);
+    a.href = '#/check/' + encodeURIComponent(c.id) + (view.ns ? '?ns=' + encodeURIComponent(c.tenant) : '');
     name.appendChild(a);
+    if (c.tenant !== 'default') name.appendChild(el('span', 'tenant', c.tenant));
     if (c.name !== c.id) name.appendChild(el('div', 'note', c.id));
     name.appendChild(el('div')).appendChild(tags(c.tags));
     tr.appendChild(name);
@@ -375,13 +379,14 @@ async function refresh(force) {
   try {
     if (view.route === 'check') {
       const id = encodeURIComponent(view.checkId);
-      const c = await api('/v1/checks/' + id);
+      const ns = view.checkNs ? 'ns=' + encodeURIComponent(view.checkNs) : '';
+      const c = await api('/v1/checks/' + id + (ns ? '?' + ns : ''));
       renderCheck(c);
       if (force || Date.now() - view.chartAt > 10000) {
         view.chartAt = Date.now();
-        renderChart(await api('/v1/checks/' + id + '/history?since=' + view.range));
+        renderChart(await api('/v1/checks/' + id + '/history?since=' + view.range + (ns ? '&' + ns : '')));
         let events = [];
-        try { events = await api('/v1/events?check=' + id + '&limit=50'); } catch (e) {
+        try { events = await api('/v1/events?check=' + id + '&limit=50' + (ns ? '&' + ns : '')); } catch (e) {
           if (e instanceof NeedToken) throw e;
           events = []; // no events endpoint (yet), or none for this check
         }
@@ -405,7 +410,10 @@ async function refresh(force) {
       }, 0));
     }
   } catch (e) {
-    if (!(e instanceof NeedToken)) setLive(false, 'Cannot reach the agent: ' + e.message);
+    if (!(e instanceof NeedToken)) {
+      setLive(false, e.status ? 'The agent answered ' + e.status + ': ' + e.message
+        : 'Cannot reach the agent: ' + e.message);
+    }
   } finally {
     busy = false;
     if (again) { again = false; setTimeout(() => refresh(true), 0); }
@@ -428,7 +436,9 @@ function route() {
   $('nav-services').className = h === 'services' ? 'on' : '';
   if (h.startsWith('check/')) {
     view.route = 'check';
-    view.checkId = decodeURIComponent(h.slice(6));
+    const [idPart, query] = h.slice(6).split('?');
+    view.checkId = decodeURIComponent(idPart);
+    view.checkNs = new URLSearchParams(query || '').get('ns') || '';
     view.chartAt = 0;
   } else {
     view.route = h === 'services' ? 'services' : '';
@@ -441,6 +451,7 @@ function route() {
 function filtersChanged() {
   view.q = $('filter-text').value.trim();
   view.tag = $('filter-tag').value.trim();
+  view.ns = $('filter-ns').value.trim();
   view.after = ''; view.pages = [];
   refreshNow(true);
 }
@@ -453,6 +464,7 @@ function debounce(f, ms) {
 document.addEventListener('DOMContentLoaded', () => {
   $('filter-text').addEventListener('input', debounce(filtersChanged, 200));
   $('filter-tag').addEventListener('input', debounce(filtersChanged, 200));
+  $('filter-ns').addEventListener('input', debounce(filtersChanged, 300));
   $('statuses').addEventListener('click', (ev) => {
     const b = ev.target.closest('button');
     if (!b) return;

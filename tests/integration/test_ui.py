@@ -269,6 +269,11 @@ class UiBrowser(HeedTestCase):
         b.wait("document.querySelector('#rows tr[data-check=\"web\"]')"
                ".dataset.status === 'passing'", timeout=INTERVAL + 4)
         self.assertEqual(b.eval("window.__sameDocument"), "yes")
+        # Its uptime now counts the failure.
+        web = a.ok("GET", "/v1/ui/checks?tag=prod&history=1")["checks"][0]
+        self.assertEqual(web["id"], "web")
+        self.assertTrue(0 < web["uptime"]["24h"] < 100, web["uptime"])
+        self.assertIn("critical", [pt[2] for pt in web["spark"]])
         self.assertEqual(b.navigations(), 1)
 
         # Filters: text, tag, status (on the server: the page shows the
@@ -346,6 +351,20 @@ class UiBrowser(HeedTestCase):
         b.wait("!document.getElementById('token-dialog').open && "
                "document.querySelectorAll('#rows tr.check').length === 50")
         self.assertEqual(b.eval("sessionStorage.getItem('heed-token')"), "m")
+        # A management token reaches every tenant: ns=* (or a tenant's name).
+        self.assertNotIn("a-only", [i for i, _ in self.rows(b)])
+        b.fill("#filter-ns", "*")
+        b.fill("#filter-text", "a-only")
+        self.wait_rows(b, "ids.join() === 'a-only'", "team-a's check with ns=*")
+        b.click("#rows tr[data-check=\"a-only\"] a")
+        b.wait("!document.getElementById('check-view').hidden && "
+               "document.getElementById('cv-name').textContent === 'a-only'")
+        b.click("#nav-checks")
+        b.fill("#filter-text", "")
+        b.fill("#filter-ns", "team-a")
+        self.wait_rows(b, "ids.join() === 'a-only'", "team-a's checks with ns=team-a")
+        b.fill("#filter-ns", "")
+        self.wait_rows(b, "ids.length === 50 && !ids.includes('a-only')", "the default tenant")
         # A tenant's token shows that tenant's checks only.
         b.click("#token-button")
         b.wait("document.getElementById('token-dialog').open")
@@ -353,6 +372,12 @@ class UiBrowser(HeedTestCase):
         b.click("#token-submit")
         self.wait_rows(b, "ids.join() === 'a-only'", "team-a's checks")
         self.assertEqual(b.eval("document.getElementById('count-total').textContent"), "1")
+        # Another tenant is refused to it, and the page says so.
+        b.fill("#filter-ns", "default")
+        b.wait("!document.getElementById('error').hidden && document.getElementById('error')"
+               ".textContent.includes('403')")
+        b.fill("#filter-ns", "")
+        b.wait("document.getElementById('error').hidden")
         self.assertEqual(page_errors(b), [])
 
 
