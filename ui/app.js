@@ -151,6 +151,9 @@ function listQuery(withHistory) {
 
 function setCounts(c) {
   for (const k of ['total', 'passing', 'warning', 'critical', 'maintenance']) $('count-' + k).textContent = c[k] || 0;
+  // The tab's title tells of trouble while the tab is in the background.
+  const bad = (c.critical || 0) + (c.warning || 0);
+  document.title = bad ? `(${c.critical || 0} critical, ${c.warning || 0} warning) heed` : 'heed';
 }
 
 function setHead(cols) {

@@ -264,6 +264,7 @@ class UiBrowser(HeedTestCase):
         # (critical at its third failure), and the TTL checks.
         b.wait("document.getElementById('count-critical').textContent === '%d'" % (3 + MISC),
                timeout=3 * INTERVAL + 2)
+        self.assertEqual(b.eval("document.title"), "(%d critical, 0 warning) heed" % (3 + MISC))
         # It comes back: green again.
         self.web = tcp_listener(self.reg, port=web_port)
         b.wait("document.querySelector('#rows tr[data-check=\"web\"]')"
