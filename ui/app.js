@@ -124,6 +124,7 @@ const view = {
   status: '',
   q: '',
   tag: '',
+  sort: '',         // '' by id, 'status': the worst first
   ns: '',           // the tenant to show (ns=; '*' every tenant); '' the token's own
   after: '',        // the page's after=
   pages: [],        // the after= of the pages before, for "Previous"
@@ -143,6 +144,7 @@ function listQuery(withHistory) {
   if (view.tag) p.set('tag', view.tag);
   if (view.status) p.set('status', view.status);
   if (view.ns) p.set('ns', view.ns);
+  if (view.sort && view.route !== 'services') p.set('sort', view.sort);
   p.set('limit', String(PAGE));
   if (view.after) p.set('after', view.after);
   if (withHistory) p.set('history', '1');
@@ -473,6 +475,12 @@ document.addEventListener('DOMContentLoaded', () => {
     if (!b) return;
     view.status = b.dataset.status;
     $('statuses').querySelectorAll('button').forEach((x) => x.classList.toggle('on', x === b));
+    view.after = ''; view.pages = [];
+    refreshNow(true);
+  });
+  $('sort-status').addEventListener('click', () => {
+    view.sort = view.sort ? '' : 'status';
+    $('sort-status').classList.toggle('on', !!view.sort);
     view.after = ''; view.pages = [];
     refreshNow(true);
   });

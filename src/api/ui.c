@@ -13,7 +13,8 @@
  *       ?q=TEXT             on the server: text in id, name, target,
  *       &tag=T&status=S     output, service or tags (case-insensitive), a
  *       &limit=N&after=KEY  tag, a status; paged as /v1/checks (by key,
- *       &history=1          "tenant/id"); with counts by status of the
+ *       &history=1          "tenant/id"; with sort=status the worst first,
+ *       &sort=name|status   after= "RANK:KEY"); with counts by status of the
  *                           checks that match q and tag, and, with
  *                           history=1, each check's uptime over 24 h, 7 d
  *                           and 30 d and a latency sparkline (last hour,
@@ -156,7 +157,8 @@ static int read_query(hd_api_req_t *r, size_t def_limit, hd_ui_query_t *out)
     char err[200];
     if (hd_ui_query_parse(hd_api_query(r, "q"), hd_api_query(r, "tag"), hd_api_query(r, "status"),
                           hd_api_query(r, "limit"), hd_api_query(r, "after"),
-                          hd_api_query(r, "history"), def_limit, out, err, sizeof(err)) == 0)
+                          hd_api_query(r, "history"), hd_api_query(r, "sort"), def_limit, out, err,
+                          sizeof(err)) == 0)
         return 1;
     hd_api_error(r, 400, "bad_query", "%s", err);
     return 0;
@@ -179,12 +181,21 @@ static json_t *counts_json(const size_t counts[4])
 
 typedef struct row_s {
     hd_agent_check_t *c;
+    int rank;                    /* sort=status: hd_ui_status_rank; else 0 */
     char key[HD_TENANT_KEY_MAX]; /* "tenant/id": the order, and the history's name */
 } row_t;
 
+/* The order of a page: by rank (0 for all without sort=status), then key. */
+static int row_cmp(int rank_a, const char *key_a, int rank_b, const char *key_b)
+{
+    if (rank_a != rank_b) return rank_a < rank_b ? -1 : 1;
+    return strcmp(key_a, key_b);
+}
+
 static int by_key(const void *p, const void *q)
 {
-    return strcmp(((const row_t *)p)->key, ((const row_t *)q)->key);
+    const row_t *x = p, *y = q;
+    return row_cmp(x->rank, x->key, y->rank, y->key);
 }
 
 static int check_matches_text(const hd_check_def_t *d, const hd_check_state_t *st, const char *q)
@@ -326,7 +337,8 @@ static void ui_checks(hd_api_req_t *r, void *arg)
         if ((unsigned)st->status < 4) counts[st->status]++;
         if (want >= 0 && (int)st->status != want) continue;
         if (hd_tenant_key(rows[n].key, sizeof(rows[n].key), d->tenant, d->id) < 0) continue;
-        if (akey[0] && strcmp(rows[n].key, akey) <= 0) continue;
+        rows[n].rank = uq.by_status ? hd_ui_status_rank((int)st->status) : 0;
+        if (akey[0] && row_cmp(rows[n].rank, rows[n].key, uq.after_rank, akey) <= 0) continue;
         rows[n++].c = c;
     }
     qsort(rows, n, sizeof(*rows), by_key);
@@ -340,13 +352,17 @@ static void ui_checks(hd_api_req_t *r, void *arg)
         p->obj[i] = check_row(hd_agent_check_def(rows[i].c), hd_agent_check_state(rows[i].c));
         json_array_append_new(list, p->obj[i]);
     }
-    const char *next = NULL;
+    /* The next page's after=: the last row's key as after= takes it back,
+     * with its rank in front for sort=status. */
+    char next[HD_TENANT_KEY_MAX + 3] = "";
     if (n > shown) {
         const char *k = rows[shown - 1].key;
-        next = scope.tenant ? strchr(k, '/') + 1 : k; /* as after= takes it back */
+        snprintf(next, sizeof(next), "%s%s", uq.by_status ? "0:" : "",
+                 scope.tenant ? strchr(k, '/') + 1 : k);
+        if (uq.by_status) next[0] = (char)('0' + rows[shown - 1].rank);
     }
     p->out = json_pack("{s:o, s:o, s:I, s:o, s:o}", "checks", list, "counts", counts_json(counts),
-                       "matched", (json_int_t)n, "next", next ? json_string(next) : json_null(),
+                       "matched", (json_int_t)n, "next", next[0] ? json_string(next) : json_null(),
                        "now", jtime(p->now));
     if (uq.history)
         read_history(a, p, rows, shown);

@@ -7,9 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+int hd_ui_status_rank(int status)
+{
+    switch (status) {
+    case HD_CHECK_CRITICAL:
+        return 0;
+    case HD_CHECK_WARNING:
+        return 1;
+    case HD_CHECK_MAINTENANCE:
+        return 2;
+    default:
+        return 3;
+    }
+}
+
 int hd_ui_query_parse(const char *q, const char *tag, const char *status, const char *limit,
-                      const char *after, const char *history, size_t def_limit, hd_ui_query_t *out,
-                      char *err, size_t errlen)
+                      const char *after, const char *history, const char *sort, size_t def_limit,
+                      hd_ui_query_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     out->q = q && *q ? q : NULL;
@@ -44,6 +58,25 @@ int hd_ui_query_parse(const char *q, const char *tag, const char *status, const 
     if (out->after && strlen(out->after) > HD_UI_AFTER_MAX) {
         snprintf(err, errlen, "after: longer than %d bytes", HD_UI_AFTER_MAX);
         return -1;
+    }
+    if (sort && *sort && strcmp(sort, "name") != 0) {
+        if (strcmp(sort, "status") != 0) {
+            snprintf(err, errlen, "sort: expected name or status, got '%.64s'", sort);
+            return -1;
+        }
+        out->by_status = 1;
+        if (out->after) {
+            const char *a = out->after;
+            if (a[0] < '0' || a[0] > '3' || a[1] != ':' || !a[2]) {
+                snprintf(err, errlen,
+                         "after: with sort=status, expected RANK:KEY (the \"next\" of the page "
+                         "before), got '%.64s'",
+                         a);
+                return -1;
+            }
+            out->after_rank = a[0] - '0';
+            out->after = a + 2;
+        }
     }
     return 0;
 }

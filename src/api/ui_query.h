@@ -18,16 +18,24 @@ typedef struct hd_ui_query_s {
     size_t limit;      /* rows in the page: 1 .. HD_UI_LIMIT_MAX */
     const char *after; /* the key after which the page starts, NULL: from the first */
     int history;       /* history=1 (or any value but "0" and "false"): uptime and sparklines */
+    int by_status;     /* sort=status: the worst first (critical, warning, maintenance,
+                          passing), then by key; after= is then "R:KEY", R the rank 0..3 */
+    int after_rank;    /* by_status: R of after= (after points past "R:") */
 } hd_ui_query_t;
 
-/* Reads the values of q=, tag=, status=, limit=, after= and history= (each
- * NULL when absent; the strings are kept by pointer in out) with def_limit
- * as the page's size when limit= is absent or empty. Returns 0, or -1 with
- * a message naming the parameter in err ("status: expected passing,
- * warning, critical or maintenance, got 'x'"). */
+/* The rank of a status in sort=status: critical 0, warning 1, maintenance
+ * 2, passing 3. */
+int hd_ui_status_rank(int status);
+
+/* Reads the values of q=, tag=, status=, limit=, after=, history= and
+ * sort= ("name", the default, or "status") (each NULL when absent; the
+ * strings are kept by pointer in out) with def_limit as the page's size
+ * when limit= is absent or empty. Returns 0, or -1 with a message naming
+ * the parameter in err ("status: expected passing, warning, critical or
+ * maintenance, got 'x'"). */
 int hd_ui_query_parse(const char *q, const char *tag, const char *status, const char *limit,
-                      const char *after, const char *history, size_t def_limit, hd_ui_query_t *out,
-                      char *err, size_t errlen);
+                      const char *after, const char *history, const char *sort, size_t def_limit,
+                      hd_ui_query_t *out, char *err, size_t errlen);
 
 /* 1 when an If-None-Match value (NULL: absent) names etag (a quoted strong
  * ETag), or is "*"; weak forms (W/"...") match by their value, as RFC 9110

@@ -512,7 +512,7 @@ for name, body in (
     write("session_body", name, _json.dumps(body))
 write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i in range(65)]}))
 
-# --- ui_query: q, tag, status, limit, after, history, If-None-Match -------
+# --- ui_query: q, tag, status, limit, after, history, If-None-Match, sort -
 for name, fields in (("plain", ["", "", "", "", "", "", ""]),
                      ("filters", ["db", "prod", "critical", "50", "web", "1", ""]),
                      ("bad-status", ["", "", "down", "", "", "", ""]),
@@ -521,5 +521,7 @@ for name, fields in (("plain", ["", "", "", "", "", "", ""]),
                      ("etag-list", ["", "", "", "", "", "", 'W/"x", "a,b" ,"0123456789abcdef"']),
                      ("etag-star", ["", "", "", "", "", "", "*"]),
                      ("size-after-1023", ["", "", "", "", "a" * 1023, "", ""]),
-                     ("size-after-1024", ["", "", "", "", "a" * 1024, "", ""])):
+                     ("size-after-1024", ["", "", "", "", "a" * 1024, "", ""]),
+                     ("sort-status", ["", "", "", "", "2:default/web", "", "", "status"]),
+                     ("sort-bad", ["", "", "", "", "web", "", "", "status"])):
     write("ui_query", name, "\n".join(fields))

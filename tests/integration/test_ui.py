@@ -145,8 +145,24 @@ class UiApi(HeedTestCase):
         m = a.ok("GET", "/v1/ui/checks?tag=misc&status=critical&limit=5", token="r")
         self.assertEqual((m["matched"], len(m["checks"]), m["counts"]["critical"]),
                          (MISC, 5, MISC))
+        # The worst first: critical (by key), then passing; pages from "next"
+        # ("RANK:KEY") give each exactly once.
+        seen, after = [], None
+        while True:
+            pg = a.ok("GET", "/v1/ui/checks?sort=status&limit=20" +
+                      ("&after=" + after if after else ""), token="r")
+            seen += [(c["status"], c["id"]) for c in pg["checks"]]
+            after = pg["next"]
+            if not after:
+                break
+            self.assertRegex(after, r"^[0-3]:")
+        crit = sorted(i for s_, i in seen if s_ == "critical")
+        self.assertEqual(seen, [("critical", i) for i in crit] +
+                         [("passing", i) for i in ["db-primary", "service:shop-1", "web"]])
+        self.assertEqual(len(crit), 1 + MISC)
         for bad, word in (("status=down", "status"), ("limit=0", "limit"),
-                          ("limit=100000", "limit"), ("limit=x", "limit")):
+                          ("limit=100000", "limit"), ("limit=x", "limit"),
+                          ("sort=age", "sort"), ("sort=status&after=web", "after")):
             r = a.get("/v1/ui/checks?" + bad, token="r")
             self.assertEqual((r.status, r.json["code"]), (400, "bad_query"), bad)
             self.assertIn(word, r.json["error"])
@@ -292,6 +308,14 @@ class UiBrowser(HeedTestCase):
                           "!ids.includes('web')", "the critical filter")
         b.click("#statuses button[data-status='']")
         self.wait_rows(b, "ids.length === 50 && ids.includes('web')", "no filter")
+        # Problems first: the critical checks lead, the passing ones last.
+        b.click("#sort-status")
+        self.wait_rows(b, "ids[0] === 'heartbeat' && !ids.includes('web')", "problems first")
+        b.click("#page-next")
+        self.wait_rows(b, "ids.length === %d && ids.slice(-3).join() === "
+                          "'db-primary,service:shop-1,web'" % (total - 50), "the last page")
+        b.click("#sort-status")
+        self.wait_rows(b, "ids.length === 50 && ids.includes('web')", "by id again")
 
         shot = os.path.join(artifact_dir(), "ui-dashboard.png")
         b.screenshot(shot)

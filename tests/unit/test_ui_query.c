@@ -1,5 +1,5 @@
 /* test_ui_query — the dashboard's query (q, tag, status, limit, after,
- * history) and If-None-Match against a file's ETag (api/ui_query.h); and
+ * history, sort) and If-None-Match against a file's ETag (api/ui_query.h); and
  * the embedded files' table (api/ui_assets.h): every file of ui/ with its
  * Content-Type and a strong ETag. */
 #include <stdarg.h>
@@ -21,7 +21,7 @@ static void test_query_defaults_and_values(void **state)
     hd_ui_query_t q;
     char err[200] = "";
     assert_int_equal(
-        hd_ui_query_parse(NULL, NULL, NULL, NULL, NULL, NULL, 50, &q, err, sizeof(err)), 0);
+        hd_ui_query_parse(NULL, NULL, NULL, NULL, NULL, NULL, NULL, 50, &q, err, sizeof(err)), 0);
     assert_null(q.q);
     assert_null(q.tag);
     assert_null(q.after);
@@ -29,16 +29,16 @@ static void test_query_defaults_and_values(void **state)
     assert_int_equal(q.limit, 50);
     assert_int_equal(q.history, 0);
     /* Empty values are none. */
-    assert_int_equal(hd_ui_query_parse("", "", "", "", "", "0", 7, &q, err, sizeof(err)), 0);
+    assert_int_equal(hd_ui_query_parse("", "", "", "", "", "0", NULL, 7, &q, err, sizeof(err)), 0);
     assert_null(q.q);
     assert_null(q.tag);
     assert_null(q.after);
     assert_int_equal(q.status, HD_UI_STATUS_ANY);
     assert_int_equal(q.limit, 7);
     assert_int_equal(q.history, 0);
-    assert_int_equal(
-        hd_ui_query_parse("db", "prod", "critical", "1000", "web", "1", 50, &q, err, sizeof(err)),
-        0);
+    assert_int_equal(hd_ui_query_parse("db", "prod", "critical", "1000", "web", "1", NULL, 50, &q,
+                                       err, sizeof(err)),
+                     0);
     assert_string_equal(q.q, "db");
     assert_string_equal(q.tag, "prod");
     assert_string_equal(q.after, "web");
@@ -47,9 +47,9 @@ static void test_query_defaults_and_values(void **state)
     assert_int_equal(q.history, 1);
     const char *names[] = {"passing", "warning", "critical", "maintenance"};
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(
-            hd_ui_query_parse(NULL, NULL, names[i], "1", NULL, "false", 50, &q, err, sizeof(err)),
-            0);
+        assert_int_equal(hd_ui_query_parse(NULL, NULL, names[i], "1", NULL, "false", NULL, 50, &q,
+                                           err, sizeof(err)),
+                         0);
         assert_int_equal(q.status, i);
         assert_int_equal(q.limit, 1);
         assert_int_equal(q.history, 0);
@@ -62,25 +62,60 @@ static void test_query_errors_name_the_parameter(void **state)
     hd_ui_query_t q;
     char err[200];
     assert_int_equal(
-        hd_ui_query_parse(NULL, NULL, "down", NULL, NULL, NULL, 50, &q, err, sizeof(err)), -1);
+        hd_ui_query_parse(NULL, NULL, "down", NULL, NULL, NULL, NULL, 50, &q, err, sizeof(err)),
+        -1);
     assert_string_equal(err,
                         "status: expected passing, warning, critical or maintenance, got 'down'");
     const char *bad[] = {"0", "1001", "-1", "x", "1x", " 5", "+5", "99999999999999999999", NULL};
     for (const char **b = bad; *b; b++) {
         err[0] = '\0';
         assert_int_equal(
-            hd_ui_query_parse(NULL, NULL, NULL, *b, NULL, NULL, 50, &q, err, sizeof(err)), -1);
+            hd_ui_query_parse(NULL, NULL, NULL, *b, NULL, NULL, NULL, 50, &q, err, sizeof(err)),
+            -1);
         assert_contains(err, "limit: expected a number from 1 to 1000");
     }
     char after[HD_UI_AFTER_MAX + 2];
     memset(after, 'a', sizeof(after) - 1);
     after[sizeof(after) - 1] = '\0';
     assert_int_equal(
-        hd_ui_query_parse(NULL, NULL, NULL, NULL, after, NULL, 50, &q, err, sizeof(err)), -1);
+        hd_ui_query_parse(NULL, NULL, NULL, NULL, after, NULL, NULL, 50, &q, err, sizeof(err)), -1);
     assert_string_equal(err, "after: longer than 1023 bytes");
     after[HD_UI_AFTER_MAX] = '\0'; /* 1,023 bytes: taken */
     assert_int_equal(
-        hd_ui_query_parse(NULL, NULL, NULL, NULL, after, NULL, 50, &q, err, sizeof(err)), 0);
+        hd_ui_query_parse(NULL, NULL, NULL, NULL, after, NULL, NULL, 50, &q, err, sizeof(err)), 0);
+}
+
+static void test_sort_by_status(void **state)
+{
+    (void)state;
+    hd_ui_query_t q;
+    char err[200] = "";
+    assert_int_equal(hd_ui_query_parse(NULL, NULL, NULL, NULL, "2:default/web", NULL, "status", 50,
+                                       &q, err, sizeof(err)),
+                     0);
+    assert_int_equal(q.by_status, 1);
+    assert_int_equal(q.after_rank, 2);
+    assert_string_equal(q.after, "default/web");
+    assert_int_equal(
+        hd_ui_query_parse(NULL, NULL, NULL, NULL, "web", NULL, "name", 50, &q, err, sizeof(err)),
+        0);
+    assert_int_equal(q.by_status, 0);
+    assert_string_equal(q.after, "web");
+    const char *bad_after[] = {"web", "4:web", "0:", "0web", NULL};
+    for (const char **b = bad_after; *b; b++) {
+        assert_int_equal(
+            hd_ui_query_parse(NULL, NULL, NULL, NULL, *b, NULL, "status", 50, &q, err, sizeof(err)),
+            -1);
+        assert_contains(err, "after: with sort=status, expected RANK:KEY");
+    }
+    assert_int_equal(
+        hd_ui_query_parse(NULL, NULL, NULL, NULL, NULL, NULL, "age", 50, &q, err, sizeof(err)), -1);
+    assert_string_equal(err, "sort: expected name or status, got 'age'");
+    /* The worst first. */
+    assert_true(hd_ui_status_rank(HD_CHECK_CRITICAL) < hd_ui_status_rank(HD_CHECK_WARNING));
+    assert_true(hd_ui_status_rank(HD_CHECK_WARNING) < hd_ui_status_rank(HD_CHECK_MAINTENANCE));
+    assert_true(hd_ui_status_rank(HD_CHECK_MAINTENANCE) < hd_ui_status_rank(HD_CHECK_PASSING));
+    assert_int_equal(hd_ui_status_rank(HD_CHECK_PASSING), 3);
 }
 
 static void test_etag_match(void **state)
@@ -130,6 +165,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_defaults_and_values),
         cmocka_unit_test(test_query_errors_name_the_parameter),
+        cmocka_unit_test(test_sort_by_status),
         cmocka_unit_test(test_etag_match),
         cmocka_unit_test(test_assets_table),
     };
