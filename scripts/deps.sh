@@ -18,6 +18,7 @@ pkgs=(
   openssl curl  # TLS tests: certificates made per test; an HTTPS client in a namespace
   python3-consul ansible-core  # discovery tests: a Consul client and Ansible, used unchanged
   prometheus-alertmanager  # notifier tests: a real Alertmanager on a loopback port (no cluster port)
+  chromium      # dashboard tests: headless, driven by playwright-core (tests/clients)
 )
 
 # Third-party clients from npm that the tests drive (tests/clients/package.json,
@@ -25,8 +26,8 @@ pkgs=(
 npm_clients() {
   local dir
   dir="$(cd "$(dirname "$0")/.." && pwd)/tests/clients"
-  [ -d "$dir/node_modules/consul" ] && return 0
-  command -v npm >/dev/null 2>&1 || { echo "deps: npm not found: the npm consul client is not installed" >&2; return 0; }
+  [ -d "$dir/node_modules/consul" ] && [ -d "$dir/node_modules/playwright-core" ] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "deps: npm not found: the npm test clients (consul, playwright-core) are not installed" >&2; return 0; }
   echo "deps: installing the npm test clients (tests/clients)" >&2
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }

@@ -49,6 +49,10 @@ hd_status_page_t *hd_api_status_page_new(struct hd_agent_s *a);
 int hd_api_status_page_limit(struct hd_api_s *api, const struct hd_config_s *cfg);
 void hd_api_status_page_free(hd_status_page_t *sp);
 
+/* The dashboard: /ui and its files (public), /v1/ui/checks and
+ * /v1/ui/services (api/ui.c). */
+int hd_api_ui_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+
 /* Consul's /v1/kv routes (api/kv.c). */
 int hd_api_kv_routes(struct hd_api_s *api, hd_api_consul_ctx_t *ctx, char *err, size_t errlen);
 /* Consul's /v1/agent routes (api/agent.c). */

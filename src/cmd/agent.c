@@ -136,6 +136,7 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
         hd_api_health_routes(api, a, err, errlen) < 0 ||
         hd_api_catalog_routes(api, a, err, errlen) < 0 ||
         hd_api_status_routes(api, a, err, errlen) < 0 ||
+        hd_api_ui_routes(api, a, err, errlen) < 0 ||
         hd_api_kv_routes(api, &w->consul, err, errlen) < 0 ||
         hd_api_session_routes(api, &w->consul, err, errlen) < 0 ||
         hd_api_txn_routes(api, &w->consul, err, errlen) < 0)

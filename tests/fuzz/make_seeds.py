@@ -555,3 +555,17 @@ write("config", "notify.yaml", """notify:
   - name: mail
     smtp: { url: "smtp+starttls://127.0.0.1:2525", from: heed@example.test, to: [ops@example.test] }
 """)
+
+# --- ui_query: q, tag, status, limit, after, history, If-None-Match, sort -
+for name, fields in (("plain", ["", "", "", "", "", "", ""]),
+                     ("filters", ["db", "prod", "critical", "50", "web", "1", ""]),
+                     ("bad-status", ["", "", "down", "", "", "", ""]),
+                     ("bad-limit", ["", "", "", "1001", "", "0", ""]),
+                     ("etag", ["", "", "", "", "", "", '"0123456789abcdef"']),
+                     ("etag-list", ["", "", "", "", "", "", 'W/"x", "a,b" ,"0123456789abcdef"']),
+                     ("etag-star", ["", "", "", "", "", "", "*"]),
+                     ("size-after-1023", ["", "", "", "", "a" * 1023, "", ""]),
+                     ("size-after-1024", ["", "", "", "", "a" * 1024, "", ""]),
+                     ("sort-status", ["", "", "", "", "2:default/web", "", "", "status"]),
+                     ("sort-bad", ["", "", "", "", "web", "", "", "status"])):
+    write("ui_query", name, "\n".join(fields))
