@@ -279,6 +279,14 @@ class WebhookTest(NotifierCase):
         self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
         self.assertEqual(len(rx.requests), 1)
 
+    def test_a_body_past_1mib_is_failed_not_sent(self):
+        rx = Receiver(self.reg)
+        tmpl = '{"a": "{{output}}", "b": "{{output}}"}'
+        rc, out, _ = self.send([{"name": "t", "webhook": {"url": rx.url(), "template_text": tmpl}}],
+                               "t", event(output="x" * 600000))
+        self.assertEqual((rc, out), (2, "failed: template: the body is larger than 1 MiB"))
+        self.assertEqual(rx.requests, [])
+
     def test_batch_is_sent_one_by_one(self):
         rx = Receiver(self.reg)
         evs = [event(eid="n-1"), event(eid="n-2", check="db")]
