@@ -229,6 +229,23 @@ class WebhookTest(NotifierCase):
         self.assertTrue(out.startswith("retry: HTTP 500: EEEE"), out[:80])
         self.assertLess(len(out), 400)  # a short excerpt, not the answer
 
+    def test_a_large_answer_costs_no_memory(self):
+        rx = Receiver(self.reg)
+        cfg = self.config([{"name": "h", "webhook": {"url": rx.url()}}])
+        ev = os.path.join(self.dir, "ev.json")
+        with open(ev, "w") as f:
+            json.dump(event(), f)
+
+        def peak(answer):
+            rx.body = answer
+            r = run([NOTIFY_SEND, cfg, "h", ev], env=dict(os.environ, NOTIFY_SEND_RSS="1"))
+            self.assertEqual(r.stdout.strip(), "delivered: HTTP 200", r.stderr)
+            return int(r.stderr.split("maxrss_kb ")[1].split()[0])
+        small = peak(b"ok")
+        big = peak(b"y" * (32 << 20))  # 32 MB: kept would be 32 MB more
+        self.assertLess(big - small, 4096, "peak RSS %d kB with a 32 MB answer, %d kB with "
+                                           "2 bytes" % (big, small))
+
     def test_receiver_down_is_a_retry(self):
         port = free_port()
         rc, out, _ = self.send([{"name": "h", "webhook": {

@@ -12,7 +12,8 @@
  *
  * With NOTIFY_SEND_OPEN_FD=1 in its environment it first opens a socket
  * without close-on-exec, as a careless part of a process might: an exec
- * notifier's command must not inherit it. */
+ * notifier's command must not inherit it. With NOTIFY_SEND_RSS=1 it
+ * prints its peak resident memory ("maxrss_kb N") on stderr at the end. */
 #include "agent/config.h"
 #include "agent/notifier.h"
 
@@ -98,6 +99,16 @@ int main(int argc, char **argv)
         event_base_loop(run.base, EVLOOP_ONCE);
     rc = (int)run.result;
 done:
+    if (getenv("NOTIFY_SEND_RSS")) {
+        /* VmHWM, not getrusage's ru_maxrss: that one carries the peak of
+         * the process that forked this one (Python, holding the answer). */
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+            if (!strncmp(line, "VmHWM:", 6))
+                fprintf(stderr, "maxrss_kb %ld\n", strtol(line + 6, NULL, 10));
+        if (f) fclose(f);
+    }
     hd_notifier_free(n);
     for (size_t i = 0; i < count; i++)
         json_decref(events[i]);
