@@ -284,7 +284,7 @@ static const char slack_tmpl[] =
     "{\"text\": \"{{summary}}\",\n"
     " \"attachments\": [{\n"
     "   \"color\": \"{{color}}\",\n"
-    "   \"fallback\": \"{{summary}}: {{output}}\",\n"
+    "   \"fallback\": \"{{summary}}\",\n"
     "   \"title\": \"{{summary}}\",\n"
     "   \"text\": \"{{output}}\",\n"
     "   \"fields\": [\n"

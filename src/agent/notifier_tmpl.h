@@ -24,10 +24,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define HD_TMPL_MAX 65536 /* bytes of template text; longer is an error */
-#define HD_TMPL_BODY_MAX                                                                           \
-    (1 << 20) /* bytes of a rendered body: a template that repeats                                 \
-                 {{event}} may not make a request of many MB */
+/* Bytes of template text; longer is an error. */
+#define HD_TMPL_MAX 65536
+/* Bytes of a rendered body (4 MiB): room for a check's whole output (at
+ * most 1 MiB) a few times, while a template that repeats {{event}} cannot
+ * make requests of many MB. */
+#define HD_TMPL_BODY_MAX (4 << 20)
 
 typedef struct hd_tmpl_s hd_tmpl_t;
 

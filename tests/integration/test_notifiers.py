@@ -308,13 +308,18 @@ class WebhookTest(NotifierCase):
         self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
         self.assertEqual(len(rx.requests), 1)
 
-    def test_a_body_past_1mib_is_failed_not_sent(self):
+    def test_a_body_past_4mib_is_failed_not_sent(self):
         rx = Receiver(self.reg)
-        tmpl = '{"a": "{{output}}", "b": "{{output}}"}'
-        rc, out, _ = self.send([{"name": "t", "webhook": {"url": rx.url(), "template_text": tmpl}}],
-                               "t", event(output="x" * 600000))
-        self.assertEqual((rc, out), (2, "failed: template: the body is larger than 1 MiB"))
+        tmpl = "[" + ", ".join(['"{{output}}"'] * 5) + "]"
+        hook = [{"name": "t", "webhook": {"url": rx.url(), "template_text": tmpl}}]
+        rc, out, _ = self.send(hook, "t", event(output="x" * 1000000))
+        self.assertEqual((rc, out), (2, "failed: template: the body is larger than 4 MiB"))
         self.assertEqual(rx.requests, [])
+        # The largest output a check keeps (1 MiB) goes through the built-ins.
+        for tmpl in ("slack", "generic"):
+            rc, out, _ = self.send([{"name": "t", "webhook": {"url": rx.url(), "template": tmpl}}],
+                                   "t", event(output="x" * (1 << 20)))
+            self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
 
     def test_batch_is_sent_one_by_one(self):
         rx = Receiver(self.reg)

@@ -159,7 +159,7 @@ static void test_builtins(void **state)
 static void test_body_cap(void **state)
 {
     (void)state;
-    /* 64 KiB of {{event}} with a 4 KiB output: far past 1 MiB. */
+    /* 64 KiB of {{event}} with a 4 KiB output: far past 4 MiB. */
     json_t *ev = hd_tmpl_sample_event();
     char out[4097];
     memset(out, 'x', 4096);
@@ -178,14 +178,14 @@ static void test_body_cap(void **state)
     assert_true(b.len < HD_TMPL_BODY_MAX + 64 * 1024); /* stopped soon after the bound */
     hd_buf_free(&b);
     hd_tmpl_free(t);
-    /* As a notifier's template: refused at validation already (the
-     * sample event times 6,500 is past 1 MiB too). */
+    /* The sample event is small: 6,500 times it stays under 4 MiB, so
+     * validation lets it pass; a real event's body is FAILED at send
+     * (tests/integration/test_notifiers.py). */
     hd_notifier_def_t d = {.name = "h",
                            .kind = HD_NOTIFIER_WEBHOOK,
                            .url = "http://127.0.0.1/",
                            .template_text = text.data};
-    assert_int_equal(hd_notifier_validate(&d, err, sizeof(err)), -1);
-    assert_string_equal(err, "template: the body is larger than 1 MiB");
+    assert_int_equal(hd_notifier_validate(&d, err, sizeof(err)), 0);
     hd_buf_free(&text);
     json_decref(ev);
 }
