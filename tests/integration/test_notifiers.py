@@ -411,6 +411,18 @@ class AlertmanagerTest(NotifierCase):
         self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
         self.assertEqual(am.alerts(), [])
 
+    def test_generator_url_points_at_the_agents_page(self):
+        am = Alertmanager(self.reg)
+        cfg = self.config([{"name": "am", "alertmanager": {"url": am.url()}}])
+        ev = os.path.join(self.dir, "ev.json")
+        with open(ev, "w") as f:
+            json.dump(event(check="web/1"), f)
+        r = run([NOTIFY_SEND, cfg, "am", ev],
+                env=dict(os.environ, NOTIFY_SEND_UI_URL="http://127.0.0.1:8500/ui"))
+        self.assertEqual(r.stdout.strip(), "delivered: HTTP 200", r.stderr)
+        self.assertEqual([a["generatorURL"] for a in am.alerts()],
+                         ["http://127.0.0.1:8500/ui#/checks/web%2F1"])
+
     def test_a_batch_is_one_request(self):
         am = Alertmanager(self.reg)
         evs = [event(check="web", eid="n-1"), event(check="db", eid="n-2", service=None)]

@@ -13,7 +13,9 @@
  * With NOTIFY_SEND_OPEN_FD=1 in its environment it first opens a socket
  * without close-on-exec, as a careless part of a process might: an exec
  * notifier's command must not inherit it. With NOTIFY_SEND_RSS=1 it
- * prints its peak resident memory ("maxrss_kb N") on stderr at the end. */
+ * prints its peak resident memory ("maxrss_kb N") on stderr at the end.
+ * NOTIFY_SEND_UI_URL sets the definition's ui_url, as the agent does with
+ * its own address. */
 #include "agent/config.h"
 #include "agent/notifier.h"
 
@@ -59,9 +61,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 3;
     }
-    const hd_notifier_def_t *def = NULL;
+    hd_notifier_def_t *def = NULL;
     for (size_t i = 0; i < cfg.nnotifiers; i++)
         if (!strcmp(cfg.notifiers[i].name, argv[2])) def = &cfg.notifiers[i];
+    if (def && getenv("NOTIFY_SEND_UI_URL")) def->ui_url = strdup(getenv("NOTIFY_SEND_UI_URL"));
     if (!def) {
         fprintf(stderr, "%s: no notifier named %s\n", argv[1], argv[2]);
         hd_config_free(&cfg);
