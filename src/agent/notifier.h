@@ -73,9 +73,10 @@ typedef struct hd_notifier_def_s {
     /* alertmanager: a firing alert's endsAt is now + this (Alertmanager
      * resolves it then unless a reminder refreshes it); 0: 24 h */
     int64_t resolve_timeout_us;
-    /* alertmanager: an alert's generatorURL base, e.g. the agent's
-     * "http://127.0.0.1:8500/ui" (the check's page is added); set by the
-     * engine when known, never from the config file; NULL: none */
+    /* alertmanager: an alert's generatorURL base, the agent's dashboard
+     * "http://127.0.0.1:8500/ui/" ("#/check/<id>" is added, and "?ns=" the
+     * tenant); set by the engine when known, never from the config file;
+     * NULL: none */
     char *ui_url;
 } hd_notifier_def_t;
 

@@ -416,12 +416,14 @@ class AlertmanagerTest(NotifierCase):
         cfg = self.config([{"name": "am", "alertmanager": {"url": am.url()}}])
         ev = os.path.join(self.dir, "ev.json")
         with open(ev, "w") as f:
-            json.dump(event(check="web/1"), f)
+            ev2 = event(check="web/1")
+            ev2["check"]["tenant"] = "team a"
+            json.dump(ev2, f)
         r = run([NOTIFY_SEND, cfg, "am", ev],
-                env=dict(os.environ, NOTIFY_SEND_UI_URL="http://127.0.0.1:8500/ui"))
+                env=dict(os.environ, NOTIFY_SEND_UI_URL="http://127.0.0.1:8500/ui/"))
         self.assertEqual(r.stdout.strip(), "delivered: HTTP 200", r.stderr)
         self.assertEqual([a["generatorURL"] for a in am.alerts()],
-                         ["http://127.0.0.1:8500/ui#/checks/web%2F1"])
+                         ["http://127.0.0.1:8500/ui/#/check/web%2F1?ns=team%20a"])
 
     def test_a_batch_is_one_request(self):
         am = Alertmanager(self.reg)
