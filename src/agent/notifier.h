@@ -18,6 +18,10 @@
  * Its "id" is the idempotency key every delivery carries (a header, a
  * field, a Message-ID, an environment variable).
  *
+ * The process ignores SIGPIPE (the agent does): an exec notifier's command
+ * that exits without reading its input makes the write of the event fail
+ * with EPIPE, which is no reason to die.
+ *
  * Secrets: a notifier's URL may hold a password (smtp://user:pw@host) and
  * its headers a token; hd_notifier_describe and every error message mask
  * them as `***` (hd_target_redact's rule). */
