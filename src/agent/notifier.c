@@ -206,7 +206,10 @@ static int url_ok(const hd_notifier_def_t *d, char *err, size_t errlen)
 int hd_notifier_render(const hd_notifier_def_t *d, const hd_tmpl_t *t, const json_t *event,
                        hd_buf_t *out, char *err, size_t errlen)
 {
-    hd_tmpl_render(t, event, out);
+    if (hd_tmpl_render(t, event, out) < 0) {
+        snprintf(err, errlen, "template: the body is larger than %d MiB", HD_TMPL_BODY_MAX >> 20);
+        return -1;
+    }
     json_error_t je;
     json_t *j = json_loadb(out->data ? out->data : "", out->len, 0, &je);
     if (!j) {

@@ -18,6 +18,10 @@
  * Its "id" is the idempotency key every delivery carries (a header, a
  * field, a Message-ID, an environment variable).
  *
+ * The process ignores SIGPIPE (the agent does): an exec notifier's command
+ * that exits without reading its input makes the write of the event fail
+ * with EPIPE, which is no reason to die.
+ *
  * Secrets: a notifier's URL may hold a password (smtp://user:pw@host) and
  * its headers a token; hd_notifier_describe and every error message mask
  * them as `***` (hd_target_redact's rule). */
@@ -73,9 +77,10 @@ typedef struct hd_notifier_def_s {
     /* alertmanager: a firing alert's endsAt is now + this (Alertmanager
      * resolves it then unless a reminder refreshes it); 0: 24 h */
     int64_t resolve_timeout_us;
-    /* alertmanager: an alert's generatorURL base, e.g. the agent's
-     * "http://127.0.0.1:8500/ui" (the check's page is added); set by the
-     * engine when known, never from the config file; NULL: none */
+    /* alertmanager: an alert's generatorURL base, the agent's dashboard
+     * "http://127.0.0.1:8500/ui/" ("#/check/<id>" is added, and "?ns=" the
+     * tenant); set by the engine when known, never from the config file;
+     * NULL: none */
     char *ui_url;
 } hd_notifier_def_t;
 

@@ -28,6 +28,8 @@ extern char **environ;
 
 static const struct timeval poll_tv = {0, 10000}; /* without pidfd: poll every 10 ms */
 
+#define ENV_OUTPUT_MAX 65536 /* bytes of output in HEED_OUTPUT */
+
 static int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -213,7 +215,19 @@ static char **build_env(const json_t *ev)
     env_add(&env, &n, "HEED_SERVICE_ID", jstr(svc, "id"));
     env_add(&env, &n, "HEED_STATUS", jstr(ev, "status"));
     env_add(&env, &n, "HEED_OLD_STATUS", jstr(ev, "old_status"));
-    env_add(&env, &n, "HEED_OUTPUT", jstr(ev, "output"));
+    /* Linux refuses an environment string over 128 KiB (MAX_ARG_STRLEN):
+     * the output is cut to ENV_OUTPUT_MAX bytes, whole UTF-8 characters;
+     * the whole of it is in the JSON on standard input. */
+    const char *out = jstr(ev, "output");
+    size_t olen = strlen(out);
+    if (olen > ENV_OUTPUT_MAX) {
+        olen = ENV_OUTPUT_MAX;
+        while (olen && ((unsigned char)out[olen] & 0xc0) == 0x80)
+            olen--;
+    }
+    char *cut = hd_xstrndup(out, olen);
+    env_add(&env, &n, "HEED_OUTPUT", cut);
+    free(cut);
     env_add(&env, &n, "HEED_SUMMARY", sum.data);
     env_add(&env, &n, "HEED_FLAPPING", json_is_true(json_object_get(ev, "flapping")) ? "1" : "0");
     hd_buf_free(&sum);

@@ -394,8 +394,15 @@ static json_t *am_alert(const hd_notifier_t *n, const json_t *ev, const char *se
     }
     if (n->def.ui_url && id) {
         hd_buf_t u = {0};
-        hd_buf_printf(&u, "%s#/checks/", n->def.ui_url);
+        /* The dashboard's page of one check (ui/app.js): #/check/<id>,
+         * and ?ns=<tenant> for a check of a tenant. */
+        hd_buf_printf(&u, "%s#/check/", n->def.ui_url);
         hd_url_encode(&u, id);
+        const char *tenant = json_string_value(json_object_get(check, "tenant"));
+        if (tenant && *tenant) {
+            hd_buf_puts(&u, "?ns=");
+            hd_url_encode(&u, tenant);
+        }
         json_object_set_new(a, "generatorURL", json_string(u.data));
         hd_buf_free(&u);
     }

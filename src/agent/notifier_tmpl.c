@@ -249,9 +249,11 @@ json_t *hd_tmpl_value(const json_t *event, const char *field)
     return v ? json_incref((json_t *)v) : NULL;
 }
 
-void hd_tmpl_render(const hd_tmpl_t *t, const json_t *event, hd_buf_t *out)
+int hd_tmpl_render(const hd_tmpl_t *t, const json_t *event, hd_buf_t *out)
 {
+    size_t start = out->len;
     for (size_t i = 0; i < t->n; i++) {
+        if (out->len - start > HD_TMPL_BODY_MAX) return -1;
         const piece_t *p = &t->pieces[i];
         if (!p->field) {
             hd_buf_append(out, t->text + p->off, p->len);
@@ -272,6 +274,7 @@ void hd_tmpl_render(const hd_tmpl_t *t, const json_t *event, hd_buf_t *out)
         }
         json_decref(v);
     }
+    return out->len - start > HD_TMPL_BODY_MAX ? -1 : 0;
 }
 
 /* Slack's incoming webhooks take "text" plus "attachments" (the coloured
@@ -281,7 +284,7 @@ static const char slack_tmpl[] =
     "{\"text\": \"{{summary}}\",\n"
     " \"attachments\": [{\n"
     "   \"color\": \"{{color}}\",\n"
-    "   \"fallback\": \"{{summary}}: {{output}}\",\n"
+    "   \"fallback\": \"{{summary}}\",\n"
     "   \"title\": \"{{summary}}\",\n"
     "   \"text\": \"{{output}}\",\n"
     "   \"fields\": [\n"

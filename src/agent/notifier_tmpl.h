@@ -12,8 +12,9 @@
  *   - anywhere else ("event": {{event}}, "tags": {{check.tags}}): the value
  *     as JSON (an absent value as null).
  * There are no conditions and no loops. "{{" always starts a substitution.
- * The renderer never fails; whether the result is valid JSON is the
- * caller's check (hd_notifier_validate renders a sample event). This module
+ * The renderer fails only past HD_TMPL_BODY_MAX bytes; whether the result
+ * is valid JSON is the caller's check (hd_notifier_validate renders a
+ * sample event). This module
  * is pure: no I/O, no loop. */
 #ifndef HD_NOTIFIER_TMPL_H
 #define HD_NOTIFIER_TMPL_H
@@ -23,7 +24,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define HD_TMPL_MAX 65536 /* bytes of template text; longer is an error */
+/* Bytes of template text; longer is an error. */
+#define HD_TMPL_MAX 65536
+/* Bytes of a rendered body (4 MiB): room for a check's whole output (at
+ * most 1 MiB) a few times, while a template that repeats {{event}} cannot
+ * make requests of many MB. */
+#define HD_TMPL_BODY_MAX (4 << 20)
 
 typedef struct hd_tmpl_s hd_tmpl_t;
 
@@ -31,8 +37,10 @@ typedef struct hd_tmpl_s hd_tmpl_t;
  * message naming the line in err ("line 3: unknown field \"chek\" (fields:
  * ...)"). */
 hd_tmpl_t *hd_tmpl_parse(const char *text, size_t len, char *err, size_t errlen);
-/* Appends the template rendered for event (the event JSON) to out. */
-void hd_tmpl_render(const hd_tmpl_t *t, const json_t *event, hd_buf_t *out);
+/* Appends the template rendered for event (the event JSON) to out.
+ * Returns 0, or -1 when the body passed HD_TMPL_BODY_MAX bytes (out then
+ * holds a part of it). */
+int hd_tmpl_render(const hd_tmpl_t *t, const json_t *event, hd_buf_t *out);
 void hd_tmpl_free(hd_tmpl_t *t);
 
 /* The value of a field for event: a new reference, or NULL when the event

@@ -516,7 +516,7 @@ write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i 
 # bodies (mode byte 1): the built-ins, a user's, the errors users make.
 SLACK_TMPL = (
     '{"text": "{{summary}}",\n "attachments": [{\n   "color": "{{color}}",\n'
-    '   "fallback": "{{summary}}: {{output}}",\n   "title": "{{summary}}",\n'
+    '   "fallback": "{{summary}}",\n   "title": "{{summary}}",\n'
     '   "text": "{{output}}",\n   "fields": [\n'
     '     {"title": "Check", "value": "{{check.id}}", "short": true},\n'
     '     {"title": "Service", "value": "{{service.name}}", "short": true},\n'

@@ -25,7 +25,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HEED, HeedTestCase, free_port, main, run, run_heed, scaled, wait_until  # noqa: E402
+from harness import (HEED, HeedTestCase, free_port, ipv6_loopback, main, run,  # noqa: E402
+                     run_heed, scaled, wait_until)
 from agent_harness import to_yaml  # noqa: E402
 
 NOTIFY_SEND = os.path.join(os.path.dirname(HEED), "notify_send")
@@ -49,7 +50,7 @@ class Receiver:
     """A webhook receiver: records each request (path, headers, body) and
     answers with the status, headers and body the test set."""
 
-    def __init__(self, reg, tls=None):
+    def __init__(self, reg, tls=None, host="127.0.0.1"):
         self.requests = []
         self.status, self.body, self.headers, self.delay = 200, b"ok", {}, 0.0
         outer = self
@@ -80,8 +81,12 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            daemon_threads = True
+
+        self.server = Server((host, 0), Handler)
+        self.host = "[%s]" % host if ":" in host else host
         self.scheme = "http"
         if tls:  # (cert, key): HTTPS
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -95,7 +100,7 @@ class Receiver:
         reg.callback("webhook receiver on port %d" % self.port, self.stop)
 
     def url(self, path="/hook", userinfo=""):
-        return "%s://%s127.0.0.1:%d%s" % (self.scheme, userinfo, self.port, path)
+        return "%s://%s%s:%d%s" % (self.scheme, userinfo, self.host, self.port, path)
 
     def stop(self):
         self.server.shutdown()
@@ -229,6 +234,23 @@ class WebhookTest(NotifierCase):
         self.assertTrue(out.startswith("retry: HTTP 500: EEEE"), out[:80])
         self.assertLess(len(out), 400)  # a short excerpt, not the answer
 
+    def test_a_large_answer_costs_no_memory(self):
+        rx = Receiver(self.reg)
+        cfg = self.config([{"name": "h", "webhook": {"url": rx.url()}}])
+        ev = os.path.join(self.dir, "ev.json")
+        with open(ev, "w") as f:
+            json.dump(event(), f)
+
+        def peak(answer):
+            rx.body = answer
+            r = run([NOTIFY_SEND, cfg, "h", ev], env=dict(os.environ, NOTIFY_SEND_RSS="1"))
+            self.assertEqual(r.stdout.strip(), "delivered: HTTP 200", r.stderr)
+            return int(r.stderr.split("maxrss_kb ")[1].split()[0])
+        small = peak(b"ok")
+        big = peak(b"y" * (32 << 20))  # 32 MB: kept would be 32 MB more
+        self.assertLess(big - small, 4096, "peak RSS %d kB with a 32 MB answer, %d kB with "
+                                           "2 bytes" % (big, small))
+
     def test_receiver_down_is_a_retry(self):
         port = free_port()
         rc, out, _ = self.send([{"name": "h", "webhook": {
@@ -266,6 +288,13 @@ class WebhookTest(NotifierCase):
             self.assertNotIn(pw, text)
             self.assertNotIn(key, text)
 
+    @unittest.skipUnless(ipv6_loopback(), "::1 cannot be bound here")
+    def test_ipv6_receiver(self):
+        rx = Receiver(self.reg, host="::1")
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        self.assertEqual(rx.requests[0]["headers"]["Idempotency-Key"], "node1-17")
+
     def test_https_receiver_is_verified(self):
         from pki import Certs
         certs = Certs(self.reg)  # a CA the system does not trust
@@ -278,6 +307,19 @@ class WebhookTest(NotifierCase):
                                                           "ca_file": certs.ca}}], "h")
         self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
         self.assertEqual(len(rx.requests), 1)
+
+    def test_a_body_past_4mib_is_failed_not_sent(self):
+        rx = Receiver(self.reg)
+        tmpl = "[" + ", ".join(['"{{output}}"'] * 5) + "]"
+        hook = [{"name": "t", "webhook": {"url": rx.url(), "template_text": tmpl}}]
+        rc, out, _ = self.send(hook, "t", event(output="x" * 1000000))
+        self.assertEqual((rc, out), (2, "failed: template: the body is larger than 4 MiB"))
+        self.assertEqual(rx.requests, [])
+        # The largest output a check keeps (1 MiB) goes through the built-ins.
+        for tmpl in ("slack", "generic"):
+            rc, out, _ = self.send([{"name": "t", "webhook": {"url": rx.url(), "template": tmpl}}],
+                                   "t", event(output="x" * (1 << 20)))
+            self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
 
     def test_batch_is_sent_one_by_one(self):
         rx = Receiver(self.reg)
@@ -368,6 +410,20 @@ class AlertmanagerTest(NotifierCase):
                                                    old="critical", eid="n1-3"))
         self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
         self.assertEqual(am.alerts(), [])
+
+    def test_generator_url_points_at_the_agents_page(self):
+        am = Alertmanager(self.reg)
+        cfg = self.config([{"name": "am", "alertmanager": {"url": am.url()}}])
+        ev = os.path.join(self.dir, "ev.json")
+        with open(ev, "w") as f:
+            ev2 = event(check="web/1")
+            ev2["check"]["tenant"] = "team a"
+            json.dump(ev2, f)
+        r = run([NOTIFY_SEND, cfg, "am", ev],
+                env=dict(os.environ, NOTIFY_SEND_UI_URL="http://127.0.0.1:8500/ui/"))
+        self.assertEqual(r.stdout.strip(), "delivered: HTTP 200", r.stderr)
+        self.assertEqual([a["generatorURL"] for a in am.alerts()],
+                         ["http://127.0.0.1:8500/ui/#/check/web%2F1?ns=team%20a"])
 
     def test_a_batch_is_one_request(self):
         am = Alertmanager(self.reg)
@@ -671,6 +727,26 @@ class ExecTest(NotifierCase):
             os.path.join(self.dir, "missing")]}}], "x")
         self.assertEqual(rc, 1, out)
         self.assertIn("cannot run", out)
+
+    def test_a_command_that_does_not_read_its_input(self):
+        sh = self.script("exit 0\n")
+        rc, out, _ = self.send([{"name": "x", "exec": {"command": [sh], "timeout": "5s"}}], "x",
+                               event(output="z" * 300000))  # more than a pipe holds
+        self.assertEqual((rc, out), (0, "delivered: exit status 0"))
+
+    def test_a_long_output_is_cut_in_the_environment_whole_on_stdin(self):
+        got = os.path.join(self.dir, "got")
+        sh = self.script('cat > "%s.json"; printf %%s "$HEED_OUTPUT" > "%s.env"\n' % (got, got))
+        output = "\u00e9" * 100000  # 200,000 bytes: past Linux's 128 KiB for one variable
+        rc, out, _ = self.send([{"name": "x", "exec": {"command": [sh]}}], "x",
+                               event(output=output))
+        self.assertEqual((rc, out), (0, "delivered: exit status 0"))
+        with open(got + ".json") as f:
+            self.assertEqual(json.load(f)["output"], output)
+        with open(got + ".env", "rb") as f:
+            env = f.read()
+        self.assertEqual(len(env), 65536)
+        self.assertEqual(env.decode(), output[:32768])
 
     def test_timeout_kills_the_command(self):
         pid_file = os.path.join(self.dir, "pid")

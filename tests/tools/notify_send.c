@@ -12,7 +12,10 @@
  *
  * With NOTIFY_SEND_OPEN_FD=1 in its environment it first opens a socket
  * without close-on-exec, as a careless part of a process might: an exec
- * notifier's command must not inherit it. */
+ * notifier's command must not inherit it. With NOTIFY_SEND_RSS=1 it
+ * prints its peak resident memory ("maxrss_kb N") on stderr at the end.
+ * NOTIFY_SEND_UI_URL sets the definition's ui_url, as the agent does with
+ * its own address. */
 #include "agent/config.h"
 #include "agent/notifier.h"
 
@@ -58,9 +61,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 3;
     }
-    const hd_notifier_def_t *def = NULL;
+    hd_notifier_def_t *def = NULL;
     for (size_t i = 0; i < cfg.nnotifiers; i++)
         if (!strcmp(cfg.notifiers[i].name, argv[2])) def = &cfg.notifiers[i];
+    if (def && getenv("NOTIFY_SEND_UI_URL")) def->ui_url = strdup(getenv("NOTIFY_SEND_UI_URL"));
     if (!def) {
         fprintf(stderr, "%s: no notifier named %s\n", argv[1], argv[2]);
         hd_config_free(&cfg);
@@ -98,6 +102,16 @@ int main(int argc, char **argv)
         event_base_loop(run.base, EVLOOP_ONCE);
     rc = (int)run.result;
 done:
+    if (getenv("NOTIFY_SEND_RSS")) {
+        /* VmHWM, not getrusage's ru_maxrss: that one carries the peak of
+         * the process that forked this one (Python, holding the answer). */
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+            if (!strncmp(line, "VmHWM:", 6))
+                fprintf(stderr, "maxrss_kb %ld\n", strtol(line + 6, NULL, 10));
+        if (f) fclose(f);
+    }
     hd_notifier_free(n);
     for (size_t i = 0; i < count; i++)
         json_decref(events[i]);

@@ -31,7 +31,7 @@ static char *render(const char *text, const json_t *ev)
     hd_tmpl_t *t = hd_tmpl_parse(text, strlen(text), err, sizeof(err));
     if (!t) fail_msg("'%s' refused: %s", text, err);
     hd_buf_t b = {0};
-    hd_tmpl_render(t, ev, &b);
+    assert_int_equal(hd_tmpl_render(t, ev, &b), 0);
     hd_tmpl_free(t);
     return b.data ? b.data : strdup("");
 }
@@ -153,6 +153,40 @@ static void test_builtins(void **state)
     json_decref(back);
     free(s);
     assert_null(hd_tmpl_builtin("teams"));
+    json_decref(ev);
+}
+
+static void test_body_cap(void **state)
+{
+    (void)state;
+    /* 64 KiB of {{event}} with a 4 KiB output: far past 4 MiB. */
+    json_t *ev = hd_tmpl_sample_event();
+    char out[4097];
+    memset(out, 'x', 4096);
+    out[4096] = '\0';
+    json_object_set_new(ev, "output", json_string(out));
+    hd_buf_t text = {0};
+    hd_buf_puts(&text, "[");
+    while (text.len + 12 < HD_TMPL_MAX)
+        hd_buf_puts(&text, "{{event}},");
+    hd_buf_puts(&text, "0]");
+    char err[400] = "";
+    hd_tmpl_t *t = hd_tmpl_parse(text.data, text.len, err, sizeof(err));
+    assert_non_null(t);
+    hd_buf_t b = {0};
+    assert_int_equal(hd_tmpl_render(t, ev, &b), -1);
+    assert_true(b.len < HD_TMPL_BODY_MAX + 64 * 1024); /* stopped soon after the bound */
+    hd_buf_free(&b);
+    hd_tmpl_free(t);
+    /* The sample event is small: 6,500 times it stays under 4 MiB, so
+     * validation lets it pass; a real event's body is FAILED at send
+     * (tests/integration/test_notifiers.py). */
+    hd_notifier_def_t d = {.name = "h",
+                           .kind = HD_NOTIFIER_WEBHOOK,
+                           .url = "http://127.0.0.1/",
+                           .template_text = text.data};
+    assert_int_equal(hd_notifier_validate(&d, err, sizeof(err)), 0);
+    hd_buf_free(&text);
     json_decref(ev);
 }
 
@@ -399,8 +433,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_template_errors), cmocka_unit_test(test_template_escaping),
         cmocka_unit_test(test_template_values), cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_builtins),        cmocka_unit_test(test_def_json),
-        cmocka_unit_test(test_config_notify),   cmocka_unit_test(test_contract),
+        cmocka_unit_test(test_builtins),        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_def_json),        cmocka_unit_test(test_config_notify),
+        cmocka_unit_test(test_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
