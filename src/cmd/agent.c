@@ -4,7 +4,13 @@
  * to the API server (api/server.h) and the routes (api/routes.h): it makes
  * the server with options from the config, registers every route, listens
  * once the agent has loaded, and gives the agent its hooks into the API (the
- * API's judgement of a config, and what a SIGHUP reload means for it). */
+ * API's judgement of a config, and what a SIGHUP reload means for it).
+ *
+ * Under systemd (Type=notify) it tells the service manager READY=1 once the
+ * API listens (the store's state is loaded before: hd_agent_open),
+ * STOPPING=1 when a signal stops the loop, and WATCHDOG=1 from a timer on
+ * the loop itself when WatchdogSec= is set, so that a stuck loop stops the
+ * pings and systemd restarts the agent (util/sdnotify.h). */
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/preflight.h"
@@ -13,7 +19,11 @@
 #include "cmd/cmd.h"
 #include "util/fdlimit.h"
 #include "util/mem.h"
+#include "util/sdnotify.h"
 
+#include <event2/event.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +95,8 @@ typedef struct wiring_s {
     long nofile;                /* the open-file limit after raising it */
     hd_api_consul_ctx_t consul; /* what the KV, session and txn routes serve from */
     hd_status_page_t *status;   /* the public status page's cache */
+    hd_sdnotify_t notify;       /* systemd's $NOTIFY_SOCKET, if any */
+    struct event *watchdog;     /* WATCHDOG=1 every half WatchdogSec, or NULL */
 } wiring_t;
 
 /* GET /v1/ping's own rate limit (rate_limits.ping); 0 lifts it. */
@@ -148,6 +160,33 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Tells systemd the loop still turns (a timer of the loop: a stuck loop
+ * sends nothing, and systemd restarts the agent). */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wiring_t *w = arg;
+    (void)hd_sdnotify_send(&w->notify, "WATCHDOG=1"); /* systemd gone: nothing to do */
+}
+
+/* The agent loaded and the API listening: READY=1, and the watchdog's
+ * timer when systemd asks for one. */
+static void notify_ready(wiring_t *w)
+{
+    char msg[64];
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%zu checks", hd_agent_check_count(w->agent));
+    int rc = hd_sdnotify_send(&w->notify, msg);
+    if (rc < 0) fprintf(stderr, "heed agent: cannot notify systemd: %s\n", strerror(-rc));
+    if (w->notify.watchdog_us > 0) {
+        int64_t half = w->notify.watchdog_us / 2;
+        struct timeval tv = {(time_t)(half / 1000000), (suseconds_t)(half % 1000000)};
+        w->watchdog = event_new(hd_agent_base(w->agent), -1, EV_PERSIST, on_watchdog, w);
+        event_add(w->watchdog, &tv);
+        on_watchdog(-1, 0, w);
+    }
+}
+
 /* Runs the agent and its API until SIGTERM or SIGINT: 0 after a clean
  * stop, 1 when it could not start (the reason printed). */
 static int run(hd_agent_opts_t *o)
@@ -158,6 +197,11 @@ static int run(hd_agent_opts_t *o)
      * connections comes from this limit (fdlimit.h). */
     w.nofile = hd_fdlimit_raise();
     o->check_api = check_api;
+    /* Taken out of the environment before any exec check can inherit it. */
+    int nrc = hd_sdnotify_init(&w.notify);
+    if (nrc < 0)
+        fprintf(stderr, "heed agent: NOTIFY_SOCKET ignored: %s\n",
+                nrc == -EAFNOSUPPORT ? "neither an absolute path nor @abstract" : strerror(-nrc));
     /* The store, the caches and the config's services are loaded when it
      * returns: only then does the API listen. */
     if (hd_agent_open(o, &w.agent) < 0) return 1;
@@ -176,7 +220,10 @@ static int run(hd_agent_opts_t *o)
            HEED_VERSION, cfg->node, hd_agent_check_count(w.agent), cfg->data_dir,
            cfg->tls.cert_file ? "https" : "http", host, hd_api_port(w.api));
     fflush(stdout);
+    notify_ready(&w);
     rc = hd_agent_run(w.agent);
+    (void)hd_sdnotify_send(&w.notify, "STOPPING=1"); /* systemd gone: nothing to do */
+    if (w.watchdog) event_free(w.watchdog);
 out:
     /* The store closes first (answering the writes in flight), then the
      * server (its held requests wait on the caches' topics), then the
@@ -185,6 +232,7 @@ out:
     if (w.api) hd_api_free(w.api);
     hd_api_status_page_free(w.status);
     hd_agent_free(w.agent);
+    hd_sdnotify_close(&w.notify);
     return rc;
 }
 
