@@ -23,6 +23,7 @@
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
 #include "agent/catalog.h"
+#include "agent/changelog.h"
 #include "agent/check_json.h"
 #include "agent/preflight.h"
 #include "agent/migrate.h"
@@ -238,6 +239,18 @@ static void state_pump(hd_agent_t *a);
 static void queue_state(hd_agent_t *a, hd_agent_check_t *c);
 static void state_next(hd_agent_t *a, hd_agent_check_t *c);
 
+/* Logs c's change from status old (-1: its first result) to its status now:
+ * one line on stdout (agent/changelog.h). */
+static void log_change(const hd_agent_t *a, const hd_agent_check_t *c, int old, int64_t wall)
+{
+    char *line = hd_changelog_line(a->log_json ? HD_LOG_JSON : HD_LOG_TEXT, wall, c->def.tenant,
+                                   c->def.id, old < 0 ? NULL : hd_check_status_str(old),
+                                   hd_check_status_str(c->st.status), c->st.output);
+    fputs(line, stdout);
+    fflush(stdout);
+    free(line);
+}
+
 static char *dump(json_t *o, size_t *len)
 {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -271,7 +284,9 @@ static int apply_change(const hd_agent_t *a, const write_t *w, hd_check_state_t 
  * (runs stop or start, the TTL restarts, the history gets the report). */
 static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
 {
+    hd_check_status_t old = c->st.status;
     int flags = apply_change(a, w, &c->st);
+    if (c->st.status != old) log_change(a, c, (int)old, w->wall);
     int64_t now = hd_time_now_us();
     if (w->kind == W_PAUSE) {
         if (!flags) return;
@@ -671,7 +686,10 @@ static void on_result(const hd_result_t *res, void *arg)
     a->results_total++;
     if (res->cert_expiry) c->cert_expiry = res->cert_expiry;
     int64_t wall = hd_time_wall_us();
+    int old = c->st.last_checked ? (int)c->st.status : -1; /* -1: the first result */
     int flags = hd_state_apply(&c->st, &c->def, res, wall, a->cfg.limits.output_max_bytes);
+    if ((flags & HD_STATE_STATUS_CHANGED) || (old < 0 && c->st.last_checked))
+        log_change(a, c, old, wall);
     hd_check_status_t hs = res->status == HD_STATUS_PASSING   ? HD_CHECK_PASSING
                            : res->status == HD_STATUS_WARNING ? HD_CHECK_WARNING
                                                               : HD_CHECK_CRITICAL;
@@ -718,7 +736,7 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
     char secs[32];
     hd_time_format_duration(c->def.ttl_us, secs, sizeof(secs));
     int64_t wall = hd_time_wall_us();
-    int changed = c->st.status != HD_CHECK_CRITICAL;
+    int changed = c->st.status != HD_CHECK_CRITICAL, old = (int)c->st.status;
     c->st.status = HD_CHECK_CRITICAL;
     c->st.reason = HD_R_TIMEOUT;
     free(c->st.output);
@@ -731,6 +749,7 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
                                (int)HD_R_TIMEOUT, 0, NULL, NULL);
     if (changed) {
         c->st.last_change = wall;
+        log_change(a, c, old, wall);
         queue_state(a, c);
     }
 }
@@ -1620,6 +1639,7 @@ static int take_config(hd_agent_t *a, const hd_agent_opts_t *o)
         return -1;
     }
     a->dev = o->dev;
+    a->log_json = o->log_json;
     if (!o->dev) a->config_path = hd_xstrdup(o->config_path);
     if (o->dev && o->bind) dev_follow_bind(&a->cfg);
     /* What the flags override, for a reload to override again. */
@@ -1761,8 +1781,17 @@ int hd_agent_run(hd_agent_t *a)
     int64_t now = hd_time_now_us();
     size_t pos = 0;
     hd_map_slot_t *s;
-    while ((s = hd_map_next(&a->checks, &pos)))
-        schedule_check(a, s->val, now);
+    while ((s = hd_map_next(&a->checks, &pos))) {
+        hd_agent_check_t *c = s->val;
+        /* --dev's sample checks run at once, so that `heed status` means
+         * something a second after the start; a config's first runs are
+         * spread over their interval (sched.h). */
+        if (a->dev && !c->st.paused && !c->def.ttl)
+            hd_sched_add(&a->sched, &c->item, now);
+        else
+            schedule_check(a, c, now);
+    }
+    hd_sched_arm(&a->sched, a->base, now, on_sched, a);
 
     a->sig_hup = evsignal_new(a->base, SIGHUP, on_signal, a);
     a->sig_term = evsignal_new(a->base, SIGTERM, on_signal, a);

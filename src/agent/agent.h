@@ -59,6 +59,7 @@ typedef struct hd_agent_opts_s {
     const char *bind;                /* overrides the config's bind ("host:port"), or NULL */
     const char *data_dir;            /* overrides the config's data_dir, or NULL */
     hd_agent_api_check_fn check_api; /* start-up and --validate ask it; NULL: no API check */
+    int log_json;                    /* --log-format json: status changes as JSON lines */
 } hd_agent_opts_t;
 
 /* ---- life ------------------------------------------------------------------ */

@@ -58,6 +58,7 @@ struct hd_agent_s {
     char *opt_bind;     /* --bind, re-applied on SIGHUP; NULL without */
     char *opt_data_dir; /* --data-dir, likewise */
     int dev;            /* --dev: its sample check of the API's port follows --bind */
+    int log_json;       /* --log-format json: status-change lines as JSON */
     char *tmp_dir;      /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;

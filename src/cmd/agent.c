@@ -12,6 +12,7 @@
  * the loop itself when WatchdogSec= is set, so that a stuck loop stops the
  * pings and systemd restarts the agent (util/sdnotify.h). */
 #include "agent/agent.h"
+#include "agent/changelog.h"
 #include "agent/config.h"
 #include "agent/preflight.h"
 #include "api/routes.h"
@@ -248,6 +249,14 @@ static int run_agent(int argc, char **argv)
         snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
         if (!strcmp(name, "--dev")) {
             o.dev = 1;
+        } else if (!strcmp(name, "--log-format")) {
+            const char *v = hd_cmd_flag_value("agent", argc, argv, &i, eq);
+            hd_log_format_t f;
+            if (!v) return 2;
+            if (hd_log_format_parse(v, &f) < 0)
+                return hd_cmd_usage_error("agent", "--log-format: '%s' is neither text nor json",
+                                          v);
+            o.log_json = f == HD_LOG_JSON;
         } else if (!strcmp(name, "--validate")) {
             validate = 1;
         } else if (!strcmp(name, "-c") || !strcmp(name, "--config")) {
@@ -294,6 +303,9 @@ const hd_cmd_t hd_cmd_agent = {
     "state and history in data_dir, and serves the HTTP API (default\n"
     "127.0.0.1:8500). SIGHUP reloads FILE: unchanged checks keep their state; a\n"
     "bad file leaves the running config in place and says why. SIGTERM stops.\n"
+    "Each status change is logged on stdout, one line: time, check, old -> new\n"
+    "status, output. Under systemd (Type=notify) it says READY=1 once the API\n"
+    "listens, WATCHDOG=1 when WatchdogSec= is set, STOPPING=1 on SIGTERM.\n"
     "\n"
     "Flags:\n"
     "  -c, --config FILE    the config file\n"
@@ -304,6 +316,7 @@ const hd_cmd_t hd_cmd_agent = {
     "                       tokens and tls beyond loopback, tls files, data_dir,\n"
     "                       the store; creates nothing\n"
     "      --bind HOST:PORT override the config's bind\n"
+    "      --log-format F   text (default) or json: the status-change lines\n"
     "      --data-dir DIR   override the config's data_dir\n"
     "\n"
     "API: /v1/checks (GET, POST), /v1/checks/ID (GET, PUT, DELETE),\n"
