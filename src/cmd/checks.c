@@ -1,4 +1,4 @@
-/* checks — `heed checks list|get|add|rm|pause|resume`: the agent's checks
+/* checks — `heed checks list|get|add|rm|pause|resume|history`: the agent's checks
  * through its HTTP API (api/checks.c), as `consul members` talks to its
  * agent. This file parses flags, sends one request and prints; the agent
  * validates the checks. Exit codes: 0 done, 1 the agent refused (its
@@ -32,7 +32,8 @@ enum {
     V_RM = 1 << 3,
     V_PAUSE = 1 << 4,
     V_RESUME = 1 << 5,
-    V_ALL = (1 << 6) - 1,
+    V_HISTORY = 1 << 6,
+    V_ALL = (1 << 7) - 1,
 };
 
 static const struct {
@@ -40,8 +41,8 @@ static const struct {
     int verb;
     int takes_id;
 } verbs[] = {
-    {"list", V_LIST, 0}, {"get", V_GET, 1},     {"add", V_ADD, 0},
-    {"rm", V_RM, 1},     {"pause", V_PAUSE, 1}, {"resume", V_RESUME, 1},
+    {"list", V_LIST, 0},   {"get", V_GET, 1},       {"add", V_ADD, 0},         {"rm", V_RM, 1},
+    {"pause", V_PAUSE, 1}, {"resume", V_RESUME, 1}, {"history", V_HISTORY, 1},
 };
 
 typedef struct opts_s {
@@ -53,6 +54,7 @@ typedef struct opts_s {
     const char *timeout, *expect_status;    /* add */
     const char *body_contains, *latency_ms; /* add */
     const char *id, *file;                  /* add */
+    const char *since, *until, *step;       /* history */
     const char **tags;                      /* every --tag (list takes one) */
     size_t ntags;
 } opts_t;
@@ -79,6 +81,9 @@ static const struct {
     {"--latency-ms", NULL, V_ADD, offsetof(opts_t, latency_ms)},
     {"--id", NULL, V_ADD, offsetof(opts_t, id)},
     {"--file", "-f", V_ADD, offsetof(opts_t, file)},
+    {"--since", NULL, V_HISTORY, offsetof(opts_t, since)},
+    {"--until", NULL, V_HISTORY, offsetof(opts_t, until)},
+    {"--step", NULL, V_HISTORY, offsetof(opts_t, step)},
 };
 
 /* ---- printing --------------------------------------------------------------- */
@@ -188,6 +193,57 @@ static void print_table(const json_t *arr)
         puts(b.data);
     }
     hd_buf_free(&b);
+}
+
+/* "0.07ms", "12.3ms", "1.20s". */
+static void format_ms(double ms, char *out, size_t outlen)
+{
+    if (ms < 10)
+        snprintf(out, outlen, "%.2fms", ms);
+    else if (ms < 1000)
+        snprintf(out, outlen, "%.1fms", ms);
+    else
+        snprintf(out, outlen, "%.2fs", ms / 1000);
+}
+
+/* `history`: one line per result (step raw: its status, latency and
+ * reason) or per minute or hour (the worst status, runs, how many passed,
+ * latency min/avg/max), then the total. */
+static void print_history(const char *id, const json_t *h)
+{
+    const json_t *pts = json_object_get(h, "points"), *p;
+    int raw = !strcmp(str(h, "step"), "raw");
+    long long runs = 0, ok = 0;
+    size_t i;
+    if (json_array_size(pts)) {
+        if (raw)
+            printf("%-24s  %-11s  %9s  REASON\n", "TIME", "STATUS", "LATENCY");
+        else
+            printf("%-24s  %-11s  %6s  %6s  LATENCY MIN/AVG/MAX\n", "TIME", "STATUS", "RUNS", "OK");
+    }
+    json_array_foreach(pts, i, p)
+    {
+        const json_t *lat = json_object_get(p, "latency_ms");
+        long long n = json_integer_value(json_object_get(p, "count")),
+                  k = json_integer_value(json_object_get(p, "ok"));
+        char mn[32], avg[32], mx[32];
+        format_ms(json_number_value(json_object_get(lat, "min")), mn, sizeof(mn));
+        format_ms(json_number_value(json_object_get(lat, "avg")), avg, sizeof(avg));
+        format_ms(json_number_value(json_object_get(lat, "max")), mx, sizeof(mx));
+        runs += n;
+        ok += k;
+        if (raw)
+            printf("%-24s  %-11s  %9s  %s\n", str(p, "ts"), str(p, "status"), avg,
+                   str(p, "reason"));
+        else
+            printf("%-24s  %-11s  %6lld  %6lld  %s / %s / %s\n", str(p, "ts"), str(p, "status"), n,
+                   k, mn, avg, mx);
+    }
+    if (!runs)
+        printf("%s: no results in this range\n", id);
+    else
+        printf("%s: %lld result%s, %lld passing (%.1f%%)\n", id, runs, runs == 1 ? "" : "s", ok,
+               100.0 * (double)ok / (double)runs);
 }
 
 static void field(const char *label, const char *value)
@@ -575,6 +631,19 @@ static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
         method = "PUT";
         hd_buf_puts(&path, "/resume");
         break;
+    case V_HISTORY: {
+        /* The agent checks the values and names the one it cannot read. */
+        const char *q[][2] = {{"since", o->since}, {"until", o->until}, {"step", o->step}};
+        char sep = '?';
+        hd_buf_puts(&path, "/history");
+        for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+            if (!q[k][1]) continue;
+            hd_buf_printf(&path, "%c%s=", sep, q[k][0]);
+            hd_url_encode(&path, q[k][1]);
+            sep = '&';
+        }
+        break;
+    }
     }
     hd_client_reply_t rep;
     rc = hd_client_call(cl, method, path.data, body, &rep);
@@ -610,6 +679,9 @@ static int run(hd_client_t *cl, int verb, const char *id, const opts_t *o)
         case V_RESUME:
             printf("resumed check %s: %s\n", id, str(c, "status"));
             break;
+        case V_HISTORY:
+            print_history(id, c);
+            break;
         }
     }
     hd_client_reply_free(&rep);
@@ -643,7 +715,8 @@ static int run_checks(int argc, char **argv)
                     }
                 if (!verb) {
                     hd_cmd_usage_error(
-                        "checks", "unknown subcommand '%s' (list, get, add, rm, pause, resume)", a);
+                        "checks",
+                        "unknown subcommand '%s' (list, get, add, rm, pause, resume, history)", a);
                     goto out;
                 }
             } else if (takes_id && !id) {
@@ -689,7 +762,8 @@ static int run_checks(int argc, char **argv)
         given[ngiven++].verbs = mask;
     }
     if (!verb) {
-        hd_cmd_usage_error("checks", "give a subcommand: list, get, add, rm, pause or resume");
+        hd_cmd_usage_error("checks",
+                           "give a subcommand: list, get, add, rm, pause, resume or history");
         goto out;
     }
     for (int k = 0; k < ngiven; k++)
@@ -739,7 +813,7 @@ out:
 const hd_cmd_t hd_cmd_checks = {
     "checks",
     run_checks,
-    "list, show, add, remove, pause and resume a running agent's checks",
+    "list, show, add, remove, pause and resume a running agent's checks; their history",
     "usage: heed checks list [--status S] [--tag T] [--ns TENANT|*] [--json]\n"
     "       heed checks get ID [--json]\n"
     "       heed checks add --name N --target URL [--interval 10s] [--timeout 2s]\n"
@@ -747,6 +821,7 @@ const hd_cmd_t hd_cmd_checks = {
     "                       [--latency-ms N] [--id ID] [--json]\n"
     "       heed checks add -f FILE [--json]\n"
     "       heed checks rm|pause|resume ID [--json]\n"
+    "       heed checks history ID [--since 1h] [--until T] [--step raw|1m|1h] [--json]\n"
     "\n"
     "Talks to a running `heed agent` over its HTTP API (/v1/checks).\n"
     "\n"
@@ -761,6 +836,12 @@ const hd_cmd_t hd_cmd_checks = {
     "  rm       delete a check made through the API (config file checks stay)\n"
     "  pause    maintenance: the check stops running until resumed\n"
     "  resume   run it again\n"
+    "  history  the check's results over time: each result (TIME, STATUS, LATENCY,\n"
+    "           REASON), or per minute or hour (the worst STATUS, RUNS, OK, latency\n"
+    "           min/avg/max), then the total passing. --since and --until take an\n"
+    "           RFC 3339 time, Unix seconds or a duration ago (default: the last\n"
+    "           hour, until now); --step defaults to the finest that fits (raw up\n"
+    "           to 6 h, 1m up to 7 d, then 1h)\n"
     "\n"
     "Flags:\n" HD_CLIENT_ADDR_HELP
     "      --ns TENANT    the tenant to work in (Consul's namespace) [env HEED_NAMESPACE,\n"

@@ -148,7 +148,7 @@ class NoTokens(unittest.TestCase):
         err = self.run_fails(2, "checks", "list", "extra")
         self.assertIn("unexpected argument 'extra'", err)
         err = self.run_fails(2, "checks")
-        self.assertIn("give a subcommand: list, get, add, rm, pause or resume", err)
+        self.assertIn("give a subcommand: list, get, add, rm, pause, resume or history", err)
         err = self.run_fails(2, "checks", "frob")
         self.assertIn("unknown subcommand 'frob'", err)
         err = self.run_fails(2, "checks", "list", "--frob")
@@ -480,7 +480,8 @@ class StatusExitCodes(HeedTestCase):
     def status_rc(self):
         rc, out, err = heed(self.agent, "status")
         self.assertEqual(err, "")
-        return rc, out.splitlines()[-1]
+        self.out = out
+        return rc, next(ln for ln in out.splitlines() if ln.startswith("Checks:"))
 
     def test_codes_follow_the_worst_check(self):
         a = self.agent = start_agent(self.reg, status_config)
@@ -493,11 +494,17 @@ class StatusExitCodes(HeedTestCase):
         a.wait_status("w", "warning")
         self.assertEqual(self.status_rc(), (1, "Checks:   2 total: 1 passing, 1 warning, "
                                                "0 critical, 0 maintenance"))
+        # The checks not passing are named, with their output.
+        self.assertTrue(self.out.endswith("\nNot passing:\n  warning   w: exit status 1\n"),
+                        self.out)
         a.ok("POST", "/v1/checks", {"name": "c", "target": closed, "interval": "300ms",
                                     "timeout": "200ms", "failures_before_critical": 1},
              status=201)
         a.wait_status("c", "critical")
         self.assertEqual(self.status_rc()[0], 2)
+        # (critical from its creation: "not checked yet" until its first run)
+        self.assertRegex(self.out, r"\nNot passing:\n  critical  c: .+\n"
+                                   r"  warning   w: exit status 1\n$")
         rc, _, err = heed(a, "checks", "pause", "c")
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.status_rc(), (1, "Checks:   3 total: 1 passing, 1 warning, "
