@@ -31,8 +31,16 @@ build: deps
 
 # The agent on its embedded default: a temporary data dir, loopback :8500,
 # a few sample checks. Ctrl-C stops it. scripts/demo.sh shows `heed wait`.
-run: build
-	@exec $(BUILD)/heed agent --dev
+# RUN_ARGS: more flags for the agent (e.g. --bind 127.0.0.1:0, --log-format json).
+# Quiet: the build's output is shown only when it fails (it is kept in
+# $(BUILD)/make-run.log), so that the screen holds the agent's own lines.
+run: deps
+	@mkdir -p $(BUILD); log=$(BUILD)/make-run.log; \
+	  if ! { cmake -S . -B $(BUILD) $(CMAKE_FLAGS) $(WERROR) && \
+	         cmake --build $(BUILD) -j$(JOBS); } >$$log 2>&1; then \
+	    cat $$log; echo "make run: the build failed (above; also in $$log)" >&2; exit 1; \
+	  fi
+	@exec $(BUILD)/heed agent --dev $(RUN_ARGS)
 
 lint:
 	@scripts/lint.sh

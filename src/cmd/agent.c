@@ -188,6 +188,20 @@ static void notify_ready(wiring_t *w)
     }
 }
 
+/* --dev (`make run`): what to try next and how to stop, with this
+ * binary's path as it was started and the address when it is not the
+ * clients' default. */
+static void dev_hint(const hd_config_t *cfg, const char *host, int port)
+{
+    char addr[340] = "";
+    if (strcmp(cfg->bind_host, HD_CONFIG_DEFAULT_BIND) || port != HD_CONFIG_DEFAULT_PORT)
+        snprintf(addr, sizeof(addr), " --addr http://%s:%d", host, port);
+    const char *me = program_invocation_name;
+    printf("Try:  %s checks list%s   (or: status, checks history agent-api)\n"
+           "Stop: Ctrl-C (the temporary data dir goes with it)\n",
+           me, addr);
+}
+
 /* Runs the agent and its API until SIGTERM or SIGINT: 0 after a clean
  * stop, 1 when it could not start (the reason printed). */
 static int run(hd_agent_opts_t *o)
@@ -220,6 +234,7 @@ static int run(hd_agent_opts_t *o)
            "API: %s://%s:%d/v1/checks  (status: /v1/status, metrics: /metrics)\n",
            HEED_VERSION, cfg->node, hd_agent_check_count(w.agent), cfg->data_dir,
            cfg->tls.cert_file ? "https" : "http", host, hd_api_port(w.api));
+    if (o->dev) dev_hint(cfg, host, hd_api_port(w.api));
     fflush(stdout);
     notify_ready(&w);
     rc = hd_agent_run(w.agent);
