@@ -31,8 +31,10 @@ class Readme(HeedTestCase):
         real = json.loads(out)
         self.assertEqual((real["reason"], real["elapsed_ms"]),
                          (sample["reason"], sample["elapsed_ms"]))
-        # Within a fifth: the schedule is fixed, a run differs by a few.
-        self.assertLess(abs(real["attempts"] - sample["attempts"]), sample["attempts"] / 5,
+        # The schedule is fixed and a run differs by a few; a loaded machine
+        # (ctest -j2, ASan) may lag the loop: within 40 %, which still tells
+        # 96 from 200.
+        self.assertLess(abs(real["attempts"] - sample["attempts"]), sample["attempts"] * 0.4,
                         "README says %d attempts in 5 s, a real run made %d"
                         % (sample["attempts"], real["attempts"]))
 
