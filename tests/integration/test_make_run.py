@@ -35,11 +35,15 @@ def cache_flags(build):
 
 class MakeRun(HeedTestCase):
     def make(self, build, flags, out_path, **kw):
+        # As a user types it in a shell: not as a sub-make of `make test`
+        # (whose jobserver this process does not hold).
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
         with open(out_path, "w") as out:
             return self.reg.popen(["make", "--no-print-directory", "run", "BUILD=" + build,
                                    "CMAKE_FLAGS=" + flags, "RUN_ARGS=--bind 127.0.0.1:0"],
                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True, grace=15.0, **kw)
+                                  start_new_session=True, grace=15.0, env=env, **kw)
 
     def test_quiet_then_the_agent(self):
         build = os.path.dirname(os.path.abspath(HEED))
