@@ -569,3 +569,9 @@ for name, fields in (("plain", ["", "", "", "", "", "", ""]),
                      ("sort-status", ["", "", "", "", "2:default/web", "", "", "status"]),
                      ("sort-bad", ["", "", "", "", "web", "", "", "status"])):
     write("ui_query", name, "\n".join(fields))
+
+# --- sdnotify: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID, one a line ----
+write("sdnotify", "path-watchdog", "/run/systemd/notify\n30000000\n42")
+write("sdnotify", "abstract", "@heed-notify")
+write("sdnotify", "vsock-bad-usec", "vsock:2:1234\n5s\n")
+write("sdnotify", "too-long-other-pid", "/" + "0" * 200 + "\n1\n43")
