@@ -13,6 +13,7 @@
 #ifndef HD_CONFIG_H
 #define HD_CONFIG_H
 
+#include "agent/alert.h"
 #include "agent/check.h"
 
 #include <stddef.h>
@@ -98,6 +99,17 @@ typedef struct hd_config_history_s {
     int64_t hour_us;   /* per-hour rollups; default 365 days */
 } hd_config_history_t;
 
+/* The alert engine's settings (docs/alerts.md, "alerting"). */
+typedef struct hd_config_alerting_s {
+    hd_alert_flap_t flapping; /* default: more than 6 changes in 10 min */
+    int64_t retry_min_us;     /* first retry of a delivery; default 1 s, doubling... */
+    int64_t retry_max_us;     /* ...up to this; default 5 min */
+    size_t outbox_max;        /* undelivered events kept, at most; default 100,000 */
+    size_t keep_delivered;    /* finished events kept for GET /v1/events; default 10,000 */
+    char **webhook_allow;     /* URLs of API-made notifiers must point at one of these
+                                 hosts or CIDRs (NULL-terminated); NULL: any */
+} hd_config_alerting_t;
+
 typedef struct hd_config_s {
     char *node;                  /* default: the host name */
     char *datacenter;            /* Consul's datacenter name; default dc1 */
@@ -123,6 +135,11 @@ typedef struct hd_config_s {
     char **api_file_paths;      /* ...or under these directories (NULL-terminated, each
                                    absolute and ending in '/'); NULL: none */
     hd_config_history_t history;
+    hd_alert_rule_t *alerts; /* `alerts:` in file order */
+    size_t nalerts;
+    hd_alert_window_t *maintenance; /* `maintenance:` */
+    size_t nmaintenance;
+    hd_config_alerting_t alerting;
 } hd_config_t;
 
 /* Fills out with the configuration of an empty file: every default, no
