@@ -139,6 +139,9 @@ void hd_agent_stats(const hd_agent_t *a, hd_agent_stats_t *st);
  * through the functions below (or its own runs). */
 const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c);
 const hd_check_state_t *hd_agent_check_state(const hd_agent_check_t *c);
+/* The alert outbox (agent/outbox.h), NULL when no alert rule or
+ * maintenance window is configured. */
+struct hd_outbox_s *hd_agent_outbox(hd_agent_t *a);
 /* Results of the check since start. */
 uint64_t hd_agent_check_runs(const hd_agent_check_t *c);
 /* tls checks: the certificate's notAfter, epoch seconds; 0 unknown. */

@@ -66,6 +66,7 @@ struct hd_outbox_s {
     hd_outbox_stats_t st;
     send_t *sends; /* in flight */
     int loading;
+    int stopped; /* hd_outbox_stop ran */
     /* Loading: done callback and the page position. */
     void (*load_done)(int, void *);
     void *load_arg;
@@ -534,7 +535,7 @@ static void pump_one(hd_outbox_t *ob, size_t k, int64_t now, int64_t *next)
 
 static void pump(hd_outbox_t *ob)
 {
-    if (!ob->send || ob->loading) return;
+    if (!ob->send || ob->loading || ob->stopped) return;
     int64_t now = hd_time_wall_us(), next = 0;
     for (size_t k = 0; k < ob->nnf; k++)
         pump_one(ob, k, now, &next);
@@ -749,6 +750,15 @@ hd_outbox_t *hd_outbox_new(const hd_outbox_opts_t *o)
     ob->timer = evtimer_new(o->base, on_timer, ob);
     hd_topic_init(&ob->topic);
     return ob;
+}
+
+void hd_outbox_stop(hd_outbox_t *ob)
+{
+    ob->send = NULL;
+    ob->stopped = 1;
+    evtimer_del(ob->timer);
+    for (send_t *s = ob->sends; s; s = s->next)
+        s->closing = 1;
 }
 
 void hd_outbox_free(hd_outbox_t *ob)

@@ -97,7 +97,10 @@ hd_outbox_t *hd_outbox_new(const hd_outbox_opts_t *o);
 /* Reads the outbox back from the store (page by page) and resumes its
  * deliveries; done(status, arg) once, later. Returns 0, or a store error. */
 int hd_outbox_load(hd_outbox_t *ob, void (*done)(int status, void *arg), void *arg);
-/* Stops sending (in-flight answers are ignored) and frees ob. */
+/* Stops sending: nothing is sent from now on (before the notifiers and
+ * the store close). */
+void hd_outbox_stop(hd_outbox_t *ob);
+/* Frees ob (after the store closed: its answers point at ob). */
 void hd_outbox_free(hd_outbox_t *ob);
 
 /* FNV-1a of s, as the index keeps check and tenant names. */
