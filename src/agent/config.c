@@ -9,9 +9,11 @@
 #include "agent/config.h"
 
 #include "agent/match.h"
+#include "agent/notifier_impl.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/time.h"
+#include "util/url.h"
 #include "util/yaml.h"
 
 #include <arpa/inet.h>
@@ -1085,6 +1087,7 @@ static const char *const top_keys[] = {"node",
                                        "alerts",
                                        "maintenance",
                                        "alerting",
+                                       "notify",
                                        NULL};
 enum {
     T_NODE,
@@ -1107,6 +1110,7 @@ enum {
     T_ALERTS,
     T_MAINT,
     T_ALERTING,
+    T_NOTIFY,
     T_N
 };
 
@@ -1480,6 +1484,184 @@ static void parse_alerting(ctx_t *c, const node_t *n, hd_config_alerting_t *al)
     if (v[5]) (void)get_list(c, v[5], sub(p, "alerting", "webhook_allow"), &al->webhook_allow);
 }
 
+/* ---- notify: the notifiers (agent/notifier.h) ------------------------------- */
+
+static const char *const notify_keys[] = {"name", "webhook", "alertmanager", "exec", "smtp", NULL};
+static const char *const notify_kind_keys[][6] = {
+    [HD_NOTIFIER_WEBHOOK] = {"url", "headers", "template", "template_text", "timeout", NULL},
+    [HD_NOTIFIER_ALERTMANAGER] = {"url", "timeout", "resolve_timeout", NULL},
+    [HD_NOTIFIER_EXEC] = {"command", "timeout", NULL},
+    [HD_NOTIFIER_SMTP] = {"url", "from", "to", "timeout", NULL},
+};
+enum { NK_URL, NK_2, NK_3, NK_4, NK_5, NK_N };
+
+/* The node of key in map, or NULL. */
+static const node_t *key_node(const node_t *map, const char *key)
+{
+    for (size_t i = 0; map && map->type == HD_YAML_MAP && i < map->n; i++)
+        if (strcmp(map->items[2 * i]->text, key) == 0) return map->items[2 * i + 1];
+    return NULL;
+}
+
+/* A webhook's headers: a mapping of names to one value each. */
+static void parse_notify_headers(ctx_t *c, const node_t *n, const char *path, hd_notifier_def_t *d)
+{
+    char p[PATHMAX];
+    if (hd_yaml_is_null(n)) return;
+    if (n->type != HD_YAML_MAP) {
+        expected(c, n, path, "a mapping of header names to values");
+        return;
+    }
+    if (n->n > 64) {
+        errf(c, n, path, "at most 64 headers");
+        return;
+    }
+    d->headers = hd_xcalloc(n->n ? n->n : 1, sizeof(*d->headers));
+    for (size_t i = 0; i < n->n; i++) {
+        const node_t *name = n->items[2 * i], *val = n->items[2 * i + 1];
+        const char *v;
+        sub(p, path, name->text);
+        if (!http_token(name->text, name->len)) {
+            errf(c, name, p, "a header name is 1 to 64 letters, digits and !#$%%&'*+-.^_`|~");
+            continue;
+        }
+        if (header_value(c, val, p, name->text, &v) < 0) continue;
+        d->headers[d->nheaders].name = hd_xstrdup(name->text);
+        d->headers[d->nheaders++].value = hd_xstrdup(v);
+    }
+}
+
+/* One entry of notify: name and one of webhook, alertmanager, exec, smtp,
+ * then hd_notifier_validate (a template that does not render is an error
+ * here, at its position, not at the first alert). */
+static void parse_notifier(ctx_t *c, const node_t *n, const char *path, hd_notifier_def_t *d)
+{
+    const node_t *v[6], *k[NK_N];
+    char p[PATHMAX], kp[PATHMAX];
+    memset(d, 0, sizeof(*d));
+    d->from_config = 1;
+    if (fields(c, n, path, notify_keys, v) < 0) return;
+    if (v[0])
+        (void)get_str(c, v[0], sub(p, path, "name"), S_TEXT, HD_NOTIFIER_NAME_MAX, &d->name);
+    else
+        errf(c, n, path, "missing key name");
+    int nk = 0;
+    const node_t *spec = NULL;
+    for (int i = 1; i <= 4; i++)
+        if (v[i]) {
+            if (nk++) {
+                errf(c, v[i], path, "one of webhook, alertmanager, exec, smtp, not two");
+                return;
+            }
+            (void)hd_notifier_kind_parse(notify_keys[i], &d->kind);
+            spec = v[i];
+        }
+    if (!spec) {
+        errf(c, n, path, "missing one of webhook, alertmanager, exec, smtp");
+        return;
+    }
+    sub(kp, path, hd_notifier_kind_str(d->kind));
+    if (fields(c, spec, kp, notify_kind_keys[d->kind], k) < 0) return;
+    size_t nerr = c->nerr;
+    const char *const *keys = notify_kind_keys[d->kind];
+    for (size_t i = 0; keys[i]; i++) {
+        if (!k[i]) continue;
+        sub(p, kp, keys[i]);
+        if (!strcmp(keys[i], "url"))
+            (void)get_str(c, k[i], p, S_URL, HD_URL_MAX, &d->url);
+        else if (!strcmp(keys[i], "timeout"))
+            (void)get_duration(c, k[i], p, 1000, "1ms", &d->timeout_us);
+        else if (!strcmp(keys[i], "resolve_timeout"))
+            (void)get_duration(c, k[i], p, 60 * HD_USEC_PER_SEC, "1m", &d->resolve_timeout_us);
+        else if (!strcmp(keys[i], "headers"))
+            parse_notify_headers(c, k[i], p, d);
+        else if (!strcmp(keys[i], "template"))
+            (void)get_str(c, k[i], p, S_ID, 64, &d->template_name);
+        else if (!strcmp(keys[i], "template_text"))
+            (void)get_str(c, k[i], p, S_ANY, 65536, &d->template_text);
+        else if (!strcmp(keys[i], "from"))
+            (void)get_str(c, k[i], p, S_TEXT, 254, &d->from);
+        else if (!strcmp(keys[i], "to") && k[i]->type == HD_YAML_SCALAR) {
+            d->to = hd_xcalloc(2, sizeof(*d->to));
+            if (get_str(c, k[i], p, S_TEXT, 254, &d->to[0]) < 0) {
+                free(d->to);
+                d->to = NULL;
+            }
+        } else if (!strcmp(keys[i], "to") || !strcmp(keys[i], "command")) {
+            char **l = NULL;
+            (void)get_list(c, k[i], p, &l);
+            if (!strcmp(keys[i], "to"))
+                d->to = l;
+            else
+                d->command = l;
+        }
+    }
+    if (d->template_name && d->template_text)
+        errf(c, k[2], sub(p, kp, "template"), "template or template_text, not both");
+    if (c->nerr != nerr || !d->name) return;
+    /* Missing keys and what only the whole says (a template that does not
+     * render), reported at the key they name. */
+    char verr[512];
+    if (hd_notifier_validate(d, verr, sizeof(verr)) == 0) return;
+    char *colon = strstr(verr, ": ");
+    if (!colon || colon - verr >= 40) {
+        errf(c, spec, kp, "%s", verr);
+        return;
+    }
+    char key[48], base[48];
+    snprintf(key, sizeof(key), "%.*s", (int)(colon - verr), verr);
+    snprintf(base, sizeof(base), "%.*s", (int)strcspn(key, "[."), key);
+    if (!strcmp(base, "name")) {
+        errf(c, v[0], sub(p, path, "name"), "%s", colon + 2);
+        return;
+    }
+    const node_t *kn = key_node(spec, base);
+    if (!kn && !strcmp(base, "template") && (kn = key_node(spec, "template_text")))
+        snprintf(key, sizeof(key), "template_text");
+    errf(c, kn ? kn : spec, sub(p, kp, key), "%s", colon + 2);
+}
+
+static void parse_notify(ctx_t *c, const node_t *n, hd_config_t *cfg)
+{
+    size_t count;
+    char p[PATHMAX];
+    if (get_seq(c, n, "notify", "a list of notifiers", &count) < 0 || count == 0) return;
+    cfg->notifiers = hd_xcalloc(count, sizeof(*cfg->notifiers));
+    for (size_t i = 0; i < count && c->nerr < MAX_KEPT; i++) {
+        parse_notifier(c, n->items[i], idx(p, "notify", i), &cfg->notifiers[i]);
+        cfg->nnotifiers = i + 1;
+        const char *name = cfg->notifiers[i].name;
+        for (size_t j = 0; name && j < i; j++)
+            if (cfg->notifiers[j].name && !strcmp(cfg->notifiers[j].name, name)) {
+                const node_t *at = key_node(n->items[i], "name");
+                char q[PATHMAX];
+                errf(c, at ? at : n->items[i], sub(q, p, "name"),
+                     "the same name as notify[%zu]: notifier names are unique", j);
+                break;
+            }
+    }
+}
+
+/* Every notifier an alert rule names must be one of notify:'s. */
+static void check_alert_names(ctx_t *c, const node_t *alerts, const hd_config_t *cfg)
+{
+    char p[PATHMAX], q[PATHMAX];
+    for (size_t i = 0; i < cfg->nalerts && i < alerts->n; i++) {
+        const node_t *list = key_node(alerts->items[i], "notify");
+        const hd_alert_rule_t *r = &cfg->alerts[i];
+        for (size_t k = 0; r->notify && r->notify[k]; k++) {
+            size_t j = 0;
+            while (j < cfg->nnotifiers && strcmp(cfg->notifiers[j].name, r->notify[k]) != 0)
+                j++;
+            if (j < cfg->nnotifiers) continue;
+            const node_t *at =
+                list && list->type == HD_YAML_SEQ && k < list->n ? list->items[k] : list;
+            errf(c, at, idx(q, sub(p, idx(q, "alerts", i), "notify"), k),
+                 "no notifier named \"%s\" (notify: defines %zu)", r->notify[k], cfg->nnotifiers);
+        }
+    }
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1551,6 +1733,8 @@ static void parse_top(ctx_t *c, const node_t *root)
         for (size_t i = 0; i < na; i++)
             parse_window(c, v[T_MAINT]->items[i], idx(p, "maintenance", i), &cfg->maintenance[i]);
     }
+    if (v[T_NOTIFY]) parse_notify(c, v[T_NOTIFY], cfg);
+    if (v[T_ALERTS]) check_alert_names(c, v[T_ALERTS], cfg);
 
     size_t n = 0;
     if (v[T_TOKENS] && get_seq(c, v[T_TOKENS], "tokens", "a list of tokens", &n) == 0 && n) {
@@ -1814,6 +1998,9 @@ void hd_config_free(hd_config_t *c)
         hd_alert_window_free(&c->maintenance[i]);
     free(c->maintenance);
     list_free(c->alerting.webhook_allow);
+    for (size_t i = 0; i < c->nnotifiers; i++)
+        hd_notifier_def_free(&c->notifiers[i]);
+    free(c->notifiers);
     memset(c, 0, sizeof(*c));
 }
 

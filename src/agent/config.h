@@ -15,6 +15,7 @@
 
 #include "agent/alert.h"
 #include "agent/check.h"
+#include "agent/notifier.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -140,6 +141,8 @@ typedef struct hd_config_s {
     hd_alert_window_t *maintenance; /* `maintenance:` */
     size_t nmaintenance;
     hd_config_alerting_t alerting;
+    hd_notifier_def_t *notifiers; /* notify: in file order, from_config = 1, validated */
+    size_t nnotifiers;
 } hd_config_t;
 
 /* Fills out with the configuration of an empty file: every default, no

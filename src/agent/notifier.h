@@ -64,10 +64,20 @@ typedef struct hd_notifier_def_s {
     char *template_text; /* a user template (docs/alerts.md, "Templates"); NULL: none */
     /* exec: argv, NULL-terminated; the event on stdin and in HEED_* variables */
     char **command;
-    /* smtp */
+    /* smtp: url smtp:// (plain), smtps:// (TLS from the start) or
+     * smtp+starttls:// (STARTTLS, required) */
     char *from;
     char **to; /* NULL-terminated, at least one */
+    /* alertmanager: a firing alert's endsAt is now + this (Alertmanager
+     * resolves it then unless a reminder refreshes it); 0: 24 h */
+    int64_t resolve_timeout_us;
+    /* alertmanager: an alert's generatorURL base, e.g. the agent's
+     * "http://127.0.0.1:8500/ui" (the check's page is added); set by the
+     * engine when known, never from the config file; NULL: none */
+    char *ui_url;
 } hd_notifier_def_t;
+
+#define HD_NOTIFIER_RESOLVE_TIMEOUT_US (24LL * 3600 * 1000000) /* alertmanager default */
 
 /* How a delivery went. */
 typedef enum hd_notifier_result_e {

@@ -560,7 +560,7 @@ static void test_errors(void **state)
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
                        "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name, "
-                       "alerts, maintenance, alerting)"},
+                       "alerts, maintenance, alerting, notify)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -1057,7 +1057,11 @@ static void test_alerts(void **state)
 {
     (void)state;
     hd_config_t c;
-    load_ok("alerts:\n"
+    load_ok("notify:\n"
+            "  - {name: ops-hook, webhook: {url: \"http://127.0.0.1:9/hook\"}}\n"
+            "  - {name: am, alertmanager: {url: \"http://127.0.0.1:9\"}}\n"
+            "  - {name: mail, exec: {command: [/bin/true]}}\n"
+            "alerts:\n"
             "  - match: { tags: [web] }\n"
             "    notify: [ops-hook, am]\n"
             "    for: 30s\n"
@@ -1099,7 +1103,10 @@ static void test_alerts(void **state)
     load_bad("alerts:\n  - match: {tags: [web]}\n", "heed.yaml:2:5: alerts[0]: notify is required: "
                                                     "the names of the notifiers to tell");
     load_bad("alerts:\n  - notify: [a]\n    for: soon\n",
-             "heed.yaml:3:10: alerts[0].for: expected a duration like 10s, got \"soon\"");
+             "heed.yaml:2:14: alerts[0].notify[0]: no notifier named \"a\" (notify: defines 0)");
+    load_bad("notify: [{name: a, exec: {command: [/bin/true]}}]\n"
+             "alerts:\n  - notify: [a]\n    for: soon\n",
+             "heed.yaml:4:10: alerts[0].for: expected a duration like 10s, got \"soon\"");
     load_bad("maintenance:\n  - start: 2026-12-01\n    duration: 1h\n",
              "heed.yaml:2:12: maintenance[0].start: expected an RFC 3339 time like "
              "2026-12-01T02:00:00Z, got \"2026-12-01\"");
