@@ -1054,9 +1054,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         } else if (c->state_dirty && !c->retry &&
                    wall - c->state_written >= HD_AGENT_OUTPUT_THROTTLE_US) {
             queue_state(a, c);
-        } else if (a->outbox && !a->closing && hd_agent_alert_tick(a, c, wall) && !c->retry) {
-            queue_state(a, c); /* a reminder, flapping's end, a window closing */
         }
+        if (a->outbox && !a->closing && hd_agent_alert_tick(a, c, wall) && !c->retry &&
+            !c->state_queued)
+            queue_state(a, c); /* a reminder, flapping's end, a window closing */
     }
     if (retried) {
         a->retry_delay = a->retry_delay ? 2 * a->retry_delay : RETRY_MIN_US;
@@ -1444,7 +1445,7 @@ void hd_agent_close(hd_agent_t *a)
         /* The catalog's watches end before the store does (its close frees
          * them); held requests still wait on its topics until the API goes. */
         if (a->catalog) hd_catalog_stop(a->catalog);
-        if (a->outbox) hd_outbox_stop(a->outbox); /* nothing sent from here on */
+        hd_agent_alerts_stop(a); /* nothing sent from here on */
         hd_store_close(a->store);
     }
     free(all);
@@ -1880,6 +1881,7 @@ void hd_agent_stats(const hd_agent_t *a, hd_agent_stats_t *st)
     st->sched_lag = &a->sched.lag;
     st->loop_lag = &a->loop_lag;
     st->commit_lat = &a->commit_lat;
+    st->alert_events_lost = a->alert_events_lost;
 }
 
 const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c)

@@ -127,6 +127,7 @@ typedef struct hd_agent_stats_s {
     const hd_hist_t *sched_lag;   /* a check's due time to its start */
     const hd_hist_t *loop_lag;    /* lateness of the one-second tick */
     const hd_hist_t *commit_lat;  /* a state write's request to its durable commit */
+    uint64_t alert_events_lost;   /* alert events dropped while waiting for their check's write */
 } hd_agent_stats_t;
 
 /* Fills *st with the agent's counters now (the histograms are the live

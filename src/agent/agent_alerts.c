@@ -4,6 +4,7 @@
  * durable. The decisions are alert.c's; storing and sending outbox.c's. */
 #include "agent/agent_impl.h"
 #include "agent/alert.h"
+#include "agent/notifier.h"
 #include "agent/outbox.h"
 #include "agent/tenant.h"
 #include "util/mem.h"
@@ -267,6 +268,39 @@ void hd_agent_alert_check_free(hd_agent_check_t *c)
     c->nev = 0;
 }
 
+static hd_notifier_t *notifier_named(hd_agent_t *a, const char *name)
+{
+    for (size_t i = 0; i < a->nnotifiers; i++)
+        if (a->notifiers[i] && strcmp(hd_notifier_def(a->notifiers[i])->name, name) == 0)
+            return a->notifiers[i];
+    return NULL;
+}
+
+static int send_fn(void *ctx, const char *name, const json_t *const *events, size_t n,
+                   hd_notifier_done_cb cb, void *arg)
+{
+    hd_notifier_t *nf = notifier_named(ctx, name);
+    if (!nf) return -1;
+    return n == 1 ? hd_notifier_send(nf, events[0], cb, arg)
+                  : hd_notifier_send_batch(nf, events, n, cb, arg);
+}
+
+static int batches_fn(void *ctx, const char *name)
+{
+    hd_notifier_t *nf = notifier_named(ctx, name);
+    return nf && hd_notifier_batches(nf);
+}
+
+void hd_agent_alerts_stop(hd_agent_t *a)
+{
+    if (a->outbox) hd_outbox_stop(a->outbox);
+    for (size_t i = 0; i < a->nnotifiers; i++)
+        hd_notifier_free(a->notifiers[i]);
+    free(a->notifiers);
+    a->notifiers = NULL;
+    a->nnotifiers = 0;
+}
+
 static void on_loaded(int status, void *arg)
 {
     int *st = arg;
@@ -282,6 +316,19 @@ int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen)
     o.store = a->store;
     o.node = a->cfg.node;
     o.settings = a->cfg.alerting;
+    o.send = send_fn;
+    o.batches = batches_fn;
+    o.ctx = a;
+    a->notifiers = hd_xcalloc(a->cfg.nnotifiers + 1, sizeof(*a->notifiers));
+    for (size_t i = 0; i < a->cfg.nnotifiers; i++) {
+        char why[512];
+        a->notifiers[i] = hd_notifier_new(a->base, &a->cfg.notifiers[i], why, sizeof(why));
+        if (!a->notifiers[i]) {
+            /* Its deliveries fail ("no notifier of that name"), counted. */
+            fprintf(stderr, "heed agent: notifier %s: %s\n", a->cfg.notifiers[i].name, why);
+        }
+    }
+    a->nnotifiers = a->cfg.nnotifiers;
     a->outbox = hd_outbox_new(&o);
     int status = 1;
     int rc = hd_outbox_load(a->outbox, on_loaded, &status);

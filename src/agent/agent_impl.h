@@ -105,6 +105,8 @@ struct hd_agent_s {
     int64_t started_wall;
     struct hd_outbox_s *outbox; /* alert events (agent/outbox.h); NULL: no alerts configured */
     uint64_t alert_events_lost; /* events dropped while waiting for their check's write */
+    struct hd_notifier_s **notifiers; /* one per cfg.notifiers, same order */
+    size_t nnotifiers;
 };
 
 /* agent_alerts.c: the alert engine's side of the agent. */
@@ -131,6 +133,8 @@ void hd_agent_alert_written(hd_agent_t *a, hd_agent_check_t *c, int status, int6
                             struct hd_outbox_event_s *taken, uint64_t cancel);
 /* Starts the outbox (after the states are loaded): 0, or -1 with err. */
 int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen);
+/* Stops sending and frees the notifiers (before the store closes). */
+void hd_agent_alerts_stop(hd_agent_t *a);
 /* Frees c's waiting events. */
 void hd_agent_alert_check_free(hd_agent_check_t *c);
 

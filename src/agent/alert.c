@@ -177,7 +177,13 @@ int hd_alert_change(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t n
 {
     memset(out, 0, sizeof(*out));
     if (old == now_status) return 0;
-    if (as->held_until > now) cancel_held(as, out);
+    if (as->held_until > now) {
+        cancel_held(as, out);
+    } else if (as->held_until) { /* due already: those notifiers are told */
+        as->held_until = 0;
+        as->held_seq = 0;
+        memset(as->held, 0, sizeof(as->held));
+    }
     /* Paused: silent. The failure, if any, stays the one alerted on. */
     if (now_status == HD_CHECK_MAINTENANCE) return 0;
     if (old == HD_CHECK_MAINTENANCE) {

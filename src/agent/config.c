@@ -1412,7 +1412,7 @@ static void parse_alert(ctx_t *c, const node_t *n, const char *path, hd_alert_ru
     if (v[2]) (void)get_duration(c, v[2], sub(p, path, "for"), 0, "0s", &r->for_us);
     if (v[3]) (void)get_bool(c, v[3], sub(p, path, "send_resolved"), &r->send_resolved);
     if (v[4])
-        (void)get_duration(c, v[4], sub(p, path, "remind_every"), 60 * HD_USEC_PER_SEC, "1m",
+        (void)get_duration(c, v[4], sub(p, path, "remind_every"), HD_USEC_PER_SEC, "1s",
                            &r->remind_every_us);
 }
 
