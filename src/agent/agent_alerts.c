@@ -154,13 +154,13 @@ void hd_agent_alert_change(hd_agent_t *a, hd_agent_check_t *c, hd_check_state_t 
                            hd_check_status_t old, int64_t wall, hd_outbox_event_t **head,
                            hd_outbox_event_t **tail)
 {
-    if (!a->outbox || old == st->status) return;
+    if (!a->outbox || old == st->status || (!a->nrules && !a->cfg.nmaintenance)) return;
     hd_match_subject_t s;
     subject(a, c, &s);
     hd_alert_out_t out;
     int win = in_window(a, &s, wall);
-    int made = hd_alert_change(alert_of(st), a->cfg.alerts, a->cfg.nalerts, &s,
-                               &a->cfg.alerting.flapping, win, old, st->status, wall, &out);
+    int made = hd_alert_change(alert_of(st), a->rules, a->nrules, &s, &a->cfg.alerting.flapping,
+                               win, old, st->status, wall, &out);
     if (out.cancel_held) {
         if (out.cancel_seq)
             c->cancel_seq = out.cancel_seq;
@@ -172,15 +172,17 @@ void hd_agent_alert_change(hd_agent_t *a, hd_agent_check_t *c, hd_check_state_t 
 
 int hd_agent_alert_tick(hd_agent_t *a, hd_agent_check_t *c, int64_t wall)
 {
-    if (!a->outbox || c->removed || c->pending) return 0;
+    if (!a->outbox || c->removed || c->pending ||
+        (!a->nrules && !a->cfg.nmaintenance && !c->in_window && !c->st.alert))
+        return 0;
     hd_match_subject_t s;
     subject(a, c, &s);
     int win = in_window(a, &s, wall);
     if (win != c->in_window) c->in_window = (unsigned char)win;
-    if (!c->st.alert && !a->cfg.nalerts) return 0;
+    if (!c->st.alert && !a->nrules) return 0;
     hd_alert_out_t out;
-    int made = hd_alert_tick(alert_of(&c->st), a->cfg.alerts, a->cfg.nalerts, &s,
-                             &a->cfg.alerting.flapping, win, c->st.status, wall, &out);
+    int made = hd_alert_tick(alert_of(&c->st), a->rules, a->nrules, &s, &a->cfg.alerting.flapping,
+                             win, c->st.status, wall, &out);
     if (!made) return 0;
     make_event(a, c, &c->st, &out, c->st.status, wall, &c->ev_head, &c->ev_tail);
     return 1;
@@ -299,6 +301,11 @@ void hd_agent_alerts_stop(hd_agent_t *a)
     free(a->notifiers);
     a->notifiers = NULL;
     a->nnotifiers = 0;
+    for (size_t i = 0; i < a->nrules; i++)
+        hd_alert_rule_free(&a->rules[i]);
+    free(a->rules);
+    a->rules = NULL;
+    a->nrules = 0;
 }
 
 static void on_loaded(int status, void *arg)
@@ -309,7 +316,6 @@ static void on_loaded(int status, void *arg)
 
 int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen)
 {
-    if (!a->cfg.nalerts && !a->cfg.nmaintenance) return 0;
     hd_outbox_opts_t o;
     memset(&o, 0, sizeof(o));
     o.base = a->base;
@@ -329,6 +335,11 @@ int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen)
         }
     }
     a->nnotifiers = a->cfg.nnotifiers;
+    a->rules = hd_xcalloc(a->cfg.nalerts + 1, sizeof(*a->rules));
+    for (size_t i = 0; i < a->cfg.nalerts; i++)
+        hd_alert_rule_copy(&a->rules[i], &a->cfg.alerts[i]);
+    a->nrules = a->cfg.nalerts;
+    if (hd_agent_alerting_load(a, err, errlen) < 0) return -1;
     a->outbox = hd_outbox_new(&o);
     int status = 1;
     int rc = hd_outbox_load(a->outbox, on_loaded, &status);

@@ -5,6 +5,7 @@
 #define HD_AGENT_IMPL_H
 
 #include "agent/agent.h"
+#include "agent/alert.h"
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/sched.h"
@@ -105,8 +106,11 @@ struct hd_agent_s {
     int64_t started_wall;
     struct hd_outbox_s *outbox; /* alert events (agent/outbox.h); NULL: no alerts configured */
     uint64_t alert_events_lost; /* events dropped while waiting for their check's write */
-    struct hd_notifier_s **notifiers; /* one per cfg.notifiers, same order */
+    struct hd_notifier_s **notifiers; /* cfg.notifiers' (same order; NULL: refused at
+                                         start), then the API's (alerting.c) */
     size_t nnotifiers;
+    hd_alert_rule_t *rules; /* cfg.alerts' copies, then the API's (alerting.c) */
+    size_t nrules;
 };
 
 /* agent_alerts.c: the alert engine's side of the agent. */
@@ -135,6 +139,9 @@ void hd_agent_alert_written(hd_agent_t *a, hd_agent_check_t *c, int status, int6
 int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen);
 /* Stops sending and frees the notifiers (before the store closes). */
 void hd_agent_alerts_stop(hd_agent_t *a);
+/* alerting.c: reads the API-made notifiers and rules back from the store
+ * (inside hd_agent_alerts_start). 0, or -1 with err. */
+int hd_agent_alerting_load(hd_agent_t *a, char *err, size_t errlen);
 /* Frees c's waiting events. */
 void hd_agent_alert_check_free(hd_agent_check_t *c);
 

@@ -442,8 +442,61 @@ static void names_free(char **l)
     free(l);
 }
 
+void hd_alert_rule_copy(hd_alert_rule_t *dst, const hd_alert_rule_t *src)
+{
+    *dst = *src;
+    hd_match_copy(&dst->match, &src->match);
+    dst->id = src->id ? hd_xstrdup(src->id) : NULL;
+    dst->tenant = src->tenant ? hd_xstrdup(src->tenant) : NULL;
+    size_t n = 0;
+    while (src->notify && src->notify[n])
+        n++;
+    dst->notify = src->notify ? hd_xcalloc(n + 1, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        dst->notify[i] = hd_xstrdup(src->notify[i]);
+}
+
+static json_t *names_json(char *const *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; l && l[i]; i++)
+        json_array_append_new(a, json_string(l[i]));
+    return a;
+}
+
+static json_t *duration_json(int64_t us)
+{
+    char t[32];
+    if (us % 1000000 == 0)
+        snprintf(t, sizeof(t), "%llds", (long long)(us / 1000000));
+    else
+        snprintf(t, sizeof(t), "%lldms", (long long)(us / 1000));
+    return json_string(t);
+}
+
+json_t *hd_alert_rule_to_json(const hd_alert_rule_t *r)
+{
+    json_t *o = json_object(), *m = json_object();
+    if (r->match.checks) json_object_set_new(m, "checks", names_json(r->match.checks));
+    if (r->match.services) json_object_set_new(m, "services", names_json(r->match.services));
+    if (r->match.tags) json_object_set_new(m, "tags", names_json(r->match.tags));
+    if (r->match.tenant) json_object_set_new(m, "tenant", json_string(r->match.tenant));
+    if (r->id) json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "source", json_string(r->id ? "api" : "config"));
+    json_object_set_new(o, "tenant", r->tenant ? json_string(r->tenant) : json_null());
+    json_object_set_new(o, "match", m);
+    json_object_set_new(o, "notify", names_json(r->notify));
+    json_object_set_new(o, "for", duration_json(r->for_us));
+    json_object_set_new(o, "send_resolved", json_boolean(r->send_resolved));
+    if (r->remind_every_us)
+        json_object_set_new(o, "remind_every", duration_json(r->remind_every_us));
+    return o;
+}
+
 void hd_alert_rule_free(hd_alert_rule_t *r)
 {
+    free(r->id);
+    free(r->tenant);
     hd_match_free(&r->match);
     names_free(r->notify);
     memset(r, 0, sizeof(*r));

@@ -30,8 +30,10 @@ typedef enum hd_alert_kind_e {
     HD_ALERT_FLAPPING_END,  /* settled: no change for a whole flapping window */
 } hd_alert_kind_t;
 
-/* An alert rule (`alerts:` in the config). */
+/* An alert rule (`alerts:` in the config, or POST /v1/alerts). */
 typedef struct hd_alert_rule_s {
+    char *id;     /* API-made: its id; NULL: from the config file */
+    char *tenant; /* API-made: the tenant of the token that made it (its checks only) */
     hd_match_t match;
     char **notify;           /* NULL-terminated notifier names, at least one */
     int64_t for_us;          /* the status must hold this long before anyone is told */
@@ -123,6 +125,9 @@ void hd_alert_state_copy(hd_alert_state_t *dst, const hd_alert_state_t *src);
 void hd_alert_state_free(hd_alert_state_t *as);
 
 void hd_alert_rule_free(hd_alert_rule_t *r);
+void hd_alert_rule_copy(hd_alert_rule_t *dst, const hd_alert_rule_t *src);
+/* r as JSON for GET /v1/alerts (the config's keys, durations as text). */
+json_t *hd_alert_rule_to_json(const hd_alert_rule_t *r);
 void hd_alert_window_free(hd_alert_window_t *w);
 
 #endif

@@ -1930,6 +1930,29 @@ int hd_config_parse_check(const char *text, size_t len, const char *name, hd_che
     return -1;
 }
 
+int hd_config_parse_alert(const char *text, size_t len, const char *name, hd_alert_rule_t *out,
+                          char *err, size_t errlen)
+{
+    ctx_t c = {.name = name ? name : "alert"};
+    memset(out, 0, sizeof(*out));
+    hd_yaml_node_t *root;
+    int line, col;
+    char yerr[256];
+    if (hd_yaml_parse(text, len, &root, &line, &col, yerr, sizeof(yerr)) < 0) {
+        snprintf(err, errlen, "%s:%d:%d: %s", c.name, line, col, yerr);
+        return -1;
+    }
+    if (!root || root->type != HD_YAML_MAP)
+        expected(&c, root, "", "an alert rule: a mapping of match, notify, for, ...");
+    else
+        parse_alert(&c, root, "", out);
+    hd_yaml_free(root);
+    if (c.nerr == 0) return 0;
+    errs_flush(&c, err, errlen);
+    hd_alert_rule_free(out);
+    return -1;
+}
+
 /* The checks of `heed agent --dev`: they pass on any machine. */
 static const char dev_yaml[] = "checks:\n"
                                "  - name: agent-api\n"

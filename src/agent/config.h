@@ -163,6 +163,12 @@ int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_con
  * or -1 with the errors in err and out empty. */
 int hd_config_parse_check(const char *text, size_t len, const char *name, hd_check_def_t *out,
                           char *err, size_t errlen);
+/* Reads one alert rule (an `alerts:` entry; YAML or JSON, e.g. a POST
+ * /v1/alerts body without its id) with the config file's rules; the
+ * notifier names are not checked here. Returns 0, or -1 with the errors in
+ * err and out empty. */
+int hd_config_parse_alert(const char *text, size_t len, const char *name, hd_alert_rule_t *out,
+                          char *err, size_t errlen);
 /* Sets cfg's bind_host and bind_port from "host:port" or "[v6]:port" (the
  * --bind flag). Returns 0, or -1 with a message in err and cfg unchanged. */
 int hd_config_parse_bind(const char *bind, hd_config_t *cfg, char *err, size_t errlen);

@@ -31,6 +31,8 @@ int hd_api_status_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, 
 int hd_api_checks_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* GET /v1/events: alert events and their deliveries (api/events.c). */
 int hd_api_events_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+/* /v1/notifiers and /v1/alerts: list, create, delete (api/alerting.c). */
+int hd_api_alerting_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_api_ping_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 

@@ -349,5 +349,91 @@ class TestEventsApi(AlertCase):
         self.assertEqual(a.get("/v1/events").status, 401)
 
 
+class TestAlertingApi(AlertCase):
+    MG = "mgmt-token-123456"
+    ACME = "acme-token-123456"
+
+    def test_notifiers_and_rules_from_the_api(self):
+        other = hook_receiver(self.reg)
+        a = self.agent([ttl_check("web1"), ttl_check("web2", tags=["api"])],
+                       rule={"match": {"tags": ["web"]}},
+                       alerting={"webhook_allow": ["127.0.0.1/32", "localhost"]},
+                       extra={"tokens": [
+                           {"secret": self.MG, "role": "management"},
+                           {"secret": self.ACME, "role": "write", "tenant": "acme"}]}).start()
+        T = self.MG
+        ns = a.get("/v1/notifiers", token=T).json
+        self.assertEqual([(n["name"], n["source"]) for n in ns], [("hook", "config")])
+        # exec from the API: refused, naming why.
+        r = a.call("POST", "/v1/notifiers", {"name": "x", "exec": {"command": ["/bin/true"]}},
+                   token=T)
+        self.assertIn(r.status, (400, 403), r.body)
+        self.assertIn("config file only", r.json["error"])
+        # webhook_allow: 127.0.0.2 is not in it; 127.0.0.1 is.
+        r = a.call("POST", "/v1/notifiers",
+                   {"name": "far", "webhook": {"url": "http://127.0.0.2:%d/x" % other.port}},
+                   token=T)
+        self.assertEqual(r.status, 403, r.body)
+        self.assertIn("webhook_allow", r.json["error"])
+        r = a.call("POST", "/v1/notifiers",
+                   {"name": "apihook", "webhook": {"url": other.url(),
+                                                   "headers": {"X-Key": "s3cret-value"}}},
+                   token=T)
+        self.assertEqual(r.status, 200, r.body)
+        r = a.call("POST", "/v1/notifiers", {"name": "apihook", "webhook": {"url": other.url()}},
+                   token=T)
+        self.assertEqual(r.status, 409, r.body)
+        r = a.call("POST", "/v1/notifiers", {"name": "hook", "webhook": {"url": other.url()}},
+                   token=T)
+        self.assertEqual(r.status, 409, r.body)
+        listed = a.get("/v1/notifiers", token=T)
+        self.assertNotIn(b"s3cret-value", listed.body)
+        self.assertEqual([n["source"] for n in listed.json], ["config", "api"])
+        # A rule naming it; one naming nothing known is refused.
+        r = a.call("POST", "/v1/alerts", {"id": "r1", "notify": ["nope"]}, token=T)
+        self.assertEqual(r.status, 400, r.body)
+        r = a.call("POST", "/v1/alerts", {"id": "r1", "notify": ["apihook"], "for": "soon"},
+                   token=T)
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("for", r.json["error"])
+        r = a.call("POST", "/v1/alerts",
+                   {"id": "r1", "notify": ["apihook"], "match": {"tags": ["api"]}}, token=T)
+        self.assertEqual(r.status, 200, r.body)
+        rules = a.get("/v1/alerts", token=T).json
+        self.assertEqual([(x.get("id"), x["source"]) for x in rules],
+                         [(None, "config"), ("r1", "api")])
+        # The tenant sees none of it, and cannot use the management's notifier.
+        self.assertEqual(a.get("/v1/alerts", token=self.ACME).json, [])
+        self.assertEqual(a.get("/v1/notifiers", token=self.ACME).json, [])
+        r = a.call("POST", "/v1/alerts", {"id": "t1", "notify": ["apihook"]}, token=self.ACME)
+        self.assertEqual(r.status, 400, r.body)
+        # It works, and survives a restart.
+        self.set_t(a, "web2", "pass")
+        self.set_t(a, "web2", "fail")
+        wait_until(lambda: [e["check"]["id"] for e in other.events()] == ["web2"], scaled(10),
+                   what="the API's notifier to get web2's alert")
+        self.assertEqual(other.requests[0]["headers"].get("X-Key"), "s3cret-value")
+        self.assertEqual(self.hook.events(), [])  # the config rule matches tag web only
+        a.stop()
+        a.start()
+        self.assertEqual([x.get("id") for x in a.get("/v1/alerts", token=T).json], [None, "r1"])
+        self.set_t(a, "web2", "pass")
+        wait_until(lambda: [e["kind"] for e in other.events()] == ["triggered", "resolved"],
+                   scaled(10), what="the resolved after a restart")
+        # Deleting: the config's are read-only; a used notifier waits for its rule.
+        self.assertEqual(a.call("DELETE", "/v1/notifiers/hook", token=T).status, 403)
+        self.assertEqual(a.call("DELETE", "/v1/notifiers/apihook", token=T).status, 409)
+        self.assertEqual(a.call("DELETE", "/v1/alerts/r1", token=self.ACME).status, 404)
+        self.assertEqual(a.call("DELETE", "/v1/alerts/r1", token=T).status, 200)
+        self.assertEqual(a.call("DELETE", "/v1/notifiers/apihook", token=T).status, 200)
+        self.assertEqual([n["name"] for n in a.get("/v1/notifiers", token=T).json], ["hook"])
+        self.assertEqual(a.call("POST", "/v1/alerts", {"id": "r2", "notify": ["hook"]}).status,
+                         401)
+
+    def set_t(self, a, cid, how):
+        r = a.call("PUT", "/v1/agent/check/%s/%s" % (how, cid), token=self.MG)
+        self.assertEqual(r.status, 200, r.body)
+
+
 if __name__ == "__main__":
     main()
