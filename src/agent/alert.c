@@ -469,8 +469,10 @@ static json_t *duration_json(int64_t us)
     char t[32];
     if (us % 1000000 == 0)
         snprintf(t, sizeof(t), "%llds", (long long)(us / 1000000));
-    else
+    else if (us % 1000 == 0)
         snprintf(t, sizeof(t), "%lldms", (long long)(us / 1000));
+    else
+        snprintf(t, sizeof(t), "%lldus", (long long)us);
     return json_string(t);
 }
 
