@@ -175,6 +175,12 @@ int hd_agent_alert_tick(hd_agent_t *a, hd_agent_check_t *c, int64_t wall)
     if (!a->outbox || c->removed || c->pending ||
         (!a->nrules && !a->cfg.nmaintenance && !c->in_window && !c->st.alert))
         return 0;
+    /* Most checks have nothing due: passing, no window configured. The
+     * tick runs for every check each second, so this test comes first. */
+    const hd_alert_state_t *as = c->st.alert;
+    if (!a->cfg.nmaintenance && !c->in_window &&
+        (!as || (!as->since && !as->flapping && !as->held_until)))
+        return 0;
     hd_match_subject_t s;
     subject(a, c, &s);
     int win = in_window(a, &s, wall);

@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HeedTestCase, main, run_heed, scaled, wait_until  # noqa: E402
 from agent_harness import Agent  # noqa: E402
-from test_notifiers import Receiver  # noqa: E402
+from test_notifiers import ALERTMANAGER, Alertmanager, Receiver  # noqa: E402
 
 
 class Hook(Receiver):
@@ -433,6 +433,30 @@ class TestAlertingApi(AlertCase):
     def set_t(self, a, cid, how):
         r = a.call("PUT", "/v1/agent/check/%s/%s" % (how, cid), token=self.MG)
         self.assertEqual(r.status, 200, r.body)
+
+
+@unittest.skipUnless(ALERTMANAGER, "prometheus-alertmanager is not installed (scripts/deps.sh)")
+class TestAlertmanager(AlertCase):
+    def test_alerts_visible_in_alertmanager(self):
+        am = Alertmanager(self.reg)
+        checks = [ttl_check("c%d" % i) for i in range(3)]
+        a = self.agent(checks, rule={"notify": ["am"]},
+                       extra={"notify": [{"name": "am", "alertmanager": {"url": am.url()}}]})
+        a.start()
+        for c in checks:
+            self.set(a, c["name"], "pass")
+        for c in checks:
+            self.set(a, c["name"], "fail")
+        wait_until(lambda: len(am.alerts()) == 3, scaled(15), what="three alerts in Alertmanager")
+        ids = {e["check"]["id"]: e["id"] for e in self.events(a)}
+        got = {x["labels"]["check"]: x["annotations"]["event_id"] for x in am.alerts()}
+        self.assertEqual(got, ids)
+        self.assertEqual({x["labels"]["severity"] for x in am.alerts()}, {"critical"})
+        for c in checks:
+            self.set(a, c["name"], "pass")
+        wait_until(lambda: am.alerts() == [], scaled(15), what="the alerts resolved")
+        wait_until(lambda: all(e["deliveries"][0]["state"] == "delivered"
+                               for e in self.events(a)), scaled(5), what="deliveries recorded")
 
 
 if __name__ == "__main__":
