@@ -17,6 +17,7 @@ pkgs=(
   prometheus    # promtool: tests/unit/test_metrics checks the /metrics text with it
   openssl curl  # TLS tests: certificates made per test; an HTTPS client in a namespace
   python3-consul ansible-core  # discovery tests: a Consul client and Ansible, used unchanged
+  prometheus-alertmanager  # notifier tests: a real Alertmanager on a loopback port (no cluster port)
 )
 
 # Third-party clients from npm that the tests drive (tests/clients/package.json,
@@ -48,7 +49,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts freshly installed servers; heed's tests start their own on
 # free loopback ports, so stop the system-wide ones we just brought in.
-for svc in postgresql redis-server mariadb mysql prometheus; do
+for svc in postgresql redis-server mariadb mysql prometheus prometheus-alertmanager; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi

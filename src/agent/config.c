@@ -1487,13 +1487,14 @@ static void parse_alerting(ctx_t *c, const node_t *n, hd_config_alerting_t *al)
 /* ---- notify: the notifiers (agent/notifier.h) ------------------------------- */
 
 static const char *const notify_keys[] = {"name", "webhook", "alertmanager", "exec", "smtp", NULL};
-static const char *const notify_kind_keys[][6] = {
-    [HD_NOTIFIER_WEBHOOK] = {"url", "headers", "template", "template_text", "timeout", NULL},
-    [HD_NOTIFIER_ALERTMANAGER] = {"url", "timeout", "resolve_timeout", NULL},
+static const char *const notify_kind_keys[][7] = {
+    [HD_NOTIFIER_WEBHOOK] = {"url", "headers", "template", "template_text", "timeout", "ca_file",
+                             NULL},
+    [HD_NOTIFIER_ALERTMANAGER] = {"url", "timeout", "resolve_timeout", "ca_file", NULL},
     [HD_NOTIFIER_EXEC] = {"command", "timeout", NULL},
-    [HD_NOTIFIER_SMTP] = {"url", "from", "to", "timeout", NULL},
+    [HD_NOTIFIER_SMTP] = {"url", "from", "to", "timeout", "ca_file", NULL},
 };
-enum { NK_URL, NK_2, NK_3, NK_4, NK_5, NK_N };
+enum { NK_N = 6 };
 
 /* The node of key in map, or NULL. */
 static const node_t *key_node(const node_t *map, const char *key)
@@ -1569,6 +1570,8 @@ static void parse_notifier(ctx_t *c, const node_t *n, const char *path, hd_notif
         sub(p, kp, keys[i]);
         if (!strcmp(keys[i], "url"))
             (void)get_str(c, k[i], p, S_URL, HD_URL_MAX, &d->url);
+        else if (!strcmp(keys[i], "ca_file"))
+            (void)get_str(c, k[i], p, S_TEXT, 4096, &d->ca_file);
         else if (!strcmp(keys[i], "timeout"))
             (void)get_duration(c, k[i], p, 1000, "1ms", &d->timeout_us);
         else if (!strcmp(keys[i], "resolve_timeout"))

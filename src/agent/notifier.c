@@ -11,10 +11,12 @@
 #include "util/time.h"
 #include "util/url.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define TIMEOUT_MAX_US (10LL * 60 * 1000000) /* one delivery: at most 10 min */
 
@@ -73,6 +75,7 @@ void hd_notifier_def_copy(hd_notifier_def_t *dst, const hd_notifier_def_t *src)
     dst->name = dup0(src->name);
     dst->tenant = dup0(src->tenant);
     dst->url = dup0(src->url);
+    dst->ca_file = dup0(src->ca_file);
     dst->headers = NULL;
     if (src->nheaders) {
         dst->headers = hd_xcalloc(src->nheaders, sizeof(*dst->headers));
@@ -95,6 +98,7 @@ void hd_notifier_def_free(hd_notifier_def_t *def)
     free(def->name);
     free(def->tenant);
     free(def->url);
+    free(def->ca_file);
     for (size_t i = 0; i < def->nheaders; i++) {
         free(def->headers[i].name);
         free(def->headers[i].value);
@@ -246,6 +250,21 @@ int hd_notifier_validate(const hd_notifier_def_t *d, char *err, size_t errlen)
         snprintf(err, errlen, "timeout: expected 1ms to 10m");
         return -1;
     }
+    if (d->ca_file) {
+        if (d->kind == HD_NOTIFIER_EXEC) {
+            snprintf(err, errlen, "ca_file: only for webhook, alertmanager and smtp");
+            return -1;
+        }
+        if (!d->from_config) {
+            snprintf(err, errlen, "ca_file: from the config file only, never from the API");
+            return -1;
+        }
+        if (d->ca_file[0] != '/' || access(d->ca_file, R_OK) != 0) {
+            snprintf(err, errlen, "ca_file: %.200s: %s", d->ca_file,
+                     d->ca_file[0] != '/' ? "expected an absolute path" : strerror(errno));
+            return -1;
+        }
+    }
     switch (d->kind) {
     case HD_NOTIFIER_WEBHOOK: {
         if (url_ok(d, err, errlen) < 0) return -1;
@@ -355,6 +374,7 @@ json_t *hd_notifier_def_to_json(const hd_notifier_def_t *d)
     json_object_set_new(o, "tenant", d->tenant ? json_string(d->tenant) : json_null());
     json_object_set_new(o, "source", json_string(d->from_config ? "config" : "api"));
     if (d->url) json_object_set_new(k, "url", masked_url(d->url));
+    if (d->ca_file) json_object_set_new(k, "ca_file", json_string(d->ca_file));
     if (d->timeout_us) {
         char t[32];
         hd_time_format_duration(d->timeout_us, t, sizeof(t));
@@ -471,10 +491,11 @@ int hd_notifier_def_from_json(const json_t *body, hd_notifier_def_t *d, char *er
 {
     static const char *const top[] = {"name", "webhook", "alertmanager", "exec", "smtp", NULL};
     static const char *const keys[][7] = {
-        [HD_NOTIFIER_WEBHOOK] = {"url", "headers", "template", "template_text", "timeout", NULL},
-        [HD_NOTIFIER_ALERTMANAGER] = {"url", "timeout", "resolve_timeout", NULL},
+        [HD_NOTIFIER_WEBHOOK] = {"url", "headers", "template", "template_text", "timeout",
+                                 "ca_file", NULL},
+        [HD_NOTIFIER_ALERTMANAGER] = {"url", "timeout", "resolve_timeout", "ca_file", NULL},
         [HD_NOTIFIER_EXEC] = {"command", "timeout", NULL},
-        [HD_NOTIFIER_SMTP] = {"url", "from", "to", "timeout", NULL},
+        [HD_NOTIFIER_SMTP] = {"url", "from", "to", "timeout", "ca_file", NULL},
     };
     memset(d, 0, sizeof(*d));
     if (!json_is_object(body)) {
@@ -507,6 +528,7 @@ int hd_notifier_def_from_json(const json_t *body, hd_notifier_def_t *d, char *er
     }
     if (known(spec, kp, keys[d->kind], err, errlen) < 0) goto bad;
     if (jstr(spec, "url", kp, &d->url, err, errlen) < 0 ||
+        jstr(spec, "ca_file", kp, &d->ca_file, err, errlen) < 0 ||
         jdur(spec, "timeout", kp, &d->timeout_us, err, errlen) < 0)
         goto bad;
     switch (d->kind) {
@@ -559,7 +581,8 @@ int hd_notifier_def_from_json(const json_t *body, hd_notifier_def_t *d, char *er
     char verr[512];
     if (hd_notifier_validate(d, verr, sizeof(verr)) < 0) {
         snprintf(err, errlen, "%s.%s", kp, verr);
-        if (!strncmp(verr, "name", 4) || !strncmp(verr, "exec:", 5))
+        if (!strncmp(verr, "name", 4) || !strncmp(verr, "exec:", 5) ||
+            !strncmp(verr, "ca_file: from", 13))
             snprintf(err, errlen, "%s", verr);
         goto bad;
     }

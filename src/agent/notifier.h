@@ -6,7 +6,7 @@
  * what is sent, when, and how often it is tried; a notifier only sends one
  * event once and says how it went. It keeps no queue and nothing on disk.
  *
- * The event is the outbox's JSON object (docs/alerts.md, "The event"):
+ * The event is the outbox's JSON object (docs/notifiers.md, "The event"):
  *   {"id": "<node>-<seq>", "kind": "triggered"|"resolved"|"reminder"|
  *    "flapping"|"flapping_end", "time": RFC 3339 UTC, "time_unix_ms": int,
  *    "since": RFC 3339 (when the check left passing), "node": str,
@@ -57,11 +57,13 @@ typedef struct hd_notifier_def_s {
     int64_t timeout_us; /* one delivery, whole; 0: HD_NOTIFIER_TIMEOUT_US */
     /* webhook, alertmanager (the base URL: /api/v2/alerts is added), smtp */
     char *url;
+    char *ca_file; /* PEM CAs that sign the receiver's certificate; NULL: the system's
+                      (from the config file only: the API refuses it) */
     /* webhook */
     hd_notifier_header_t *headers;
     size_t nheaders;
     char *template_name; /* "generic" (the default), "slack"; NULL when template_text */
-    char *template_text; /* a user template (docs/alerts.md, "Templates"); NULL: none */
+    char *template_text; /* a user template (docs/notifiers.md, "Templates"); NULL: none */
     /* exec: argv, NULL-terminated; the event on stdin and in HEED_* variables */
     char **command;
     /* smtp: url smtp:// (plain), smtps:// (TLS from the start) or

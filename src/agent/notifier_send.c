@@ -340,7 +340,7 @@ static void judge(delivery_t *d, CURLcode rc)
 
 /* ---- requests ------------------------------------------------------------------ */
 
-/* The alert Alertmanager gets for one event (docs/alerts.md,
+/* The alert Alertmanager gets for one event (docs/notifiers.md,
  * "Alertmanager"): labels identify it, so that a later event for the same
  * check and severity refreshes or ends the same alert. */
 static json_t *am_alert(const hd_notifier_t *n, const json_t *ev, const char *severity, int ended)
@@ -562,6 +562,7 @@ static void start_request(delivery_t *d)
     c->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
     c->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
     c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (n->def.ca_file) c->easy_setopt(e, CURLOPT_CAINFO, n->def.ca_file);
     c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
     c->easy_setopt(e, CURLOPT_WRITEDATA, d);
     if (n->def.kind == HD_NOTIFIER_SMTP) {

@@ -99,7 +99,7 @@ hd_tmpl_t *hd_tmpl_parse(const char *text, size_t len, char *err, size_t errlen)
                 snprintf(err, errlen,
                          "line %d: unknown field \"%s%s\" (fields: id, kind, time, since, node, "
                          "check.id, check.name, check.tags, service.name, old_status, status, "
-                         "output, reason, summary, color, event, ...; docs/alerts.md)",
+                         "output, reason, summary, color, event, ...; docs/notifiers.md)",
                          at_line, shown, b - a > FIELD_MAX ? "..." : "");
                 goto bad;
             }

@@ -1,5 +1,5 @@
 /* notifier_tmpl — the small template language of webhook bodies
- * (docs/alerts.md, "Templates").
+ * (docs/notifiers.md, "Templates").
  *
  * A template is the text of a JSON document with {{field}} substitutions.
  * A field is one of a fixed list (hd_tmpl_fields: "check.name", "status",

@@ -522,3 +522,47 @@ write("alert_rule", "yaml-match",
 write("alert_rule", "empty-notify", '{"notify":[]}')
 write("alert_rule", "time-offset", "2026-12-01T02:00:00.123456+05:30")
 write("alert_rule", "time-leap", "2024-02-29T23:59:60Z")
+
+# --- template: webhook templates (mode byte 0) and POST /v1/notifiers
+# bodies (mode byte 1): the built-ins, a user's, the errors users make.
+SLACK_TMPL = (
+    '{"text": "{{summary}}",\n "attachments": [{\n   "color": "{{color}}",\n'
+    '   "fallback": "{{summary}}: {{output}}",\n   "title": "{{summary}}",\n'
+    '   "text": "{{output}}",\n   "fields": [\n'
+    '     {"title": "Check", "value": "{{check.id}}", "short": true},\n'
+    '     {"title": "Service", "value": "{{service.name}}", "short": true},\n'
+    '     {"title": "Node", "value": "{{node}}", "short": true},\n'
+    '     {"title": "Since", "value": "{{since}}", "short": true}],\n'
+    '   "footer": "heed event {{id}} at {{time}}"}],\n "heed_event_id": "{{id}}"}\n')
+for name, tmpl in (
+        ("generic", "{{event}}"),
+        ("slack", SLACK_TMPL),
+        ("user", '{"content": "{{summary}}: {{output}}", "tags": {{check.tags}}, "svc": {{service}},\n'
+                 ' "id": "{{ id }}", "esc": "\\"{{status}}\\" \\\\{{kind}}"}'),
+        ("unterminated", '{"a": "{{status"}'),
+        ("unknown", '{"a": "{{chek.name}}"}')):
+    write("template", name, b"\x00" + tmpl.encode())
+for name, body in (
+        ("webhook_json", {"name": "ops", "webhook": {
+            "url": "http://u:pw@127.0.0.1:9/h", "headers": {"X-Key": "secret-value"},
+            "template": "slack", "timeout": "5s"}}),
+        ("template_json", {"name": "t", "webhook": {
+            "url": "http://127.0.0.1:9/h", "template_text": '{"text": "{{summary}}"}'}}),
+        ("am_json", {"name": "am", "alertmanager": {"url": "http://127.0.0.1:9093",
+                                                    "resolve_timeout": "2h"}}),
+        ("smtp_json", {"name": "m", "smtp": {"url": "smtp+starttls://u:p@127.0.0.1:25",
+                                             "from": "a@b.test", "to": ["c@d.test", "e@f.test"]}}),
+        ("exec_json", {"name": "x", "exec": {"command": ["/bin/true"]}})):
+    write("template", name, b"\x01" + _json.dumps(body).encode())
+write("config", "notify.yaml", """notify:
+  - name: ops-hook
+    webhook: { url: "http://127.0.0.1:9000/hook", headers: {X-Key: abc}, template: slack }
+  - name: own
+    webhook: { url: "https://u:pw@127.0.0.1/h", template_text: '{"t": "{{summary}}", "e": {{event}}}', timeout: 3s }
+  - name: am
+    alertmanager: { url: "http://127.0.0.1:9093", resolve_timeout: 2h }
+  - name: pager
+    exec: { command: [/usr/local/bin/page-me], timeout: 30s }
+  - name: mail
+    smtp: { url: "smtp+starttls://127.0.0.1:2525", from: heed@example.test, to: [ops@example.test] }
+""")

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -48,7 +49,7 @@ class Receiver:
     """A webhook receiver: records each request (path, headers, body) and
     answers with the status, headers and body the test set."""
 
-    def __init__(self, reg):
+    def __init__(self, reg, tls=None):
         self.requests = []
         self.status, self.body, self.headers, self.delay = 200, b"ok", {}, 0.0
         outer = self
@@ -81,6 +82,12 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:  # (cert, key): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                        daemon=True)
@@ -88,7 +95,7 @@ class Receiver:
         reg.callback("webhook receiver on port %d" % self.port, self.stop)
 
     def url(self, path="/hook", userinfo=""):
-        return "http://%s127.0.0.1:%d%s" % (userinfo, self.port, path)
+        return "%s://%s127.0.0.1:%d%s" % (self.scheme, userinfo, self.port, path)
 
     def stop(self):
         self.server.shutdown()
@@ -259,6 +266,19 @@ class WebhookTest(NotifierCase):
             self.assertNotIn(pw, text)
             self.assertNotIn(key, text)
 
+    def test_https_receiver_is_verified(self):
+        from pki import Certs
+        certs = Certs(self.reg)  # a CA the system does not trust
+        rx = Receiver(self.reg, tls=certs.leaf)
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url()}}], "h")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"^retry: .*(certificate|SSL)")
+        self.assertEqual(rx.requests, [])
+        rc, out, _ = self.send([{"name": "h", "webhook": {"url": rx.url(),
+                                                          "ca_file": certs.ca}}], "h")
+        self.assertEqual((rc, out), (0, "delivered: HTTP 200"))
+        self.assertEqual(len(rx.requests), 1)
+
     def test_batch_is_sent_one_by_one(self):
         rx = Receiver(self.reg)
         evs = [event(eid="n-1"), event(eid="n-2", check="db")]
@@ -368,9 +388,17 @@ class SmtpSink:
     the mails it accepts. mode: "ok", "reject" (550 to MAIL FROM), "later"
     (451 to MAIL FROM), "hang" (accepts the connection and says nothing)."""
 
-    def __init__(self, reg, mode="ok"):
+    def __init__(self, reg, mode="ok", tls=None, starttls=None):
+        """tls: (cert, key) for TLS from the first byte (smtps://);
+        starttls: (cert, key) offered with STARTTLS."""
         import socketserver
         self.mode, self.mails = mode, []
+        ctx = None
+        if tls or starttls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*(tls or starttls))
+        self.login = None  # (user, password) the sink wants: it then offers AUTH PLAIN
+        self.logins = []  # the users who logged in
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -378,10 +406,20 @@ class SmtpSink:
                 self.wfile.write((line + "\r\n").encode())
                 self.wfile.flush()
 
+            def secure(self):
+                self.request.settimeout(scaled(10))
+                self.connection = self.request = ctx.wrap_socket(self.request, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb", buffering=0)
+                self.tls = True
+
             def handle(self):
                 if outer.mode == "hang":
                     time.sleep(scaled(6))
                     return
+                self.tls = False
+                if tls:
+                    self.secure()
                 self.reply("220 sink.test ESMTP")
                 mail = {"from": None, "to": [], "data": b""}
                 while True:
@@ -391,7 +429,28 @@ class SmtpSink:
                     cmd = line.decode("latin-1").strip()
                     verb = cmd.split(" ")[0].upper()
                     if verb in ("EHLO", "HELO"):
-                        self.reply("250 sink.test")
+                        offers = []
+                        if starttls and not self.tls:
+                            offers.append("STARTTLS")
+                        if outer.login:
+                            offers.append("AUTH PLAIN")
+                        lines = ["sink.test"] + offers
+                        for i, l in enumerate(lines):
+                            self.reply(("250 " if i == len(lines) - 1 else "250-") + l)
+                    elif verb == "STARTTLS" and starttls and not self.tls:
+                        self.reply("220 2.0.0 go ahead")
+                        self.secure()
+                    elif verb == "AUTH":
+                        arg = cmd.split(" ")[2] if len(cmd.split(" ")) > 2 else ""
+                        if not arg:
+                            self.reply("334 ")
+                            arg = self.rfile.readline().decode("latin-1").strip()
+                        parts = base64.b64decode(arg).split(b"\0")
+                        if outer.login and tuple(p.decode() for p in parts[1:]) == outer.login:
+                            outer.logins.append(parts[1].decode())
+                            self.reply("235 2.7.0 authenticated")
+                        else:
+                            self.reply("535 5.7.8 bad credentials")
                     elif verb == "MAIL":
                         if outer.mode == "reject":
                             self.reply("550 5.7.1 sender refused")
@@ -413,6 +472,7 @@ class SmtpSink:
                                 break
                             data += l
                         mail["data"] = data
+                        mail["tls"] = self.tls
                         outer.mails.append(mail)
                         mail = {"from": None, "to": [], "data": b""}
                         self.reply("250 2.0.0 queued")
@@ -427,6 +487,9 @@ class SmtpSink:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that refuses the certificate, or goes away: expected here
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
@@ -509,6 +572,45 @@ class SmtpTest(NotifierCase):
         self.assertTrue(out.startswith("retry: "), out)
         self.assertEqual(sink.mails, [])
         self.assertNotIn(pw, out + err)
+
+    def test_login_from_the_url_and_the_password_masked(self):
+        pw = "Mail-pw-3391"
+        sink = SmtpSink(self.reg)
+        sink.login = ("heed", pw)
+        rc, out, err = self.send(self.mail(sink, url="smtp://heed:%s@127.0.0.1:%d"
+                                           % (pw, sink.port)), "mail")
+        self.assertEqual((rc, out, err), (0, "delivered: SMTP 250", ""))
+        self.assertEqual(sink.logins, ["heed"])
+        self.assertEqual(len(sink.mails), 1)
+        self.assertNotIn(pw.encode(), sink.mails[0]["data"])
+        sink.login = ("heed", "another-pw")
+        rc, out, err = self.send(self.mail(sink, url="smtp://heed:%s@127.0.0.1:%d"
+                                           % (pw, sink.port)), "mail")
+        self.assertEqual(rc, 2, out)
+        self.assertTrue(out.startswith("failed: SMTP 535"), out)
+        self.assertNotIn(pw, out + err)
+        self.assertEqual(len(sink.mails), 1)
+
+    def test_smtps_and_starttls_with_the_configured_ca(self):
+        from pki import Certs
+        certs = Certs(self.reg)
+        sink = SmtpSink(self.reg, tls=certs.leaf)
+        url = "smtps://127.0.0.1:%d" % sink.port
+        rc, out, _ = self.send(self.mail(sink, url=url), "mail")  # the system's CAs: refused
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(sink.mails, [])
+        rc, out, _ = self.send(self.mail(sink, url=url, ca_file=certs.ca), "mail")
+        self.assertEqual((rc, out), (0, "delivered: SMTP 250"))
+        self.assertEqual([m["tls"] for m in sink.mails], [True])
+        sink2 = SmtpSink(self.reg, starttls=certs.leaf)
+        rc, out, _ = self.send(self.mail(sink2, url="smtp+starttls://127.0.0.1:%d" % sink2.port,
+                                         ca_file=certs.ca), "mail")
+        self.assertEqual((rc, out), (0, "delivered: SMTP 250"))
+        self.assertEqual([m["tls"] for m in sink2.mails], [True])
+        # Plain smtp:// to the same server does not upgrade: that is what +starttls is for.
+        rc, out, _ = self.send(self.mail(sink2, url="smtp://127.0.0.1:%d" % sink2.port), "mail")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual([m["tls"] for m in sink2.mails], [True, False])
 
     def test_server_down_is_a_retry(self):
         rc, out, _ = self.send([{"name": "mail", "smtp": {
@@ -624,6 +726,7 @@ class ValidateTest(NotifierCase):
                                            "resolve_timeout": "5s"}},
             {"name": "c", "smtp": {"url": "smtp://127.0.0.1:25", "from": "nobody", "to": ["x@y"]}},
             {"name": "d", "webhook": {"url": "http://127.0.0.1/x"}, "exec": {"command": ["x"]}},
+            {"name": "e", "webhook": {"url": "https://127.0.0.1/x", "ca_file": "/nonexistent.pem"}},
         ])
         self.assertEqual(rc, 1, out)
         self.assertIn("notify[0].pager: unknown key", out)
@@ -634,6 +737,7 @@ class ValidateTest(NotifierCase):
                       out)
         self.assertIn("notify[3].smtp.from: expected a mail address", out)
         self.assertIn("notify[4]: one of webhook, alertmanager, exec, smtp, not two", out)
+        self.assertIn("notify[5].webhook.ca_file: /nonexistent.pem: No such file or directory", out)
         self.assertNotIn("Pw-9911x", out)
 
 
