@@ -158,14 +158,17 @@ json_t *hd_agent_notifiers_json(hd_agent_t *a, const hd_scope_t *s);
 json_t *hd_agent_rules_json(hd_agent_t *a, const hd_scope_t *s);
 /* Adds notifier def (taken, even on error) for tenant (NULL: none): exec is
  * refused (403), a webhook URL must pass alerting.webhook_allow (403), the
- * name must be new (409). */
+ * name must be new (409); with replace, it replaces the API-made one of
+ * that name in the tenant (404 when none, 403 for the config file's). */
 int hd_agent_notifier_add(hd_agent_t *a, struct hd_notifier_def_s *def, const char *tenant,
-                          hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
+                          int replace, hd_agent_alerting_cb cb, void *arg, char *err,
+                          size_t errlen);
 int hd_agent_notifier_delete(hd_agent_t *a, const hd_scope_t *s, const char *name,
                              hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
 /* Adds rule r (taken, even on error; r->id set) for tenant: its notifiers
- * must exist and be within the tenant's reach (400), its id new (409). */
-int hd_agent_rule_add(hd_agent_t *a, struct hd_alert_rule_s *r, const char *tenant,
+ * must exist and be within the tenant's reach (400), its id new (409);
+ * with replace, the tenant's rule of that id is replaced (404 when none). */
+int hd_agent_rule_add(hd_agent_t *a, struct hd_alert_rule_s *r, const char *tenant, int replace,
                       hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
 int hd_agent_rule_delete(hd_agent_t *a, const hd_scope_t *s, const char *id,
                          hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);

@@ -162,6 +162,7 @@ typedef struct change_s {
     hd_alert_rule_t *rule;  /* a rule to add */
     char *name;             /* a notifier to delete */
     char *tenant, *id;      /* a rule to delete */
+    int replace;            /* def or rule replaces the one of its name */
 } change_t;
 
 static void change_free(change_t *ch)
@@ -180,9 +181,22 @@ static void change_free(change_t *ch)
     free(ch);
 }
 
+/* Frees notifiers[at] and takes it out (its sends in flight are tried
+ * again, through whatever then has its name). */
+static void drop_notifier(hd_agent_t *a, size_t at)
+{
+    if (a->outbox) hd_outbox_forget(a->outbox, hd_notifier_def(a->notifiers[at])->name);
+    hd_notifier_free(a->notifiers[at]);
+    memmove(&a->notifiers[at], &a->notifiers[at + 1],
+            (a->nnotifiers - at - 1) * sizeof(*a->notifiers));
+    a->nnotifiers--;
+}
+
 static void add_notifier(hd_agent_t *a, const hd_notifier_def_t *def)
 {
     char why[512];
+    size_t at;
+    if (find_notifier(a, def->name, &at)) drop_notifier(a, at); /* a replace */
     hd_notifier_t *n = hd_notifier_new(a->base, def, why, sizeof(why));
     if (!n) {
         fprintf(stderr, "heed agent: notifier %s: %s\n", def->name, why);
@@ -194,6 +208,13 @@ static void add_notifier(hd_agent_t *a, const hd_notifier_def_t *def)
 
 static void add_rule(hd_agent_t *a, hd_alert_rule_t *r)
 {
+    size_t at;
+    if (find_rule(a, r->tenant, r->id, &at)) { /* a replace, in place */
+        hd_alert_rule_free(&a->rules[at]);
+        a->rules[at] = *r;
+        memset(r, 0, sizeof(*r));
+        return;
+    }
     a->rules = hd_xrealloc(a->rules, (a->nrules + 1) * sizeof(*a->rules));
     a->rules[a->nrules++] = *r;
     memset(r, 0, sizeof(*r));
@@ -208,12 +229,7 @@ static void on_changed(int status, const hd_store_write_result_t *r, void *arg)
         size_t at;
         if (ch->def) add_notifier(a, ch->def);
         if (ch->rule) add_rule(a, ch->rule);
-        if (ch->name && find_notifier(a, ch->name, &at)) {
-            hd_notifier_free(a->notifiers[at]);
-            memmove(&a->notifiers[at], &a->notifiers[at + 1],
-                    (a->nnotifiers - at - 1) * sizeof(*a->notifiers));
-            a->nnotifiers--;
-        }
+        if (ch->name && find_notifier(a, ch->name, &at)) drop_notifier(a, at);
         if (ch->id && find_rule(a, ch->tenant, ch->id, &at)) {
             hd_alert_rule_free(&a->rules[at]);
             memmove(&a->rules[at], &a->rules[at + 1], (a->nrules - at - 1) * sizeof(*a->rules));
@@ -270,7 +286,7 @@ static json_t *notifier_stored(const hd_notifier_def_t *d)
     return o;
 }
 
-int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *tenant,
+int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *tenant, int replace,
                           hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen)
 {
     change_t *ch = hd_xcalloc(1, sizeof(*ch));
@@ -302,9 +318,20 @@ int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *ten
         status = 403;
     } else if (hd_notifier_validate(def, err, errlen) < 0) {
         status = 400;
-    } else if (config_notifier(a, def->name) || find_notifier(a, def->name, NULL)) {
+    } else if (config_notifier(a, def->name)) {
+        snprintf(err, errlen, "notifier \"%s\" is from the config file: change it there",
+                 def->name);
+        status = replace ? 403 : 409;
+    } else if (!replace && find_notifier(a, def->name, NULL)) {
         snprintf(err, errlen, "a notifier named \"%s\" exists already", def->name);
         status = 409;
+    } else if (replace) {
+        hd_notifier_t *old = find_notifier(a, def->name, NULL);
+        hd_scope_t s = {tenant ? tenant : HD_TENANT_DEFAULT};
+        if (!old || !hd_scope_has(&s, hd_notifier_def(old)->tenant)) {
+            snprintf(err, errlen, "no notifier \"%s\"", def->name);
+            status = 404;
+        }
     }
     if (status) {
         change_free(ch);
@@ -315,7 +342,7 @@ int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *ten
     char *val = dump_json(notifier_stored(def));
     hd_store_cmp_t cmp = {key, klen, HD_STORE_CMP_ABSENT, 0};
     hd_store_op_t op = {HD_STORE_OP_PUT, key, klen, val, strlen(val), 0};
-    int rc = hd_store_txn(a->store, &cmp, 1, &op, 1, on_changed, ch);
+    int rc = hd_store_txn(a->store, &cmp, replace ? 0 : 1, &op, 1, on_changed, ch);
     free(val);
     if (rc < 0) {
         snprintf(err, errlen, "%s", hd_store_strerror(rc));
@@ -367,7 +394,7 @@ static size_t rule_key(char *key, const char *tenant, const char *id)
                             id);
 }
 
-int hd_agent_rule_add(hd_agent_t *a, hd_alert_rule_t *r, const char *tenant,
+int hd_agent_rule_add(hd_agent_t *a, hd_alert_rule_t *r, const char *tenant, int replace,
                       hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen)
 {
     change_t *ch = hd_xcalloc(1, sizeof(*ch));
@@ -389,9 +416,12 @@ int hd_agent_rule_add(hd_agent_t *a, hd_alert_rule_t *r, const char *tenant,
     if (!r->id || !hd_tenant_valid(r->id, strlen(r->id))) {
         snprintf(err, errlen, "id: expected 1 to %d letters, digits and . _ - : @", HD_TENANT_MAX);
         status = 400;
-    } else if (find_rule(a, tenant, r->id, NULL)) {
+    } else if (!replace && find_rule(a, tenant, r->id, NULL)) {
         snprintf(err, errlen, "an alert rule \"%s\" exists already", r->id);
         status = 409;
+    } else if (replace && !find_rule(a, tenant, r->id, NULL)) {
+        snprintf(err, errlen, "no alert rule \"%s\" made through the API", r->id);
+        status = 404;
     }
     for (size_t k = 0; !status && r->notify && r->notify[k]; k++) {
         hd_notifier_t *n = find_notifier(a, r->notify[k], NULL);
@@ -410,7 +440,7 @@ int hd_agent_rule_add(hd_agent_t *a, hd_alert_rule_t *r, const char *tenant,
     char *val = dump_json(hd_alert_rule_to_json(r));
     hd_store_cmp_t cmp = {key, klen, HD_STORE_CMP_ABSENT, 0};
     hd_store_op_t op = {HD_STORE_OP_PUT, key, klen, val, strlen(val), 0};
-    int rc = hd_store_txn(a->store, &cmp, 1, &op, 1, on_changed, ch);
+    int rc = hd_store_txn(a->store, &cmp, replace ? 0 : 1, &op, 1, on_changed, ch);
     free(val);
     if (rc < 0) {
         snprintf(err, errlen, "%s", hd_store_strerror(rc));

@@ -752,6 +752,28 @@ hd_outbox_t *hd_outbox_new(const hd_outbox_opts_t *o)
     return ob;
 }
 
+void hd_outbox_forget(hd_outbox_t *ob, const char *name)
+{
+    size_t k;
+    for (k = 0; k < ob->nnf && strcmp(ob->nf[k].name, name) != 0; k++)
+        ;
+    if (k == ob->nnf) return;
+    send_t *s = ob->sends;
+    while (s) {
+        send_t *next = s->next;
+        if (s->nf == k && !s->reading && !s->closing) {
+            for (size_t i = 0; i < s->n; i++) {
+                dlv_t *d = dlv_find(ob, s->seq[i], k);
+                if (d) d->busy = 0;
+            }
+            ob->nf[k].busy = 0;
+            send_unlink(ob, s);
+        }
+        s = next;
+    }
+    if (ob->base && !ob->stopped) arm(ob, hd_time_wall_us(), hd_time_wall_us());
+}
+
 void hd_outbox_stop(hd_outbox_t *ob)
 {
     ob->send = NULL;

@@ -127,6 +127,11 @@ void hd_outbox_stored(hd_outbox_t *ob, hd_outbox_event_t *e, int64_t rev);
 /* The cancellation of seq's held deliveries is durable. */
 void hd_outbox_cancelled(hd_outbox_t *ob, uint64_t seq, int64_t rev);
 
+/* The notifier named name is being freed or replaced: its sends in flight
+ * will never be answered. Their deliveries are tried again (through
+ * whatever then has that name). Call before freeing it. */
+void hd_outbox_forget(hd_outbox_t *ob, const char *name);
+
 void hd_outbox_stats(const hd_outbox_t *ob, hd_outbox_stats_t *st);
 /* Bumped at each event stored and each delivery recorded (blocking reads
  * of GET /v1/events). */

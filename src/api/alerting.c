@@ -53,7 +53,7 @@ static void list_notifiers(hd_api_req_t *r, void *arg)
     hd_api_reply_json(r, 200, hd_agent_notifiers_json(arg, &s));
 }
 
-static void create_notifier(hd_api_req_t *r, void *arg)
+static void put_notifier(hd_api_req_t *r, void *arg, int replace)
 {
     const char *tenant;
     char err[512];
@@ -62,12 +62,34 @@ static void create_notifier(hd_api_req_t *r, void *arg)
         hd_api_error(r, 400, "bad_request", "a notifier in the request body is required");
         return;
     }
+    const char *name = replace ? hd_api_param(r, "name") : NULL;
+    json_t *body = json_deep_copy(r->body);
+    if (name && !json_object_get(body, "name"))
+        json_object_set_new(body, "name", json_string(name));
     hd_notifier_def_t d;
-    if (hd_notifier_def_from_json(r->body, &d, err, sizeof(err)) < 0) {
+    int rc = hd_notifier_def_from_json(body, &d, err, sizeof(err));
+    json_decref(body);
+    if (rc < 0) {
         hd_api_error(r, 400, "bad_field", "%s", err);
         return;
     }
-    answer(r, hd_agent_notifier_add(arg, &d, tenant, on_done, r, err, sizeof(err)), err);
+    if (name && strcmp(d.name, name) != 0) {
+        hd_api_error(r, 400, "bad_field", "name: the body says '%s' but the path says '%s'", d.name,
+                     name);
+        hd_notifier_def_free(&d);
+        return;
+    }
+    answer(r, hd_agent_notifier_add(arg, &d, tenant, replace, on_done, r, err, sizeof(err)), err);
+}
+
+static void create_notifier(hd_api_req_t *r, void *arg)
+{
+    put_notifier(r, arg, 0);
+}
+
+static void replace_notifier(hd_api_req_t *r, void *arg)
+{
+    put_notifier(r, arg, 1);
 }
 
 static void delete_notifier(hd_api_req_t *r, void *arg)
@@ -87,7 +109,7 @@ static void list_rules(hd_api_req_t *r, void *arg)
     hd_api_reply_json(r, 200, hd_agent_rules_json(arg, &s));
 }
 
-static void create_rule(hd_api_req_t *r, void *arg)
+static void put_rule(hd_api_req_t *r, void *arg, int replace)
 {
     const char *tenant;
     char err[1024];
@@ -97,6 +119,15 @@ static void create_rule(hd_api_req_t *r, void *arg)
         return;
     }
     const char *id = json_string_value(json_object_get(r->body, "id"));
+    if (replace) {
+        const char *pid = hd_api_param(r, "id");
+        if (id && strcmp(id, pid) != 0) {
+            hd_api_error(r, 400, "bad_field", "id: the body says '%s' but the path says '%s'", id,
+                         pid);
+            return;
+        }
+        id = pid;
+    }
     if (!id) {
         hd_api_error(r, 400, "bad_field", "id: missing (a name for the rule)");
         return;
@@ -114,7 +145,17 @@ static void create_rule(hd_api_req_t *r, void *arg)
         return;
     }
     rule.id = hd_xstrdup(id);
-    answer(r, hd_agent_rule_add(arg, &rule, tenant, on_done, r, err, sizeof(err)), err);
+    answer(r, hd_agent_rule_add(arg, &rule, tenant, replace, on_done, r, err, sizeof(err)), err);
+}
+
+static void create_rule(hd_api_req_t *r, void *arg)
+{
+    put_rule(r, arg, 0);
+}
+
+static void replace_rule(hd_api_req_t *r, void *arg)
+{
+    put_rule(r, arg, 1);
 }
 
 static void delete_rule(hd_api_req_t *r, void *arg)
@@ -135,9 +176,11 @@ int hd_api_alerting_routes(hd_api_t *api, hd_agent_t *a, char *err, size_t errle
     } routes[] = {
         {"GET", "/v1/notifiers", HD_ROLE_READ, list_notifiers},
         {"POST", "/v1/notifiers", HD_ROLE_WRITE, create_notifier},
+        {"PUT", "/v1/notifiers/:name", HD_ROLE_WRITE, replace_notifier},
         {"DELETE", "/v1/notifiers/:name", HD_ROLE_WRITE, delete_notifier},
         {"GET", "/v1/alerts", HD_ROLE_READ, list_rules},
         {"POST", "/v1/alerts", HD_ROLE_WRITE, create_rule},
+        {"PUT", "/v1/alerts/:id", HD_ROLE_WRITE, replace_rule},
         {"DELETE", "/v1/alerts/:id", HD_ROLE_WRITE, delete_rule},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)

@@ -422,6 +422,25 @@ class TestAlertingApi(AlertCase):
         self.set_t(a, "web2", "pass")
         wait_until(lambda: [e["kind"] for e in other.events()] == ["triggered", "resolved"],
                    scaled(10), what="the resolved after a restart")
+        # Replacing: a new header for the notifier, no resolved for the rule.
+        r = a.call("PUT", "/v1/notifiers/apihook",
+                   {"webhook": {"url": other.url(), "headers": {"X-Key": "n3w-value"}}}, token=T)
+        self.assertEqual(r.status, 200, r.body)
+        r = a.call("PUT", "/v1/alerts/r1", {"notify": ["apihook"], "match": {"tags": ["api"]},
+                                            "send_resolved": False}, token=T)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse([x for x in a.get("/v1/alerts", token=T).json
+                          if x.get("id") == "r1"][0]["send_resolved"])
+        self.assertEqual(a.call("PUT", "/v1/alerts/nope", {"notify": ["apihook"]},
+                                token=T).status, 404)
+        self.assertEqual(a.call("PUT", "/v1/notifiers/hook", {"webhook": {"url": other.url()}},
+                                token=T).status, 403)
+        self.set_t(a, "web2", "fail")
+        wait_until(lambda: len(other.events()) == 3, scaled(10), what="the third alert")
+        self.assertEqual(other.requests[-1]["headers"].get("X-Key"), "n3w-value")
+        self.set_t(a, "web2", "pass")
+        time.sleep(scaled(1))
+        self.assertEqual(len(other.events()), 3)  # send_resolved: false now
         # Deleting: the config's are read-only; a used notifier waits for its rule.
         self.assertEqual(a.call("DELETE", "/v1/notifiers/hook", token=T).status, 403)
         self.assertEqual(a.call("DELETE", "/v1/notifiers/apihook", token=T).status, 409)

@@ -89,6 +89,17 @@ static const char *record(tstore_t *t, uint64_t seq, const char *nf, answer_t *a
     return a->kv.value;
 }
 
+/* The record once it contains want (it is written after the answer,
+ * asynchronously); fails after 5 s. */
+static const char *record_with(tstore_t *t, uint64_t seq, const char *nf, const char *want,
+                               answer_t *a)
+{
+    int64_t end = t_now_ms() + 5000;
+    while (!strstr(record(t, seq, nf, a), want) && t_now_ms() < end)
+        settle(t, 5);
+    return a->kv.value;
+}
+
 static void loaded(int status, void *arg)
 {
     assert_int_equal(status, 0);
@@ -125,13 +136,11 @@ static void test_deliver_retry_and_record(void **state)
     answer(t, &s, HD_NOTIFY_RETRY);
     assert_string_equal(s.ids[0], "n1-1");
     answer_t a;
-    settle(t, 5);
-    assert_contains(record(t, seq, "hook", &a), "\"state\":\"pending\"");
-    assert_contains(a.kv.value, "\"attempts\":1");
+    assert_contains(record_with(t, seq, "hook", "\"attempts\":1", &a), "\"state\":\"pending\"");
     assert_contains(a.kv.value, "HTTP 503");
     answer(t, &s, HD_NOTIFY_DELIVERED); /* after the backoff */
-    settle(t, 5);
-    assert_contains(record(t, seq, "hook", &a), "\"state\":\"delivered\"");
+    assert_contains(record_with(t, seq, "hook", "\"state\":\"delivered\"", &a),
+                    "\"state\":\"delivered\"");
     assert_int_equal(s.calls, 2);
     hd_outbox_stats_t st;
     hd_outbox_stats(ob, &st);
@@ -179,8 +188,7 @@ static void test_held_then_cancelled(void **state)
     hd_outbox_t *ob = reopen(t, &s, 100, 100);
     int64_t now = hd_time_wall_us();
     uint64_t held = store_event(t, ob, "a", "hook", now + 3600000000LL);
-    store_event(t, ob, "b", "hook", now + 30000);
-    settle(t, 10);
+    store_event(t, ob, "b", "hook", hd_time_wall_us() + 300000);
     assert_int_equal(s.calls, 0);       /* neither is due */
     answer(t, &s, HD_NOTIFY_DELIVERED); /* b, past the held a */
     assert_string_equal(s.ids[0], "n1-2");
@@ -193,7 +201,8 @@ static void test_held_then_cancelled(void **state)
     hd_outbox_scratch_free(&sc);
     hd_outbox_cancelled(ob, held, wr.revision);
     answer_t a;
-    assert_contains(record(t, held, "hook", &a), "\"state\":\"cancelled\"");
+    assert_contains(record_with(t, held, "hook", "\"state\":\"cancelled\"", &a),
+                    "\"state\":\"cancelled\"");
     hd_outbox_stats_t st;
     hd_outbox_stats(ob, &st);
     assert_int_equal(st.cancelled, 1);
@@ -217,8 +226,12 @@ static void test_cap_drops_oldest_and_prunes(void **state)
     /* Two finished (dropped), one kept: the oldest event is gone. */
     assert_int_equal(st.kept, 3);
     answer_t a;
+    int64_t end = t_now_ms() + 5000; /* the delete is written after the drop */
+    while (t_get(t, "heed/events/n1/00000000000000000001", &a) == 0 && t_now_ms() < end)
+        settle(t, 5);
     assert_int_equal(t_get(t, "heed/events/n1/00000000000000000001", &a), HD_STORE_ENOTFOUND);
-    assert_contains(record(t, 2, "hook", &a), "\"state\":\"dropped\"");
+    assert_contains(record_with(t, 2, "hook", "\"state\":\"dropped\"", &a),
+                    "\"state\":\"dropped\"");
     assert_contains(record(t, 3, "hook", &a), "\"state\":\"pending\"");
     hd_store_flush(t->s); /* its answers point at ob */
     hd_outbox_free(ob);
@@ -227,7 +240,28 @@ static void test_cap_drops_oldest_and_prunes(void **state)
     ob = reopen(t, &s, 10, 10);
     store_event(t, ob, "z", "nobody", 0);
     settle(t, 5);
-    assert_contains(record(t, 5, "nobody", &a), "\"state\":\"failed\"");
+    assert_contains(record_with(t, 5, "nobody", "\"state\":\"failed\"", &a),
+                    "\"state\":\"failed\"");
+    hd_outbox_stop(ob);
+    hd_store_flush(t->s); /* its answers point at ob */
+    hd_outbox_free(ob);
+}
+
+static void test_forget_resends(void **state)
+{
+    tstore_t *t = *state;
+    sink_t s = {0};
+    hd_outbox_t *ob = reopen(t, &s, 100, 100);
+    store_event(t, ob, "a", "hook", 0);
+    t_spin(t, &s.pending); /* sent; the notifier goes away unanswered */
+    s.pending = 0;
+    hd_outbox_forget(ob, "hook");
+    answer(t, &s, HD_NOTIFY_DELIVERED); /* sent again, through the new one */
+    assert_int_equal(s.calls, 2);
+    assert_string_equal(s.ids[1], "n1-1");
+    answer_t a;
+    assert_contains(record_with(t, 1, "hook", "\"state\":\"delivered\"", &a),
+                    "\"state\":\"delivered\"");
     hd_outbox_stop(ob);
     hd_store_flush(t->s); /* its answers point at ob */
     hd_outbox_free(ob);
@@ -244,6 +278,7 @@ int main(void)
                                         t_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cap_drops_oldest_and_prunes, t_fixture_setup,
                                         t_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_forget_resends, t_fixture_setup, t_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
