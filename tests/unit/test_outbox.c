@@ -55,7 +55,7 @@ static uint64_t store_event(tstore_t *t, hd_outbox_t *ob, const char *id, const 
     hd_outbox_scratch_t sc = {0};
     size_t n = hd_outbox_ops(ob, e, ops, &sc);
     assert_int_equal(n, 2);
-    hd_store_write_result_t wr;
+    hd_store_write_result_t wr = {0};
     assert_int_equal(t_txn(t, NULL, 0, ops, n, &wr), 0);
     hd_outbox_scratch_free(&sc);
     uint64_t seq = e->seq;
@@ -196,7 +196,7 @@ static void test_held_then_cancelled(void **state)
     hd_outbox_scratch_t sc = {0};
     size_t n = hd_outbox_cancel_ops(ob, held, now, ops, &sc);
     assert_int_equal(n, 1);
-    hd_store_write_result_t wr;
+    hd_store_write_result_t wr = {0};
     assert_int_equal(t_txn(t, NULL, 0, ops, n, &wr), 0);
     hd_outbox_scratch_free(&sc);
     hd_outbox_cancelled(ob, held, wr.revision);
