@@ -67,8 +67,8 @@ static json_t *time_str(int64_t us)
 
 /* The event of notifier.h, without its "id" (the outbox gives it). */
 static json_t *event_json(const hd_agent_t *a, const hd_agent_check_t *c,
-                          const hd_check_state_t *st, hd_alert_kind_t kind, hd_check_status_t old,
-                          int64_t wall)
+                          const hd_check_state_t *st, hd_alert_kind_t kind, int64_t since,
+                          hd_check_status_t old, int64_t wall)
 {
     const hd_check_def_t *d = &c->def;
     json_t *chk = json_object();
@@ -91,7 +91,7 @@ static json_t *event_json(const hd_agent_t *a, const hd_agent_check_t *c,
     json_object_set_new(e, "kind", json_string(hd_alert_kind_str(kind)));
     json_object_set_new(e, "time", time_str(wall));
     json_object_set_new(e, "time_unix_ms", json_integer(wall / 1000));
-    json_object_set_new(e, "since", time_str(as && as->since ? as->since : 0));
+    json_object_set_new(e, "since", time_str(since));
     json_object_set_new(e, "node", json_string(a->cfg.node));
     json_object_set_new(e, "check", chk);
     json_object_set_new(e, "service", sv);
@@ -129,8 +129,8 @@ static void make_event(hd_agent_t *a, hd_agent_check_t *c, const hd_check_state_
 {
     char q[HD_TENANT_KEY_MAX];
     if (hd_tenant_key(q, sizeof(q), c->def.tenant, c->def.id) < 0) q[0] = '\0';
-    hd_outbox_event_t *e =
-        hd_outbox_event_new(event_json(a, c, st, out->kind, old, wall), c->def.tenant, q);
+    hd_outbox_event_t *e = hd_outbox_event_new(
+        event_json(a, c, st, out->kind, out->since, old, wall), c->def.tenant, q);
     for (size_t i = 0; i < out->n; i++)
         hd_outbox_event_add(e, out->notify[i], out->due[i], wall);
     append(a, c, e, head, tail, head == &c->ev_head);

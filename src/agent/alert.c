@@ -130,6 +130,7 @@ static int trigger(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t nr
                    const hd_match_subject_t *subj, int64_t now, hd_alert_out_t *out)
 {
     out->kind = HD_ALERT_TRIGGERED;
+    out->since = as->since;
     all_notifiers(rules, nrules, subj, now, 1, out);
     as->last_remind = now;
     for (size_t i = 0; i < out->n; i++) {
@@ -197,6 +198,7 @@ int hd_alert_change(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t n
         if (failing(now_status) && !as->since) as->since = now;
         if (in_window) return 0;
         out->kind = HD_ALERT_FLAPPING;
+        out->since = as->since;
         all_notifiers(rules, nrules, subj, now, 0, out);
         for (size_t i = 0; i < out->n; i++)
             told_add(as, out->notify[i], 0);
@@ -221,6 +223,7 @@ int hd_alert_change(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t n
     }
     /* Passing again: resolved, to the notifiers told of the failure. */
     out->kind = HD_ALERT_RESOLVED;
+    out->since = as->since;
     told_notifiers(as, rules, nrules, subj, NEED_RESOLVED, now, out);
     as->since = 0;
     as->quiet = 0;
@@ -249,6 +252,7 @@ int hd_alert_tick(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t nru
         if (failing(status)) {
             as->since = now;
             as->last_remind = now;
+            out->since = now;
         } else {
             as->since = 0;
             told_clear(as);
@@ -268,6 +272,7 @@ int hd_alert_tick(hd_alert_state_t *as, const hd_alert_rule_t *rules, size_t nru
     if (!every || now < as->last_remind + every) return 0;
     as->last_remind = now;
     out->kind = HD_ALERT_REMINDER;
+    out->since = as->since;
     told_notifiers(as, rules, nrules, subj, NEED_REMIND, now, out);
     return out->n > 0;
 }

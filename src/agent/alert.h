@@ -84,6 +84,7 @@ typedef struct hd_alert_out_s {
     size_t n;
     const char *notify[HD_ALERT_NOTIFY_MAX]; /* the rules' names: valid while the rules are */
     int64_t due[HD_ALERT_NOTIFY_MAX];
+    int64_t since;       /* when the failure it is about began (a resolved's too); 0: none */
     int cancel_held;     /* the held deliveries of as->held_seq (or of the event still
                             waiting to be stored) are to be cancelled */
     uint64_t cancel_seq; /* that event's sequence, 0: not stored yet */

@@ -131,6 +131,10 @@ class TestSequences(AlertCase):
                          ("resolved", "passing")])
         ids = [e["id"] for e in self.hook.events()]
         self.assertEqual(len(set(ids)), 3)
+        # Each carries when the failure began, the resolved too.
+        since = self.hook.events()[0]["since"]
+        self.assertIsNotNone(since)
+        self.assertEqual([e["since"] for e in self.hook.events()], [since] * 3)
         # GET /v1/events: newest first, every delivery delivered (recorded
         # once the receiver answered).
         wait_until(lambda: all(e["deliveries"][0]["state"] == "delivered"

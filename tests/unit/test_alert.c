@@ -67,6 +67,7 @@ static void test_triggered_resolved(void **state)
     assert_int_equal(change(&f, HD_CHECK_CRITICAL, HD_CHECK_PASSING, T0 + 10 * S, 0), 1);
     assert_int_equal(f.out.kind, HD_ALERT_RESOLVED);
     assert_int_equal(f.out.n, 2);
+    assert_int_equal(f.out.since, T0); /* the failure it ends */
     assert_int_equal(f.as.since, 0);
     assert_null(f.as.told[0]);
     hd_alert_state_free(&f.as);
