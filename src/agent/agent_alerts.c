@@ -22,13 +22,21 @@ int hd_agent_alerts_on(const hd_agent_t *a)
     return a->outbox != NULL;
 }
 
+/* c's service from the config file, or NULL. Matching runs each second
+ * for checks in windows: the last place found is tried first, so that
+ * 10,000 checks of 1,000 services cost no search once found. */
 static const hd_config_service_t *service_of(const hd_agent_t *a, const hd_agent_check_t *c)
 {
-    if (!c->def.service_id) return NULL;
+    if (!c->def.service_id || !hd_tenant_same(c->def.tenant, NULL)) return NULL;
+    size_t h = c->svc_hint;
+    if (h < a->cfg.nservices && a->cfg.services[h].id &&
+        strcmp(a->cfg.services[h].id, c->def.service_id) == 0)
+        return &a->cfg.services[h];
     for (size_t i = 0; i < a->cfg.nservices; i++)
-        if (a->cfg.services[i].id && strcmp(a->cfg.services[i].id, c->def.service_id) == 0 &&
-            hd_tenant_same(c->def.tenant, NULL))
+        if (a->cfg.services[i].id && strcmp(a->cfg.services[i].id, c->def.service_id) == 0) {
+            ((hd_agent_check_t *)c)->svc_hint = (uint32_t)i;
             return &a->cfg.services[i];
+        }
     return NULL;
 }
 

@@ -215,6 +215,31 @@ class TestSequences(AlertCase):
         self.assertEqual([e["check"]["id"] for e in self.hook.events()], ["web1"])
         self.assertEqual(a.check("web2")["status"], "maintenance")
 
+    def test_service_match_and_event_service(self):
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+        a = self.agent([ttl_check("web1", tags=["x"])], rule={"match": {"services": ["shop"]}},
+                       maintenance=[{"match": {"tags": ["quiet"]}, "start": start,
+                                     "duration": "1h"}],
+                       extra={"services": [
+                           {"name": "shop", "tags": ["front"],
+                            "checks": [{"name": "shop-hb", "ttl": "1h"}]},
+                           {"name": "back", "tags": ["quiet"],
+                            "checks": [{"name": "back-hb", "ttl": "1h"}]}]}).start()
+        ids = {c["service_id"]: c["id"] for c in a.checks().values() if c.get("service_id")}
+        self.assertEqual(set(ids), {"shop", "back"})
+        # The service's tag puts its check in the window.
+        wait_until(lambda: a.check(ids["back"])["status"] == "maintenance", scaled(5),
+                   what="back's check in maintenance")
+        for cid in [ids["shop"], "web1"]:
+            self.set(a, cid, "pass")
+            self.set(a, cid, "fail")
+        self.wait_kinds([("triggered", "critical")])
+        ev = self.hook.events()[0]
+        self.assertEqual(ev["check"]["id"], ids["shop"])
+        self.assertEqual(ev["service"], {"id": "shop", "name": "shop", "tags": ["front"]})
+        time.sleep(scaled(1))
+        self.assertEqual(len(self.hook.events()), 1)  # web1 is not of the service
+
     def test_validate_names_bad_rules(self):
         a = self.agent([ttl_check("web1")], rule={"notify": ["nope"], "for": "soon"},
                        maintenance=[{"start": "yesterday", "duration": "1h", "every": "year"}])
