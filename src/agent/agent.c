@@ -1222,6 +1222,7 @@ static void reload(hd_agent_t *a)
     char **paths = a->cfg.api_file_paths; /* swapped: the old list goes with cfg */
     a->cfg.api_file_paths = cfg.api_file_paths;
     cfg.api_file_paths = paths;
+    hd_agent_alerts_reload(a, &cfg);
     a->reloads_total++;
     hd_config_free(&cfg);
     fprintf(stderr, "heed agent: reloaded %s: %zu checks\n", a->config_path, a->checks.n);

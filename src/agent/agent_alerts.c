@@ -322,6 +322,55 @@ void hd_agent_alerts_stop(hd_agent_t *a)
     a->nrules = 0;
 }
 
+#define SWAP(x, y)                                                                                 \
+    do {                                                                                           \
+        __typeof__(x) t_ = (x);                                                                    \
+        (x) = (y);                                                                                 \
+        (y) = t_;                                                                                  \
+    } while (0)
+
+void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg)
+{
+    /* Rules: the file's first, then the API's, as at start. */
+    size_t old = a->cfg.nalerts, napi = a->nrules - old;
+    hd_alert_rule_t *rules = hd_xcalloc(cfg->nalerts + napi + 1, sizeof(*rules));
+    for (size_t i = 0; i < cfg->nalerts; i++)
+        hd_alert_rule_copy(&rules[i], &cfg->alerts[i]);
+    if (napi) memcpy(rules + cfg->nalerts, a->rules + old, napi * sizeof(*rules));
+    for (size_t i = 0; i < old; i++)
+        hd_alert_rule_free(&a->rules[i]);
+    free(a->rules);
+    a->rules = rules;
+    a->nrules = cfg->nalerts + napi;
+    /* Notifiers likewise; a send in flight to a replaced one is tried
+     * again through the new one of its name. */
+    size_t oldn = a->cfg.nnotifiers, napin = a->nnotifiers - oldn;
+    hd_notifier_t **ns = hd_xcalloc(cfg->nnotifiers + napin + 1, sizeof(*ns));
+    for (size_t i = 0; i < oldn; i++) {
+        if (!a->notifiers[i]) continue;
+        if (a->outbox) hd_outbox_forget(a->outbox, hd_notifier_def(a->notifiers[i])->name);
+        hd_notifier_free(a->notifiers[i]);
+    }
+    for (size_t i = 0; i < cfg->nnotifiers; i++) {
+        char why[512];
+        ns[i] = hd_notifier_new(a->base, &cfg->notifiers[i], why, sizeof(why));
+        if (!ns[i]) fprintf(stderr, "heed agent: notifier %s: %s\n", cfg->notifiers[i].name, why);
+    }
+    if (napin) memcpy(ns + cfg->nnotifiers, a->notifiers + oldn, napin * sizeof(*ns));
+    free(a->notifiers);
+    a->notifiers = ns;
+    a->nnotifiers = cfg->nnotifiers + napin;
+    SWAP(a->cfg.alerts, cfg->alerts);
+    SWAP(a->cfg.nalerts, cfg->nalerts);
+    SWAP(a->cfg.maintenance, cfg->maintenance);
+    SWAP(a->cfg.nmaintenance, cfg->nmaintenance);
+    SWAP(a->cfg.notifiers, cfg->notifiers);
+    SWAP(a->cfg.nnotifiers, cfg->nnotifiers);
+    SWAP(a->cfg.alerting.webhook_allow, cfg->alerting.webhook_allow);
+    a->cfg.alerting.flapping = cfg->alerting.flapping;
+    /* Checks whose window closed show their status again at the next tick. */
+}
+
 static void on_loaded(int status, void *arg)
 {
     int *st = arg;

@@ -138,6 +138,11 @@ void hd_agent_alert_written(hd_agent_t *a, hd_agent_check_t *c, int status, int6
                             struct hd_outbox_event_s *taken, uint64_t cancel);
 /* Starts the outbox (after the states are loaded): 0, or -1 with err. */
 int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen);
+/* SIGHUP: the new file's alerts:, maintenance:, notify: and
+ * alerting.flapping and webhook_allow replace the old (taken from cfg, which
+ * gets the old ones to free); the API's rules and notifiers stay. The
+ * outbox's settings (retries, cap, kept) change at a restart. */
+void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg);
 /* Stops sending and frees the notifiers (before the store closes). */
 void hd_agent_alerts_stop(hd_agent_t *a);
 /* alerting.c: reads the API-made notifiers and rules back from the store

@@ -240,6 +240,26 @@ class TestSequences(AlertCase):
         time.sleep(scaled(1))
         self.assertEqual(len(self.hook.events()), 1)  # web1 is not of the service
 
+    def test_reload_takes_new_rules_and_notifiers(self):
+        a = self.agent([ttl_check("web1"), ttl_check("db1", tags=["db"])],
+                       rule={"match": {"tags": ["web"]}}).start()
+        for cid in ["web1", "db1"]:
+            self.set(a, cid, "pass")
+        self.set(a, "web1", "fail")
+        self.wait_kinds([("triggered", "critical")], check="web1")
+        other = hook_receiver(self.reg)
+        cfg = dict(a.config_dict)
+        cfg["notify"] = [{"name": "hook", "webhook": {"url": other.url()}}]
+        cfg["alerts"] = [{"match": {"tags": ["db"]}, "notify": ["hook"]}]
+        a.reload(cfg)
+        self.set(a, "db1", "fail")
+        wait_until(lambda: [e["check"]["id"] for e in other.events()] == ["db1"], scaled(10),
+                   what="db1's alert at the new URL")
+        self.set(a, "web1", "pass")  # no rule for web any more
+        time.sleep(scaled(1))
+        self.assertEqual([e["check"]["id"] for e in other.events()], ["db1"])
+        self.assertEqual(len(self.hook.events()), 1)
+
     def test_validate_names_bad_rules(self):
         a = self.agent([ttl_check("web1")], rule={"notify": ["nope"], "for": "soon"},
                        maintenance=[{"start": "yesterday", "duration": "1h", "every": "year"}])
