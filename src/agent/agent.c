@@ -1467,6 +1467,7 @@ void hd_agent_free(hd_agent_t *a)
     hd_kv_free(a->kv);
     hd_catalog_free(a->catalog);
     hd_outbox_free(a->outbox);
+    free(a->ui_url);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     size_t pos = 0;
     hd_map_slot_t *s;
@@ -1798,6 +1799,14 @@ bad:
 
 void hd_agent_api_bound(hd_agent_t *a, int port)
 {
+    const char *host = a->cfg.bind_host;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) host = a->cfg.node;
+    char url[512];
+    snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%d/ui/" : "%s://%s:%d/ui/",
+             a->cfg.tls.cert_file ? "https" : "http", host, port);
+    free(a->ui_url);
+    a->ui_url = hd_xstrdup(url);
+    hd_agent_alerts_ui_url(a);
     if (!a->dev || a->cfg.bind_port != 0) return; /* --bind HOST:0: the port the kernel gave */
     hd_agent_check_t *c = hd_agent_check_get(a, NULL, "agent-api");
     if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, port);

@@ -93,7 +93,9 @@ typedef int (*hd_agent_reload_fn)(void *arg, const hd_config_t *next, char *err,
 void hd_agent_on_reload(hd_agent_t *a, hd_agent_reload_fn fn, void *arg);
 
 /* Tells the agent the port its API listens on: with --dev and --bind
- * HOST:0, the sample check of the agent's own port follows it. */
+ * HOST:0, the sample check of the agent's own port follows it, and alerts
+ * link to the dashboard there (the bind address, or the node's name when
+ * the agent binds every address). */
 void hd_agent_api_bound(hd_agent_t *a, int port);
 
 /* ---- what the API reads -------------------------------------------------------- */

@@ -360,6 +360,7 @@ void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg)
     free(a->notifiers);
     a->notifiers = ns;
     a->nnotifiers = cfg->nnotifiers + napin;
+    hd_agent_alerts_ui_url(a);
     SWAP(a->cfg.alerts, cfg->alerts);
     SWAP(a->cfg.nalerts, cfg->nalerts);
     SWAP(a->cfg.maintenance, cfg->maintenance);
@@ -369,6 +370,12 @@ void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg)
     SWAP(a->cfg.alerting.webhook_allow, cfg->alerting.webhook_allow);
     a->cfg.alerting.flapping = cfg->alerting.flapping;
     /* Checks whose window closed show their status again at the next tick. */
+}
+
+void hd_agent_alerts_ui_url(hd_agent_t *a)
+{
+    for (size_t i = 0; i < a->nnotifiers; i++)
+        if (a->notifiers[i]) hd_notifier_set_ui_url(a->notifiers[i], a->ui_url);
 }
 
 static void on_loaded(int status, void *arg)

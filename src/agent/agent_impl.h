@@ -72,6 +72,7 @@ struct hd_agent_s {
     char *opt_bind;     /* --bind, re-applied on SIGHUP; NULL without */
     char *opt_data_dir; /* --data-dir, likewise */
     int dev;            /* --dev: its sample check of the API's port follows --bind */
+    char *ui_url;       /* the dashboard's URL once the API listens (alerts link to it) */
     char *tmp_dir;      /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;
@@ -143,6 +144,8 @@ int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen);
  * gets the old ones to free); the API's rules and notifiers stay. The
  * outbox's settings (retries, cap, kept) change at a restart. */
 void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg);
+/* Gives every notifier a->ui_url, the dashboard its alerts link to. */
+void hd_agent_alerts_ui_url(hd_agent_t *a);
 /* Stops sending and frees the notifiers (before the store closes). */
 void hd_agent_alerts_stop(hd_agent_t *a);
 /* alerting.c: reads the API-made notifiers and rules back from the store

@@ -202,6 +202,7 @@ static void add_notifier(hd_agent_t *a, const hd_notifier_def_t *def)
         fprintf(stderr, "heed agent: notifier %s: %s\n", def->name, why);
         return;
     }
+    if (a->ui_url) hd_notifier_set_ui_url(n, a->ui_url);
     a->notifiers = hd_xrealloc(a->notifiers, (a->nnotifiers + 1) * sizeof(*a->notifiers));
     a->notifiers[a->nnotifiers++] = n;
 }

@@ -522,6 +522,10 @@ class TestAlertmanager(AlertCase):
         got = {x["labels"]["check"]: x["annotations"]["event_id"] for x in am.alerts()}
         self.assertEqual(got, ids)
         self.assertEqual({x["labels"]["severity"] for x in am.alerts()}, {"critical"})
+        # Each alert links back to its check's page on this agent's dashboard.
+        self.assertEqual({x["generatorURL"] for x in am.alerts()},
+                         {"http://127.0.0.1:%d/ui/#/check/%s" % (a.port, c["name"])
+                          for c in checks})
         for c in checks:
             self.set(a, c["name"], "pass")
         wait_until(lambda: am.alerts() == [], scaled(15), what="the alerts resolved")
