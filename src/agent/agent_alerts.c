@@ -4,6 +4,7 @@
  * durable. The decisions are alert.c's; storing and sending outbox.c's. */
 #include "agent/agent_impl.h"
 #include "agent/alert.h"
+#include "agent/catalog.h"
 #include "agent/notifier.h"
 #include "agent/outbox.h"
 #include "agent/tenant.h"
@@ -22,27 +23,21 @@ int hd_agent_alerts_on(const hd_agent_t *a)
     return a->outbox != NULL;
 }
 
-/* c's service from the config file, or NULL. Matching runs each second
- * for checks in windows: the last place found is tried first, so that
- * 10,000 checks of 1,000 services cost no search once found. */
-static const hd_config_service_t *service_of(const hd_agent_t *a, const hd_agent_check_t *c)
+/* c's service as the catalog holds it (registered by the config file or
+ * through the API), or NULL: its name and tags are what rules match and
+ * what events carry. */
+static const hd_service_t *service_of(const hd_agent_t *a, const hd_agent_check_t *c)
 {
-    if (!c->def.service_id || !hd_tenant_same(c->def.tenant, NULL)) return NULL;
-    size_t h = c->svc_hint;
-    if (h < a->cfg.nservices && a->cfg.services[h].id &&
-        strcmp(a->cfg.services[h].id, c->def.service_id) == 0)
-        return &a->cfg.services[h];
-    for (size_t i = 0; i < a->cfg.nservices; i++)
-        if (a->cfg.services[i].id && strcmp(a->cfg.services[i].id, c->def.service_id) == 0) {
-            ((hd_agent_check_t *)c)->svc_hint = (uint32_t)i;
-            return &a->cfg.services[i];
-        }
-    return NULL;
+    if (!c->def.service_id || !a->catalog) return NULL;
+    hd_scope_t all = {NULL};
+    const hd_cat_service_t *svc = hd_catalog_service(
+        a->catalog, &all, c->def.tenant, hd_catalog_local_node(a->catalog), c->def.service_id);
+    return svc ? &svc->s : NULL;
 }
 
 static void subject(const hd_agent_t *a, const hd_agent_check_t *c, hd_match_subject_t *s)
 {
-    const hd_config_service_t *svc = service_of(a, c);
+    const hd_service_t *svc = service_of(a, c);
     s->def = &c->def;
     s->service_name = svc ? svc->name : NULL;
     s->service_tags = svc ? svc->tags : NULL;
@@ -86,7 +81,7 @@ static json_t *event_json(const hd_agent_t *a, const hd_agent_check_t *c,
     json_object_set_new(chk, "target", json_string(d->target.display ? d->target.display : ""));
     json_object_set_new(chk, "tags", str_list(d->tags));
     json_object_set_new(chk, "notes", d->notes ? json_string(d->notes) : json_null());
-    const hd_config_service_t *svc = service_of(a, c);
+    const hd_service_t *svc = service_of(a, c);
     json_t *sv = json_null();
     if (d->service_id) {
         sv = json_object();

@@ -61,7 +61,6 @@ struct hd_agent_check_s {
      * state write, which stores them in its transaction (agent_alerts.c). */
     struct hd_outbox_event_s *ev_head, *ev_tail;
     uint64_t cancel_seq;   /* the stored event whose held deliveries the next write cancels */
-    uint32_t svc_hint;     /* where its service was last found in cfg.services (a guess) */
     hd_check_state_t view; /* hd_agent_check_state's answer while in_window */
 };
 

@@ -240,6 +240,22 @@ class TestSequences(AlertCase):
         time.sleep(scaled(1))
         self.assertEqual(len(self.hook.events()), 1)  # web1 is not of the service
 
+    def test_rule_matches_an_api_registered_service(self):
+        a = self.agent([ttl_check("solo", tags=["x"])], rule={"match": {"tags": ["pay"]}}).start()
+        r = a.call("PUT", "/v1/agent/service/register",
+                   {"Name": "billing", "ID": "bill1", "Tags": ["pay"],
+                    "Check": {"CheckID": "bill-ttl", "TTL": "1h"}})
+        self.assertEqual(r.status, 200, r.body)
+        for cid in ["bill-ttl", "solo"]:
+            self.set(a, cid, "pass")
+            self.set(a, cid, "fail")
+        self.wait_kinds([("triggered", "critical")])
+        ev = self.hook.events()[0]
+        self.assertEqual(ev["check"]["id"], "bill-ttl")
+        self.assertEqual(ev["service"], {"id": "bill1", "name": "billing", "tags": ["pay"]})
+        time.sleep(scaled(1))
+        self.assertEqual(len(self.hook.events()), 1)  # solo has no service tagged pay
+
     def test_reload_takes_new_rules_and_notifiers(self):
         a = self.agent([ttl_check("web1"), ttl_check("db1", tags=["db"])],
                        rule={"match": {"tags": ["web"]}}).start()
