@@ -27,6 +27,7 @@
 #include "agent/check_json.h"
 #include "agent/preflight.h"
 #include "agent/migrate.h"
+#include "agent/outbox.h"
 #include "agent/state.h"
 #include "agent/tenant.h"
 #include "agent/kv.h"
@@ -74,6 +75,7 @@ static void check_free(hd_agent_check_t *c)
 {
     hd_check_def_free(&c->def);
     hd_state_free(&c->st);
+    hd_agent_alert_check_free(c);
     free(c);
 }
 
@@ -222,6 +224,9 @@ typedef struct write_s {
     char *output;             /* W_TTL, owned */
     int64_t wall;             /* when it was asked for */
     struct write_s *next;     /* in a->changes_head while it waits */
+    /* State writes: the alert events and the cancellation they carry. */
+    struct hd_outbox_event_s *taken;
+    uint64_t cancel;
 } write_t;
 
 enum {
@@ -308,9 +313,14 @@ static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
 
 /* A state write answered: the check learns what the disk has now, and its
  * next write may leave. */
-static void state_done(hd_agent_t *a, hd_agent_check_t *c, write_t *w, int status)
+static void state_done(hd_agent_t *a, hd_agent_check_t *c, write_t *w, int status, int64_t rev)
 {
     c->writing = 0;
+    hd_agent_alert_written(a, c, status, rev, w->taken, w->cancel);
+    w->taken = NULL;
+    w->cancel = 0;
+    if (status == 0 && c->ev_head && !c->removed)
+        c->gen++; /* events the transaction had no room for: another write */
     if (status == 0) {
         /* The disk has the state of gen w->gen (and w's change): the
          * check owes nothing unless it changed since. */
@@ -358,7 +368,6 @@ static void on_moved(int status, const hd_store_write_result_t *r, void *arg)
 
 static void on_written(int status, const hd_store_write_result_t *r, void *arg)
 {
-    (void)r;
     write_t *w = arg;
     hd_agent_t *a = w->a;
     hd_agent_check_t *c = w->c;
@@ -398,8 +407,11 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
             }
             if (target_changed) {
                 int paused = c->st.paused;
+                struct hd_alert_state_s *al = c->st.alert; /* alerts go on */
+                c->st.alert = NULL;
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
+                c->st.alert = al;
                 if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
                 queue_state(a, c);
             }
@@ -414,7 +426,7 @@ static void on_written(int status, const hd_store_write_result_t *r, void *arg)
         result = NULL;
         break;
     default: /* a state write */
-        state_done(a, c, w, status);
+        state_done(a, c, w, status, r ? r->revision : 0);
         if (c->removed) result = NULL;
         break;
     }
@@ -461,21 +473,44 @@ static void write_drop(write_t *w)
 static int submit_state(hd_agent_t *a, hd_agent_check_t *c, write_t *w)
 {
     hd_check_state_t next;
-    const hd_check_state_t *st = &c->st;
+    hd_check_state_t *st = &c->st;
     if (is_change(w)) {
         hd_state_copy(&next, &c->st);
         (void)apply_change(a, w, &next);
         st = &next;
+        /* The change's alert goes in its own transaction. */
+        hd_agent_alert_change(a, c, &next, c->st.status, w->wall, &c->ev_head, &c->ev_tail);
     }
+    /* The state, and the alert events it caused (agent_alerts.c): one
+     * transaction, so that no event is stored without its cause, nor sent
+     * before both are durable. */
+    hd_store_op_t ops[HD_STORE_TXN_OPS_MAX];
+    hd_outbox_scratch_t sc = {0};
+    size_t nops = 1 + hd_agent_alert_ops(a, c, st, ops + 1, HD_STORE_TXN_OPS_MAX - 1, &sc,
+                                         &w->taken, &w->cancel);
     size_t vlen;
     char key[STORE_KEY_MAX];
     size_t klen = store_key(key, HD_AGENT_KEY_STATE, &c->def);
     char *val = dump(hd_check_state_to_json(st), &vlen);
-    if (st == &next) hd_state_free(&next);
+    if (st == &next) {
+        /* The check keeps the alert state just written. */
+        struct hd_alert_state_s *keep = next.alert;
+        next.alert = c->st.alert;
+        c->st.alert = keep;
+        hd_state_free(&next);
+    }
     w->gen = c->gen;
     w->started = hd_time_now_us();
-    int rc = hd_store_put(a->store, key, klen, val, vlen, 0, on_written, w);
+    ops[0] = (hd_store_op_t){HD_STORE_OP_PUT, key, klen, val, vlen, 0};
+    int rc = nops == 1 ? hd_store_put(a->store, key, klen, val, vlen, 0, on_written, w)
+                       : hd_store_txn(a->store, NULL, 0, ops, nops, on_written, w);
     free(val);
+    hd_outbox_scratch_free(&sc);
+    if (rc < 0 && (w->taken || w->cancel)) { /* not sent: still owed */
+        hd_agent_alert_written(a, c, rc, 0, w->taken, w->cancel);
+        w->taken = NULL;
+        w->cancel = 0;
+    }
     if (rc == 0) {
         c->writing = is_change(w) ? 2 : 1;
         c->state_written = hd_time_wall_us();
@@ -686,10 +721,13 @@ static void on_result(const hd_result_t *res, void *arg)
     a->results_total++;
     if (res->cert_expiry) c->cert_expiry = res->cert_expiry;
     int64_t wall = hd_time_wall_us();
-    int old = c->st.last_checked ? (int)c->st.status : -1; /* -1: the first result */
+    hd_check_status_t old = c->st.status;
+    int first = !c->st.last_checked; /* its first result is logged whatever it is */
     int flags = hd_state_apply(&c->st, &c->def, res, wall, a->cfg.limits.output_max_bytes);
-    if ((flags & HD_STATE_STATUS_CHANGED) || (old < 0 && c->st.last_checked))
-        log_change(a, c, old, wall);
+    if (flags & HD_STATE_STATUS_CHANGED)
+        hd_agent_alert_change(a, c, &c->st, old, wall, &c->ev_head, &c->ev_tail);
+    if ((flags & HD_STATE_STATUS_CHANGED) || (first && c->st.last_checked))
+        log_change(a, c, first ? -1 : (int)old, wall);
     hd_check_status_t hs = res->status == HD_STATUS_PASSING   ? HD_CHECK_PASSING
                            : res->status == HD_STATUS_WARNING ? HD_CHECK_WARNING
                                                               : HD_CHECK_CRITICAL;
@@ -736,7 +774,8 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
     char secs[32];
     hd_time_format_duration(c->def.ttl_us, secs, sizeof(secs));
     int64_t wall = hd_time_wall_us();
-    int changed = c->st.status != HD_CHECK_CRITICAL, old = (int)c->st.status;
+    int changed = c->st.status != HD_CHECK_CRITICAL;
+    hd_check_status_t old = c->st.status;
     c->st.status = HD_CHECK_CRITICAL;
     c->st.reason = HD_R_TIMEOUT;
     free(c->st.output);
@@ -749,7 +788,8 @@ static void ttl_expired(hd_agent_t *a, hd_agent_check_t *c)
                                (int)HD_R_TIMEOUT, 0, NULL, NULL);
     if (changed) {
         c->st.last_change = wall;
-        log_change(a, c, old, wall);
+        hd_agent_alert_change(a, c, &c->st, old, wall, &c->ev_head, &c->ev_tail);
+        log_change(a, c, (int)old, wall);
         queue_state(a, c);
     }
 }
@@ -1034,6 +1074,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                    wall - c->state_written >= HD_AGENT_OUTPUT_THROTTLE_US) {
             queue_state(a, c);
         }
+        if (a->outbox && !a->closing && hd_agent_alert_tick(a, c, wall) && !c->retry &&
+            !c->state_queued)
+            queue_state(a, c); /* a reminder, flapping's end, a window closing */
     }
     if (retried) {
         a->retry_delay = a->retry_delay ? 2 * a->retry_delay : RETRY_MIN_US;
@@ -1096,8 +1139,11 @@ static void apply_config_checks(hd_agent_t *a, hd_config_t *cfg, int64_t now)
             memset(d, 0, sizeof(*d));
             if (target_changed) { /* a new target starts afresh, paused or not as before */
                 int paused = c->st.paused;
+                struct hd_alert_state_s *al = c->st.alert; /* alerts go on */
+                c->st.alert = NULL;
                 hd_state_free(&c->st);
                 hd_state_init(&c->st, hd_time_wall_us());
+                c->st.alert = al;
                 if (paused) hd_state_pause(&c->st, 1, hd_time_wall_us());
                 queue_state(a, c);
             }
@@ -1200,6 +1246,7 @@ static void reload(hd_agent_t *a)
         a->cfg.status_page = cfg.status_page;
         cfg.status_page = sp;
     }
+    hd_agent_alerts_reload(a, &cfg);
     a->reloads_total++;
     hd_config_free(&cfg);
     fprintf(stderr, "heed agent: reloaded %s: %zu checks\n", a->config_path, a->checks.n);
@@ -1423,6 +1470,7 @@ void hd_agent_close(hd_agent_t *a)
         /* The catalog's watches end before the store does (its close frees
          * them); held requests still wait on its topics until the API goes. */
         if (a->catalog) hd_catalog_stop(a->catalog);
+        hd_agent_alerts_stop(a); /* nothing sent from here on */
         hd_store_close(a->store);
     }
     free(all);
@@ -1437,6 +1485,8 @@ void hd_agent_free(hd_agent_t *a)
     hd_session_free(a->sessions);
     hd_kv_free(a->kv);
     hd_catalog_free(a->catalog);
+    hd_outbox_free(a->outbox);
+    free(a->ui_url);
     hd_sched_free(&a->sched); /* before the checks: the heap points into them */
     size_t pos = 0;
     hd_map_slot_t *s;
@@ -1730,6 +1780,10 @@ static int load(hd_agent_t *a, const char *path)
         fprintf(stderr, "heed agent: %s: cannot read the KV store or the sessions\n", path);
         return -1;
     }
+    if (hd_agent_alerts_start(a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "heed agent: %s: %s\n", path, err);
+        return -1;
+    }
     if (start_catalog(a, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed agent: %s: %s\n", path, err);
         return -1;
@@ -1765,6 +1819,14 @@ bad:
 
 void hd_agent_api_bound(hd_agent_t *a, int port)
 {
+    const char *host = a->cfg.bind_host;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) host = a->cfg.node;
+    char url[512];
+    snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%d/ui/" : "%s://%s:%d/ui/",
+             a->cfg.tls.cert_file ? "https" : "http", host, port);
+    free(a->ui_url);
+    a->ui_url = hd_xstrdup(url);
+    hd_agent_alerts_ui_url(a);
     if (!a->dev || a->cfg.bind_port != 0) return; /* --bind HOST:0: the port the kernel gave */
     hd_agent_check_t *c = hd_agent_check_get(a, NULL, "agent-api");
     if (c && c->def.from_config) dev_point(&c->def, a->cfg.bind_host, port);
@@ -1863,6 +1925,7 @@ void hd_agent_stats(const hd_agent_t *a, hd_agent_stats_t *st)
     st->sched_lag = &a->sched.lag;
     st->loop_lag = &a->loop_lag;
     st->commit_lat = &a->commit_lat;
+    st->alert_events_lost = a->alert_events_lost;
 }
 
 const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c)
@@ -1870,9 +1933,20 @@ const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c)
     return &c->def;
 }
 
+struct hd_outbox_s *hd_agent_outbox(hd_agent_t *a)
+{
+    return a->outbox;
+}
+
 const hd_check_state_t *hd_agent_check_state(const hd_agent_check_t *c)
 {
-    return &c->st;
+    if (!c->in_window || c->st.paused) return &c->st;
+    /* In a maintenance window: shown as maintenance, as a paused check is.
+     * The view shares st's output; it lives until the next call. */
+    hd_agent_check_t *m = (hd_agent_check_t *)c;
+    m->view = c->st;
+    m->view.status = HD_CHECK_MAINTENANCE;
+    return &m->view;
 }
 
 uint64_t hd_agent_check_runs(const hd_agent_check_t *c)

@@ -94,7 +94,9 @@ typedef int (*hd_agent_reload_fn)(void *arg, const hd_config_t *next, char *err,
 void hd_agent_on_reload(hd_agent_t *a, hd_agent_reload_fn fn, void *arg);
 
 /* Tells the agent the port its API listens on: with --dev and --bind
- * HOST:0, the sample check of the agent's own port follows it. */
+ * HOST:0, the sample check of the agent's own port follows it, and alerts
+ * link to the dashboard there (the bind address, or the node's name when
+ * the agent binds every address). */
 void hd_agent_api_bound(hd_agent_t *a, int port);
 
 /* ---- what the API reads -------------------------------------------------------- */
@@ -128,6 +130,7 @@ typedef struct hd_agent_stats_s {
     const hd_hist_t *sched_lag;   /* a check's due time to its start */
     const hd_hist_t *loop_lag;    /* lateness of the one-second tick */
     const hd_hist_t *commit_lat;  /* a state write's request to its durable commit */
+    uint64_t alert_events_lost;   /* alert events dropped while waiting for their check's write */
 } hd_agent_stats_t;
 
 /* Fills *st with the agent's counters now (the histograms are the live
@@ -140,6 +143,38 @@ void hd_agent_stats(const hd_agent_t *a, hd_agent_stats_t *st);
  * through the functions below (or its own runs). */
 const hd_check_def_t *hd_agent_check_def(const hd_agent_check_t *c);
 const hd_check_state_t *hd_agent_check_state(const hd_agent_check_t *c);
+/* The alert outbox (agent/outbox.h); NULL before the agent is open. */
+struct hd_outbox_s *hd_agent_outbox(hd_agent_t *a);
+
+/* ---- alerting: notifiers and rules (agent/alerting.c) ------------------------
+ * The config file's are read-only; the API's are stored under
+ * heed/alerting/ and belong to the tenant of the token that made them.
+ * The changing calls return 0 and answer cb(status, arg) once the change is
+ * durable and applied (status 0, or a store error), or return an HTTP
+ * status (400, 403, 404, 409) with the reason in err (cb never called). */
+typedef void (*hd_agent_alerting_cb)(int status, void *arg);
+struct hd_notifier_def_s;
+struct hd_alert_rule_s;
+/* The notifiers scope s sees, secrets masked, with "source" and "tenant". */
+json_t *hd_agent_notifiers_json(hd_agent_t *a, const hd_scope_t *s);
+/* The rules scope s sees. */
+json_t *hd_agent_rules_json(hd_agent_t *a, const hd_scope_t *s);
+/* Adds notifier def (taken, even on error) for tenant (NULL: none): exec is
+ * refused (403), a webhook URL must pass alerting.webhook_allow (403), the
+ * name must be new (409); with replace, it replaces the API-made one of
+ * that name in the tenant (404 when none, 403 for the config file's). */
+int hd_agent_notifier_add(hd_agent_t *a, struct hd_notifier_def_s *def, const char *tenant,
+                          int replace, hd_agent_alerting_cb cb, void *arg, char *err,
+                          size_t errlen);
+int hd_agent_notifier_delete(hd_agent_t *a, const hd_scope_t *s, const char *name,
+                             hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
+/* Adds rule r (taken, even on error; r->id set) for tenant: its notifiers
+ * must exist and be within the tenant's reach (400), its id new (409);
+ * with replace, the tenant's rule of that id is replaced (404 when none). */
+int hd_agent_rule_add(hd_agent_t *a, struct hd_alert_rule_s *r, const char *tenant, int replace,
+                      hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
+int hd_agent_rule_delete(hd_agent_t *a, const hd_scope_t *s, const char *id,
+                         hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen);
 /* Results of the check since start. */
 uint64_t hd_agent_check_runs(const hd_agent_check_t *c);
 /* tls checks: the certificate's notAfter, epoch seconds; 0 unknown. */

@@ -5,6 +5,7 @@
 #define HD_AGENT_IMPL_H
 
 #include "agent/agent.h"
+#include "agent/alert.h"
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/sched.h"
@@ -18,6 +19,10 @@
 struct event_base;
 struct event;
 struct hd_store_s;
+struct hd_store_op_s;
+struct hd_outbox_s;
+struct hd_outbox_event_s;
+struct hd_outbox_scratch_s;
 struct hd_catalog_s;
 
 #define HD_AGENT_OUTPUT_THROTTLE_US (60LL * 1000000) /* output-only changes: one write a minute */
@@ -49,6 +54,14 @@ struct hd_agent_check_s {
     unsigned char retry;        /* the last state write failed: the retry round writes it */
     unsigned char removed;      /* deleted: freed when refs drop to 0 */
     unsigned char pending;      /* created, not yet durable: invisible to reads */
+    unsigned char in_window;    /* a maintenance window covering it is open: shown as
+                                   maintenance (agent_alerts.c) */
+    unsigned char nev;          /* alert events waiting in ev_head */
+    /* Alert events made by status changes, waiting for the check's next
+     * state write, which stores them in its transaction (agent_alerts.c). */
+    struct hd_outbox_event_s *ev_head, *ev_tail;
+    uint64_t cancel_seq;   /* the stored event whose held deliveries the next write cancels */
+    hd_check_state_t view; /* hd_agent_check_state's answer while in_window */
 };
 
 struct hd_agent_s {
@@ -59,6 +72,7 @@ struct hd_agent_s {
     char *opt_data_dir; /* --data-dir, likewise */
     int dev;            /* --dev: its sample check of the API's port follows --bind */
     int log_json;       /* --log-format json: status-change lines as JSON */
+    char *ui_url;       /* the dashboard's URL once the API listens (alerts link to it) */
     char *tmp_dir;      /* --dev's data dir, removed at exit */
     hd_probe_env_t env;
     hd_sched_t sched;
@@ -92,7 +106,53 @@ struct hd_agent_s {
     uint64_t skipped_total; /* runs skipped: the previous one still running */
     uint64_t reloads_total, reload_errors_total;
     int64_t started_wall;
+    struct hd_outbox_s *outbox; /* alert events (agent/outbox.h); NULL: no alerts configured */
+    uint64_t alert_events_lost; /* events dropped while waiting for their check's write */
+    struct hd_notifier_s **notifiers; /* cfg.notifiers' (same order; NULL: refused at
+                                         start), then the API's (alerting.c) */
+    size_t nnotifiers;
+    hd_alert_rule_t *rules; /* cfg.alerts' copies, then the API's (alerting.c) */
+    size_t nrules;
 };
+
+/* agent_alerts.c: the alert engine's side of the agent. */
+
+/* 1 when alert rules or maintenance windows are configured. */
+int hd_agent_alerts_on(const hd_agent_t *a);
+/* c's status goes from old to st->status at wall (st is c->st or the state
+ * an API change is about to write): alert state in st updated, the event
+ * made (if any) appended to the list at head and tail, a cancellation noted in c. */
+void hd_agent_alert_change(hd_agent_t *a, hd_agent_check_t *c, hd_check_state_t *st,
+                           hd_check_status_t old, int64_t wall, struct hd_outbox_event_s **head,
+                           struct hd_outbox_event_s **tail);
+/* Once a second: windows opening and closing, reminders, flapping ending.
+ * Returns 1 when c's state must be written (an event waits). */
+int hd_agent_alert_tick(hd_agent_t *a, hd_agent_check_t *c, int64_t wall);
+/* The operations that store c's waiting events (then owned by *taken) and
+ * its pending cancellation (*cancel), at most room of them; the held
+ * event's sequence is noted in st's alert state. */
+size_t hd_agent_alert_ops(hd_agent_t *a, hd_agent_check_t *c, hd_check_state_t *st,
+                          struct hd_store_op_s *ops, size_t room, struct hd_outbox_scratch_s *sc,
+                          struct hd_outbox_event_s **taken, uint64_t *cancel);
+/* A write that carried taken and cancel answered with status. */
+void hd_agent_alert_written(hd_agent_t *a, hd_agent_check_t *c, int status, int64_t rev,
+                            struct hd_outbox_event_s *taken, uint64_t cancel);
+/* Starts the outbox (after the states are loaded): 0, or -1 with err. */
+int hd_agent_alerts_start(hd_agent_t *a, char *err, size_t errlen);
+/* SIGHUP: the new file's alerts:, maintenance:, notify: and
+ * alerting.flapping and webhook_allow replace the old (taken from cfg, which
+ * gets the old ones to free); the API's rules and notifiers stay. The
+ * outbox's settings (retries, cap, kept) change at a restart. */
+void hd_agent_alerts_reload(hd_agent_t *a, hd_config_t *cfg);
+/* Gives every notifier a->ui_url, the dashboard its alerts link to. */
+void hd_agent_alerts_ui_url(hd_agent_t *a);
+/* Stops sending and frees the notifiers (before the store closes). */
+void hd_agent_alerts_stop(hd_agent_t *a);
+/* alerting.c: reads the API-made notifiers and rules back from the store
+ * (inside hd_agent_alerts_start). 0, or -1 with err. */
+int hd_agent_alerting_load(hd_agent_t *a, char *err, size_t errlen);
+/* Frees c's waiting events. */
+void hd_agent_alert_check_free(hd_agent_check_t *c);
 
 /* Checks whose state the store does not have yet: changed since their last
  * durable write, or whose write failed and waits for a retry. */

@@ -21,6 +21,7 @@
  * revision. */
 #include "agent/catalog_impl.h"
 #include "agent/check_json.h"
+#include "agent/state.h"
 #include "agent/config.h"
 #include "util/mem.h"
 
@@ -449,6 +450,7 @@ static void apply_check(hd_catalog_t *c, const hd_store_kv_t *kv, size_t plen, i
                 k->output = st.output;
                 st.output = NULL;
             }
+            hd_state_free(&st); /* what else it read (the alert state) */
             json_decref(o);
         }
     }

@@ -39,8 +39,8 @@ typedef struct hd_check_def_s {
     char *notes;        /* free text for people (Consul's Notes); NULL: none */
     int64_t deregister_after_us; /* a service check critical this long deregisters its
                                     service (Consul's DeregisterCriticalServiceAfter); 0: never */
-    int initial_status; /* at creation only, never stored: 1 + the hd_check_status_t a new
-                           check starts with (Consul's Status); 0: critical, as always */
+    int initial_status;          /* at creation only, never stored: 1 + the hd_check_status_t a new
+                                    check starts with (Consul's Status); 0: critical, as always */
 } hd_check_def_t;
 
 /* The state the state machine keeps for a check. */
@@ -55,6 +55,7 @@ typedef struct hd_check_state_s {
     int consecutive_ok;
     int consecutive_fail;
     int paused;
+    struct hd_alert_state_s *alert; /* the alert engine's (agent/alert.h); NULL: none */
 } hd_check_state_t;
 
 /* Frees everything a definition holds. */

@@ -1,5 +1,7 @@
 /* check_json — checks as JSON (see check_json.h). */
 #include "agent/check_json.h"
+
+#include "agent/alert.h"
 #include "agent/tenant.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -305,6 +307,8 @@ json_t *hd_check_state_to_json(const hd_check_state_t *st)
         "last_success", (json_int_t)st->last_success, "consecutive_ok", st->consecutive_ok,
         "consecutive_fail", st->consecutive_fail, "paused", st->paused);
     free(fixed);
+    if (o && st->alert && !hd_alert_state_empty(st->alert))
+        json_object_set_new(o, "alert", hd_alert_state_to_json(st->alert));
     return o;
 }
 
@@ -332,5 +336,13 @@ int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)
     st->consecutive_ok = ok;
     st->consecutive_fail = fail;
     st->paused = paused;
+    const json_t *al = json_object_get(o, "alert");
+    if (json_is_object(al)) {
+        if (st->alert)
+            hd_alert_state_free(st->alert);
+        else
+            st->alert = hd_xmalloc(sizeof(*st->alert));
+        hd_alert_state_from_json(al, st->alert);
+    }
     return 0;
 }

@@ -1084,6 +1084,9 @@ static const char *const top_keys[] = {"node",
                                        "datacenter",
                                        "node_meta",
                                        "node_name",
+                                       "alerts",
+                                       "maintenance",
+                                       "alerting",
                                        "notify",
                                        "status_page",
                                        NULL};
@@ -1105,6 +1108,9 @@ enum {
     T_DC,
     T_NODE_META,
     T_NODE_NAME,
+    T_ALERTS,
+    T_MAINT,
+    T_ALERTING,
     T_NOTIFY,
     T_STATUS_PAGE,
     T_N
@@ -1381,6 +1387,106 @@ static void parse_match(ctx_t *c, const node_t *n, const char *path, hd_match_t 
     if (v[3]) (void)get_str(c, v[3], sub(p, path, "tenant"), S_ID, 128, &m->tenant);
 }
 
+/* ---- alerts, maintenance, alerting (docs/alerts.md) ----------------------- */
+
+static const char *const alert_keys[] = {"match",         "notify",       "for",
+                                         "send_resolved", "remind_every", NULL};
+
+static void parse_alert(ctx_t *c, const node_t *n, const char *path, hd_alert_rule_t *r)
+{
+    const node_t *v[5];
+    char p[PATHMAX];
+    memset(r, 0, sizeof(*r));
+    r->send_resolved = 1;
+    if (fields(c, n, path, alert_keys, v) < 0) return;
+    if (v[0]) parse_match(c, v[0], sub(p, path, "match"), &r->match);
+    if (!v[1]) {
+        errf(c, n, path, "notify is required: the names of the notifiers to tell");
+    } else if (get_list(c, v[1], sub(p, path, "notify"), &r->notify) == 0) {
+        size_t k = 0;
+        for (; r->notify && r->notify[k]; k++)
+            ;
+        if (k == 0)
+            errf(c, v[1], sub(p, path, "notify"), "expected at least one notifier name");
+        else if (k > HD_ALERT_NOTIFY_MAX)
+            errf(c, v[1], sub(p, path, "notify"), "at most %d notifiers per rule",
+                 HD_ALERT_NOTIFY_MAX);
+    }
+    if (v[2]) (void)get_duration(c, v[2], sub(p, path, "for"), 0, "0s", &r->for_us);
+    if (v[3]) (void)get_bool(c, v[3], sub(p, path, "send_resolved"), &r->send_resolved);
+    if (v[4])
+        (void)get_duration(c, v[4], sub(p, path, "remind_every"), HD_USEC_PER_SEC, "1s",
+                           &r->remind_every_us);
+}
+
+static const char *const window_keys[] = {"match", "start", "duration", "every", NULL};
+
+static void parse_window(ctx_t *c, const node_t *n, const char *path, hd_alert_window_t *w)
+{
+    const node_t *v[4];
+    char p[PATHMAX];
+    memset(w, 0, sizeof(*w));
+    if (fields(c, n, path, window_keys, v) < 0) return;
+    if (v[0]) parse_match(c, v[0], sub(p, path, "match"), &w->match);
+    if (!v[1]) {
+        errf(c, n, path, "start is required: an RFC 3339 time like 2026-12-01T02:00:00Z");
+    } else if (scalar(c, v[1], sub(p, path, "start"), "an RFC 3339 time") == 0 &&
+               (strlen(v[1]->text) != v[1]->len ||
+                hd_alert_parse_time(v[1]->text, &w->start_us) < 0)) {
+        expected(c, v[1], sub(p, path, "start"), "an RFC 3339 time like 2026-12-01T02:00:00Z");
+    }
+    if (!v[2])
+        errf(c, n, path, "duration is required, like 1h");
+    else
+        (void)get_duration(c, v[2], sub(p, path, "duration"), HD_USEC_PER_SEC, "1s",
+                           &w->duration_us);
+    if (v[3] && scalar(c, v[3], sub(p, path, "every"), "day or week") == 0) {
+        if (strcmp(v[3]->text, "day") == 0)
+            w->every = HD_WINDOW_DAY;
+        else if (strcmp(v[3]->text, "week") == 0)
+            w->every = HD_WINDOW_WEEK;
+        else
+            expected(c, v[3], sub(p, path, "every"), "day or week");
+        int64_t period = (w->every == HD_WINDOW_WEEK ? 7 : 1) * 86400 * HD_USEC_PER_SEC;
+        if (w->every != HD_WINDOW_ONCE && w->duration_us >= period)
+            errf(c, v[2], sub(p, path, "duration"), "must be shorter than the recurrence (%s)",
+                 v[3]->text);
+    }
+}
+
+static void parse_alerting(ctx_t *c, const node_t *n, hd_config_alerting_t *al)
+{
+    static const char *const keys[] = {"flapping",       "retry_min",     "retry_max", "outbox_max",
+                                       "keep_delivered", "webhook_allow", NULL};
+    static const char *const flap_keys[] = {"changes", "window", NULL};
+    const node_t *v[6], *f[2];
+    char p[PATHMAX];
+    if (fields(c, n, "alerting", keys, v) < 0) return;
+    if (v[0] && fields(c, v[0], "alerting.flapping", flap_keys, f) == 0) {
+        if (f[0])
+            (void)get_int(c, f[0], "alerting.flapping.changes", 2, HD_ALERT_CHANGES_MAX - 2,
+                          &al->flapping.changes);
+        if (f[1])
+            (void)get_duration(c, f[1], "alerting.flapping.window", HD_USEC_PER_SEC, "1s",
+                               &al->flapping.window_us);
+    }
+    if (v[1])
+        (void)get_duration(c, v[1], "alerting.retry_min", 100 * HD_USEC_PER_MSEC, "100ms",
+                           &al->retry_min_us);
+    if (v[2])
+        (void)get_duration(c, v[2], "alerting.retry_max", 100 * HD_USEC_PER_MSEC, "100ms",
+                           &al->retry_max_us);
+    if (al->retry_max_us < al->retry_min_us)
+        errf(c, v[2] ? v[2] : v[1], v[2] ? "alerting.retry_max" : "alerting.retry_min",
+             "retry_max must not be below retry_min");
+    int k;
+    if (v[3] && get_int(c, v[3], "alerting.outbox_max", 1, 10000000, &k) == 0)
+        al->outbox_max = (size_t)k;
+    if (v[4] && get_int(c, v[4], "alerting.keep_delivered", 0, 10000000, &k) == 0)
+        al->keep_delivered = (size_t)k;
+    if (v[5]) (void)get_list(c, v[5], sub(p, "alerting", "webhook_allow"), &al->webhook_allow);
+}
+
 /* ---- notify: the notifiers (agent/notifier.h) ------------------------------- */
 
 static const char *const notify_keys[] = {"name", "webhook", "alertmanager", "exec", "smtp", NULL};
@@ -1603,6 +1709,26 @@ static void parse_status_page(ctx_t *c, const node_t *n, hd_config_status_page_t
     }
 }
 
+/* Every notifier an alert rule names must be one of notify:'s. */
+static void check_alert_names(ctx_t *c, const node_t *alerts, const hd_config_t *cfg)
+{
+    char p[PATHMAX], q[PATHMAX];
+    for (size_t i = 0; i < cfg->nalerts && i < alerts->n; i++) {
+        const node_t *list = key_node(alerts->items[i], "notify");
+        const hd_alert_rule_t *r = &cfg->alerts[i];
+        for (size_t k = 0; r->notify && r->notify[k]; k++) {
+            size_t j = 0;
+            while (j < cfg->nnotifiers && strcmp(cfg->notifiers[j].name, r->notify[k]) != 0)
+                j++;
+            if (j < cfg->nnotifiers) continue;
+            const node_t *at =
+                list && list->type == HD_YAML_SEQ && k < list->n ? list->items[k] : list;
+            errf(c, at, idx(q, sub(p, idx(q, "alerts", i), "notify"), k),
+                 "no notifier named \"%s\" (notify: defines %zu)", r->notify[k], cfg->nnotifiers);
+        }
+    }
+}
+
 static void parse_top(ctx_t *c, const node_t *root)
 {
     hd_config_t *cfg = c->cfg;
@@ -1659,8 +1785,24 @@ static void parse_top(ctx_t *c, const node_t *root)
     if (v[T_HIST]) parse_history(c, v[T_HIST], &cfg->history);
     if (v[T_TLS]) parse_tls(c, v[T_TLS], &cfg->tls);
     if (v[T_PLAIN]) (void)get_bool(c, v[T_PLAIN], "allow_plaintext", &cfg->allow_plaintext);
+    if (v[T_ALERTING]) parse_alerting(c, v[T_ALERTING], &cfg->alerting);
+    size_t na = 0;
+    if (v[T_ALERTS] && get_seq(c, v[T_ALERTS], "alerts", "a list of alert rules", &na) == 0 && na) {
+        cfg->alerts = hd_xcalloc(na, sizeof(*cfg->alerts));
+        cfg->nalerts = na;
+        for (size_t i = 0; i < na; i++)
+            parse_alert(c, v[T_ALERTS]->items[i], idx(p, "alerts", i), &cfg->alerts[i]);
+    }
+    if (v[T_MAINT] &&
+        get_seq(c, v[T_MAINT], "maintenance", "a list of maintenance windows", &na) == 0 && na) {
+        cfg->maintenance = hd_xcalloc(na, sizeof(*cfg->maintenance));
+        cfg->nmaintenance = na;
+        for (size_t i = 0; i < na; i++)
+            parse_window(c, v[T_MAINT]->items[i], idx(p, "maintenance", i), &cfg->maintenance[i]);
+    }
     if (v[T_NOTIFY]) parse_notify(c, v[T_NOTIFY], cfg);
     if (v[T_STATUS_PAGE]) parse_status_page(c, v[T_STATUS_PAGE], &cfg->status_page);
+    if (v[T_ALERTS]) check_alert_names(c, v[T_ALERTS], cfg);
 
     size_t n = 0;
     if (v[T_TOKENS] && get_seq(c, v[T_TOKENS], "tokens", "a list of tokens", &n) == 0 && n) {
@@ -1771,6 +1913,12 @@ void hd_config_defaults(hd_config_t *out)
     out->history.raw_us = 48 * 3600 * HD_USEC_PER_SEC;
     out->history.minute_us = 30 * 86400 * HD_USEC_PER_SEC;
     out->history.hour_us = 365 * 86400 * HD_USEC_PER_SEC;
+    out->alerting.flapping.changes = 6;
+    out->alerting.flapping.window_us = 600 * HD_USEC_PER_SEC;
+    out->alerting.retry_min_us = HD_USEC_PER_SEC;
+    out->alerting.retry_max_us = 300 * HD_USEC_PER_SEC;
+    out->alerting.outbox_max = 100000;
+    out->alerting.keep_delivered = 10000;
 }
 
 int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_config_t *out,
@@ -1852,6 +2000,29 @@ int hd_config_parse_check(const char *text, size_t len, const char *name, hd_che
     return -1;
 }
 
+int hd_config_parse_alert(const char *text, size_t len, const char *name, hd_alert_rule_t *out,
+                          char *err, size_t errlen)
+{
+    ctx_t c = {.name = name ? name : "alert"};
+    memset(out, 0, sizeof(*out));
+    hd_yaml_node_t *root;
+    int line, col;
+    char yerr[256];
+    if (hd_yaml_parse(text, len, &root, &line, &col, yerr, sizeof(yerr)) < 0) {
+        snprintf(err, errlen, "%s:%d:%d: %s", c.name, line, col, yerr);
+        return -1;
+    }
+    if (!root || root->type != HD_YAML_MAP)
+        expected(&c, root, "", "an alert rule: a mapping of match, notify, for, ...");
+    else
+        parse_alert(&c, root, "", out);
+    hd_yaml_free(root);
+    if (c.nerr == 0) return 0;
+    errs_flush(&c, err, errlen);
+    hd_alert_rule_free(out);
+    return -1;
+}
+
 /* The checks of `heed agent --dev`: they pass on any machine. */
 static const char dev_yaml[] = "checks:\n"
                                "  - name: agent-api\n"
@@ -1913,6 +2084,13 @@ void hd_config_free(hd_config_t *c)
     free(c->tls.cert_file);
     free(c->tls.key_file);
     free(c->tls.ca_file);
+    for (size_t i = 0; i < c->nalerts; i++)
+        hd_alert_rule_free(&c->alerts[i]);
+    free(c->alerts);
+    for (size_t i = 0; i < c->nmaintenance; i++)
+        hd_alert_window_free(&c->maintenance[i]);
+    free(c->maintenance);
+    list_free(c->alerting.webhook_allow);
     for (size_t i = 0; i < c->nnotifiers; i++)
         hd_notifier_def_free(&c->notifiers[i]);
     free(c->notifiers);

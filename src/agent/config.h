@@ -13,6 +13,7 @@
 #ifndef HD_CONFIG_H
 #define HD_CONFIG_H
 
+#include "agent/alert.h"
 #include "agent/check.h"
 #include "agent/notifier.h"
 #include "agent/match.h"
@@ -119,6 +120,17 @@ typedef struct hd_config_status_page_s {
     size_t ngroups;
 } hd_config_status_page_t;
 
+/* The alert engine's settings (docs/alerts.md, "alerting"). */
+typedef struct hd_config_alerting_s {
+    hd_alert_flap_t flapping; /* default: more than 6 changes in 10 min */
+    int64_t retry_min_us;     /* first retry of a delivery; default 1 s, doubling... */
+    int64_t retry_max_us;     /* ...up to this; default 5 min */
+    size_t outbox_max;        /* undelivered events kept, at most; default 100,000 */
+    size_t keep_delivered;    /* finished events kept for GET /v1/events; default 10,000 */
+    char **webhook_allow;     /* URLs of API-made notifiers must point at one of these
+                                 hosts or CIDRs (NULL-terminated); NULL: any */
+} hd_config_alerting_t;
+
 typedef struct hd_config_s {
     char *node;                  /* default: the host name */
     char *datacenter;            /* Consul's datacenter name; default dc1 */
@@ -144,6 +156,11 @@ typedef struct hd_config_s {
     char **api_file_paths;      /* ...or under these directories (NULL-terminated, each
                                    absolute and ending in '/'); NULL: none */
     hd_config_history_t history;
+    hd_alert_rule_t *alerts; /* `alerts:` in file order */
+    size_t nalerts;
+    hd_alert_window_t *maintenance; /* `maintenance:` */
+    size_t nmaintenance;
+    hd_config_alerting_t alerting;
     hd_notifier_def_t *notifiers; /* notify: in file order, from_config = 1, validated */
     size_t nnotifiers;
     hd_config_status_page_t status_page;
@@ -166,6 +183,12 @@ int hd_config_load_string(const char *yaml, size_t len, const char *name, hd_con
  * whether an exec: target is allowed is the caller's decision. Returns 0,
  * or -1 with the errors in err and out empty. */
 int hd_config_parse_check(const char *text, size_t len, const char *name, hd_check_def_t *out,
+                          char *err, size_t errlen);
+/* Reads one alert rule (an `alerts:` entry; YAML or JSON, e.g. a POST
+ * /v1/alerts body without its id) with the config file's rules; the
+ * notifier names are not checked here. Returns 0, or -1 with the errors in
+ * err and out empty. */
+int hd_config_parse_alert(const char *text, size_t len, const char *name, hd_alert_rule_t *out,
                           char *err, size_t errlen);
 /* Sets cfg's bind_host and bind_port from "host:port" or "[v6]:port" (the
  * --bind flag). Returns 0, or -1 with a message in err and cfg unchanged. */

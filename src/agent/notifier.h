@@ -127,6 +127,10 @@ int hd_notifier_batches(const hd_notifier_t *n);
 /* Cancels what is in flight (their callbacks are not called) and frees n. */
 void hd_notifier_free(hd_notifier_t *n);
 const hd_notifier_def_t *hd_notifier_def(const hd_notifier_t *n);
+/* Sets the dashboard's base URL that n's alerts link to (hd_notifier_def_t
+ * ui_url; copied; NULL: none). The agent knows it only once its API
+ * listens, after the notifiers are made. */
+void hd_notifier_set_ui_url(hd_notifier_t *n, const char *ui_url);
 
 /* def as JSON for GET /v1/notifiers: secrets masked (URL password, header
  * values shown as "***"). */

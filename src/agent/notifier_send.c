@@ -626,6 +626,12 @@ static void start_request(delivery_t *d)
 
 /* ---- the notifier ------------------------------------------------------------ */
 
+void hd_notifier_set_ui_url(hd_notifier_t *n, const char *ui_url)
+{
+    free(n->def.ui_url);
+    n->def.ui_url = ui_url ? hd_xstrdup(ui_url) : NULL;
+}
+
 hd_notifier_t *hd_notifier_new(struct event_base *base, const hd_notifier_def_t *def, char *err,
                                size_t errlen)
 {

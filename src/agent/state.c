@@ -1,5 +1,7 @@
 /* state — the check state machine (see state.h for the rules). */
 #include "agent/state.h"
+
+#include "agent/alert.h"
 #include "util/mem.h"
 
 #include <stdio.h>
@@ -19,6 +21,9 @@ void hd_state_free(hd_check_state_t *st)
 {
     free(st->output);
     st->output = NULL;
+    if (st->alert) hd_alert_state_free(st->alert);
+    free(st->alert);
+    st->alert = NULL;
 }
 
 int hd_state_set_output(hd_check_state_t *st, const char *out, size_t max)
@@ -111,4 +116,8 @@ void hd_state_copy(hd_check_state_t *dst, const hd_check_state_t *src)
 {
     *dst = *src;
     dst->output = src->output ? hd_xstrdup(src->output) : NULL;
+    if (src->alert) {
+        dst->alert = hd_xmalloc(sizeof(*dst->alert));
+        hd_alert_state_copy(dst->alert, src->alert);
+    }
 }

@@ -34,6 +34,10 @@ typedef struct hd_api_consul_ctx_s {
 int hd_api_status_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* The check routes (api/checks.c). */
 int hd_api_checks_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+/* GET /v1/events: alert events and their deliveries (api/events.c). */
+int hd_api_events_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
+/* /v1/notifiers and /v1/alerts: list, create, delete (api/alerting.c). */
+int hd_api_alerting_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 /* GET /v1/ping with its rate limit (api/ping.c). */
 int hd_api_ping_routes(struct hd_api_s *api, struct hd_agent_s *a, char *err, size_t errlen);
 

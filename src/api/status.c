@@ -8,6 +8,7 @@
  * series. The agent's own series (scheduler, loop, store, API) describe the
  * one process all tenants share, and every caller sees them. */
 #include "agent/agent.h"
+#include "agent/outbox.h"
 #include "agent/catalog.h"
 #include "api/metrics.h"
 #include "api/routes.h"
@@ -146,6 +147,28 @@ static void agent_families(const scrape_t *s, hd_metrics_t *m, const size_t coun
                        "Check state writes that failed (a full or failing disk); each is retried "
                        "until written.",
                        (double)a.state_failed_total, NULL);
+    hd_outbox_t *ob = hd_agent_outbox(s->a);
+    if (ob) {
+        hd_outbox_stats_t o;
+        hd_outbox_stats(ob, &o);
+        hd_metrics_counter(m, "heed_alert_events_total", "Alert events stored in the outbox.",
+                           (double)o.created, NULL);
+        static const char *const res[] = {"delivered", "failed", "cancelled"};
+        const uint64_t nres[] = {o.delivered, o.failed, o.cancelled};
+        for (int i = 0; i < 3; i++)
+            hd_metrics_counter(m, "heed_alert_deliveries_total",
+                               "Alert deliveries finished, by result.", (double)nres[i], "result",
+                               res[i], NULL);
+        hd_metrics_counter(m, "heed_alert_delivery_retries_total",
+                           "Alert deliveries that failed for now and are tried again.",
+                           (double)o.retries, NULL);
+        hd_metrics_counter(m, "heed_alert_events_dropped_total",
+                           "Undelivered alert events dropped: the outbox cap "
+                           "(alerting.outbox_max) or a check's queue of events not yet stored.",
+                           (double)(o.dropped + a.alert_events_lost), NULL);
+        hd_metrics_gauge(m, "heed_alert_outbox_events",
+                         "Alert events with a delivery not finished.", (double)o.undelivered, NULL);
+    }
     hd_metrics_counter(m, "heed_config_reloads_total", "Successful SIGHUP reloads.",
                        (double)a.reloads_total, NULL);
     hd_metrics_counter(m, "heed_config_reload_errors_total", "Reloads refused: bad config.",

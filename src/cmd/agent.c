@@ -143,6 +143,8 @@ static int start_api(wiring_t *w, char *err, size_t errlen)
     snprintf(w->consul.dc, sizeof(w->consul.dc), "%s", cfg->datacenter ? cfg->datacenter : "dc1");
     snprintf(w->consul.node, sizeof(w->consul.node), "%s", cfg->node);
     if (hd_api_checks_routes(api, a, err, errlen) < 0 ||
+        hd_api_events_routes(api, a, err, errlen) < 0 ||
+        hd_api_alerting_routes(api, a, err, errlen) < 0 ||
         hd_api_ping_routes(api, a, err, errlen) < 0 ||
         hd_api_agent_routes(api, a, err, errlen) < 0 ||
         hd_api_agent_check_routes(api, a, err, errlen) < 0 ||

@@ -512,6 +512,17 @@ for name, body in (
     write("session_body", name, _json.dumps(body))
 write("session_body", "size-65-checks", _json.dumps({"Checks": ["c%d" % i for i in range(65)]}))
 
+# --- alert_rule: POST /v1/alerts bodies, stored rules, window starts -----
+write("alert_rule", "json-full",
+      '{"notify":["hook"],"match":{"tags":["web"]},"for":"30s","send_resolved":false,'
+      '"remind_every":"1h"}')
+write("alert_rule", "yaml-match",
+      "match: {checks: [a, b], services: [db], tenant: acme}\nnotify: [ops-hook, am]\n"
+      "for: 1500ms\n")
+write("alert_rule", "empty-notify", '{"notify":[]}')
+write("alert_rule", "time-offset", "2026-12-01T02:00:00.123456+05:30")
+write("alert_rule", "time-leap", "2024-02-29T23:59:60Z")
+
 # --- template: webhook templates (mode byte 0) and POST /v1/notifiers
 # bodies (mode byte 1): the built-ins, a user's, the errors users make.
 SLACK_TMPL = (

@@ -560,7 +560,7 @@ static void test_errors(void **state)
                        "data_dir, tokens, checks, services, limits, rate_limits, "
                        "enable_api_exec_checks, history, enable_api_file_checks, "
                        "api_file_paths, tls, allow_plaintext, datacenter, node_meta, node_name, "
-                       "notify, status_page)"},
+                       "alerts, maintenance, alerting, notify, status_page)"},
         {"node: a\nbind: 127.0.0.1:1\nnode: b\n",
          "heed.yaml:3:1: node: duplicate key (first at line 1)"},
         {"checks: {name: a}\n", "heed.yaml:1:9: checks: expected a list of checks, got a mapping"},
@@ -1124,6 +1124,69 @@ static void test_status_page(void **state)
              "to 200 bytes, got \"\"");
 }
 
+static void test_alerts(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("notify:\n"
+            "  - {name: ops-hook, webhook: {url: \"http://127.0.0.1:9/hook\"}}\n"
+            "  - {name: am, alertmanager: {url: \"http://127.0.0.1:9\"}}\n"
+            "  - {name: mail, exec: {command: [/bin/true]}}\n"
+            "alerts:\n"
+            "  - match: { tags: [web] }\n"
+            "    notify: [ops-hook, am]\n"
+            "    for: 30s\n"
+            "    remind_every: 1h\n"
+            "  - notify: [mail]\n"
+            "    send_resolved: false\n"
+            "maintenance:\n"
+            "  - match: { services: [db] }\n"
+            "    start: \"2026-12-01T02:00:00Z\"\n"
+            "    duration: 1h\n"
+            "    every: week\n"
+            "alerting:\n"
+            "  flapping: {changes: 4, window: 5m}\n"
+            "  retry_max: 30s\n"
+            "  outbox_max: 500\n"
+            "  webhook_allow: [127.0.0.1/8]\n",
+            &c);
+    assert_int_equal(c.nalerts, 2);
+    assert_string_equal(c.alerts[0].match.tags[0], "web");
+    assert_string_equal(c.alerts[0].notify[1], "am");
+    assert_int_equal(c.alerts[0].for_us, 30 * SEC);
+    assert_int_equal(c.alerts[0].remind_every_us, 3600 * SEC);
+    assert_int_equal(c.alerts[0].send_resolved, 1);
+    assert_int_equal(c.alerts[1].send_resolved, 0);
+    assert_true(hd_match_is_all(&c.alerts[1].match));
+    assert_int_equal(c.nmaintenance, 1);
+    assert_int_equal(c.maintenance[0].every, HD_WINDOW_WEEK);
+    assert_int_equal(c.maintenance[0].duration_us, 3600 * SEC);
+    assert_int_equal(c.maintenance[0].start_us, 1796090400LL * SEC);
+    assert_int_equal(c.alerting.flapping.changes, 4);
+    assert_int_equal(c.alerting.flapping.window_us, 300 * SEC);
+    assert_int_equal(c.alerting.retry_min_us, SEC);
+    assert_int_equal(c.alerting.retry_max_us, 30 * SEC);
+    assert_int_equal(c.alerting.outbox_max, 500);
+    assert_int_equal(c.alerting.keep_delivered, 10000);
+    assert_string_equal(c.alerting.webhook_allow[0], "127.0.0.1/8");
+    hd_config_free(&c);
+
+    load_bad("alerts:\n  - match: {tags: [web]}\n", "heed.yaml:2:5: alerts[0]: notify is required: "
+                                                    "the names of the notifiers to tell");
+    load_bad("alerts:\n  - notify: [a]\n    for: soon\n",
+             "heed.yaml:2:14: alerts[0].notify[0]: no notifier named \"a\" (notify: defines 0)");
+    load_bad("notify: [{name: a, exec: {command: [/bin/true]}}]\n"
+             "alerts:\n  - notify: [a]\n    for: soon\n",
+             "heed.yaml:4:10: alerts[0].for: expected a duration like 10s, got \"soon\"");
+    load_bad("maintenance:\n  - start: 2026-12-01\n    duration: 1h\n",
+             "heed.yaml:2:12: maintenance[0].start: expected an RFC 3339 time like "
+             "2026-12-01T02:00:00Z, got \"2026-12-01\"");
+    load_bad("maintenance:\n  - start: 2026-12-01T00:00:00Z\n    duration: 8d\n    every: week\n",
+             "heed.yaml:3:15: maintenance[0].duration: must be shorter than the recurrence (week)");
+    load_bad("alerting:\n  retry_min: 10s\n  retry_max: 1s\n",
+             "heed.yaml:3:14: alerting.retry_max: retry_max must not be below retry_min");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,6 +1211,7 @@ int main(void)
         cmocka_unit_test(test_server_limits_tls),
         cmocka_unit_test(test_consul_keys),
         cmocka_unit_test(test_status_page),
+        cmocka_unit_test(test_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
