@@ -3,6 +3,7 @@
 #include "probe/target.h"
 #include "probe/dns.h"
 #include "util/buf.h"
+#include "util/curl_dl.h"
 #include "util/mem.h"
 #include "util/url.h"
 
@@ -234,8 +235,8 @@ int hd_target_masked(const hd_target_t *t)
 
 int hd_header_secret(const char *name, size_t len)
 {
-    static const char *const words[] = {"auth",    "token",   "secret", "passw",
-                                        "cookie",  "session", "api-key", "apikey"};
+    static const char *const words[] = {"auth",   "token",   "secret",  "passw",
+                                        "cookie", "session", "api-key", "apikey"};
     for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
         size_t wl = strlen(words[w]);
         for (size_t i = 0; i + wl <= len; i++)
@@ -313,6 +314,10 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
              "file, exec, icmp, dns or tls)",
              u.scheme);
     t->kind = schemes[i].kind;
+#ifdef HEED_STATIC
+    /* Refused here, at once, rather than by each attempt until a timeout. */
+    if (t->kind == HD_KIND_HTTP) FAIL("%s:// targets are %s", u.scheme, HD_CURL_NOT_IN_BUILD);
+#endif
     t->url = hd_xstrdup(s);
     t->display = redact(s, 1);
     int defport = schemes[i].default_port;

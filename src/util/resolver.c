@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct sockev_s {
     ares_socket_t fd;
@@ -35,7 +36,9 @@ struct hd_resolve_req_s {
     size_t reply_len;
     void *arg;
     int port;
-    int done; /* c-ares has answered; result is below */
+    int family;    /* hd_resolve(): the family asked for */
+    int localhost; /* hd_resolve(): the name is localhost or ends in .localhost */
+    int done;      /* c-ares has answered; result is below */
     int status;
     char msg[128];
     struct sockaddr_storage addrs[HD_RESOLVE_MAX_ADDRS];
@@ -198,6 +201,39 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
     free_req(q);
 }
 
+/* RFC 6761: localhost and its subdomains are loopback addresses. */
+static int is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.') n--; /* the root label */
+    if (n == 9) return strncasecmp(host, "localhost", 9) == 0;
+    return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+}
+
+/* Answers a localhost name that neither /etc/hosts nor DNS knew (a bare
+ * chroot, a scratch image without /etc/hosts): ::1 and 127.0.0.1, as the
+ * family allows. */
+static void loopback(hd_resolve_req_t *q)
+{
+    q->naddrs = 0;
+    if (q->family != AF_INET) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&q->addrs[q->naddrs++];
+        memset(a, 0, sizeof(q->addrs[0]));
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons((uint16_t)q->port);
+    }
+    if (q->family != AF_INET6) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&q->addrs[q->naddrs++];
+        memset(a, 0, sizeof(q->addrs[0]));
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons((uint16_t)q->port);
+    }
+    q->status = HD_RESOLVE_OK;
+    q->msg[0] = '\0';
+}
+
 static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     (void)timeouts;
@@ -230,6 +266,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
         q->status = HD_RESOLVE_FAIL;
         snprintf(q->msg, sizeof(q->msg), "name lookup failed: %s", ares_strerror(status));
     }
+    if (q->status != HD_RESOLVE_OK && q->localhost) loopback(q);
     if (res) ares_freeaddrinfo(res);
     event_active(q->deliver, 0, 0);
 }
@@ -253,6 +290,8 @@ hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int f
     hd_resolve_req_t *q = new_req(r, arg);
     q->cb = cb;
     q->port = port;
+    q->family = family;
+    q->localhost = is_localhost(host);
     struct ares_addrinfo_hints hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
