@@ -235,8 +235,8 @@ int hd_target_masked(const hd_target_t *t)
 
 int hd_header_secret(const char *name, size_t len)
 {
-    static const char *const words[] = {"auth",   "token",   "secret",  "passw",
-                                        "cookie", "session", "api-key", "apikey"};
+    static const char *const words[] = {"auth",    "token",   "secret", "passw",
+                                        "cookie",  "session", "api-key", "apikey"};
     for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
         size_t wl = strlen(words[w]);
         for (size_t i = 0; i + wl <= len; i++)
