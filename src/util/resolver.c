@@ -8,6 +8,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ struct hd_resolve_req_s {
     hd_resolver_t *r;
     hd_resolve_cb cb;     /* NULL once cancelled */
     hd_query_cb qcb;      /* instead of cb for hd_resolve_query(); NULL once cancelled */
+    hd_name_cb ncb;       /* instead of cb for hd_resolve_name(); NULL once cancelled */
+    char *name;           /* hd_resolve_name(): the name found, owned */
     unsigned char *reply; /* hd_resolve_query(): the reply, owned */
     size_t reply_len;
     void *arg;
@@ -161,6 +164,7 @@ static void free_req(hd_resolve_req_t *q)
 {
     if (q->deliver) event_free(q->deliver);
     free(q->reply);
+    free(q->name);
     free(q);
 }
 
@@ -172,6 +176,7 @@ void hd_resolver_free(hd_resolver_t *r)
     for (hd_resolve_req_t *q = r->reqs; q; q = q->next) {
         q->cb = NULL;
         q->qcb = NULL;
+        q->ncb = NULL;
     }
     ares_destroy(r->channel);
     while (r->reqs) {
@@ -198,6 +203,7 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
     unlink_req(q);
     if (q->cb) q->cb(q->status, q->addrs, q->naddrs, q->msg, q->arg);
     if (q->qcb) q->qcb(q->status, q->reply, q->reply_len, q->msg, q->arg);
+    if (q->ncb) q->ncb(q->status, q->name, q->msg, q->arg);
     free_req(q);
 }
 
@@ -335,6 +341,46 @@ hd_resolve_req_t *hd_resolve_query(hd_resolver_t *r, const char *name, int type,
     return q;
 }
 
+static void on_host(void *arg, int status, int timeouts, struct hostent *host)
+{
+    (void)timeouts;
+    hd_resolve_req_t *q = arg;
+    if (status == ARES_EDESTRUCTION) return; /* hd_resolver_free() owns the request now */
+    q->done = 1;
+    if (status == ARES_SUCCESS && host && host->h_name && *host->h_name) {
+        q->status = HD_RESOLVE_OK;
+        q->name = hd_xstrdup(host->h_name);
+    } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_SUCCESS) {
+        q->status = HD_RESOLVE_NOTFOUND;
+        snprintf(q->msg, sizeof(q->msg), "no name for this address");
+    } else {
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "lookup failed: %s", ares_strerror(status));
+    }
+    event_active(q->deliver, 0, 0);
+}
+
+hd_resolve_req_t *hd_resolve_name(hd_resolver_t *r, const struct sockaddr_storage *addr,
+                                  hd_name_cb cb, void *arg)
+{
+    hd_resolve_req_t *q = new_req(r, arg);
+    q->ncb = cb;
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        ares_gethostbyaddr(r->channel, &a->sin6_addr, sizeof(a->sin6_addr), AF_INET6, on_host, q);
+    } else if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        ares_gethostbyaddr(r->channel, &a->sin_addr, sizeof(a->sin_addr), AF_INET, on_host, q);
+    } else {
+        q->done = 1;
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "not an IP address");
+        event_active(q->deliver, 0, 0);
+    }
+    update_timer(r);
+    return q;
+}
+
 void hd_resolve_cancel(hd_resolve_req_t *q)
 {
     if (!q) return;
@@ -348,4 +394,5 @@ void hd_resolve_cancel(hd_resolve_req_t *q)
     /* c-ares cannot cancel one query; its answer will find cb == NULL. */
     q->cb = NULL;
     q->qcb = NULL;
+    q->ncb = NULL;
 }
