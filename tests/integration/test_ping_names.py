@@ -87,8 +87,10 @@ class Namespace:
         return ["ip", "netns", "exec", self.name] + list(argv)
 
     def run(self, *argv, timeout=60):
+        env = dict(os.environ)  # the sanitizers' options pass; no socket kind is forced
+        env.pop("HEED_ICMP_SOCKET", None)
         p = subprocess.run(self.argv(*argv), capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", "")})
+                           stdin=subprocess.DEVNULL, env=env)
         return p.returncode, p.stdout, p.stderr
 
     def sysctl(self, setting):
