@@ -31,8 +31,8 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # One fully static file, $(STATIC_BUILD)/heed, for any container image
-# (docs/static.md): glibc and OpenSSL linked in, no libcurl (http and https
-# say "not in this build"). The linker's warnings about getaddrinfo and
+# (docs/static.md): glibc and OpenSSL linked in, no libcurl (http has a
+# client of its own, https says "not in this build"). The linker's warnings about getaddrinfo and
 # dlopen in the libraries' unused paths are expected; the build fails on
 # anything else.
 static: deps

@@ -3,12 +3,15 @@ bare chroot, no /etc, no /dev, no shared library, no dynamic loader. Targets
 are IP literals, and localhost, which heed answers itself when no
 /etc/hosts knows it (RFC 6761). Servers are real and started here on free
 loopback ports: a listener, redis-server, a TLS server with a certificate
-made by the openssl command.
+made by the openssl command, an HTTP server (Python's http.server) for the
+static build's own HTTP/1.1 client.
 
 The binary is $HEED_STATIC_BIN (`make test` builds it and sets it), else
 build-static/heed next to this tree; without one, or without root (chroot
 needs it), the tests are skipped."""
 
+import base64
+import http.server
 import json
 import os
 import shutil
@@ -16,6 +19,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -29,6 +33,78 @@ STATIC = os.environ.get("HEED_STATIC_BIN") or os.path.join(ROOT, "build-static",
 REDIS = shutil.which("redis-server")
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 PT_INTERP, PT_DYNAMIC = 3, 2
+
+
+class HttpApp:
+    """An HTTP server on 127.0.0.1 (Python's http.server) with a few
+    routes; records each request's path and headers."""
+
+    def __init__(self, reg):
+        app = self
+        self.requests = []
+        self.warming = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                app.requests.append((self.path, dict(self.headers)))
+                if self.path == "/legacy":  # HTTP/1.0, the body ends with the close
+                    self.protocol_version = "HTTP/1.0"
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"x" * 3000 + b" status: ok\n")
+                    self.close_connection = True
+                    return
+                if self.path == "/chunked":
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for part in (b"sta", b"tus: o", b"k\n"):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                status, headers, body = 200, {}, b"all ok\n"
+                if self.path == "/warming":
+                    app.warming += 1
+                    if app.warming < 3:
+                        status, body = 503, b"warming up\n"
+                elif self.path == "/moved":
+                    status, headers = 301, {"Location": "/health"}
+                elif self.path == "/private":
+                    want = "Basic " + base64.b64encode(b"ann:s3cret").decode()
+                    if self.headers.get("Authorization") != want:
+                        status = 401
+                elif self.path != "/health":
+                    status = 404
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # heed hangs up once it has its verdict, before a body ends
+
+        srv = Server(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                             daemon=True)
+        t.start()
+
+        def stop():
+            srv.shutdown()
+            srv.server_close()
+            t.join(10)
+
+        reg.callback("http server", stop)
+        self.port = srv.server_address[1]
 
 
 def program_headers(path):
@@ -117,18 +193,55 @@ class StaticChrootTests(HeedTestCase):
         self.assertReadyLine([x for x in lines if "exec:" in x][0], url)
         self.assertReadyLine([x for x in lines if "file:" in x][0], "file:///heed")
 
-    def test_http_is_not_in_this_build(self):
+    def test_https_is_not_in_this_build(self):
         port = free_port()
         listener(self.reg, port)  # a server is there: the refusal is the build's, not the net's
-        for url in ("http://127.0.0.1:%d/" % port, "https://127.0.0.1:%d/" % port):
-            with self.subTest(url=url):
-                rc, out, err, took = self.wait("-t", "30s", url)
-                self.assertEqual(rc, 2, err)
-                scheme = url.split(":")[0]
-                self.assertIn("%s://127.0.0.1:%d/: %s:// targets are not in this build"
-                              % (scheme, port, scheme), err)
-                self.assertIn("no libcurl", err)
-                self.assertLess(took, 10, "refused at once, not after retries")
+        url = "https://127.0.0.1:%d/" % port
+        rc, out, err, took = self.wait("-t", "30s", url)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("%s: https:// targets are not in this build" % url, err)
+        self.assertIn("no libcurl", err)
+        self.assertLess(took, 10, "refused at once, not after retries")
+
+    def test_http_of_its_own(self):
+        app = HttpApp(self.reg)
+        base = "http://127.0.0.1:%d" % app.port
+        rc, out, err, _ = self.wait("-t", "20s", "--body-contains", "all ok", base + "/health")
+        self.assertEqual(rc, 0, err)
+        self.assertReadyLine(err, base + "/health")
+        path, headers = app.requests[-1]
+        self.assertEqual(path, "/health")
+        self.assertEqual(headers["Host"], "127.0.0.1:%d" % app.port)
+        self.assertRegex(headers["User-Agent"], r"^heed/\d")
+        # 503 until the third request: retried until ready.
+        rc, out, err, _ = self.wait("-t", "20s", base + "/warming")
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(self.assertReadyLine(err, base + "/warming"), 3)
+        # Chunked, and delimited by the close (HTTP/1.0).
+        for path in ("/chunked", "/legacy"):
+            with self.subTest(path=path):
+                rc, out, err, _ = self.wait("-t", "20s", "--json", "--body-contains", "status: ok",
+                                            base + path)
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(json.loads(out)["reason"], "ok")
+        # Basic authentication from the URL; the password is never shown.
+        url = "http://ann:s3cret@127.0.0.1:%d/private" % app.port
+        rc, out, err, _ = self.wait("-t", "20s", url)
+        self.assertEqual(rc, 0, err)
+        self.assertReadyLine(err, "http://ann:***@127.0.0.1:%d/private" % app.port)
+        self.assertNotIn("s3cret", err)
+
+    def test_http_not_ready(self):
+        app = HttpApp(self.reg)
+        base = "http://127.0.0.1:%d" % app.port
+        cases = [(["--body-contains", "nope"], "/health", r"HTTP 200, body lacks 'nope'"),
+                 ([], "/moved", r"HTTP 301 \(redirects are not followed unless asked\)"),
+                 ([], "/private", r"HTTP 401")]
+        for flags, path, message in cases:
+            with self.subTest(path=path):
+                rc, out, err, _ = self.wait("-t", "0.5s", *(flags + [base + path]))
+                self.assertEqual(rc, 124, err)
+                self.assertTimeoutLine(err, base + path, message)
 
     @unittest.skipIf(not REDIS, "redis-server not installed")
     def test_redis(self):
