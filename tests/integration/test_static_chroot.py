@@ -14,6 +14,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import shutil
 import ssl
 import struct
@@ -279,6 +280,25 @@ class StaticChrootTests(HeedTestCase):
         rc, out, err, _ = self.wait("-t", "10s", "--insecure", url)
         self.assertEqual(rc, 0, err)
         self.assertReadyLine(err, url)
+
+
+@unittest.skipIf(not os.path.isfile(STATIC), "no static heed (make static builds it): " + STATIC)
+class StaticAgentConfigTests(HeedTestCase):
+    def test_https_check_is_refused_by_name(self):
+        d = self.reg.tempdir()
+        path = os.path.join(d, "heed.yaml")
+        with open(path, "w") as f:
+            f.write("data_dir: %s/data\nchecks:\n"
+                    "  - {id: web, name: web, target: \"https://127.0.0.1:8443/\", interval: 5s}\n"
+                    "  - {id: app, name: app, target: \"http://127.0.0.1:8080/\", interval: 5s}\n"
+                    % d)
+        p = run([STATIC, "agent", "-c", path, "--validate"], timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertRegex(p.stderr, r"^%s:3:\d+: checks\[0\]\.target: https:// targets are not in "
+                         r"this build: the static heed has no libcurl" % re.escape(path))
+        self.assertNotIn("checks[1]", p.stderr)  # http:// is spoken by the static heed
+        self.assertFalse(os.path.exists(os.path.join(d, "data")))
 
 
 if __name__ == "__main__":
