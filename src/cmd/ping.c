@@ -20,8 +20,10 @@
  * - -g accepts IPv6 and any range size; START END may span any range.
  * - -b below 16 is raised to 16: the payload carries a 64-bit nonce and the
  *   send time.
- * - -n/-d reverse lookups use getnameinfo() (blocking; names in /etc/hosts
- *   answer at once). */
+ * - -n/-d reverse lookups go through c-ares on the loop (util/resolver.h),
+ *   many at once, as forward lookups do: /etc/hosts first, then a PTR
+ *   query; never a blocking getnameinfo(), and no NSS (the static build has
+ *   none). A target is pinged once its name is known, or known not to be. */
 #include "cmd/cmd.h"
 #include "probe/icmp.h"
 #include "probe/icmp_packet.h"
@@ -102,6 +104,7 @@ struct ping_s {
     int wake_armed;
     int64_t next_send_us, interval_us;
     uint64_t nseq, active, resolving, admitted;
+    uint64_t measuring; /* -n in count/loop modes: name lookups of the first pass */
     int source_done, stopping, fatal;
     /* flags */
     int count, vcount, loop, quiet, stats, show_alive, show_unreach, elapsed, timestamp;
@@ -572,24 +575,53 @@ static void on_icmp(const hd_icmp_result_t *r, void *arg)
     kick(pg);
 }
 
-static void reverse_name(host_t *h)
+/* The process's resolver, made on first use; NULL with the reason in err. */
+static hd_resolver_t *resolver(ping_t *pg, char *err, size_t errlen)
 {
-    char name[NI_MAXHOST];
-    socklen_t len =
-        h->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (getnameinfo((const struct sockaddr *)&h->addr, len, name, sizeof(name), NULL, 0,
-                    NI_NAMEREQD) == 0)
-        h->rname = hd_xstrdup(name);
+    if (!pg->resolver) pg->resolver = hd_resolver_new(pg->base, err, errlen);
+    return pg->resolver;
 }
 
-static void host_ready(ping_t *pg, host_t *h)
+/* A target whose address (and with -n, name) is known: due now. */
+static void host_queue(ping_t *pg, host_t *h)
 {
     if (pg->stopping) {
         host_drop(pg, h);
         return;
     }
-    if (pg->by_name) reverse_name(h);
     hd_heap_push(&pg->due, &h->due, hd_time_now_us());
+}
+
+static void on_named(int status, const char *name, const char *msg, void *arg)
+{
+    (void)msg; /* without a name the target shows as given, as fping does */
+    host_t *h = arg;
+    ping_t *pg = h->pg;
+    h->rq = NULL;
+    pg->resolving--;
+    if (status == HD_RESOLVE_OK) h->rname = hd_xstrdup(name);
+    host_queue(pg, h);
+    kick(pg);
+}
+
+/* -n: asks for the name of h's address; h is queued when it is known. */
+static void lookup_name(ping_t *pg, host_t *h)
+{
+    char err[256];
+    if (!resolver(pg, err, sizeof(err))) {
+        host_queue(pg, h); /* shown by address, as when no name exists */
+        return;
+    }
+    pg->resolving++;
+    h->rq = hd_resolve_name(pg->resolver, &h->addr, on_named, h);
+}
+
+static void host_ready(ping_t *pg, host_t *h)
+{
+    if (pg->by_name && !pg->stopping)
+        lookup_name(pg, h);
+    else
+        host_queue(pg, h);
 }
 
 static void no_address(ping_t *pg, host_t *h, const char *msg)
@@ -654,8 +686,9 @@ static host_t *admit(ping_t *pg)
     pg->admitted++;
     if (!name) {
         h->addr = ss;
-        if (pg->by_name) reverse_name(h);
-        return h;
+        if (!pg->by_name) return h;
+        lookup_name(pg, h);
+        return NULL;
     }
     h->name = hd_xstrdup(name);
     if (is_numeric(name, &h->addr)) {
@@ -663,15 +696,13 @@ static host_t *admit(ping_t *pg)
             no_address(pg, h, "Address family for hostname not supported");
             return NULL;
         }
-        if (pg->by_name) reverse_name(h);
-        return h;
+        if (!pg->by_name) return h;
+        lookup_name(pg, h);
+        return NULL;
     }
-    if (!pg->resolver) {
-        pg->resolver = hd_resolver_new(pg->base, err, sizeof(err));
-        if (!pg->resolver) {
-            no_address(pg, h, err);
-            return NULL;
-        }
+    if (!resolver(pg, err, sizeof(err))) {
+        no_address(pg, h, err);
+        return NULL;
     }
     pg->resolving++;
     h->rq = hd_resolve(pg->resolver, name, 0, pg->family, on_resolved, h);
@@ -1007,8 +1038,29 @@ static void print_stats(ping_t *pg)
     fprintf(stderr, "\n");
 }
 
+static void widen(ping_t *pg, size_t len)
+{
+    if (len > (size_t)pg->name_width) pg->name_width = (int)len;
+}
+
+/* A name lookup of the first pass: what is shown when none is found. */
+typedef struct measure_s {
+    ping_t *pg;
+    size_t fallback;
+} measure_t;
+
+static void on_measured(int status, const char *name, const char *msg, void *arg)
+{
+    (void)msg;
+    measure_t *m = arg;
+    m->pg->measuring--;
+    widen(m->pg, status == HD_RESOLVE_OK ? strlen(name) : m->fallback);
+    free(m);
+}
+
 /* Count and loop modes pad names to the longest: a first pass over the
- * targets finds it (standard input is read into memory for the two passes). */
+ * targets finds it (standard input is read into memory for the two passes).
+ * With -n, names are looked up on the loop, up to MAX_RESOLVING at once. */
 static int measure_names(ping_t *pg, char **targets, int ntargets)
 {
     if (pg->file ? !strcmp(pg->file, "-") : ntargets == 0) {
@@ -1039,13 +1091,25 @@ static int measure_names(ping_t *pg, char **targets, int ntargets)
             if (name) is_numeric(name, &ss);
             h.addr = ss;
             h.name = (char *)name;
-            if (pg->by_name && ss.ss_family) reverse_name(&h);
             len = strlen(display(&h, nb, sizeof(nb)));
-            free(h.rname);
+            char rerr[256];
+            if (pg->by_name && ss.ss_family && resolver(pg, rerr, sizeof(rerr))) {
+                measure_t *m = hd_xcalloc(1, sizeof(*m));
+                m->pg = pg;
+                m->fallback = len;
+                pg->measuring++;
+                hd_resolve_name(pg->resolver, &ss, on_measured, m);
+                while (pg->measuring >= MAX_RESOLVING)
+                    event_base_loop(pg->base, EVLOOP_ONCE);
+                pg->total++;
+                continue;
+            }
         }
-        if (len > (size_t)pg->name_width) pg->name_width = (int)len;
+        widen(pg, len);
         pg->total++;
     }
+    while (pg->measuring)
+        event_base_loop(pg->base, EVLOOP_ONCE);
     if (s.f && s.own_f) fclose(s.f);
     if (bad) {
         fprintf(stderr, "heed ping: %s\n", err);
@@ -1127,6 +1191,12 @@ static int run_ping(int argc, char **argv)
         }
         pg.total = total;
     }
+    pg.base = event_base_new();
+    if (!pg.base) {
+        fprintf(stderr, "heed ping: cannot create the event loop\n");
+        rc = EXIT_SYSCALL;
+        goto out;
+    }
     if (pg.count || pg.loop) {
         pg.total = 0;
         if ((rc = measure_names(&pg, targets, ntargets))) goto out;
@@ -1135,13 +1205,6 @@ static int run_ping(int argc, char **argv)
     char err[256];
     if (source_open(&pg, &pg.src, targets, ntargets, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed ping: %s\n", err);
-        rc = EXIT_SYSCALL;
-        goto out;
-    }
-
-    pg.base = event_base_new();
-    if (!pg.base) {
-        fprintf(stderr, "heed ping: cannot create the event loop\n");
         rc = EXIT_SYSCALL;
         goto out;
     }

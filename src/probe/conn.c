@@ -39,6 +39,8 @@ static const hd_proto_t *proto_of(hd_kind_t k)
         return &hd_proto_mysql;
     case HD_KIND_REDIS:
         return &hd_proto_redis;
+    case HD_KIND_HTTP: /* only where probe.c sends http here: the static build */
+        return &hd_proto_http1;
     default:
         return NULL;
     }
@@ -166,6 +168,11 @@ static void do_read(conn_t *c)
             return;
         }
         if (n == 0) {
+            memset(&v, 0, sizeof(v));
+            if (c->proto->eof && c->proto->eof(c->p->t, c->in, c->in_len, &v) == HD_PARSE_DONE) {
+                verdict(c, &v);
+                return;
+            }
             fail(c, HD_R_CLOSED, "%s",
                  c->in_len ? "connection closed in the middle of a reply"
                            : "connection closed before any reply");

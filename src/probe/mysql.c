@@ -63,4 +63,4 @@ static int mysql_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_
     VERDICT(HD_STATUS_PASSING, HD_R_OK, "server %.*s", (int)vlen, (const char *)(p + 1));
 }
 
-const hd_proto_t hd_proto_mysql = {mysql_hello, mysql_parse, NULL};
+const hd_proto_t hd_proto_mysql = {mysql_hello, mysql_parse, NULL, NULL};

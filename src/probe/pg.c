@@ -135,4 +135,4 @@ static void pg_bye(const hd_target_t *t, hd_buf_t *out)
     put32(out, 4);
 }
 
-const hd_proto_t hd_proto_pg = {pg_hello, pg_parse, pg_bye};
+const hd_proto_t hd_proto_pg = {pg_hello, pg_parse, pg_bye, NULL};

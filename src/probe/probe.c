@@ -104,7 +104,11 @@ static const hd_probe_kind_t *kind_of(const hd_target_t *t)
     case HD_KIND_REDIS:
         return &hd_probe_conn;
     case HD_KIND_HTTP:
+#ifdef HEED_STATIC
+        return &hd_probe_conn; /* no libcurl: HTTP/1.1 of its own (http1.c), http only */
+#else
         return &hd_probe_http;
+#endif
     case HD_KIND_FILE:
         return &hd_probe_file;
     case HD_KIND_EXEC:

@@ -91,4 +91,4 @@ static int redis_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_
     return HD_PARSE_MORE;
 }
 
-const hd_proto_t hd_proto_redis = {redis_hello, redis_parse, NULL};
+const hd_proto_t hd_proto_redis = {redis_hello, redis_parse, NULL, NULL};

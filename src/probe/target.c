@@ -3,6 +3,7 @@
 #include "probe/target.h"
 #include "probe/dns.h"
 #include "util/buf.h"
+#include "util/curl_dl.h"
 #include "util/mem.h"
 #include "util/url.h"
 
@@ -313,6 +314,12 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
              "file, exec, icmp, dns or tls)",
              u.scheme);
     t->kind = schemes[i].kind;
+#ifdef HEED_STATIC
+    /* Refused here, at once, rather than by each attempt until a timeout;
+     * http:// is spoken by probe/http1.c. */
+    if (t->kind == HD_KIND_HTTP && schemes[i].default_port == 443)
+        FAIL("%s:// targets are %s", u.scheme, HD_CURL_NOT_IN_BUILD);
+#endif
     t->url = hd_xstrdup(s);
     t->display = redact(s, 1);
     int defport = schemes[i].default_port;
