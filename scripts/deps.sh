@@ -18,6 +18,8 @@ pkgs=(
   openssl curl  # TLS tests: certificates made per test; an HTTPS client in a namespace
   python3-consul ansible-core  # discovery tests: a Consul client and Ansible, used unchanged
   prometheus-alertmanager  # notifier tests: a real Alertmanager on a loopback port (no cluster port)
+  zsh man-db    # install tests: the zsh completion, the man pages rendered with warnings on
+  dpkg-dev debhelper lintian adduser  # the Debian package (debian/): built, linted, installed, purged
 )
 
 # Third-party clients from npm that the tests drive (tests/clients/package.json,
