@@ -182,6 +182,14 @@ class InstallTest(harness.HeedTestCase):
         with open(conf) as f:
             self.assertTrue(f.read().endswith("node: edited\n"))
 
+    def test_compose_example_matches_docs(self):
+        """dist/compose.yaml is the compose file docs/containers.md shows."""
+        with open(os.path.join(ROOT, "docs/containers.md")) as f:
+            block = re.search(r"(?ms)^```yaml\n(services:.*?)^```$", f.read()).group(1)
+        with open(os.path.join(ROOT, "dist/compose.yaml")) as f:
+            text = f.read()
+        self.assertEqual(re.sub(r"(?m)\A(#.*\n)+", "", text), block)
+
     # --- completion ---------------------------------------------------------
 
     def bash_complete(self, line, cwd=None):
