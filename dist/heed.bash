@@ -30,6 +30,18 @@ _heed_flags()
         }' | sort -u
 }
 
+# The IDs of a running agent's checks (checks get|rm|pause|resume ID): $1
+# is heed, the rest the line's --addr, --token, --ns and TLS flags, else
+# heed's environment (HEED_HTTP_ADDR, ...) finds the agent. Nothing when no
+# agent answers within a second.
+_heed_check_ids()
+{
+    local heed=$1
+    shift
+    timeout 1 "$heed" checks list --json "$@" 2>/dev/null |
+        grep -o '"id":"[^"]*"' | sed -e 's/^"id":"//' -e 's/"$//'
+}
+
 _heed()
 {
     local cur prev heed cmd i
@@ -79,6 +91,22 @@ _heed()
             return 0
             ;;
     esac
+
+    if [ "$cmd" = checks ] && [ "$COMP_CWORD" -eq 3 ] && [[ $cur != -* ]]; then
+        case ${COMP_WORDS[2]} in
+            get | rm | pause | resume)
+                local -a conn=()
+                for ((i = 2; i < ${#COMP_WORDS[@]} - 1; i++)); do
+                    case ${COMP_WORDS[i]} in
+                        --addr | --token | --ns | --cacert | --cert | --key)
+                            conn+=("${COMP_WORDS[i]}" "${COMP_WORDS[i + 1]}") ;;
+                    esac
+                done
+                mapfile -t COMPREPLY < <(compgen -W "$(_heed_check_ids "$heed" "${conn[@]}")" -- "$cur")
+                return 0
+                ;;
+        esac
+    fi
 
     if [ "$COMP_CWORD" -eq 2 ] && [[ $cur != -* ]]; then
         local subs=""

@@ -192,16 +192,19 @@ class InstallTest(harness.HeedTestCase):
 
     # --- completion ---------------------------------------------------------
 
-    def bash_complete(self, line, cwd=None):
-        """COMPREPLY of the installed bash completion for line (its last word
-        is being completed), with the built heed first on PATH."""
+    def bash_complete(self, line, cwd=None, cword=None):
+        """COMPREPLY of the installed bash completion for line (its word
+        cword, by default the last, is being completed), with the built heed
+        first on PATH."""
         words = line.split(" ")
-        script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1));'
+        if cword is None:
+            cword = len(words) - 1
+        script = ('source "$1"; COMP_CWORD=$2; shift 2; COMP_WORDS=("$@");'
                   ' _heed; printf "%s\\n" "${COMPREPLY[@]}"')
         env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(HEED)) + ":" +
                    os.environ.get("PATH", "/usr/bin:/bin"))
         p = run(["bash", "--norc", "--noprofile", "-c", script, "bash",
-                 os.path.join(ROOT, "dist/heed.bash")] + words, env=env, cwd=cwd, check=True)
+                 os.path.join(ROOT, "dist/heed.bash"), str(cword)] + words, env=env, cwd=cwd, check=True)
         return [w for w in p.stdout.split("\n") if w]
 
     def test_bash_completion(self):
@@ -225,9 +228,38 @@ class InstallTest(harness.HeedTestCase):
         self.assertIn("true", after)  # a command, from PATH
         self.assertTrue(all(w.startswith("tru") for w in after), after)
 
-    def zsh_complete(self, line):
-        """What the zsh completion hands to compadd/_describe/_files for line,
-        with those completion-system functions replaced by ones that print."""
+    def test_completion_of_check_ids(self):
+        """`heed checks get <TAB>` offers a running agent's check IDs, in
+        bash and zsh, from --addr on the line; nothing, at once, without an
+        agent."""
+        port = harness.free_port()
+        d = self.reg.tempdir()
+        conf = os.path.join(d, "heed.yaml")
+        with open(conf, "w") as f:
+            f.write("bind: 127.0.0.1:%d\ndata_dir: %s/data\nchecks:\n"
+                    "  - {name: web-1, target: 'tcp://127.0.0.1:%d', interval: 1m}\n"
+                    "  - {name: db.primary, target: 'file://%s', interval: 1m}\n"
+                    % (port, d, harness.free_port(), conf))
+        self.reg.spawn_heed(["agent", "-c", conf])
+        addr = "127.0.0.1:%d" % port
+
+        def answering():
+            return run([HEED, "checks", "list", "--addr", addr], timeout=10).returncode == 0
+        harness.wait_until(answering, 20, interval=0.1, what="the agent")
+        nobody = "127.0.0.1:%d" % harness.free_port()
+        self.assertEqual(self.bash_complete("heed checks get  --addr %s" % nobody, cword=3), [])
+        self.assertEqual(sorted(self.bash_complete("heed checks get  --addr %s" % addr,
+                                                   cword=3)), ["db.primary", "web-1"])
+        self.assertEqual(self.bash_complete("heed checks rm w --addr %s" % addr, cword=3),
+                         ["web-1"])
+        if shutil.which("zsh"):
+            self.assertEqual(sorted(self.zsh_complete("heed checks resume  --addr %s" % addr,
+                                                      current=4)), ["db.primary", "web-1"])
+
+    def zsh_complete(self, line, current=None):
+        """What the zsh completion hands to compadd/_describe/_files for line
+        (its word current, counted from 1, by default the last), with those
+        completion-system functions replaced by ones that print."""
         words = line.split(" ")
         script = r'''
 compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -rl -- "$@"; }
@@ -235,14 +267,14 @@ _describe() { print -rl -- ${(P)${@[-1]}}; }
 _files() { print -r -- "FILES $*"; }
 _normal() { print -r -- "NORMAL $words"; }
 _call_program() { shift; "$@"; }
-words=("${@[2,-1]}")
-CURRENT=$#words
+words=("${@[3,-1]}")
+CURRENT=${2:-$#words}
 source "$1"
 '''
         env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(HEED)) + ":" +
                    os.environ.get("PATH", "/usr/bin:/bin"))
-        p = run(["zsh", "-f", "-c", script, "zsh", os.path.join(ROOT, "dist/_heed")] + words,
-                env=env, check=True)
+        p = run(["zsh", "-f", "-c", script, "zsh", os.path.join(ROOT, "dist/_heed"),
+                 str(current or "")] + words, env=env, check=True)
         return [w for w in p.stdout.split("\n") if w]
 
     def test_zsh_completion(self):

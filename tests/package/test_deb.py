@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import harness  # noqa: E402
 from harness import ROOT, free_port, run, wait_until  # noqa: E402
 
-LOCK = "/tmp/heed-test-deb.lock"
+LOCK = "/var/lib/dpkg"
 UNIT = "/lib/systemd/system/heed.service"
 
 
@@ -85,8 +85,8 @@ class DebTest(harness.HeedTestCase):
         for tool in ("dpkg-buildpackage", "dh", "lintian", "setpriv"):
             if not shutil.which(tool):
                 self.skipTest("%s is not installed (scripts/deps.sh installs it)" % tool)
-        lock = open(LOCK, "w")
-        self.reg.callback("lock " + LOCK, lock.close)
+        lock = os.open(LOCK, os.O_RDONLY | os.O_DIRECTORY)
+        self.reg.callback("flock on " + LOCK, lambda: os.close(lock))
         fcntl.flock(lock, fcntl.LOCK_EX)
         if installed("heed"):
             self.skipTest("the heed package is installed on this machine: not touching it")
