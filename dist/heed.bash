@@ -34,6 +34,22 @@ _heed_flags()
 # is heed, the rest the line's --addr, --token, --ns and TLS flags, else
 # heed's environment (HEED_HTTP_ADDR, ...) finds the agent. Nothing when no
 # agent answers within a second.
+# The subcommands of command $2 ($1: the heed binary): the lower-case
+# words after "heed COMMAND" in its usage lines ("heed checks rm|pause ID").
+_heed_subcommands()
+{
+    "$1" help "$2" 2>/dev/null | awk -v cmd="$2" '
+        /^usage:/ { syn = 1 }
+        syn && /^$/ { exit }
+        syn {
+            for (i = 1; i < NF; i++)
+                if ($i == "heed" && $(i + 1) == cmd && $(i + 2) ~ /^[a-z][a-z|]*$/) {
+                    n = split($(i + 2), w, "|")
+                    for (j = 1; j <= n; j++) print w[j]
+                }
+        }' | sort -u
+}
+
 _heed_check_ids()
 {
     local heed=$1
@@ -94,7 +110,7 @@ _heed()
 
     if [ "$cmd" = checks ] && [ "$COMP_CWORD" -eq 3 ] && [[ $cur != -* ]]; then
         case ${COMP_WORDS[2]} in
-            get | rm | pause | resume)
+            get | rm | pause | resume | history)
                 local -a conn=()
                 for ((i = 2; i < ${#COMP_WORDS[@]} - 1; i++)); do
                     case ${COMP_WORDS[i]} in
@@ -109,13 +125,8 @@ _heed()
     fi
 
     if [ "$COMP_CWORD" -eq 2 ] && [[ $cur != -* ]]; then
-        local subs=""
-        case $cmd in
-            checks) subs="list get add rm pause resume" ;;
-            services) subs="list register deregister" ;;
-            kv) subs="get put delete list" ;;
-            watch) subs="key keyprefix service" ;;
-        esac
+        local subs
+        subs=$(_heed_subcommands "$heed" "$cmd")
         if [ -n "$subs" ]; then
             mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
             return 0
