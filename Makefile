@@ -18,7 +18,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build static run test test-release test-release-gcc test-release-clang test-asan \
+.PHONY: all deps build static install run test test-release test-release-gcc test-release-clang test-asan \
         test-fuzz lint format clean
 
 all: build
@@ -42,6 +42,14 @@ static: deps
 	    $(STATIC_BUILD)/build.log || true; \
 	  [ $$rc -eq 0 ] && echo "make static: $(STATIC_BUILD)/heed, $$(stat -c %s $(STATIC_BUILD)/heed) bytes"; \
 	  exit $$rc
+
+# Installs what `cmake --install` installs (cmake/install.cmake): the
+# binary, man pages, bash and zsh completion, the systemd unit and the
+# example config. PREFIX (default /usr/local) and DESTDIR as usual:
+#   make install PREFIX=/usr DESTDIR=/tmp/stage
+PREFIX      ?= /usr/local
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # The agent on its embedded default: a temporary data dir, loopback :8500,
 # a few sample checks. Ctrl-C stops it. scripts/demo.sh shows `heed wait`.
