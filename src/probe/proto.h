@@ -30,6 +30,11 @@ typedef struct hd_proto_s {
     int (*parse)(const hd_target_t *t, const uint8_t *buf, size_t len, hd_verdict_t *v);
     /* Appends polite goodbye bytes sent after a verdict, or NULL. */
     void (*bye)(const hd_target_t *t, hd_buf_t *out);
+    /* Appends the bytes to send in answer to everything received so far,
+     * after parse said HD_PARSE_MORE; appends nothing while it needs more.
+     * Called until it first appends bytes, never again after. NULL when the
+     * protocol only answers with its hello. Must accept any bytes. */
+    void (*answer)(const hd_target_t *t, const uint8_t *buf, size_t len, hd_buf_t *out);
 } hd_proto_t;
 
 extern const hd_proto_t hd_proto_pg;

@@ -388,8 +388,12 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
     case HD_KIND_MYSQL:
         /* Query parameters (sslmode=..., connect_timeout=...) are accepted so
          * that a service's own DSN can be pasted; they change nothing here. */
-        t->user = hd_xstrdup(u.user && u.user[0] ? u.user
-                                                 : (t->kind == HD_KIND_PG ? "postgres" : "root"));
+        /* postgres always names a user; mysql logs in only when the URL
+         * names one (probe/mysql.c). */
+        if (u.user && u.user[0])
+            t->user = hd_xstrdup(u.user);
+        else if (t->kind == HD_KIND_PG)
+            t->user = hd_xstrdup("postgres");
         if (u.password) t->password = hd_xstrdup(u.password);
         if (u.path[0] && u.path[1]) {
             t->database = hd_url_decode(u.path + 1, strlen(u.path + 1));
