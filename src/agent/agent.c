@@ -279,6 +279,11 @@ static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
             if (c->running) hd_probe_cancel(c->running);
             c->running = NULL;
             hd_sched_remove(&a->sched, &c->item);
+        } else if (!c->def.ttl) {
+            /* Resumed with the status it had: run it now, so that the
+             * status is fresh at once, not one interval later. */
+            hd_sched_add(&a->sched, &c->item, now);
+            hd_sched_arm(&a->sched, a->base, now, on_sched, a);
         } else {
             schedule_check(a, c, now);
         }

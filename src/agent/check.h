@@ -55,6 +55,7 @@ typedef struct hd_check_state_s {
     int consecutive_ok;
     int consecutive_fail;
     int paused;
+    hd_check_status_t before_pause; /* the status when paused, given back on resume */
 } hd_check_state_t;
 
 /* Frees everything a definition holds. */

@@ -304,6 +304,9 @@ json_t *hd_check_state_to_json(const hd_check_state_t *st)
         "last_checked", (json_int_t)st->last_checked, "last_change", (json_int_t)st->last_change,
         "last_success", (json_int_t)st->last_success, "consecutive_ok", st->consecutive_ok,
         "consecutive_fail", st->consecutive_fail, "paused", st->paused);
+    /* Only while paused: the status that resume gives back. */
+    if (o && st->paused)
+        json_object_set_new(o, "before_pause", json_integer((json_int_t)st->before_pause));
     free(fixed);
     return o;
 }
@@ -311,15 +314,18 @@ json_t *hd_check_state_to_json(const hd_check_state_t *st)
 int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)
 {
     int status, reason, ok, fail, paused;
+    int before = HD_CHECK_CRITICAL; /* states stored before it was kept */
     const char *output;
     json_int_t lat, checked, change, success;
-    if (json_unpack((json_t *)o, "{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b}", "status",
-                    &status, "reason", &reason, "output", &output, "latency_us", &lat,
+    if (json_unpack((json_t *)o, "{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b, s?i}",
+                    "status", &status, "reason", &reason, "output", &output, "latency_us", &lat,
                     "last_checked", &checked, "last_change", &change, "last_success", &success,
-                    "consecutive_ok", &ok, "consecutive_fail", &fail, "paused", &paused) < 0)
+                    "consecutive_ok", &ok, "consecutive_fail", &fail, "paused", &paused,
+                    "before_pause", &before) < 0)
         return -1;
     if (status < HD_CHECK_PASSING || status > HD_CHECK_MAINTENANCE || reason < 0 ||
-        reason >= HD_R__COUNT || ok < 0 || fail < 0)
+        reason >= HD_R__COUNT || ok < 0 || fail < 0 || before < HD_CHECK_PASSING ||
+        before > HD_CHECK_CRITICAL)
         return -1;
     free(st->output);
     st->status = (hd_check_status_t)status;
@@ -332,5 +338,6 @@ int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)
     st->consecutive_ok = ok;
     st->consecutive_fail = fail;
     st->paused = paused;
+    st->before_pause = (hd_check_status_t)before;
     return 0;
 }
