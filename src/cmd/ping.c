@@ -111,6 +111,7 @@ struct ping_s {
     double backoff;
     int64_t timeout_us, period_us;
     int timeout_set;
+    int version; /* -v, -V, --version: print the version and exit */
     size_t data_len;
     int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u/-x) */
     int lists;       /* -a, -u or -x: no "is alive"/"is unreachable" lines (ICMP errors stay) */
@@ -848,6 +849,8 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
             size_t nl = eq ? (size_t)(eq - a) : strlen(a);
             if (nl == 6 && !strncmp(a, "--json", 6) && !eq) {
                 pg->json = 1;
+            } else if (nl == 9 && !strncmp(a, "--version", 9) && !eq) {
+                pg->version = 1;
             } else if (nl == 6 && !strncmp(a, "--rate", 6)) {
                 const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (!val) goto missing_long;
@@ -967,6 +970,10 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
             case '6':
                 pg->family = AF_INET6;
                 break;
+            case 'v': /* fping's -v; -V as well */
+            case 'V':
+                pg->version = 1;
+                break;
             default:
                 rc = args_error("unknown flag '-%c'", f);
             }
@@ -1067,6 +1074,12 @@ static int run_ping(int argc, char **argv)
     char **targets = NULL;
     int ntargets = 0, rc;
     if ((rc = parse_flags(&pg, argc, argv, &targets, &ntargets))) return rc;
+    if (pg.version) {
+        /* As fping: the version, and nothing is sent. */
+        printf("heed %s\n", HEED_VERSION);
+        free(targets);
+        return 0;
+    }
     int generate = pg.generate;
     rc = EXIT_ARGS;
     if (pg.count && pg.loop) {
@@ -1263,6 +1276,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -X N                   as -x, and stop as soon as N targets answered\n"
     "      --json             one JSON object per target on stdout: host, address,\n"
     "                         alive, xmt, rcv, loss, min_ms, avg_ms, max_ms\n"
+    "  -v, -V, --version      print heed's version and exit\n"
     "\n"
     "On a terminal a large sweep shows a progress line on stderr.\n"
     "\n"

@@ -272,6 +272,12 @@ static int run_wait(int argc, char **argv)
         char name[64];
         const char *eq = strchr(a, '=');
         size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        /* -t2s, as getopt reads a short flag's value attached to it. */
+        char *attached = NULL;
+        if (a[1] == 't' && a[2] && a[2] != '=') {
+            attached = a + 2;
+            nl = 2;
+        }
         snprintf(name, sizeof(name), "%.*s", (int)nl, a);
         const char *val;
         int64_t *dur = NULL;
@@ -328,7 +334,10 @@ static int run_wait(int argc, char **argv)
         }
         if (dur) {
             char err[128];
-            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            if (attached)
+                val = attached;
+            else if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq)))
+                goto out;
             if (hd_time_parse_duration(val, dur, err, sizeof(err)) < 0) {
                 hd_cmd_usage_error("wait", "%s: %s", name, err);
                 goto out;
@@ -479,7 +488,7 @@ const hd_cmd_t hd_cmd_wait = {
     "                                   NS, TXT; default A), one equal to VALUE if given\n"
     "\n"
     "Flags:\n"
-    "  -t, --timeout DUR        give up after DUR (default 60s; 0 = never)\n"
+    "  -t, --timeout DUR        give up after DUR (default 60s; 0 = never; -t2s too)\n"
     "      --any                one ready target is enough\n"
     "      --interval DUR       time between attempts at first (default 10ms)\n"
     "      --max-interval DUR   the interval grows to at most this (default 500ms)\n"

@@ -317,6 +317,23 @@ class FileAndExec(HeedTestCase):
         self.assertTimeoutLine(err, url, "exit status 1: warming up")
 
 
+class AttachedValue(HeedTestCase):
+    def test_t2s_works_as_t_2s(self):
+        url = "tcp://127.0.0.1:%d" % free_port()
+        for flags in (["-t0.4s"], ["-t", "0.4s"], ["-t=0.4s"], ["-t0.4"]):
+            with self.subTest(flags=flags):
+                t0 = time.monotonic()
+                rc, out, err = run_heed(["wait"] + flags + [url], timeout=30)
+                self.assertEqual(rc, 124, err)
+                _, secs = self.assertTimeoutLine(err, url, "connection refused")
+                # The 0.4 s timeout, not the 60 s default.
+                self.assertGreaterEqual(secs, 0.3)
+                self.assertLess(time.monotonic() - t0, scaled(10))
+        rc, out, err = run_heed(["wait", "-tsoon", url])
+        self.assertEqual(rc, 2)
+        self.assertIn("-t: invalid duration 'soon'", err)
+
+
 class PermanentFailures(HeedTestCase):
     """A failure that no retry can cure ends the wait at once with exit 2
     and the reason; a refused connection is retried until the timeout."""
