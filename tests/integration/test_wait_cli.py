@@ -55,6 +55,8 @@ class UsageErrors(HeedTestCase):
         (["wait", "tcp://host"], "tcp://host: tcp URL needs a port"),
         (["wait", "tcp://[::1:5432"], "tcp://[::1:5432: unterminated '['"),
         (["wait", "tcp://[::g]:5432"], "invalid IPv6 address '::g'"),
+        (["wait", "icmp://::1"], "icmp://::1: IPv6 address '::1' needs brackets: [::1]"),
+        (["wait", "tcp://::1:5432"], "IPv6 address needs brackets: [::1]:5432, or [::1:5432]"),
         (["wait"], "no target given"),
         (["wait", "-t", "soon", "tcp://127.0.0.1:9"], "invalid duration 'soon'"),
         (["wait", "--status", "2xx", "http://127.0.0.1:9/"], "invalid --status '2xx'"),
