@@ -11,6 +11,7 @@
 #include "probe/target.h"
 #include "util/backoff.h"
 #include "util/mem.h"
+#include "util/tlsfiles.h"
 #include "util/time.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <limits.h>
 #include <unistd.h>
 
 #define EXIT_TIMEOUT 124
@@ -254,6 +257,7 @@ static int run_wait(int argc, char **argv)
     /* tls: a readiness gate wants a valid certificate; a short-lived one
      * (step-ca issues 24-hour certificates) is ready unless asked. */
     int cert_days = 0;
+    hd_tls_files_t files = {0}; /* https, tls: --cacert, --cert, --key */
 
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
@@ -316,6 +320,15 @@ static int run_wait(int argc, char **argv)
             free(http.body_contains);
             http.body_contains = hd_xstrdup(val);
             continue;
+        } else if (!strcmp(name, "--cacert") || !strcmp(name, "--cert") ||
+                   !strcmp(name, "--key")) {
+            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            char **slot = !strcmp(name, "--cacert") ? &files.ca_file
+                          : !strcmp(name, "--cert") ? &files.cert_file
+                                                    : &files.key_file;
+            free(*slot);
+            *slot = hd_xstrdup(val);
+            continue;
         } else if (!strcmp(name, "--cert-days-left")) {
             if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
             char *end;
@@ -355,8 +368,18 @@ static int run_wait(int argc, char **argv)
         hd_cmd_usage_error("wait", "no target given");
         goto out;
     }
+    if (hd_tls_files_any(&files)) {
+        /* The CLI's rules and messages for its own TLS files. */
+        static const char *const names[3] = {"--cacert", "--cert", "--key"};
+        char err[PATH_MAX + 128];
+        if (hd_tls_files_check(&files, names, err, sizeof(err)) < 0) {
+            hd_cmd_usage_error("wait", "%s", err);
+            goto out;
+        }
+    }
 
     w.n = nurls;
+    int tls_targets = 0;
     w.targets = hd_xcalloc((size_t)nurls, sizeof(wtarget_t));
     for (int i = 0; i < nurls; i++) {
         char err[256];
@@ -378,7 +401,16 @@ static int run_wait(int argc, char **argv)
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;
         }
         if (t->kind == HD_KIND_TLS) t->tls = (hd_tls_expect_t){cert_days, http.insecure};
+        if (t->kind == HD_KIND_TLS || (t->kind == HD_KIND_HTTP && !strncasecmp(t->url, "https:", 6))) {
+            hd_tls_files_copy(&t->tls_files, &files);
+            tls_targets++;
+        }
         w.targets[i].w = &w;
+    }
+    if (hd_tls_files_any(&files) && !tls_targets) {
+        hd_cmd_usage_error("wait", "--cacert, --cert and --key are for https:// and tls:// "
+                                   "targets, and none is given");
+        goto out;
     }
 
     /* Precise timers (timerfd): epoll's millisecond timeouts round every
@@ -439,6 +471,7 @@ out:
     }
     free(http.status);
     free(http.body_contains);
+    hd_tls_files_free(&files);
     free(urls);
     if (rc == 0 && cmd) {
         fflush(stdout);
@@ -497,6 +530,10 @@ const hd_cmd_t hd_cmd_wait = {
     "      --body-contains TEXT http: the body must contain TEXT\n"
     "      --follow             http: follow redirects\n"
     "  -k, --insecure           https, tls: do not verify the certificate\n"
+    "      --cacert FILE        https, tls: PEM CA certificates the server's certificate\n"
+    "                           must chain to (instead of the system's)\n"
+    "      --cert FILE          https, tls: PEM client certificate to present\n"
+    "      --key FILE           its PEM private key, unless it is in the --cert file\n"
     "      --cert-days-left N   tls: the certificate must have N days left (default 0)\n"
     "  -q, --quiet              print nothing\n"
     "      --json               print one JSON object per target on stdout:\n"

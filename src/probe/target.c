@@ -446,5 +446,6 @@ void hd_target_free(hd_target_t *t)
     free(t->dns_type);
     free(t->dns_server);
     free(t->dns_expect);
+    hd_tls_files_free(&t->tls_files);
     memset(t, 0, sizeof(*t));
 }

@@ -20,6 +20,8 @@
 #ifndef HD_TARGET_H
 #define HD_TARGET_H
 
+#include "util/tlsfiles.h"
+
 #include <stddef.h>
 
 typedef enum hd_kind_e {
@@ -78,6 +80,7 @@ typedef struct hd_target_s {
     char **argv;      /* exec: NULL-terminated */
     hd_http_expect_t http;
     hd_tls_expect_t tls;
+    hd_tls_files_t tls_files; /* https, tls: a CA file, a client certificate and key */
     char *dns_type;   /* dns: "A", "AAAA", "CNAME", "MX", "NS" or "TXT"; NULL: see above */
     char *dns_server; /* dns: "ADDR[:PORT]" to ask instead of the system's servers, or NULL */
     char *dns_expect; /* dns: a value one answer must equal, or NULL */

@@ -46,6 +46,7 @@ struct hd_tls_s {
 typedef struct tlsp_s {
     hd_probe_t *p;
     hd_tls_t *tls;
+    SSL_CTX *own; /* the target's own context, with its TLS files; NULL: tls->ctx */
     hd_dial_t dial; /* idle once it has handed over fd */
     int fd;
     SSL *ssl;
@@ -91,6 +92,7 @@ static void tls_stop(hd_probe_t *p)
     hd_dial_cancel(&c->dial);
     if (c->ev) event_free(c->ev);
     if (c->ssl) c->tls->f->SSL_free(c->ssl);
+    if (c->own) c->tls->f->SSL_CTX_free(c->own);
     if (c->fd >= 0) close(c->fd);
     free(c);
     p->impl = NULL;
@@ -226,7 +228,7 @@ static void on_dialed(int fd, hd_reason_t reason, const char *msg, void *arg)
         return;
     }
     c->fd = fd;
-    c->ssl = tls->f->SSL_new(tls->ctx);
+    c->ssl = tls->f->SSL_new(c->own ? c->own : tls->ctx);
     if (!c->ssl || tls->f->SSL_set_fd(c->ssl, fd) != 1) {
         char err[200];
         ssl_error(tls, err, sizeof(err), "out of memory");
@@ -264,6 +266,22 @@ static int tls_start(hd_probe_t *p)
     c->tls = tls;
     c->fd = -1;
     p->impl = c;
+    const hd_tls_files_t *tf = &p->t->tls_files;
+    if (hd_tls_files_any(tf)) {
+        /* A private CA or a client certificate: a context of its own for
+         * this attempt, the system's trust store only without a CA file. */
+        char err[600];
+        c->own = tls->f->SSL_CTX_new(tls->f->TLS_client_method());
+        if (!c->own) {
+            hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "cannot create a TLS context");
+            return 0;
+        }
+        if (!tf->ca_file) (void)tls->f->SSL_CTX_set_default_verify_paths(c->own);
+        if (hd_tls_files_load(tls->f, c->own, tf, err, sizeof(err)) < 0) {
+            hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "%s", err);
+            return 0;
+        }
+    }
     hd_dial_start(&c->dial, p->env, p->t->host, p->t->port, on_dialed, c);
     return 0;
 }
