@@ -775,6 +775,15 @@ int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d,
                                 char *why, size_t whylen)
 {
     if (d->from_config || d->ttl) return 1;
+    if (hd_tls_files_any(&d->target.tls_files)) {
+        /* The agent would read files an API client names: the config
+         * file's, as notifiers' ca_file. */
+        *code = "tls_files_forbidden";
+        snprintf(why, whylen,
+                 "tls: ca_file, cert_file and key_file come from the config file only, never "
+                 "from the API");
+        return 0;
+    }
     if (d->target.kind == HD_KIND_EXEC && !cfg->enable_api_exec_checks) {
         *code = "exec_forbidden";
         snprintf(why, whylen,

@@ -99,6 +99,14 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
         if (h->follow) json_object_set_new(o, "follow_redirects", json_true());
         if (h->insecure && (d->target.kind == HD_KIND_TLS || is_https(d)))
             json_object_set_new(o, "insecure", json_true());
+        const hd_tls_files_t *tf = &d->target.tls_files;
+        if (hd_tls_files_any(tf)) {
+            json_t *t = json_object();
+            if (tf->ca_file) json_object_set_new(t, "ca_file", json_string(tf->ca_file));
+            if (tf->cert_file) json_object_set_new(t, "cert_file", json_string(tf->cert_file));
+            if (tf->key_file) json_object_set_new(t, "key_file", json_string(tf->key_file));
+            json_object_set_new(o, "tls", t);
+        }
         if (h->method) json_object_set_new(o, "method", json_string(h->method));
         if (h->headers) json_object_set_new(o, "headers", headers_json(h->headers, 0));
         if (h->body) json_object_set_new(o, "body", json_string(h->body));
@@ -251,6 +259,16 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
         if (d->target.http.insecure && (d->target.kind == HD_KIND_TLS || is_https(d))) {
             hd_jsonw_key(w, "insecure");
             hd_jsonw_bool(w, 1);
+        }
+        const hd_tls_files_t *tf = &d->target.tls_files;
+        if (hd_tls_files_any(tf)) {
+            /* Paths, not contents: nothing secret is shown. */
+            hd_jsonw_key(w, "tls");
+            hd_jsonw_object_begin(w);
+            if (tf->ca_file) w_string(w, "ca_file", tf->ca_file);
+            if (tf->cert_file) w_string(w, "cert_file", tf->cert_file);
+            if (tf->key_file) w_string(w, "key_file", tf->key_file);
+            hd_jsonw_object_end(w);
         }
         if (d->target.http.method) w_string(w, "method", d->target.http.method);
         if (d->target.http.headers) w_headers(w, d->target.http.headers);

@@ -501,6 +501,7 @@ static const char *const check_keys[] = {"name",
                                          "headers",
                                          "body",
                                          "deregister_critical_service_after",
+                                         "tls",
                                          NULL};
 enum {
     C_NAME,
@@ -522,6 +523,7 @@ enum {
     C_HEADERS,
     C_BODY,
     C_DEREG,
+    C_TLS,
     C_N
 };
 
@@ -781,6 +783,25 @@ static void parse_probe(ctx_t *c, const node_t **v, const char *path, hd_check_d
             wrong_kind(c, v[C_INSECURE], p, "https and tls", d);
         else
             (void)get_bool(c, v[C_INSECURE], p, &d->target.http.insecure);
+    }
+    if (v[C_TLS]) {
+        /* A private CA and a client certificate for the target (read by
+         * util/tlsfiles.h when the check runs; the agent's start checks
+         * that they can be read, and the API refuses them). */
+        sub(p, path, "tls");
+        static const char *const keys[] = {"ca_file", "cert_file", "key_file", NULL};
+        const node_t *f[3];
+        hd_tls_files_t *tf = &d->target.tls_files;
+        char q[PATHMAX];
+        if (have_target && !is_https(d) && !kind_is(d, "tls")) {
+            wrong_kind(c, v[C_TLS], p, "https and tls", d);
+        } else if (fields(c, v[C_TLS], p, keys, f) == 0) {
+            char **files[] = {&tf->ca_file, &tf->cert_file, &tf->key_file};
+            for (int k = 0; k < 3; k++)
+                if (f[k]) (void)get_str(c, f[k], sub(q, p, keys[k]), S_TEXT, 4096, files[k]);
+            if (tf->key_file && !tf->cert_file)
+                errf(c, f[2], sub(q, p, "key_file"), "needs cert_file: the client certificate");
+        }
     }
     parse_request(c, v, path, d, have_target);
 }

@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HeedTestCase, Registry, TcpServer, free_port, run_heed  # noqa: E402
+from agent_harness import Agent  # noqa: E402
 from pki import OPENSSL, Certs  # noqa: E402
 
 
@@ -152,6 +153,40 @@ class TlsFiles(HeedTestCase):
         self.assertEqual(rc, 124, err)
         self.assertIn("key %s: " % self.certs.leaf[1], err)
         self.assertIn("key values mismatch", err)
+
+
+@unittest.skipIf(not OPENSSL, "openssl command not installed")
+class AgentCheckTlsFiles(HeedTestCase):
+    """A check's tls: {ca_file, cert_file, key_file} in the config file; the
+    API refuses them (the agent would read files a client names)."""
+
+    def test_config_check_with_a_client_certificate(self):
+        certs = Certs(self.reg)
+        cert, key = certs.client("agent")
+        srv = HttpsServer(self.reg, certs.leaf, client_ca=certs.ca)
+        tls = harness_tls_server(self.reg, certs.leaf)
+        url = "https://127.0.0.1:%d/" % srv.port
+        cfg = {"checks": [
+            {"name": "mtls", "target": url, "interval": "300ms",
+             "tls": {"ca_file": certs.ca, "cert_file": cert, "key_file": key}},
+            {"name": "nocert", "target": url, "interval": "300ms",
+             "tls": {"ca_file": certs.ca}},
+            {"name": "edge", "target": "tls://127.0.0.1:%d" % tls.port, "interval": "300ms",
+             "expect": {"cert_days_left": 1},  # the test leaf lives 10 days
+             "tls": {"ca_file": certs.ca}},
+        ]}
+        a = Agent(self.reg, cfg)
+        a.start()
+        c = a.wait_status("mtls", "passing")
+        self.assertEqual(c["output"], "HTTP 200")
+        self.assertEqual(c["tls"], {"ca_file": certs.ca, "cert_file": cert, "key_file": key})
+        a.wait_status("edge", "passing")
+        c = a.wait_status("nocert", "critical")
+        self.assertNotEqual(c["reason"], "ok")
+        r = a.call("POST", "/v1/checks", {"name": "x", "target": url,
+                                          "tls": {"ca_file": certs.ca}})
+        self.assertEqual((r.status, r.code), (403, "tls_files_forbidden"), r)
+        self.assertIn("come from the config file only", r.error)
 
 
 def harness_tls_server(reg, cert_key, client_ca=None, tls12=False):

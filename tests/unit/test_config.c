@@ -9,10 +9,13 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "agent/check_json.h"
 #include "agent/config.h"
 #include "util/time.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define SEC HD_USEC_PER_SEC
@@ -577,7 +580,7 @@ static void test_errors(void **state)
          "heed.yaml:4:5: checks[0].intervall: unknown key (expected one of: name, id, target, "
          "ttl, interval, timeout, expect, success_before_passing, failures_before_warning, "
          "failures_before_critical, tags, follow_redirects, insecure, service, notes, method, "
-         "headers, body, deregister_critical_service_after)"},
+         "headers, body, deregister_critical_service_after, tls)"},
         {"checks:\n"
          "  - {name: a, target: 'tcp://h:1'}\n"
          "  - {name: b, target: 'tcp://h:1'}\n"
@@ -854,6 +857,52 @@ static void test_def_equal(void **state)
 }
 
 /* One check alone (an API body, a stored definition): same rules, JSON too. */
+/* A check's tls: {ca_file, cert_file, key_file}: for https and tls
+ * targets, a key with its certificate; the stored form reads back equal. */
+static void test_check_tls_files(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("checks:\n"
+            "  - name: api\n"
+            "    target: https://127.0.0.1:8443/\n"
+            "    tls: {ca_file: /etc/ca.pem, cert_file: /etc/c.pem, key_file: /etc/c.key}\n"
+            "  - name: edge\n"
+            "    target: tls://127.0.0.1:443\n"
+            "    tls: {ca_file: /etc/ca.pem}\n",
+            &c);
+    assert_int_equal(c.nchecks, 2);
+    const hd_tls_files_t *a = &c.checks[0].target.tls_files, *e = &c.checks[1].target.tls_files;
+    assert_string_equal(a->ca_file, "/etc/ca.pem");
+    assert_string_equal(a->cert_file, "/etc/c.pem");
+    assert_string_equal(a->key_file, "/etc/c.key");
+    assert_string_equal(e->ca_file, "/etc/ca.pem");
+    assert_null(e->cert_file);
+    hd_check_def_t back;
+    char err[512];
+    json_t *stored = hd_check_def_to_json(&c.checks[0]);
+    char *text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    assert_int_equal(hd_config_parse_check(text, strlen(text), "stored", &back, err, sizeof(err)),
+                     0);
+    back.from_config = 1;
+    assert_true(hd_check_def_equal(&c.checks[0], &back));
+    hd_check_def_free(&back);
+    free(text);
+    hd_config_free(&c);
+
+    load_bad("checks:\n  - name: db\n    target: tcp://127.0.0.1:5432\n"
+             "    tls: {ca_file: /etc/ca.pem}\n",
+             "heed.yaml:4:10: checks[0].tls: only for https and tls targets (this one is tcp)");
+    load_bad("checks:\n  - name: api\n    target: https://127.0.0.1/\n"
+             "    tls: {key_file: /etc/c.key}\n",
+             "heed.yaml:4:21: checks[0].tls.key_file: needs cert_file: the client certificate");
+    load_bad("checks:\n  - name: api\n    target: https://127.0.0.1/\n"
+             "    tls: {ca: /etc/ca.pem}\n",
+             "heed.yaml:4:11: checks[0].tls.ca: unknown key (expected one of: ca_file, cert_file, "
+             "key_file)");
+}
+
 static void test_parse_check(void **state)
 {
     (void)state;
@@ -883,7 +932,7 @@ static void test_parse_check(void **state)
                         "interval, timeout, expect, success_before_passing, "
                         "failures_before_warning, failures_before_critical, tags, "
                         "follow_redirects, insecure, service, notes, method, headers, body, "
-                        "deregister_critical_service_after)");
+                        "deregister_critical_service_after, tls)");
     assert_null(d.id);
     assert_int_equal(hd_config_parse_check("[1]", 3, "body", &d, err, sizeof(err)), -1);
     assert_string_equal(err,
@@ -1142,6 +1191,7 @@ int main(void)
         cmocka_unit_test(test_node_fields),
         cmocka_unit_test(test_def_equal),
         cmocka_unit_test(test_parse_check),
+        cmocka_unit_test(test_check_tls_files),
         cmocka_unit_test(test_parse_bind),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_api_file_checks),
