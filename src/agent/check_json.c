@@ -66,6 +66,16 @@ static int is_https(const hd_check_def_t *d)
     return d->target.kind == HD_KIND_HTTP && strncasecmp(d->target.url, "https:", 6) == 0;
 }
 
+/* expect.tls_refuses: the versions as names, weakest first. */
+static json_t *refuses_json(const hd_check_def_t *d)
+{
+    static const char *const names[HD_TLS_VERSIONS] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3"};
+    json_t *a = json_array();
+    for (int i = 0; i < HD_TLS_VERSIONS; i++)
+        if (d->target.tls.refuse & (1u << i)) json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
 json_t *hd_check_def_to_json(const hd_check_def_t *d)
 {
     json_t *o = json_object();
@@ -92,6 +102,7 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
         if (d->cert_days_left)
             json_object_set_new(x, "cert_days_left", json_integer(d->cert_days_left));
         if (d->dns_expect) json_object_set_new(x, "dns", json_string(d->dns_expect));
+        if (d->target.tls.refuse) json_object_set_new(x, "tls_refuses", refuses_json(d));
         if (json_object_size(x))
             json_object_set_new(o, "expect", x);
         else
@@ -212,7 +223,7 @@ static void w_headers(hd_jsonw_t *w, char **lines)
 static int has_expect(const hd_check_def_t *d)
 {
     return d->target.http.nstatus || d->target.http.body_contains || d->latency_warn_us ||
-           d->cert_days_left || d->dns_expect;
+           d->cert_days_left || d->dns_expect || d->target.tls.refuse;
 }
 
 static void w_expect(hd_jsonw_t *w, const hd_check_def_t *d)
@@ -231,6 +242,14 @@ static void w_expect(hd_jsonw_t *w, const hd_check_def_t *d)
     if (d->latency_warn_us) w_int(w, "latency_ms", d->latency_warn_us / 1000);
     if (d->cert_days_left) w_int(w, "cert_days_left", d->cert_days_left);
     if (d->dns_expect) w_string(w, "dns", d->dns_expect);
+    if (d->target.tls.refuse) {
+        static const char *const names[HD_TLS_VERSIONS] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3"};
+        hd_jsonw_key(w, "tls_refuses");
+        hd_jsonw_array_begin(w);
+        for (int i = 0; i < HD_TLS_VERSIONS; i++)
+            if (d->target.tls.refuse & (1u << i)) hd_jsonw_string(w, names[i]);
+        hd_jsonw_array_end(w);
+    }
     hd_jsonw_object_end(w);
 }
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define EXIT_TIMEOUT 124
-#define EXIT_FAILED  2 /* a target failed for good */
+#define EXIT_FAILED  2   /* a target failed for good */
 #define LAST_MAX     256 /* bytes of the last error kept per target */
 
 typedef struct wait_s wait_t;
@@ -94,11 +94,12 @@ static void on_result(const hd_result_t *res, void *arg)
             char secs[32];
             hd_time_format_secs(wt->ready_us, secs, sizeof(secs));
             /* Ready, but the login was refused or not tried: say so, as
-             * the agent does (README: authentication failures). */
-            int auth = res->reason == HD_R_AUTH_FAILED || res->reason == HD_R_AUTH_REQUIRED;
-            fprintf(stderr, "heed: %s ready (%d attempt%s, %s)%s%s\n", wt->t.display,
-                    wt->attempts, wt->attempts == 1 ? "" : "s", secs, auth ? ": " : "",
-                    auth ? wt->last : "");
+             * the agent does (README: authentication failures); with
+             * --tls-refuses, the weakest version the server accepts. */
+            int auth = res->reason == HD_R_AUTH_FAILED || res->reason == HD_R_AUTH_REQUIRED ||
+                       (wt->t.kind == HD_KIND_TLS && wt->t.tls.refuse); /* and the floor */
+            fprintf(stderr, "heed: %s ready (%d attempt%s, %s)%s%s\n", wt->t.display, wt->attempts,
+                    wt->attempts == 1 ? "" : "s", secs, auth ? ": " : "", auth ? wt->last : "");
         }
         if (w->any || w->nready == w->n) finish(w, 1);
         return;
@@ -258,6 +259,7 @@ static int run_wait(int argc, char **argv)
      * (step-ca issues 24-hour certificates) is ready unless asked. */
     int cert_days = 0;
     hd_tls_files_t files = {0}; /* https, tls: --cacert, --cert, --key */
+    unsigned refuse = 0;        /* tls: --tls-refuses */
 
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
@@ -320,14 +322,21 @@ static int run_wait(int argc, char **argv)
             free(http.body_contains);
             http.body_contains = hd_xstrdup(val);
             continue;
-        } else if (!strcmp(name, "--cacert") || !strcmp(name, "--cert") ||
-                   !strcmp(name, "--key")) {
+        } else if (!strcmp(name, "--cacert") || !strcmp(name, "--cert") || !strcmp(name, "--key")) {
             if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
             char **slot = !strcmp(name, "--cacert") ? &files.ca_file
                           : !strcmp(name, "--cert") ? &files.cert_file
                                                     : &files.key_file;
             free(*slot);
             *slot = hd_xstrdup(val);
+            continue;
+        } else if (!strcmp(name, "--tls-refuses")) {
+            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            char err[128];
+            if (hd_tls_versions_parse(val, &refuse, err, sizeof(err)) < 0) {
+                hd_cmd_usage_error("wait", "--tls-refuses: %s", err);
+                goto out;
+            }
             continue;
         } else if (!strcmp(name, "--cert-days-left")) {
             if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
@@ -400,8 +409,11 @@ static int run_wait(int argc, char **argv)
             }
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;
         }
-        if (t->kind == HD_KIND_TLS) t->tls = (hd_tls_expect_t){cert_days, http.insecure};
-        if (t->kind == HD_KIND_TLS || (t->kind == HD_KIND_HTTP && !strncasecmp(t->url, "https:", 6))) {
+        if (t->kind == HD_KIND_TLS)
+            t->tls = (hd_tls_expect_t){
+                .cert_days_left = cert_days, .insecure = http.insecure, .refuse = refuse};
+        if (t->kind == HD_KIND_TLS ||
+            (t->kind == HD_KIND_HTTP && !strncasecmp(t->url, "https:", 6))) {
             hd_tls_files_copy(&t->tls_files, &files);
             tls_targets++;
         }
@@ -535,6 +547,9 @@ const hd_cmd_t hd_cmd_wait = {
     "      --cert FILE          https, tls: PEM client certificate to present\n"
     "      --key FILE           its PEM private key, unless it is in the --cert file\n"
     "      --cert-days-left N   tls: the certificate must have N days left (default 0)\n"
+    "      --tls-refuses LIST   tls: the server must refuse these protocol versions, e.g.\n"
+    "                           tls1.0,tls1.1 (each is offered alone); says the weakest\n"
+    "                           version it accepts\n"
     "  -q, --quiet              print nothing\n"
     "      --json               print one JSON object per target on stdout:\n"
     "                           target, ready, attempts, elapsed_ms, last_error,\n"

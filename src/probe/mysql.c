@@ -65,8 +65,7 @@ static int login_verdict(const uint8_t *p, size_t plen, hd_verdict_t *v)
                 "accepting connections (authentication required: the server asks for a "
                 "password)");
     if (p[0] != 0xff || plen < 3)
-        VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "not a MySQL reply to a login (0x%02x)",
-                p[0]);
+        VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "not a MySQL reply to a login (0x%02x)", p[0]);
     char msg[180];
     unsigned code = error_text(p, plen, msg, sizeof(msg));
     /* ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR,
@@ -130,8 +129,8 @@ static void put_le(hd_buf_t *out, uint32_t x, int n)
 static const char *greeting_plugin(const uint8_t *p, size_t plen, uint32_t *caps, size_t *nlen)
 {
     const uint8_t *end = p + plen;
-    const uint8_t *q = memchr(p + 1, 0, plen - 1) + 1; /* after the version */
-    q += 4 + 8 + 1;                                        /* id, auth data 1, filler */
+    const uint8_t *q = (const uint8_t *)memchr(p + 1, 0, plen - 1) + 1; /* after the version */
+    q += 4 + 8 + 1; /* id, auth data 1, filler */
     *caps = 0;
     if (end - q < 2) return NULL;
     *caps = (uint32_t)q[0] | (uint32_t)q[1] << 8;

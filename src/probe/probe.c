@@ -55,6 +55,7 @@ static const struct {
     [HD_R_AUTH_FAILED] = {"auth_failed", "accepting connections (authentication failed)"},
     [HD_R_AUTH_REQUIRED] = {"auth_required", "accepting connections (authentication required)"},
     [HD_R_EXEC_NOT_FOUND] = {"exec_not_found", "no such command"},
+    [HD_R_TLS_WEAK] = {"tls_weak_protocol", "the server accepts a protocol version it must refuse"},
 };
 
 const char *hd_reason_str(hd_reason_t r)

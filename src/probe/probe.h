@@ -65,6 +65,7 @@ typedef enum hd_reason_e {
     HD_R_AUTH_FAILED,     /* passing: the server is up and rejected the login */
     HD_R_AUTH_REQUIRED,   /* passing: the server is up and asks for credentials heed has not sent */
     HD_R_EXEC_NOT_FOUND,  /* exec: no such command, or not executable (permanent) */
+    HD_R_TLS_WEAK,        /* tls: the server accepts a protocol version it must refuse */
     HD_R__COUNT
 } hd_reason_t;
 

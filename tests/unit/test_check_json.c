@@ -264,10 +264,8 @@ static void test_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_text_as_jansson),
-        cmocka_unit_test(test_output_not_utf8),
-        cmocka_unit_test(test_paused_state_stored),
-        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_same_text_as_jansson),      cmocka_unit_test(test_output_not_utf8),
+        cmocka_unit_test(test_paused_state_stored),       cmocka_unit_test(test_list),
         cmocka_unit_test(test_headers_masked_and_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -642,7 +642,7 @@ static void test_errors(void **state)
          "heed.yaml:2:53: checks[0].expect.status: expected 1 to 32 status codes, got 0"},
         {"checks:\n  - {name: a, target: 'http://h/', expect: {body: OK}}\n",
          "heed.yaml:2:45: checks[0].expect.body: unknown key (expected one of: status, "
-         "body_contains, latency_ms, cert_days_left, dns)"},
+         "body_contains, latency_ms, cert_days_left, dns, tls_refuses)"},
         {"checks:\n  - {name: a, target: 'http://h/', expect: {cert_days_left: 14}}\n",
          "heed.yaml:2:61: checks[0].expect.cert_days_left: only for https and tls targets (this "
          "one is http)"},
@@ -890,6 +890,31 @@ static void test_check_tls_files(void **state)
     hd_check_def_free(&back);
     free(text);
     hd_config_free(&c);
+
+    /* The protocol floor: tls targets only, known versions. */
+    load_ok("checks:\n  - name: edge\n    target: tls://127.0.0.1:443\n"
+            "    expect: {tls_refuses: [tls1.0, TLSv1.1]}\n",
+            &c);
+    assert_int_equal(c.checks[0].target.tls.refuse, 0x3);
+    stored = hd_check_def_to_json(&c.checks[0]);
+    text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    assert_non_null(strstr(text, "\"tls_refuses\":[\"tls1.0\",\"tls1.1\"]"));
+    assert_int_equal(hd_config_parse_check(text, strlen(text), "stored", &back, err, sizeof(err)),
+                     0);
+    back.from_config = 1;
+    assert_true(hd_check_def_equal(&c.checks[0], &back));
+    hd_check_def_free(&back);
+    free(text);
+    hd_config_free(&c);
+    load_bad("checks:\n  - name: edge\n    target: tls://127.0.0.1:443\n"
+             "    expect: {tls_refuses: [tls1.0, ssl3]}\n",
+             "heed.yaml:4:36: checks[0].expect.tls_refuses[1]: unknown TLS version 'ssl3' "
+             "(expected tls1.0, tls1.1, tls1.2 or tls1.3)");
+    load_bad("checks:\n  - name: web\n    target: https://127.0.0.1/\n"
+             "    expect: {tls_refuses: [tls1.0]}\n",
+             "heed.yaml:4:27: checks[0].expect.tls_refuses: only for tls targets (this one is "
+             "http)");
 
     load_bad("checks:\n  - name: db\n    target: tcp://127.0.0.1:5432\n"
              "    tls: {ca_file: /etc/ca.pem}\n",

@@ -102,8 +102,8 @@ static void test_login_without_password(void **state)
     assert_int_equal(out.data[0], (char)body);
     assert_int_equal(out.data[3], 1);
     unsigned char caps = (unsigned char)out.data[5];
-    assert_true(caps & 0x02);  /* CLIENT_PROTOCOL_41 (0x200) */
-    assert_true(caps & 0x80);  /* CLIENT_SECURE_CONNECTION (0x8000) */
+    assert_true(caps & 0x02);        /* CLIENT_PROTOCOL_41 (0x200) */
+    assert_true(caps & 0x80);        /* CLIENT_SECURE_CONNECTION (0x8000) */
     assert_true(out.data[6] & 0x08); /* CLIENT_PLUGIN_AUTH (0x80000) */
     assert_memory_equal(out.data + 4 + 32, user_part, sizeof(user_part) - 1);
     assert_null(memmem(out.data, out.len, "secret", 6));
@@ -142,7 +142,13 @@ static void test_login_without_password(void **state)
     /* A greeting that names no plugin: no plugin in the answer either. */
     hd_buf_reset(&b);
     hd_buf_reset(&out);
-    packet(&b, 0, "\x0a" "5.0\0" "\x01\x00\x00\x00" "abcdefgh" "\x00", 18);
+    packet(&b, 0,
+           "\x0a"
+           "5.0\0"
+           "\x01\x00\x00\x00"
+           "abcdefgh"
+           "\x00",
+           18);
     P->answer(&t, (const uint8_t *)b.data, b.len, &out);
     assert_int_equal(out.len, 4 + 4 + 4 + 1 + 23 + 4 + 1);
     assert_false(out.data[6] & 0x08);
@@ -371,16 +377,11 @@ static void test_random_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sends_nothing),
-        cmocka_unit_test(test_login_without_password),
-        cmocka_unit_test(test_greeting_passes),
-        cmocka_unit_test(test_greeting_minimum_length),
-        cmocka_unit_test(test_error_packets),
-        cmocka_unit_test(test_short_error_packet),
-        cmocka_unit_test(test_header),
-        cmocka_unit_test(test_bad_greetings),
-        cmocka_unit_test(test_not_mysql),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_sends_nothing),   cmocka_unit_test(test_login_without_password),
+        cmocka_unit_test(test_greeting_passes), cmocka_unit_test(test_greeting_minimum_length),
+        cmocka_unit_test(test_error_packets),   cmocka_unit_test(test_short_error_packet),
+        cmocka_unit_test(test_header),          cmocka_unit_test(test_bad_greetings),
+        cmocka_unit_test(test_not_mysql),       cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,11 +117,11 @@ static void test_auth(void **state)
              "accepting connections (authentication required: NOAUTH Authentication required.)");
 
     /* A rejected password: up, and checking credentials. */
-    reply_is("redis://:bad@cache",
-             "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-             HD_STATUS_PASSING, HD_R_AUTH_FAILED,
-             "accepting connections (authentication failed: WRONGPASS invalid username-password pair or "
-             "user is disabled.)");
+    reply_is(
+        "redis://:bad@cache", "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+        "accepting connections (authentication failed: WRONGPASS invalid username-password pair or "
+        "user is disabled.)");
     reply_is("redis://:bad@cache", "-ERR invalid password\r\n", HD_STATUS_PASSING, HD_R_AUTH_FAILED,
              "accepting connections (authentication failed: ERR invalid password)");
 
@@ -130,8 +130,9 @@ static void test_auth(void **state)
     target_of("redis://:pw@cache/1", &t);
     const char *r = "-ERR AUTH <password> called without any password configured for the default "
                     "user. Are you sure your configuration is correct?\r\n";
-    expect_now(P, &t, r, strlen(r), HD_STATUS_PASSING, HD_R_AUTH_FAILED,
-               "accepting connections (authentication failed: ERR AUTH <password> called without any");
+    expect_now(
+        P, &t, r, strlen(r), HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+        "accepting connections (authentication failed: ERR AUTH <password> called without any");
     hd_target_free(&t);
 }
 
