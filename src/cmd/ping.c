@@ -821,9 +821,19 @@ static int parse_ms(char flag, const char *v, int64_t *out_us)
     char *end;
     errno = 0;
     double ms = strtod(v, &end);
+    if (*v && *end && end != v) {
+        /* A unit, as heed's other durations take: -t2s, -p 1.5s, -i 500us. */
+        int64_t us;
+        char err[128];
+        if (hd_time_parse_duration(v, &us, err, sizeof(err)) == 0 && us <= 3600 * HD_USEC_PER_SEC) {
+            *out_us = us;
+            return 0;
+        }
+    }
     if (!*v || *end || errno || !isfinite(ms) || ms < 0 || ms > 3600e3)
-        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000)", v,
-                          flag);
+        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000, or a "
+                          "duration like 2s)",
+                          v, flag);
     *out_us = (int64_t)llround(ms * 1000.0);
     return 0;
 }
@@ -1258,6 +1268,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -p MS                  time between pings to one target in -c/-C/-l (default 1000)\n"
     "  -t MS                  first timeout (default 500; -c/-C/-l: the period, at most\n"
     "                         2000)\n"
+    "  (-i, -p and -t take milliseconds, or a duration with a unit: -t2s, -p 1.5s)\n"
     "  -r N                   retries when no reply (default 3; not in -c/-C/-l)\n"
     "  -B F                   each retry waits F times longer (default 1.5)\n"
     "  -b BYTES               data bytes per packet (default 56, at least 16)\n"
