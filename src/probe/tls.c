@@ -360,6 +360,14 @@ static void next_floor(tlsp_t *c)
      * over these connections but the handshake. */
     tls->f->SSL_CTX_set_security_level(x, 0);
     (void)tls->f->SSL_CTX_set_cipher_list(x, "ALL:@SECLEVEL=0");
+    /* A server that wants a client certificate gets it here too: refusing
+     * a version must not be confused with refusing a client without one. */
+    char err[600];
+    if (hd_tls_files_any(&c->p->t->tls_files) &&
+        hd_tls_files_load(tls->f, x, &c->p->t->tls_files, err, sizeof(err)) < 0) {
+        hd_probe_done(c->p, HD_STATUS_CRITICAL, HD_R_TLS_FAIL, "%s", err);
+        return;
+    }
     hd_dial_start(&c->dial, c->p->env, c->p->t->host, c->p->t->port, on_dialed, c);
 }
 

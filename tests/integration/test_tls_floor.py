@@ -128,6 +128,21 @@ class TlsFloor(HeedTestCase):
         self.assertIn("refuses TLS 1.0, TLS 1.1, TLS 1.2; weakest accepted: TLS 1.3",
                       o["output"])
 
+    def test_server_that_wants_a_client_certificate(self):
+        # The floor's handshakes present the client certificate too: a
+        # server that takes TLS 1.0 from clients with a certificate is
+        # caught, not taken for one that refuses TLS 1.0.
+        port = s_server(self.reg, self.certs, "-Verify", "1", "-CAfile", self.certs.ca,
+                        "-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", *LEGACY)
+        cert, key = self.certs.client("floor")
+        url = "tls://127.0.0.1:%d" % port
+        rc, out, err = run_heed(["wait", "--json", "-t", "0.8", "--cacert", self.certs.ca,
+                                 "--cert", cert, "--key", key, "--cert-days-left", "1",
+                                 "--tls-refuses", "tls1.0,tls1.1", url], timeout=60)
+        self.assertEqual(rc, 124, out + err)
+        self.assertEqual(json.loads(out)["last_error"], "accepts TLS 1.0, TLS 1.1, which it must "
+                                                        "refuse; weakest accepted: TLS 1.0")
+
     def test_bad_version_name_is_a_usage_error(self):
         rc, out, err = run_heed(["wait", "--tls-refuses", "tls1.0,sslv3",
                                  "tls://127.0.0.1:%d" % self.modern])
