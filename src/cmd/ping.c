@@ -114,6 +114,7 @@ struct ping_s {
     double backoff;
     int64_t timeout_us, period_us;
     int timeout_set;
+    int version; /* -v, -V, --version: print the version and exit */
     size_t data_len;
     int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u/-x) */
     int lists;       /* -a, -u or -x: no "is alive"/"is unreachable" lines (ICMP errors stay) */
@@ -851,9 +852,19 @@ static int parse_ms(char flag, const char *v, int64_t *out_us)
     char *end;
     errno = 0;
     double ms = strtod(v, &end);
+    if (*v && *end && end != v) {
+        /* A unit, as heed's other durations take: -t2s, -p 1.5s, -i 500us. */
+        int64_t us;
+        char err[128];
+        if (hd_time_parse_duration(v, &us, err, sizeof(err)) == 0 && us <= 3600 * HD_USEC_PER_SEC) {
+            *out_us = us;
+            return 0;
+        }
+    }
     if (!*v || *end || errno || !isfinite(ms) || ms < 0 || ms > 3600e3)
-        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000)", v,
-                          flag);
+        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000, or a "
+                          "duration like 2s)",
+                          v, flag);
     *out_us = (int64_t)llround(ms * 1000.0);
     return 0;
 }
@@ -879,6 +890,8 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
             size_t nl = eq ? (size_t)(eq - a) : strlen(a);
             if (nl == 6 && !strncmp(a, "--json", 6) && !eq) {
                 pg->json = 1;
+            } else if (nl == 9 && !strncmp(a, "--version", 9) && !eq) {
+                pg->version = 1;
             } else if (nl == 6 && !strncmp(a, "--rate", 6)) {
                 const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (!val) goto missing_long;
@@ -997,6 +1010,10 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
                 break;
             case '6':
                 pg->family = AF_INET6;
+                break;
+            case 'v': /* fping's -v; -V as well */
+            case 'V':
+                pg->version = 1;
                 break;
             default:
                 rc = args_error("unknown flag '-%c'", f);
@@ -1131,6 +1148,12 @@ static int run_ping(int argc, char **argv)
     char **targets = NULL;
     int ntargets = 0, rc;
     if ((rc = parse_flags(&pg, argc, argv, &targets, &ntargets))) return rc;
+    if (pg.version) {
+        /* As fping: the version, and nothing is sent. */
+        printf("heed %s\n", HEED_VERSION);
+        free(targets);
+        return 0;
+    }
     int generate = pg.generate;
     rc = EXIT_ARGS;
     if (pg.count && pg.loop) {
@@ -1308,6 +1331,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -p MS                  time between pings to one target in -c/-C/-l (default 1000)\n"
     "  -t MS                  first timeout (default 500; -c/-C/-l: the period, at most\n"
     "                         2000)\n"
+    "  (-i, -p and -t take milliseconds, or a duration with a unit: -t2s, -p 1.5s)\n"
     "  -r N                   retries when no reply (default 3; not in -c/-C/-l)\n"
     "  -B F                   each retry waits F times longer (default 1.5)\n"
     "  -b BYTES               data bytes per packet (default 56, at least 16)\n"
@@ -1326,6 +1350,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -X N                   as -x, and stop as soon as N targets answered\n"
     "      --json             one JSON object per target on stdout: host, address,\n"
     "                         alive, xmt, rcv, loss, min_ms, avg_ms, max_ms\n"
+    "  -v, -V, --version      print heed's version and exit\n"
     "\n"
     "On a terminal a large sweep shows a progress line on stderr.\n"
     "\n"

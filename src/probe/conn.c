@@ -26,6 +26,7 @@ typedef struct conn_s {
     struct event *ev;
     hd_buf_t out;
     size_t out_off;
+    int answered; /* the protocol's answer (hd_proto_t.answer) is queued */
     uint8_t *in;
     size_t in_len;
 } conn_t;
@@ -183,6 +184,15 @@ static void do_read(conn_t *c)
         if (c->proto->parse(c->p->t, c->in, c->in_len, &v) == HD_PARSE_DONE) {
             verdict(c, &v);
             return;
+        }
+        if (c->proto->answer && !c->answered) {
+            size_t before = c->out.len;
+            c->proto->answer(c->p->t, c->in, c->in_len, &c->out);
+            if (c->out.len > before) {
+                c->answered = 1;
+                want(c, EV_WRITE | EV_PERSIST);
+                return;
+            }
         }
     }
 }

@@ -251,8 +251,11 @@ static int exec_start(hd_probe_t *p)
     if (nullin[0] >= 0) close(nullin[0]);
     if (rc != 0) {
         close(pipefd[0]);
-        hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_EXEC_SPAWN, "cannot run '%s': %s", argv[0],
-                           strerror(rc));
+        /* No such command, or not one that can run: trying again will not
+         * help (hd_reason_permanent). Anything else (EAGAIN, ENOMEM) may. */
+        int missing = rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR;
+        hd_probe_done_soon(p, HD_STATUS_CRITICAL, missing ? HD_R_EXEC_NOT_FOUND : HD_R_EXEC_SPAWN,
+                           "cannot run '%s': %s", argv[0], strerror(rc));
         return 0;
     }
     x->pid = pid;

@@ -223,4 +223,4 @@ static int http1_eof(const hd_target_t *t, const uint8_t *buf, size_t len, hd_ve
     return judge(t, buf, len, 1, v);
 }
 
-const hd_proto_t hd_proto_http1 = {http1_hello, http1_parse, NULL, http1_eof};
+const hd_proto_t hd_proto_http1 = {.hello = http1_hello, .parse = http1_parse, .eof = http1_eof};
