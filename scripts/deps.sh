@@ -19,6 +19,8 @@ pkgs=(
   python3-consul ansible-core  # discovery tests: a Consul client and Ansible, used unchanged
   prometheus-alertmanager  # notifier tests: a real Alertmanager on a loopback port (no cluster port)
   chromium      # dashboard tests: headless, driven by playwright-core (tests/clients)
+  zsh man-db    # install tests: the zsh completion, the man pages rendered with warnings on
+  dpkg-dev debhelper lintian adduser  # the Debian package (debian/): built, linted, installed, purged
 )
 
 # Third-party clients from npm that the tests drive (tests/clients/package.json,

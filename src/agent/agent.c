@@ -299,6 +299,11 @@ static void change_done(hd_agent_t *a, hd_agent_check_t *c, const write_t *w)
             if (c->running) hd_probe_cancel(c->running);
             c->running = NULL;
             hd_sched_remove(&a->sched, &c->item);
+        } else if (!c->def.ttl) {
+            /* Resumed with the status it had: run it now, so that the
+             * status is fresh at once, not one interval later. */
+            hd_sched_add(&a->sched, &c->item, now);
+            hd_sched_arm(&a->sched, a->base, now, on_sched, a);
         } else {
             schedule_check(a, c, now);
         }
@@ -829,6 +834,15 @@ int hd_agent_api_target_allowed(const hd_config_t *cfg, const hd_check_def_t *d,
                                 char *why, size_t whylen)
 {
     if (d->from_config || d->ttl) return 1;
+    if (hd_tls_files_any(&d->target.tls_files)) {
+        /* The agent would read files an API client names: the config
+         * file's, as notifiers' ca_file. */
+        *code = "tls_files_forbidden";
+        snprintf(why, whylen,
+                 "tls: ca_file, cert_file and key_file come from the config file only, never "
+                 "from the API");
+        return 0;
+    }
     if (d->target.kind == HD_KIND_EXEC && !cfg->enable_api_exec_checks) {
         *code = "exec_forbidden";
         snprintf(why, whylen,

@@ -46,6 +46,8 @@ static int target_eq(const hd_target_t *a, const hd_target_t *b)
     for (int i = 0; i < x->nstatus && i < HD_HTTP_STATUS_MAX; i++)
         if (x->status[i] != y->status[i]) return 0;
     if (!str_eq(x->method, y->method) || !str_eq(x->body, y->body)) return 0;
+    if (!hd_tls_files_equal(&a->tls_files, &b->tls_files)) return 0;
+    if (a->tls.refuse != b->tls.refuse) return 0;
     return str_eq(x->body_contains, y->body_contains) && tags_eq(x->headers, y->headers);
 }
 

@@ -56,6 +56,7 @@ typedef struct hd_check_state_s {
     int consecutive_fail;
     int paused;
     struct hd_alert_state_s *alert; /* the alert engine's (agent/alert.h); NULL: none */
+    hd_check_status_t before_pause; /* the status when paused, given back on resume */
 } hd_check_state_t;
 
 /* Frees everything a definition holds. */

@@ -68,6 +68,16 @@ static int is_https(const hd_check_def_t *d)
     return d->target.kind == HD_KIND_HTTP && strncasecmp(d->target.url, "https:", 6) == 0;
 }
 
+/* expect.tls_refuses: the versions as names, weakest first. */
+static json_t *refuses_json(const hd_check_def_t *d)
+{
+    static const char *const names[HD_TLS_VERSIONS] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3"};
+    json_t *a = json_array();
+    for (int i = 0; i < HD_TLS_VERSIONS; i++)
+        if (d->target.tls.refuse & (1u << i)) json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
 json_t *hd_check_def_to_json(const hd_check_def_t *d)
 {
     json_t *o = json_object();
@@ -94,6 +104,7 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
         if (d->cert_days_left)
             json_object_set_new(x, "cert_days_left", json_integer(d->cert_days_left));
         if (d->dns_expect) json_object_set_new(x, "dns", json_string(d->dns_expect));
+        if (d->target.tls.refuse) json_object_set_new(x, "tls_refuses", refuses_json(d));
         if (json_object_size(x))
             json_object_set_new(o, "expect", x);
         else
@@ -101,6 +112,14 @@ json_t *hd_check_def_to_json(const hd_check_def_t *d)
         if (h->follow) json_object_set_new(o, "follow_redirects", json_true());
         if (h->insecure && (d->target.kind == HD_KIND_TLS || is_https(d)))
             json_object_set_new(o, "insecure", json_true());
+        const hd_tls_files_t *tf = &d->target.tls_files;
+        if (hd_tls_files_any(tf)) {
+            json_t *t = json_object();
+            if (tf->ca_file) json_object_set_new(t, "ca_file", json_string(tf->ca_file));
+            if (tf->cert_file) json_object_set_new(t, "cert_file", json_string(tf->cert_file));
+            if (tf->key_file) json_object_set_new(t, "key_file", json_string(tf->key_file));
+            json_object_set_new(o, "tls", t);
+        }
         if (h->method) json_object_set_new(o, "method", json_string(h->method));
         if (h->headers) json_object_set_new(o, "headers", headers_json(h->headers, 0));
         if (h->body) json_object_set_new(o, "body", json_string(h->body));
@@ -206,7 +225,7 @@ static void w_headers(hd_jsonw_t *w, char **lines)
 static int has_expect(const hd_check_def_t *d)
 {
     return d->target.http.nstatus || d->target.http.body_contains || d->latency_warn_us ||
-           d->cert_days_left || d->dns_expect;
+           d->cert_days_left || d->dns_expect || d->target.tls.refuse;
 }
 
 static void w_expect(hd_jsonw_t *w, const hd_check_def_t *d)
@@ -225,6 +244,14 @@ static void w_expect(hd_jsonw_t *w, const hd_check_def_t *d)
     if (d->latency_warn_us) w_int(w, "latency_ms", d->latency_warn_us / 1000);
     if (d->cert_days_left) w_int(w, "cert_days_left", d->cert_days_left);
     if (d->dns_expect) w_string(w, "dns", d->dns_expect);
+    if (d->target.tls.refuse) {
+        static const char *const names[HD_TLS_VERSIONS] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3"};
+        hd_jsonw_key(w, "tls_refuses");
+        hd_jsonw_array_begin(w);
+        for (int i = 0; i < HD_TLS_VERSIONS; i++)
+            if (d->target.tls.refuse & (1u << i)) hd_jsonw_string(w, names[i]);
+        hd_jsonw_array_end(w);
+    }
     hd_jsonw_object_end(w);
 }
 
@@ -253,6 +280,16 @@ void hd_check_write_json(hd_jsonw_t *w, const hd_check_def_t *d, const hd_check_
         if (d->target.http.insecure && (d->target.kind == HD_KIND_TLS || is_https(d))) {
             hd_jsonw_key(w, "insecure");
             hd_jsonw_bool(w, 1);
+        }
+        const hd_tls_files_t *tf = &d->target.tls_files;
+        if (hd_tls_files_any(tf)) {
+            /* Paths, not contents: nothing secret is shown. */
+            hd_jsonw_key(w, "tls");
+            hd_jsonw_object_begin(w);
+            if (tf->ca_file) w_string(w, "ca_file", tf->ca_file);
+            if (tf->cert_file) w_string(w, "cert_file", tf->cert_file);
+            if (tf->key_file) w_string(w, "key_file", tf->key_file);
+            hd_jsonw_object_end(w);
         }
         if (d->target.http.method) w_string(w, "method", d->target.http.method);
         if (d->target.http.headers) w_headers(w, d->target.http.headers);
@@ -306,6 +343,9 @@ json_t *hd_check_state_to_json(const hd_check_state_t *st)
         "last_checked", (json_int_t)st->last_checked, "last_change", (json_int_t)st->last_change,
         "last_success", (json_int_t)st->last_success, "consecutive_ok", st->consecutive_ok,
         "consecutive_fail", st->consecutive_fail, "paused", st->paused);
+    /* Only while paused: the status that resume gives back. */
+    if (o && st->paused)
+        json_object_set_new(o, "before_pause", json_integer((json_int_t)st->before_pause));
     free(fixed);
     if (o && st->alert && !hd_alert_state_empty(st->alert))
         json_object_set_new(o, "alert", hd_alert_state_to_json(st->alert));
@@ -315,15 +355,18 @@ json_t *hd_check_state_to_json(const hd_check_state_t *st)
 int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)
 {
     int status, reason, ok, fail, paused;
+    int before = HD_CHECK_CRITICAL; /* states stored before it was kept */
     const char *output;
     json_int_t lat, checked, change, success;
-    if (json_unpack((json_t *)o, "{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b}", "status",
-                    &status, "reason", &reason, "output", &output, "latency_us", &lat,
+    if (json_unpack((json_t *)o, "{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:i, s:i, s:b, s?i}",
+                    "status", &status, "reason", &reason, "output", &output, "latency_us", &lat,
                     "last_checked", &checked, "last_change", &change, "last_success", &success,
-                    "consecutive_ok", &ok, "consecutive_fail", &fail, "paused", &paused) < 0)
+                    "consecutive_ok", &ok, "consecutive_fail", &fail, "paused", &paused,
+                    "before_pause", &before) < 0)
         return -1;
     if (status < HD_CHECK_PASSING || status > HD_CHECK_MAINTENANCE || reason < 0 ||
-        reason >= HD_R__COUNT || ok < 0 || fail < 0)
+        reason >= HD_R__COUNT || ok < 0 || fail < 0 || before < HD_CHECK_PASSING ||
+        before > HD_CHECK_CRITICAL)
         return -1;
     free(st->output);
     st->status = (hd_check_status_t)status;
@@ -344,5 +387,6 @@ int hd_check_state_from_json(const json_t *o, hd_check_state_t *st)
             st->alert = hd_xmalloc(sizeof(*st->alert));
         hd_alert_state_from_json(al, st->alert);
     }
+    st->before_pause = (hd_check_status_t)before;
     return 0;
 }

@@ -501,6 +501,7 @@ static const char *const check_keys[] = {"name",
                                          "headers",
                                          "body",
                                          "deregister_critical_service_after",
+                                         "tls",
                                          NULL};
 enum {
     C_NAME,
@@ -522,14 +523,15 @@ enum {
     C_HEADERS,
     C_BODY,
     C_DEREG,
+    C_TLS,
     C_N
 };
 
 #define HTTP_BODY_SEND_MAX (64 * 1024) /* bytes of body an http(s) check sends */
 
-static const char *const expect_keys[] = {"status",         "body_contains", "latency_ms",
-                                          "cert_days_left", "dns",           NULL};
-enum { E_STATUS, E_BODY, E_LATENCY, E_CERT, E_DNS, E_N };
+static const char *const expect_keys[] = {"status", "body_contains", "latency_ms", "cert_days_left",
+                                          "dns",    "tls_refuses",   NULL};
+enum { E_STATUS, E_BODY, E_LATENCY, E_CERT, E_DNS, E_REFUSES, E_N };
 
 #define DEFAULT_INTERVAL_US (10 * HD_USEC_PER_SEC)
 #define DEFAULT_TIMEOUT_US  (5 * HD_USEC_PER_SEC)
@@ -620,6 +622,28 @@ static void parse_expect(ctx_t *c, const node_t *n, const char *path, hd_check_d
             wrong_kind(c, v[E_DNS], p, "dns", d);
         else
             (void)get_str(c, v[E_DNS], p, S_TEXT, 255, &d->dns_expect);
+    }
+    if (v[E_REFUSES]) {
+        /* The protocol floor: versions the server must refuse. */
+        sub(p, path, "tls_refuses");
+        char **names = NULL;
+        if (have_target && !kind_is(d, "tls")) {
+            wrong_kind(c, v[E_REFUSES], p, "tls", d);
+        } else if (get_list(c, v[E_REFUSES], p, &names) == 0) {
+            const node_t *l = v[E_REFUSES];
+            for (size_t i = 0; names && names[i]; i++) {
+                unsigned bit = hd_tls_version_bit(names[i], strlen(names[i]));
+                if (!bit) {
+                    char q[PATHMAX];
+                    errf(c, l->type == HD_YAML_SEQ && i < l->n ? l->items[i] : l, idx(q, p, i),
+                         "unknown TLS version '%.40s' (expected tls1.0, tls1.1, tls1.2 or tls1.3)",
+                         names[i]);
+                }
+                d->target.tls.refuse |= bit;
+            }
+            if (!names) errf(c, l, p, "name at least one version, e.g. [tls1.0, tls1.1]");
+        }
+        list_free(names);
     }
 }
 
@@ -781,6 +805,25 @@ static void parse_probe(ctx_t *c, const node_t **v, const char *path, hd_check_d
             wrong_kind(c, v[C_INSECURE], p, "https and tls", d);
         else
             (void)get_bool(c, v[C_INSECURE], p, &d->target.http.insecure);
+    }
+    if (v[C_TLS]) {
+        /* A private CA and a client certificate for the target (read by
+         * util/tlsfiles.h when the check runs; the agent's start checks
+         * that they can be read, and the API refuses them). */
+        sub(p, path, "tls");
+        static const char *const keys[] = {"ca_file", "cert_file", "key_file", NULL};
+        const node_t *f[3];
+        hd_tls_files_t *tf = &d->target.tls_files;
+        char q[PATHMAX];
+        if (have_target && !is_https(d) && !kind_is(d, "tls")) {
+            wrong_kind(c, v[C_TLS], p, "https and tls", d);
+        } else if (fields(c, v[C_TLS], p, keys, f) == 0) {
+            char **files[] = {&tf->ca_file, &tf->cert_file, &tf->key_file};
+            for (int k = 0; k < 3; k++)
+                if (f[k]) (void)get_str(c, f[k], sub(q, p, keys[k]), S_TEXT, 4096, files[k]);
+            if (tf->key_file && !tf->cert_file)
+                errf(c, f[2], sub(q, p, "key_file"), "needs cert_file: the client certificate");
+        }
     }
     parse_request(c, v, path, d, have_target);
 }

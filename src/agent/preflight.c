@@ -3,6 +3,7 @@
 #include "agent/agent.h"
 #include "store/store.h"
 #include "util/mem.h"
+#include "util/tlsfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,21 +14,30 @@
 #include <unistd.h>
 
 /* A TLS file (key names it: "tls.cert_file") must be a file this process
- * can read. Its contents are the API server's to judge. */
+ * can read (util/tlsfiles.h, the CLI's rule). Its contents are the API
+ * server's, or the check's, to judge. */
 static int check_readable(const char *key, const char *path, char *err, size_t errlen)
 {
-    if (!path) return 0;
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "heed agent: %s %s: cannot read: %s", key, path, strerror(errno));
-        return -1;
-    }
-    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    close(fd);
-    if (!ok) {
-        snprintf(err, errlen, "heed agent: %s %s: not a regular file", key, path);
-        return -1;
+    char why[4400];
+    if (!path || hd_tls_file_check(key, path, why, sizeof(why)) == 0) return 0;
+    snprintf(err, errlen, "heed agent: %s", why);
+    return -1;
+}
+
+/* The TLS files of the config's checks (tls: ca_file, cert_file, key_file),
+ * named "checks.ID.tls.ca_file". */
+static int check_check_files(const hd_config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nchecks; i++) {
+        const hd_check_def_t *d = &cfg->checks[i];
+        const hd_tls_files_t *tf = &d->target.tls_files;
+        const char *paths[3] = {tf->ca_file, tf->cert_file, tf->key_file};
+        static const char *const keys[3] = {"ca_file", "cert_file", "key_file"};
+        for (int k = 0; k < 3; k++) {
+            char key[256];
+            snprintf(key, sizeof(key), "checks.%.160s.tls.%s", d->id ? d->id : "?", keys[k]);
+            if (check_readable(key, paths[k], err, errlen) < 0) return -1;
+        }
     }
     return 0;
 }
@@ -86,7 +96,8 @@ static int check(const hd_agent_opts_t *o, const hd_config_t *cfg, char *err, si
      * loads them. */
     if (check_readable("tls.cert_file", cfg->tls.cert_file, err, errlen) < 0 ||
         check_readable("tls.key_file", cfg->tls.key_file, err, errlen) < 0 ||
-        check_readable("tls.ca_file", cfg->tls.ca_file, err, errlen) < 0)
+        check_readable("tls.ca_file", cfg->tls.ca_file, err, errlen) < 0 ||
+        check_check_files(cfg, err, errlen) < 0)
         return -1;
     char why[2048];
     if (o->check_api && o->check_api(cfg, why, sizeof(why)) < 0) {

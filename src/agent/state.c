@@ -12,6 +12,7 @@ void hd_state_init(hd_check_state_t *st, int64_t now_us)
 {
     memset(st, 0, sizeof(*st));
     st->status = HD_CHECK_CRITICAL;
+    st->before_pause = HD_CHECK_CRITICAL;
     st->reason = HD_R_OK;
     st->output = hd_xstrdup("not checked yet");
     st->last_change = now_us;
@@ -95,10 +96,15 @@ int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us)
     if (!!st->paused == !!paused) return 0;
     st->paused = paused;
     st->consecutive_ok = st->consecutive_fail = 0;
-    if (paused) return set_status(st, HD_CHECK_MAINTENANCE, now_us);
-    /* Resumed: critical until the next result says otherwise, as a new check. */
-    return set_status(st, HD_CHECK_CRITICAL, now_us) |
-           hd_state_set_output(st, "resumed, not checked yet", 0);
+    if (paused) {
+        st->before_pause = st->status;
+        return set_status(st, HD_CHECK_MAINTENANCE, now_us);
+    }
+    /* Resumed: what the check last knew stands until its next result. */
+    hd_check_status_t back = st->before_pause;
+    if (back != HD_CHECK_PASSING && back != HD_CHECK_WARNING) back = HD_CHECK_CRITICAL;
+    st->before_pause = HD_CHECK_CRITICAL;
+    return set_status(st, back, now_us);
 }
 
 int hd_state_ttl(hd_check_state_t *st, hd_check_status_t status, const char *output, int64_t now_us,

@@ -9,7 +9,9 @@
  *   - a warning result (exec exit 1, a certificate near expiry, a pass
  *     slower than expect.latency_ms) counts as a failure that can raise the
  *     check to warning but never to critical;
- *   - a paused check is in maintenance and ignores results.
+ *   - a paused check is in maintenance and ignores results; resumed, it has
+ *     the status it had when paused until its next result (the agent runs
+ *     it at once), so that pausing a healthy check does not page anyone;
  *
  * A new check starts critical ("not checked yet"), as Consul's do: nothing
  * is routed to a service before its checks pass. Pure: no I/O, no clock. */
@@ -31,7 +33,9 @@ void hd_state_free(hd_check_state_t *st);
  * bytes. Returns HD_STATE_* flags. */
 int hd_state_apply(hd_check_state_t *st, const hd_check_def_t *d, const hd_result_t *r,
                    int64_t now_us, size_t output_max);
-/* Pauses (maintenance) or resumes a check. Returns HD_STATE_* flags. */
+/* Pauses (maintenance) or resumes a check; resumed, it gets back the status
+ * it had when paused (its output is still that of its last result). Returns
+ * HD_STATE_* flags. */
 int hd_state_pause(hd_check_state_t *st, int paused, int64_t now_us);
 /* A TTL check's report from its service at wall time now_us: status
  * (passing, warning, critical) and output cut to max bytes (0: no limit).

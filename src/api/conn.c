@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -1426,6 +1427,12 @@ int hd_api_listen(hd_api_t *api, const char *host, int port, char *err, size_t e
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+#ifdef HEED_STATIC
+    /* The static heed has no NSS (glibc's getaddrinfo would dlopen it):
+     * an address, or localhost. */
+    if (strcasecmp(host, "localhost") == 0) host = "127.0.0.1";
+    hints.ai_flags |= AI_NUMERICHOST;
+#endif
     int rc = getaddrinfo(host, ps, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", where, gai_strerror(rc));

@@ -3,9 +3,11 @@
 #include "cmd/cmd.h"
 #include "util/httpc.h"
 #include "util/mem.h"
+#include "util/tlsfiles.h"
 #include "util/url.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,18 +28,13 @@ static void file_from(hd_client_file_t *f, const char *flag, const char *flag_na
     if (f->path && !*f->path) f->path = NULL;
 }
 
-/* 0 when the file can be read, else a usage error naming it. */
+/* 0 when the file can be read, else a usage error naming it (the check
+ * that `heed wait` and the agent's checks make of their TLS files too). */
 static int readable(const char *cmd, const hd_client_file_t *f)
 {
-    if (!f->path) return 0;
-    struct stat sb;
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return hd_cmd_usage_error(cmd, "%s %s: cannot read: %s", f->from, f->path, strerror(errno));
-    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    close(fd);
-    if (!ok) return hd_cmd_usage_error(cmd, "%s %s: not a regular file", f->from, f->path);
-    return 0;
+    char err[PATH_MAX + 128];
+    if (!f->path || hd_tls_file_check(f->from, f->path, err, sizeof(err)) == 0) return 0;
+    return hd_cmd_usage_error(cmd, "%s", err);
 }
 
 static int init_tls(hd_client_t *c, const hd_client_flags_t *f)

@@ -20,8 +20,10 @@
  * - -g accepts IPv6 and any range size; START END may span any range.
  * - -b below 16 is raised to 16: the payload carries a 64-bit nonce and the
  *   send time.
- * - -n/-d reverse lookups use getnameinfo() (blocking; names in /etc/hosts
- *   answer at once). */
+ * - -n/-d reverse lookups go through c-ares on the loop (util/resolver.h),
+ *   many at once, as forward lookups do: /etc/hosts first, then a PTR
+ *   query; never a blocking getnameinfo(), and no NSS (the static build has
+ *   none). A target is pinged once its name is known, or known not to be. */
 #include "cmd/cmd.h"
 #include "probe/icmp.h"
 #include "probe/icmp_packet.h"
@@ -102,6 +104,7 @@ struct ping_s {
     int wake_armed;
     int64_t next_send_us, interval_us;
     uint64_t nseq, active, resolving, admitted;
+    uint64_t measuring; /* -n in count/loop modes: name lookups of the first pass */
     int source_done, stopping, fatal;
     /* flags */
     int count, vcount, loop, quiet, stats, show_alive, show_unreach, elapsed, timestamp;
@@ -111,6 +114,7 @@ struct ping_s {
     double backoff;
     int64_t timeout_us, period_us;
     int timeout_set;
+    int version; /* -v, -V, --version: print the version and exit */
     size_t data_len;
     int per_ping;    /* per-ping lines (count/loop modes, not -q/-a/-u/-x) */
     int lists;       /* -a, -u or -x: no "is alive"/"is unreachable" lines (ICMP errors stay) */
@@ -572,24 +576,53 @@ static void on_icmp(const hd_icmp_result_t *r, void *arg)
     kick(pg);
 }
 
-static void reverse_name(host_t *h)
+/* The process's resolver, made on first use; NULL with the reason in err. */
+static hd_resolver_t *resolver(ping_t *pg, char *err, size_t errlen)
 {
-    char name[NI_MAXHOST];
-    socklen_t len =
-        h->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (getnameinfo((const struct sockaddr *)&h->addr, len, name, sizeof(name), NULL, 0,
-                    NI_NAMEREQD) == 0)
-        h->rname = hd_xstrdup(name);
+    if (!pg->resolver) pg->resolver = hd_resolver_new(pg->base, err, errlen);
+    return pg->resolver;
 }
 
-static void host_ready(ping_t *pg, host_t *h)
+/* A target whose address (and with -n, name) is known: due now. */
+static void host_queue(ping_t *pg, host_t *h)
 {
     if (pg->stopping) {
         host_drop(pg, h);
         return;
     }
-    if (pg->by_name) reverse_name(h);
     hd_heap_push(&pg->due, &h->due, hd_time_now_us());
+}
+
+static void on_named(int status, const char *name, const char *msg, void *arg)
+{
+    (void)msg; /* without a name the target shows as given, as fping does */
+    host_t *h = arg;
+    ping_t *pg = h->pg;
+    h->rq = NULL;
+    pg->resolving--;
+    if (status == HD_RESOLVE_OK) h->rname = hd_xstrdup(name);
+    host_queue(pg, h);
+    kick(pg);
+}
+
+/* -n: asks for the name of h's address; h is queued when it is known. */
+static void lookup_name(ping_t *pg, host_t *h)
+{
+    char err[256];
+    if (!resolver(pg, err, sizeof(err))) {
+        host_queue(pg, h); /* shown by address, as when no name exists */
+        return;
+    }
+    pg->resolving++;
+    h->rq = hd_resolve_name(pg->resolver, &h->addr, on_named, h);
+}
+
+static void host_ready(ping_t *pg, host_t *h)
+{
+    if (pg->by_name && !pg->stopping)
+        lookup_name(pg, h);
+    else
+        host_queue(pg, h);
 }
 
 static void no_address(ping_t *pg, host_t *h, const char *msg)
@@ -654,8 +687,9 @@ static host_t *admit(ping_t *pg)
     pg->admitted++;
     if (!name) {
         h->addr = ss;
-        if (pg->by_name) reverse_name(h);
-        return h;
+        if (!pg->by_name) return h;
+        lookup_name(pg, h);
+        return NULL;
     }
     h->name = hd_xstrdup(name);
     if (is_numeric(name, &h->addr)) {
@@ -663,15 +697,13 @@ static host_t *admit(ping_t *pg)
             no_address(pg, h, "Address family for hostname not supported");
             return NULL;
         }
-        if (pg->by_name) reverse_name(h);
-        return h;
+        if (!pg->by_name) return h;
+        lookup_name(pg, h);
+        return NULL;
     }
-    if (!pg->resolver) {
-        pg->resolver = hd_resolver_new(pg->base, err, sizeof(err));
-        if (!pg->resolver) {
-            no_address(pg, h, err);
-            return NULL;
-        }
+    if (!resolver(pg, err, sizeof(err))) {
+        no_address(pg, h, err);
+        return NULL;
     }
     pg->resolving++;
     h->rq = hd_resolve(pg->resolver, name, 0, pg->family, on_resolved, h);
@@ -820,9 +852,19 @@ static int parse_ms(char flag, const char *v, int64_t *out_us)
     char *end;
     errno = 0;
     double ms = strtod(v, &end);
+    if (*v && *end && end != v) {
+        /* A unit, as heed's other durations take: -t2s, -p 1.5s, -i 500us. */
+        int64_t us;
+        char err[128];
+        if (hd_time_parse_duration(v, &us, err, sizeof(err)) == 0 && us <= 3600 * HD_USEC_PER_SEC) {
+            *out_us = us;
+            return 0;
+        }
+    }
     if (!*v || *end || errno || !isfinite(ms) || ms < 0 || ms > 3600e3)
-        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000)", v,
-                          flag);
+        return args_error("invalid value '%s' for -%c (expected milliseconds, 0 to 3600000, or a "
+                          "duration like 2s)",
+                          v, flag);
     *out_us = (int64_t)llround(ms * 1000.0);
     return 0;
 }
@@ -848,6 +890,8 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
             size_t nl = eq ? (size_t)(eq - a) : strlen(a);
             if (nl == 6 && !strncmp(a, "--json", 6) && !eq) {
                 pg->json = 1;
+            } else if (nl == 9 && !strncmp(a, "--version", 9) && !eq) {
+                pg->version = 1;
             } else if (nl == 6 && !strncmp(a, "--rate", 6)) {
                 const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (!val) goto missing_long;
@@ -967,6 +1011,10 @@ static int parse_flags(ping_t *pg, int argc, char **argv, char ***targets, int *
             case '6':
                 pg->family = AF_INET6;
                 break;
+            case 'v': /* fping's -v; -V as well */
+            case 'V':
+                pg->version = 1;
+                break;
             default:
                 rc = args_error("unknown flag '-%c'", f);
             }
@@ -1007,8 +1055,29 @@ static void print_stats(ping_t *pg)
     fprintf(stderr, "\n");
 }
 
+static void widen(ping_t *pg, size_t len)
+{
+    if (len > (size_t)pg->name_width) pg->name_width = (int)len;
+}
+
+/* A name lookup of the first pass: what is shown when none is found. */
+typedef struct measure_s {
+    ping_t *pg;
+    size_t fallback;
+} measure_t;
+
+static void on_measured(int status, const char *name, const char *msg, void *arg)
+{
+    (void)msg;
+    measure_t *m = arg;
+    m->pg->measuring--;
+    widen(m->pg, status == HD_RESOLVE_OK ? strlen(name) : m->fallback);
+    free(m);
+}
+
 /* Count and loop modes pad names to the longest: a first pass over the
- * targets finds it (standard input is read into memory for the two passes). */
+ * targets finds it (standard input is read into memory for the two passes).
+ * With -n, names are looked up on the loop, up to MAX_RESOLVING at once. */
 static int measure_names(ping_t *pg, char **targets, int ntargets)
 {
     if (pg->file ? !strcmp(pg->file, "-") : ntargets == 0) {
@@ -1039,13 +1108,25 @@ static int measure_names(ping_t *pg, char **targets, int ntargets)
             if (name) is_numeric(name, &ss);
             h.addr = ss;
             h.name = (char *)name;
-            if (pg->by_name && ss.ss_family) reverse_name(&h);
             len = strlen(display(&h, nb, sizeof(nb)));
-            free(h.rname);
+            char rerr[256];
+            if (pg->by_name && ss.ss_family && resolver(pg, rerr, sizeof(rerr))) {
+                measure_t *m = hd_xcalloc(1, sizeof(*m));
+                m->pg = pg;
+                m->fallback = len;
+                pg->measuring++;
+                hd_resolve_name(pg->resolver, &ss, on_measured, m);
+                while (pg->measuring >= MAX_RESOLVING)
+                    event_base_loop(pg->base, EVLOOP_ONCE);
+                pg->total++;
+                continue;
+            }
         }
-        if (len > (size_t)pg->name_width) pg->name_width = (int)len;
+        widen(pg, len);
         pg->total++;
     }
+    while (pg->measuring)
+        event_base_loop(pg->base, EVLOOP_ONCE);
     if (s.f && s.own_f) fclose(s.f);
     if (bad) {
         fprintf(stderr, "heed ping: %s\n", err);
@@ -1067,6 +1148,12 @@ static int run_ping(int argc, char **argv)
     char **targets = NULL;
     int ntargets = 0, rc;
     if ((rc = parse_flags(&pg, argc, argv, &targets, &ntargets))) return rc;
+    if (pg.version) {
+        /* As fping: the version, and nothing is sent. */
+        printf("heed %s\n", HEED_VERSION);
+        free(targets);
+        return 0;
+    }
     int generate = pg.generate;
     rc = EXIT_ARGS;
     if (pg.count && pg.loop) {
@@ -1127,6 +1214,12 @@ static int run_ping(int argc, char **argv)
         }
         pg.total = total;
     }
+    pg.base = event_base_new();
+    if (!pg.base) {
+        fprintf(stderr, "heed ping: cannot create the event loop\n");
+        rc = EXIT_SYSCALL;
+        goto out;
+    }
     if (pg.count || pg.loop) {
         pg.total = 0;
         if ((rc = measure_names(&pg, targets, ntargets))) goto out;
@@ -1135,13 +1228,6 @@ static int run_ping(int argc, char **argv)
     char err[256];
     if (source_open(&pg, &pg.src, targets, ntargets, err, sizeof(err)) < 0) {
         fprintf(stderr, "heed ping: %s\n", err);
-        rc = EXIT_SYSCALL;
-        goto out;
-    }
-
-    pg.base = event_base_new();
-    if (!pg.base) {
-        fprintf(stderr, "heed ping: cannot create the event loop\n");
         rc = EXIT_SYSCALL;
         goto out;
     }
@@ -1245,6 +1331,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -p MS                  time between pings to one target in -c/-C/-l (default 1000)\n"
     "  -t MS                  first timeout (default 500; -c/-C/-l: the period, at most\n"
     "                         2000)\n"
+    "  (-i, -p and -t take milliseconds, or a duration with a unit: -t2s, -p 1.5s)\n"
     "  -r N                   retries when no reply (default 3; not in -c/-C/-l)\n"
     "  -B F                   each retry waits F times longer (default 1.5)\n"
     "  -b BYTES               data bytes per packet (default 56, at least 16)\n"
@@ -1263,6 +1350,7 @@ const hd_cmd_t hd_cmd_ping = {
     "  -X N                   as -x, and stop as soon as N targets answered\n"
     "      --json             one JSON object per target on stdout: host, address,\n"
     "                         alive, xmt, rcv, loss, min_ms, avg_ms, max_ms\n"
+    "  -v, -V, --version      print heed's version and exit\n"
     "\n"
     "On a terminal a large sweep shows a progress line on stderr.\n"
     "\n"

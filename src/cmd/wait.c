@@ -3,12 +3,15 @@
  * Every target is probed in parallel on one loop, retried on the schedule
  * of util/backoff.h until it is ready (or, with --any, until one is), then
  * heed exits 0 or execs COMMAND in its own place. Exit 124 on timeout, as
- * timeout(1) and wait-for-it; 2 on usage errors. */
+ * timeout(1) and wait-for-it; 2 on usage errors, and at once when a target
+ * fails for a reason that no retry can cure (hd_reason_permanent: no such
+ * command, a kind this build cannot probe). */
 #include "cmd/cmd.h"
 #include "probe/probe.h"
 #include "probe/target.h"
 #include "util/backoff.h"
 #include "util/mem.h"
+#include "util/tlsfiles.h"
 #include "util/time.h"
 
 #include <errno.h>
@@ -17,9 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <limits.h>
 #include <unistd.h>
 
 #define EXIT_TIMEOUT 124
+#define EXIT_FAILED  2   /* a target failed for good */
 #define LAST_MAX     256 /* bytes of the last error kept per target */
 
 typedef struct wait_s wait_t;
@@ -30,12 +36,13 @@ typedef struct wtarget_s {
     hd_probe_t *probe;   /* the attempt in flight, or NULL */
     struct event *retry; /* the next attempt */
     int ready;
+    int failed; /* failed for a permanent reason: not retried */
     int attempts;
     int64_t attempt_start_us;
     int cut_short;    /* the wait's deadline shortened the attempt in flight */
     int64_t ready_us; /* when it became ready, from the wait's start */
-    hd_reason_t last_reason;
-    char last[LAST_MAX]; /* first line of the last failed attempt's output */
+    hd_reason_t last_reason; /* of the last attempt, ready or not */
+    char last[LAST_MAX];     /* first line of the last attempt's output */
 } wtarget_t;
 
 struct wait_s {
@@ -43,13 +50,13 @@ struct wait_s {
     hd_probe_env_t env;
     wtarget_t *targets;
     int n;
-    int nready;
+    int nready, nfailed;
     int any, quiet, json, tty;
     int64_t timeout_us, interval_us, max_interval_us, attempt_timeout_us;
     int64_t start_us;
     struct event *deadline;
     struct event *progress;
-    int done; /* 1 ready, -1 timed out */
+    int done; /* 1 ready, -1 timed out, -2 a target failed for good */
 };
 
 static void attempt(wtarget_t *wt);
@@ -79,13 +86,20 @@ static void on_result(const hd_result_t *res, void *arg)
     if (res->status == HD_STATUS_PASSING) {
         wt->ready = 1;
         wt->ready_us = now - w->start_us;
+        wt->last_reason = res->reason;
+        first_line(wt->last, sizeof(wt->last), res->output);
         w->nready++;
         if (!w->quiet && !w->json) {
             if (w->tty) fputs("\r\033[K", stderr);
             char secs[32];
             hd_time_format_secs(wt->ready_us, secs, sizeof(secs));
-            fprintf(stderr, "heed: %s ready (%d attempt%s, %s)\n", wt->t.display, wt->attempts,
-                    wt->attempts == 1 ? "" : "s", secs);
+            /* Ready, but the login was refused or not tried: say so, as
+             * the agent does (README: authentication failures); with
+             * --tls-refuses, the weakest version the server accepts. */
+            int auth = res->reason == HD_R_AUTH_FAILED || res->reason == HD_R_AUTH_REQUIRED ||
+                       (wt->t.kind == HD_KIND_TLS && wt->t.tls.refuse); /* and the floor */
+            fprintf(stderr, "heed: %s ready (%d attempt%s, %s)%s%s\n", wt->t.display, wt->attempts,
+                    wt->attempts == 1 ? "" : "s", secs, auth ? ": " : "", auth ? wt->last : "");
         }
         if (w->any || w->nready == w->n) finish(w, 1);
         return;
@@ -96,6 +110,14 @@ static void on_result(const hd_result_t *res, void *arg)
         wt->last_reason = res->reason;
         first_line(wt->last, sizeof(wt->last),
                    res->output[0] ? res->output : hd_reason_str(res->reason));
+    }
+    if (hd_reason_permanent(res->reason)) {
+        /* No retry can cure it: give up on this target now, and on the
+         * wait when no ready target can still be enough. */
+        wt->failed = 1;
+        w->nfailed++;
+        if (!w->any || w->nfailed == w->n) finish(w, -2);
+        return;
     }
     int64_t gap = hd_backoff_interval(now - w->start_us, w->interval_us, w->max_interval_us);
     int64_t delay = wt->attempt_start_us + gap - now;
@@ -147,7 +169,7 @@ static void on_progress(evutil_socket_t fd, short what, void *arg)
     hd_time_format_secs(hd_time_now_us() - w->start_us, secs, sizeof(secs));
     const wtarget_t *pending = NULL;
     for (int i = 0; i < w->n && !pending; i++)
-        if (!w->targets[i].ready) pending = &w->targets[i];
+        if (!w->targets[i].ready && !w->targets[i].failed) pending = &w->targets[i];
     fprintf(stderr, "\r\033[Kheed: waiting %s, %d/%d ready", secs, w->nready, w->n);
     if (pending)
         fprintf(stderr, "; %s: %s", pending->t.display,
@@ -166,14 +188,22 @@ static void report_json(const wait_t *w)
         json_object_set_new(o, "attempts", json_integer(wt->attempts));
         json_object_set_new(o, "elapsed_ms",
                             json_integer((wt->ready ? wt->ready_us : now - w->start_us) / 1000));
-        if (wt->ready || !wt->attempts) {
-            json_object_set_new(o, "last_error",
-                                wt->ready ? json_null() : json_string("no attempt finished"));
-            json_object_set_new(o, "reason", wt->ready ? json_string("ok") : json_null());
+        if (wt->ready) {
+            /* "ok", or "auth_failed"/"auth_required" with the output
+             * saying what the server answered. */
+            json_object_set_new(o, "last_error", json_null());
+            json_object_set_new(o, "reason", json_string(hd_reason_name(wt->last_reason)));
+            json_object_set_new(o, "output", json_string(wt->last));
+        } else if (!wt->attempts) {
+            json_object_set_new(o, "last_error", json_string("no attempt finished"));
+            json_object_set_new(o, "reason", json_null());
+            json_object_set_new(o, "output", json_null());
         } else {
             json_object_set_new(o, "last_error", json_string(wt->last));
             json_object_set_new(o, "reason", json_string(hd_reason_name(wt->last_reason)));
+            json_object_set_new(o, "output", json_null());
         }
+        json_object_set_new(o, "permanent", json_boolean(wt->failed));
         char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (s) puts(s);
         free(s);
@@ -189,9 +219,9 @@ static void report_timeout(const wait_t *w)
     for (int i = 0; i < w->n; i++) {
         const wtarget_t *wt = &w->targets[i];
         if (wt->ready) continue;
-        fprintf(stderr, "heed: %s: %s (%d attempt%s, %s)\n", wt->t.display,
+        fprintf(stderr, "heed: %s: %s (%d attempt%s, %s%s)\n", wt->t.display,
                 wt->attempts ? wt->last : "no attempt finished", wt->attempts,
-                wt->attempts == 1 ? "" : "s", secs);
+                wt->attempts == 1 ? "" : "s", secs, wt->failed ? "; not retried" : "");
     }
 }
 
@@ -228,6 +258,8 @@ static int run_wait(int argc, char **argv)
     /* tls: a readiness gate wants a valid certificate; a short-lived one
      * (step-ca issues 24-hour certificates) is ready unless asked. */
     int cert_days = 0;
+    hd_tls_files_t files = {0}; /* https, tls: --cacert, --cert, --key */
+    unsigned refuse = 0;        /* tls: --tls-refuses */
 
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
@@ -246,6 +278,12 @@ static int run_wait(int argc, char **argv)
         char name[64];
         const char *eq = strchr(a, '=');
         size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        /* -t2s, as getopt reads a short flag's value attached to it. */
+        char *attached = NULL;
+        if (a[1] == 't' && a[2] && a[2] != '=') {
+            attached = a + 2;
+            nl = 2;
+        }
         snprintf(name, sizeof(name), "%.*s", (int)nl, a);
         const char *val;
         int64_t *dur = NULL;
@@ -284,6 +322,22 @@ static int run_wait(int argc, char **argv)
             free(http.body_contains);
             http.body_contains = hd_xstrdup(val);
             continue;
+        } else if (!strcmp(name, "--cacert") || !strcmp(name, "--cert") || !strcmp(name, "--key")) {
+            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            char **slot = !strcmp(name, "--cacert") ? &files.ca_file
+                          : !strcmp(name, "--cert") ? &files.cert_file
+                                                    : &files.key_file;
+            free(*slot);
+            *slot = hd_xstrdup(val);
+            continue;
+        } else if (!strcmp(name, "--tls-refuses")) {
+            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            char err[128];
+            if (hd_tls_versions_parse(val, &refuse, err, sizeof(err)) < 0) {
+                hd_cmd_usage_error("wait", "--tls-refuses: %s", err);
+                goto out;
+            }
+            continue;
         } else if (!strcmp(name, "--cert-days-left")) {
             if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
             char *end;
@@ -302,7 +356,10 @@ static int run_wait(int argc, char **argv)
         }
         if (dur) {
             char err[128];
-            if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq))) goto out;
+            if (attached)
+                val = attached;
+            else if (!(val = hd_cmd_flag_value("wait", argc, argv, &i, eq)))
+                goto out;
             if (hd_time_parse_duration(val, dur, err, sizeof(err)) < 0) {
                 hd_cmd_usage_error("wait", "%s: %s", name, err);
                 goto out;
@@ -320,8 +377,18 @@ static int run_wait(int argc, char **argv)
         hd_cmd_usage_error("wait", "no target given");
         goto out;
     }
+    if (hd_tls_files_any(&files)) {
+        /* The CLI's rules and messages for its own TLS files. */
+        static const char *const names[3] = {"--cacert", "--cert", "--key"};
+        char err[PATH_MAX + 128];
+        if (hd_tls_files_check(&files, names, err, sizeof(err)) < 0) {
+            hd_cmd_usage_error("wait", "%s", err);
+            goto out;
+        }
+    }
 
     w.n = nurls;
+    int tls_targets = 0;
     w.targets = hd_xcalloc((size_t)nurls, sizeof(wtarget_t));
     for (int i = 0; i < nurls; i++) {
         char err[256];
@@ -342,8 +409,20 @@ static int run_wait(int argc, char **argv)
             }
             t->http.body_contains = http.body_contains ? hd_xstrdup(http.body_contains) : NULL;
         }
-        if (t->kind == HD_KIND_TLS) t->tls = (hd_tls_expect_t){cert_days, http.insecure};
+        if (t->kind == HD_KIND_TLS)
+            t->tls = (hd_tls_expect_t){
+                .cert_days_left = cert_days, .insecure = http.insecure, .refuse = refuse};
+        if (t->kind == HD_KIND_TLS ||
+            (t->kind == HD_KIND_HTTP && !strncasecmp(t->url, "https:", 6))) {
+            hd_tls_files_copy(&t->tls_files, &files);
+            tls_targets++;
+        }
         w.targets[i].w = &w;
+    }
+    if (hd_tls_files_any(&files) && !tls_targets) {
+        hd_cmd_usage_error("wait", "--cacert, --cert and --key are for https:// and tls:// "
+                                   "targets, and none is given");
+        goto out;
     }
 
     /* Precise timers (timerfd): epoll's millisecond timeouts round every
@@ -381,6 +460,9 @@ static int run_wait(int argc, char **argv)
     if (w.json) report_json(&w);
     if (w.done == 1) {
         rc = 0;
+    } else if (w.done == -2) {
+        if (!w.quiet && !w.json) report_timeout(&w);
+        rc = EXIT_FAILED;
     } else {
         if (!w.quiet && !w.json) report_timeout(&w);
         rc = EXIT_TIMEOUT;
@@ -401,6 +483,7 @@ out:
     }
     free(http.status);
     free(http.body_contains);
+    hd_tls_files_free(&files);
     free(urls);
     if (rc == 0 && cmd) {
         fflush(stdout);
@@ -422,7 +505,9 @@ const hd_cmd_t hd_cmd_wait = {
     "Waits until every TARGET is ready (with --any, one), then exits 0 or runs\n"
     "COMMAND in heed's place (same pid; its exit status is the result). On\n"
     "timeout, prints why each target is not ready and exits 124 without running\n"
-    "COMMAND. Usage errors exit 2.\n"
+    "COMMAND. A failure that no retry can cure (no such command, a kind this\n"
+    "build cannot probe) ends the wait at once with exit 2, as usage errors do;\n"
+    "a refused connection is retried.\n"
     "\n"
     "Targets:\n"
     "  tcp://HOST:PORT                  a connection is accepted\n"
@@ -432,8 +517,10 @@ const hd_cmd_t hd_cmd_wait = {
     "                                   the server completes a startup exchange (not\n"
     "                                   while it is starting up or in recovery); an\n"
     "                                   authentication failure counts as ready: the\n"
-    "                                   server is up and checking logins\n"
-    "  mysql://HOST[:PORT]              the server sends its greeting, not an error\n"
+    "                                   server is up and checking logins (heed says so)\n"
+    "  mysql://[USER@]HOST[:PORT]       the server sends its greeting, not an error;\n"
+    "                                   with USER, heed also tries to log in without\n"
+    "                                   a password and says how the server answered\n"
     "  redis://[:PASSWORD@]HOST[:PORT][/DB]\n"
     "                                   PING answers PONG (not LOADING)\n"
     "  file:///PATH                     the path exists\n"
@@ -446,7 +533,7 @@ const hd_cmd_t hd_cmd_wait = {
     "                                   NS, TXT; default A), one equal to VALUE if given\n"
     "\n"
     "Flags:\n"
-    "  -t, --timeout DUR        give up after DUR (default 60s; 0 = never)\n"
+    "  -t, --timeout DUR        give up after DUR (default 60s; 0 = never; -t2s too)\n"
     "      --any                one ready target is enough\n"
     "      --interval DUR       time between attempts at first (default 10ms)\n"
     "      --max-interval DUR   the interval grows to at most this (default 500ms)\n"
@@ -455,10 +542,20 @@ const hd_cmd_t hd_cmd_wait = {
     "      --body-contains TEXT http: the body must contain TEXT\n"
     "      --follow             http: follow redirects\n"
     "  -k, --insecure           https, tls: do not verify the certificate\n"
+    "      --cacert FILE        https, tls: PEM CA certificates the server's certificate\n"
+    "                           must chain to (instead of the system's)\n"
+    "      --cert FILE          https, tls: PEM client certificate to present\n"
+    "      --key FILE           its PEM private key, unless it is in the --cert file\n"
     "      --cert-days-left N   tls: the certificate must have N days left (default 0)\n"
+    "      --tls-refuses LIST   tls: the server must refuse these protocol versions, e.g.\n"
+    "                           tls1.0,tls1.1 (each is offered alone); says the weakest\n"
+    "                           version it accepts\n"
     "  -q, --quiet              print nothing\n"
     "      --json               print one JSON object per target on stdout:\n"
-    "                           target, ready, attempts, elapsed_ms, last_error, reason\n"
+    "                           target, ready, attempts, elapsed_ms, last_error,\n"
+    "                           reason (auth_failed when ready but the login was\n"
+    "                           refused), output (of the ready attempt, else null),\n"
+    "                           permanent (failed for good, not retried)\n"
     "\n"
     "Durations: 250ms, 2s, 1.5m, 1h; a bare number is seconds.\n"
     "\n"

@@ -26,6 +26,7 @@ typedef struct conn_s {
     struct event *ev;
     hd_buf_t out;
     size_t out_off;
+    int answered; /* the protocol's answer (hd_proto_t.answer) is queued */
     uint8_t *in;
     size_t in_len;
 } conn_t;
@@ -39,6 +40,8 @@ static const hd_proto_t *proto_of(hd_kind_t k)
         return &hd_proto_mysql;
     case HD_KIND_REDIS:
         return &hd_proto_redis;
+    case HD_KIND_HTTP: /* only where probe.c sends http here: the static build */
+        return &hd_proto_http1;
     default:
         return NULL;
     }
@@ -166,6 +169,11 @@ static void do_read(conn_t *c)
             return;
         }
         if (n == 0) {
+            memset(&v, 0, sizeof(v));
+            if (c->proto->eof && c->proto->eof(c->p->t, c->in, c->in_len, &v) == HD_PARSE_DONE) {
+                verdict(c, &v);
+                return;
+            }
             fail(c, HD_R_CLOSED, "%s",
                  c->in_len ? "connection closed in the middle of a reply"
                            : "connection closed before any reply");
@@ -176,6 +184,15 @@ static void do_read(conn_t *c)
         if (c->proto->parse(c->p->t, c->in, c->in_len, &v) == HD_PARSE_DONE) {
             verdict(c, &v);
             return;
+        }
+        if (c->proto->answer && !c->answered) {
+            size_t before = c->out.len;
+            c->proto->answer(c->p->t, c->in, c->in_len, &c->out);
+            if (c->out.len > before) {
+                c->answered = 1;
+                want(c, EV_WRITE | EV_PERSIST);
+                return;
+            }
         }
     }
 }

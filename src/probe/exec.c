@@ -218,7 +218,17 @@ static int exec_start(hd_probe_t *p)
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /* Where there is no /dev/null (a bare chroot, a scratch image without
+     * /dev) standard input is an empty pipe instead, which reads the same:
+     * end of file at once. Without it the spawn would fail as if the
+     * command were missing. */
+    int nullin[2] = {-1, -1};
+    if (access("/dev/null", R_OK) == 0) {
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    } else if (pipe2(nullin, O_CLOEXEC) == 0) {
+        close(nullin[1]);
+        posix_spawn_file_actions_adddup2(&fa, nullin[0], 0);
+    }
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
     posix_spawnattr_init(&at);
@@ -238,10 +248,14 @@ static int exec_start(hd_probe_t *p)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(pipefd[1]);
+    if (nullin[0] >= 0) close(nullin[0]);
     if (rc != 0) {
         close(pipefd[0]);
-        hd_probe_done_soon(p, HD_STATUS_CRITICAL, HD_R_EXEC_SPAWN, "cannot run '%s': %s", argv[0],
-                           strerror(rc));
+        /* No such command, or not one that can run: trying again will not
+         * help (hd_reason_permanent). Anything else (EAGAIN, ENOMEM) may. */
+        int missing = rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR;
+        hd_probe_done_soon(p, HD_STATUS_CRITICAL, missing ? HD_R_EXEC_NOT_FOUND : HD_R_EXEC_SPAWN,
+                           "cannot run '%s': %s", argv[0], strerror(rc));
         return 0;
     }
     x->pid = pid;

@@ -259,6 +259,12 @@ static int http_start(hd_probe_t *p)
     h->c->easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
     h->c->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, x->insecure ? 0L : 1L);
     h->c->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, x->insecure ? 0L : 2L);
+    /* A private CA and a client certificate (util/tlsfiles.h), checked
+     * when the target was set up. */
+    const hd_tls_files_t *tf = &p->t->tls_files;
+    if (tf->ca_file) h->c->easy_setopt(e, CURLOPT_CAINFO, tf->ca_file);
+    if (tf->cert_file) h->c->easy_setopt(e, CURLOPT_SSLCERT, tf->cert_file);
+    if (tf->key_file) h->c->easy_setopt(e, CURLOPT_SSLKEY, tf->key_file);
     h->c->easy_setopt(e, CURLOPT_USERAGENT, "heed/" HEED_VERSION);
     /* Each attempt is a new connection: a reused one would hide a restart. */
     h->c->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);

@@ -95,8 +95,9 @@ static int pg_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_ver
                 VERDICT(HD_STATUS_CRITICAL, HD_R_BAD_REPLY, "short authentication message");
             uint32_t code = get32(body);
             if (code == 0) continue; /* AuthenticationOk: wait for ReadyForQuery */
-            VERDICT(HD_STATUS_PASSING, HD_R_OK,
-                    "accepting connections (server asks for authentication)");
+            VERDICT(HD_STATUS_PASSING, HD_R_AUTH_REQUIRED,
+                    "accepting connections (authentication required: the server asks for a "
+                    "password)");
         }
         case 'Z':
             VERDICT(HD_STATUS_PASSING, HD_R_OK, "accepting connections");
@@ -110,7 +111,7 @@ static int pg_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_ver
             if (strcmp(code, "3D000") == 0)
                 VERDICT(HD_STATUS_CRITICAL, HD_R_PG_NO_DATABASE, "%s", msg);
             if (strncmp(code, "28", 2) == 0)
-                VERDICT(HD_STATUS_PASSING, HD_R_OK,
+                VERDICT(HD_STATUS_PASSING, HD_R_AUTH_FAILED,
                         "accepting connections (authentication failed: %s)", msg);
             VERDICT(HD_STATUS_CRITICAL, HD_R_PG_ERROR, "%s%s%s", code[0] ? code : "",
                     code[0] ? ": " : "", msg);
@@ -135,4 +136,4 @@ static void pg_bye(const hd_target_t *t, hd_buf_t *out)
     put32(out, 4);
 }
 
-const hd_proto_t hd_proto_pg = {pg_hello, pg_parse, pg_bye};
+const hd_proto_t hd_proto_pg = {.hello = pg_hello, .parse = pg_parse, .bye = pg_bye};

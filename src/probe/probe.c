@@ -52,11 +52,20 @@ static const struct {
     [HD_R_ICMP_SOCKET] = {"icmp_socket", "cannot open an ICMP socket"},
     [HD_R_ICMP_SEND] = {"icmp_send", "cannot send the echo request"},
     [HD_R_NOT_ALLOWED] = {"not_allowed", "not allowed by the agent's config"},
+    [HD_R_AUTH_FAILED] = {"auth_failed", "accepting connections (authentication failed)"},
+    [HD_R_AUTH_REQUIRED] = {"auth_required", "accepting connections (authentication required)"},
+    [HD_R_EXEC_NOT_FOUND] = {"exec_not_found", "no such command"},
+    [HD_R_TLS_WEAK] = {"tls_weak_protocol", "the server accepts a protocol version it must refuse"},
 };
 
 const char *hd_reason_str(hd_reason_t r)
 {
     return (unsigned)r < HD_R__COUNT && reasons[r].msg ? reasons[r].msg : "unknown reason";
+}
+
+int hd_reason_permanent(hd_reason_t r)
+{
+    return r == HD_R_UNSUPPORTED || r == HD_R_EXEC_NOT_FOUND;
 }
 
 const char *hd_reason_name(hd_reason_t r)
@@ -104,7 +113,11 @@ static const hd_probe_kind_t *kind_of(const hd_target_t *t)
     case HD_KIND_REDIS:
         return &hd_probe_conn;
     case HD_KIND_HTTP:
+#ifdef HEED_STATIC
+        return &hd_probe_conn; /* no libcurl: HTTP/1.1 of its own (http1.c), http only */
+#else
         return &hd_probe_http;
+#endif
     case HD_KIND_FILE:
         return &hd_probe_file;
     case HD_KIND_EXEC:

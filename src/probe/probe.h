@@ -62,6 +62,10 @@ typedef enum hd_reason_e {
     HD_R_ICMP_SOCKET,     /* icmp: neither a raw nor a ping socket could be opened */
     HD_R_ICMP_SEND,       /* icmp: the echo request could not be sent */
     HD_R_NOT_ALLOWED,     /* the agent's config does not let this check run (not a probe's) */
+    HD_R_AUTH_FAILED,     /* passing: the server is up and rejected the login */
+    HD_R_AUTH_REQUIRED,   /* passing: the server is up and asks for credentials heed has not sent */
+    HD_R_EXEC_NOT_FOUND,  /* exec: no such command, or not executable (permanent) */
+    HD_R_TLS_WEAK,        /* tls: the server accepts a protocol version it must refuse */
     HD_R__COUNT
 } hd_reason_t;
 
@@ -107,6 +111,11 @@ void hd_probe_cancel(hd_probe_t *p);
 const char *hd_reason_str(hd_reason_t r);
 /* The reason's stable machine name ("connect_refused"), for JSON. */
 const char *hd_reason_name(hd_reason_t r);
+/* 1 when a probe that failed for reason r cannot succeed on another try in
+ * this process (this build cannot probe the kind, the command does not
+ * exist), so that `heed wait` gives up at once; 0 for every reason that
+ * time may cure, a refused connection first of all. */
+int hd_reason_permanent(hd_reason_t r);
 /* "passing", "warning" or "critical". */
 const char *hd_status_str(hd_status_t s);
 

@@ -30,10 +30,22 @@ typedef struct hd_proto_s {
     int (*parse)(const hd_target_t *t, const uint8_t *buf, size_t len, hd_verdict_t *v);
     /* Appends polite goodbye bytes sent after a verdict, or NULL. */
     void (*bye)(const hd_target_t *t, hd_buf_t *out);
+    /* Judges what was received when the server closed the connection:
+     * HD_PARSE_DONE with v filled, or HD_PARSE_MORE to report the close
+     * as a failure. NULL: a close before a verdict is always a failure. */
+    int (*eof)(const hd_target_t *t, const uint8_t *buf, size_t len, hd_verdict_t *v);
+    /* Appends the bytes to send in answer to everything received so far,
+     * after parse said HD_PARSE_MORE; appends nothing while it needs more.
+     * Called until it first appends bytes, never again after. NULL when the
+     * protocol only answers with its hello. Must accept any bytes. */
+    void (*answer)(const hd_target_t *t, const uint8_t *buf, size_t len, hd_buf_t *out);
 } hd_proto_t;
 
 extern const hd_proto_t hd_proto_pg;
 extern const hd_proto_t hd_proto_mysql;
 extern const hd_proto_t hd_proto_redis;
+/* HTTP/1.1 for http:// targets where there is no libcurl (the static
+ * build): conn.c carries it there; see http1.c. */
+extern const hd_proto_t hd_proto_http1;
 
 #endif

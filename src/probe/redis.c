@@ -77,7 +77,9 @@ static int redis_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_
                         line);
             if (starts(line, n, "NOAUTH") || starts(line, n, "WRONGPASS") ||
                 (t->password && i == 0 && starts(line, n, "ERR")))
-                VERDICT(HD_STATUS_PASSING, HD_R_OK, "server up (authentication %s: %.*s)",
+                VERDICT(HD_STATUS_PASSING,
+                        starts(line, n, "NOAUTH") ? HD_R_AUTH_REQUIRED : HD_R_AUTH_FAILED,
+                        "accepting connections (authentication %s: %.*s)",
                         starts(line, n, "NOAUTH") ? "required" : "failed", (int)(n > 150 ? 150 : n),
                         line);
             VERDICT(HD_STATUS_CRITICAL, HD_R_REDIS_ERROR, "%.*s", (int)(n > 200 ? 200 : n), line);
@@ -91,4 +93,4 @@ static int redis_parse(const hd_target_t *t, const uint8_t *buf, size_t len, hd_
     return HD_PARSE_MORE;
 }
 
-const hd_proto_t hd_proto_redis = {redis_hello, redis_parse, NULL};
+const hd_proto_t hd_proto_redis = {.hello = redis_hello, .parse = redis_parse};

@@ -3,6 +3,7 @@
 #include "probe/target.h"
 #include "probe/dns.h"
 #include "util/buf.h"
+#include "util/curl_dl.h"
 #include "util/mem.h"
 #include "util/url.h"
 
@@ -234,8 +235,8 @@ int hd_target_masked(const hd_target_t *t)
 
 int hd_header_secret(const char *name, size_t len)
 {
-    static const char *const words[] = {"auth",    "token",   "secret", "passw",
-                                        "cookie",  "session", "api-key", "apikey"};
+    static const char *const words[] = {"auth",   "token",   "secret",  "passw",
+                                        "cookie", "session", "api-key", "apikey"};
     for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
         size_t wl = strlen(words[w]);
         for (size_t i = 0; i + wl <= len; i++)
@@ -313,6 +314,12 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
              "file, exec, icmp, dns or tls)",
              u.scheme);
     t->kind = schemes[i].kind;
+#ifdef HEED_STATIC
+    /* Refused here, at once, rather than by each attempt until a timeout;
+     * http:// is spoken by probe/http1.c. */
+    if (t->kind == HD_KIND_HTTP && schemes[i].default_port == 443)
+        FAIL("%s:// targets are %s", u.scheme, HD_CURL_NOT_IN_BUILD);
+#endif
     t->url = hd_xstrdup(s);
     t->display = redact(s, 1);
     int defport = schemes[i].default_port;
@@ -388,8 +395,12 @@ int hd_target_parse(const char *s, hd_target_t *t, char *err, size_t errlen)
     case HD_KIND_MYSQL:
         /* Query parameters (sslmode=..., connect_timeout=...) are accepted so
          * that a service's own DSN can be pasted; they change nothing here. */
-        t->user = hd_xstrdup(u.user && u.user[0] ? u.user
-                                                 : (t->kind == HD_KIND_PG ? "postgres" : "root"));
+        /* postgres always names a user; mysql logs in only when the URL
+         * names one (probe/mysql.c). */
+        if (u.user && u.user[0])
+            t->user = hd_xstrdup(u.user);
+        else if (t->kind == HD_KIND_PG)
+            t->user = hd_xstrdup("postgres");
         if (u.password) t->password = hd_xstrdup(u.password);
         if (u.path[0] && u.path[1]) {
             t->database = hd_url_decode(u.path + 1, strlen(u.path + 1));
@@ -442,5 +453,60 @@ void hd_target_free(hd_target_t *t)
     free(t->dns_type);
     free(t->dns_server);
     free(t->dns_expect);
+    hd_tls_files_free(&t->tls_files);
     memset(t, 0, sizeof(*t));
+}
+
+unsigned hd_tls_version_bit(const char *name, size_t len)
+{
+    char v[16];
+    if (len >= sizeof(v)) return 0;
+    for (size_t i = 0; i < len; i++)
+        v[i] = (char)tolower((unsigned char)name[i]);
+    v[len] = '\0';
+    const char *n = v;
+    if (!strncmp(n, "tlsv", 4))
+        n += 4;
+    else if (!strncmp(n, "tls", 3))
+        n += 3;
+    else
+        return 0;
+    if (!strcmp(n, "1") || !strcmp(n, "1.0")) return 1u << 0;
+    if (!strcmp(n, "1.1")) return 1u << 1;
+    if (!strcmp(n, "1.2")) return 1u << 2;
+    if (!strcmp(n, "1.3")) return 1u << 3;
+    return 0;
+}
+
+int hd_tls_versions_parse(const char *list, unsigned *mask, char *err, size_t errlen)
+{
+    *mask = 0;
+    const char *p = list;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        unsigned bit = hd_tls_version_bit(p, n);
+        if (!bit) {
+            snprintf(err, errlen,
+                     "unknown TLS version '%.*s' (expected tls1.0, tls1.1, tls1.2 or "
+                     "tls1.3)",
+                     (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        *mask |= bit;
+        if (!p[n]) return 0;
+        p += n + 1;
+    }
+}
+
+void hd_tls_versions_format(unsigned mask, char *buf, size_t len)
+{
+    static const char *const names[HD_TLS_VERSIONS] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3"};
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < HD_TLS_VERSIONS; i++) {
+        if (!(mask & (1u << i))) continue;
+        int w = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= len - off) return;
+        off += (size_t)w;
+    }
 }

@@ -20,6 +20,8 @@
 #ifndef HD_TARGET_H
 #define HD_TARGET_H
 
+#include "util/tlsfiles.h"
+
 #include <stddef.h>
 
 typedef enum hd_kind_e {
@@ -60,7 +62,13 @@ typedef struct hd_http_expect_s {
 typedef struct hd_tls_expect_s {
     int cert_days_left; /* HD_TLS_DAYS_DEFAULT unless set; 0: no warning */
     int insecure;       /* skip chain and host name verification */
+    /* Protocol versions the server must refuse (bit i: TLS 1.i, i = 0..3);
+     * each is tried alone, and the weakest version accepted is reported.
+     * 0: none (no extra handshakes). */
+    unsigned refuse;
 } hd_tls_expect_t;
+
+#define HD_TLS_VERSIONS 4 /* TLS 1.0 to 1.3 */
 
 typedef struct hd_target_s {
     char *url;     /* as given */
@@ -78,6 +86,7 @@ typedef struct hd_target_s {
     char **argv;      /* exec: NULL-terminated */
     hd_http_expect_t http;
     hd_tls_expect_t tls;
+    hd_tls_files_t tls_files; /* https, tls: a CA file, a client certificate and key */
     char *dns_type;   /* dns: "A", "AAAA", "CNAME", "MX", "NS" or "TXT"; NULL: see above */
     char *dns_server; /* dns: "ADDR[:PORT]" to ask instead of the system's servers, or NULL */
     char *dns_expect; /* dns: a value one answer must equal, or NULL */
@@ -115,6 +124,14 @@ int hd_header_secret(const char *name, size_t len);
 /* The line "Name: value" as heed shows it: a new string, the value "***"
  * when the name is hd_header_secret's. */
 char *hd_header_display(const char *line);
+/* The bit of hd_tls_expect_t.refuse for a version name: "tls1.0",
+ * "tls1.1", "tls1.2" or "tls1.3" (any case; "tlsv1.2" too). 0 when unknown. */
+unsigned hd_tls_version_bit(const char *name, size_t len);
+/* Parses a comma-separated list of version names into *mask. 0, or -1 with
+ * a message naming the bad name in err. */
+int hd_tls_versions_parse(const char *list, unsigned *mask, char *err, size_t errlen);
+/* Writes the versions of mask as "tls1.0, tls1.1" into buf. */
+void hd_tls_versions_format(unsigned mask, char *buf, size_t len);
 /* The kind's scheme name ("tcp", "postgres", ...). */
 const char *hd_kind_name(hd_kind_t k);
 

@@ -30,6 +30,14 @@ static struct {
         }                                                                                          \
     } while (0)
 
+#ifdef HEED_STATIC
+/* The static build has no dynamic loader and no libcurl (its static link
+ * needs Kerberos archives Debian does not ship): say so at once. */
+static void load(void)
+{
+    snprintf(loaded.err, sizeof(loaded.err), "%s", HD_CURL_NOT_IN_BUILD);
+}
+#else
 static void load(void)
 {
     void *dl = dlopen(HD_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -69,6 +77,7 @@ static void load(void)
     }
     loaded.ok = 1;
 }
+#endif
 
 const hd_curl_api_t *hd_curl_load(char *err, size_t errlen)
 {

@@ -13,6 +13,10 @@
 
 #define HD_CURL_SONAME     "libcurl.so.4"
 #define HD_CURL_SSL_SONAME "libssl.so.3" /* the TLS library of Debian's libcurl4 */
+/* Why the static heed (make static) refuses what needs libcurl. */
+#define HD_CURL_NOT_IN_BUILD                                                                       \
+    "not in this build: the static heed has no libcurl (https, and the commands that talk to an "  \
+    "agent, need the dynamically linked heed)"
 
 /* The part of libcurl's API heed calls, resolved by dlsym(). */
 typedef struct hd_curl_api_s {

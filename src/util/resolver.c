@@ -8,10 +8,12 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct sockev_s {
     ares_socket_t fd;
@@ -31,11 +33,15 @@ struct hd_resolve_req_s {
     hd_resolver_t *r;
     hd_resolve_cb cb;     /* NULL once cancelled */
     hd_query_cb qcb;      /* instead of cb for hd_resolve_query(); NULL once cancelled */
+    hd_name_cb ncb;       /* instead of cb for hd_resolve_name(); NULL once cancelled */
+    char *name;           /* hd_resolve_name(): the name found, owned */
     unsigned char *reply; /* hd_resolve_query(): the reply, owned */
     size_t reply_len;
     void *arg;
     int port;
-    int done; /* c-ares has answered; result is below */
+    int family;    /* hd_resolve(): the family asked for */
+    int localhost; /* hd_resolve(): the name is localhost or ends in .localhost */
+    int done;      /* c-ares has answered; result is below */
     int status;
     char msg[128];
     struct sockaddr_storage addrs[HD_RESOLVE_MAX_ADDRS];
@@ -158,6 +164,7 @@ static void free_req(hd_resolve_req_t *q)
 {
     if (q->deliver) event_free(q->deliver);
     free(q->reply);
+    free(q->name);
     free(q);
 }
 
@@ -169,6 +176,7 @@ void hd_resolver_free(hd_resolver_t *r)
     for (hd_resolve_req_t *q = r->reqs; q; q = q->next) {
         q->cb = NULL;
         q->qcb = NULL;
+        q->ncb = NULL;
     }
     ares_destroy(r->channel);
     while (r->reqs) {
@@ -195,7 +203,41 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
     unlink_req(q);
     if (q->cb) q->cb(q->status, q->addrs, q->naddrs, q->msg, q->arg);
     if (q->qcb) q->qcb(q->status, q->reply, q->reply_len, q->msg, q->arg);
+    if (q->ncb) q->ncb(q->status, q->name, q->msg, q->arg);
     free_req(q);
+}
+
+/* RFC 6761: localhost and its subdomains are loopback addresses. */
+static int is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.') n--; /* the root label */
+    if (n == 9) return strncasecmp(host, "localhost", 9) == 0;
+    return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+}
+
+/* Answers a localhost name that neither /etc/hosts nor DNS knew (a bare
+ * chroot, a scratch image without /etc/hosts): ::1 and 127.0.0.1, as the
+ * family allows. */
+static void loopback(hd_resolve_req_t *q)
+{
+    q->naddrs = 0;
+    if (q->family != AF_INET) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&q->addrs[q->naddrs++];
+        memset(a, 0, sizeof(q->addrs[0]));
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons((uint16_t)q->port);
+    }
+    if (q->family != AF_INET6) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&q->addrs[q->naddrs++];
+        memset(a, 0, sizeof(q->addrs[0]));
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons((uint16_t)q->port);
+    }
+    q->status = HD_RESOLVE_OK;
+    q->msg[0] = '\0';
 }
 
 static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
@@ -230,6 +272,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
         q->status = HD_RESOLVE_FAIL;
         snprintf(q->msg, sizeof(q->msg), "name lookup failed: %s", ares_strerror(status));
     }
+    if (q->status != HD_RESOLVE_OK && q->localhost) loopback(q);
     if (res) ares_freeaddrinfo(res);
     event_active(q->deliver, 0, 0);
 }
@@ -253,6 +296,8 @@ hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int f
     hd_resolve_req_t *q = new_req(r, arg);
     q->cb = cb;
     q->port = port;
+    q->family = family;
+    q->localhost = is_localhost(host);
     struct ares_addrinfo_hints hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
@@ -296,6 +341,46 @@ hd_resolve_req_t *hd_resolve_query(hd_resolver_t *r, const char *name, int type,
     return q;
 }
 
+static void on_host(void *arg, int status, int timeouts, struct hostent *host)
+{
+    (void)timeouts;
+    hd_resolve_req_t *q = arg;
+    if (status == ARES_EDESTRUCTION) return; /* hd_resolver_free() owns the request now */
+    q->done = 1;
+    if (status == ARES_SUCCESS && host && host->h_name && *host->h_name) {
+        q->status = HD_RESOLVE_OK;
+        q->name = hd_xstrdup(host->h_name);
+    } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_SUCCESS) {
+        q->status = HD_RESOLVE_NOTFOUND;
+        snprintf(q->msg, sizeof(q->msg), "no name for this address");
+    } else {
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "lookup failed: %s", ares_strerror(status));
+    }
+    event_active(q->deliver, 0, 0);
+}
+
+hd_resolve_req_t *hd_resolve_name(hd_resolver_t *r, const struct sockaddr_storage *addr,
+                                  hd_name_cb cb, void *arg)
+{
+    hd_resolve_req_t *q = new_req(r, arg);
+    q->ncb = cb;
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        ares_gethostbyaddr(r->channel, &a->sin6_addr, sizeof(a->sin6_addr), AF_INET6, on_host, q);
+    } else if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        ares_gethostbyaddr(r->channel, &a->sin_addr, sizeof(a->sin_addr), AF_INET, on_host, q);
+    } else {
+        q->done = 1;
+        q->status = HD_RESOLVE_FAIL;
+        snprintf(q->msg, sizeof(q->msg), "not an IP address");
+        event_active(q->deliver, 0, 0);
+    }
+    update_timer(r);
+    return q;
+}
+
 void hd_resolve_cancel(hd_resolve_req_t *q)
 {
     if (!q) return;
@@ -309,4 +394,5 @@ void hd_resolve_cancel(hd_resolve_req_t *q)
     /* c-ares cannot cancel one query; its answer will find cb == NULL. */
     q->cb = NULL;
     q->qcb = NULL;
+    q->ncb = NULL;
 }

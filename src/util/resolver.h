@@ -32,6 +32,10 @@ typedef void (*hd_resolve_cb)(int status, const struct sockaddr_storage *addrs, 
 typedef void (*hd_query_cb)(int status, const unsigned char *reply, size_t len, const char *msg,
                             void *arg);
 
+/* Called once with HD_RESOLVE_* and, on success, the address's name (valid
+ * during the call only). msg describes a failure. */
+typedef void (*hd_name_cb)(int status, const char *name, const char *msg, void *arg);
+
 /* Creates a resolver on base; NULL with a message in err on failure. */
 hd_resolver_t *hd_resolver_new(struct event_base *base, char *err, size_t errlen);
 /* Creates a resolver that asks only the servers in csv ("ADDR[:PORT],...",
@@ -50,6 +54,12 @@ hd_resolve_req_t *hd_resolve(hd_resolver_t *r, const char *host, int port, int f
  * valid until cb runs or it is cancelled with hd_resolve_cancel(). */
 hd_resolve_req_t *hd_resolve_query(hd_resolver_t *r, const char *name, int type, hd_query_cb cb,
                                    void *arg);
+/* Looks up the name of addr (AF_INET or AF_INET6; the port is ignored):
+ * /etc/hosts first, then a PTR query, in the order the system's
+ * configuration gives, and calls cb from the loop. The request is valid
+ * until cb runs or it is cancelled with hd_resolve_cancel(). */
+hd_resolve_req_t *hd_resolve_name(hd_resolver_t *r, const struct sockaddr_storage *addr,
+                                  hd_name_cb cb, void *arg);
 /* Cancels a pending request: its callback will not be called. */
 void hd_resolve_cancel(hd_resolve_req_t *req);
 

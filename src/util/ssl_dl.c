@@ -17,6 +17,18 @@ static struct {
     hd_ssl_api_t api;
 } loaded = {PTHREAD_ONCE_INIT, 0, "", {0}};
 
+#ifdef HEED_STATIC
+/* The static build (CMakeLists.txt, HEED_STATIC) links OpenSSL: there is no
+ * dynamic loader to dlopen() with, so the table holds the linked functions
+ * themselves. */
+static void load(void)
+{
+#define TAKE(name) loaded.api.name = name;
+    HD_SSL_API(TAKE)
+#undef TAKE
+    loaded.ok = 1;
+}
+#else
 static void load(void)
 {
     void *dl = dlopen(HD_SSL_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -37,6 +49,7 @@ static void load(void)
 #undef LOOKUP
     loaded.ok = 1;
 }
+#endif
 
 const hd_ssl_api_t *hd_ssl_load(char *err, size_t errlen)
 {

@@ -32,6 +32,8 @@
     X(SSL_CTX_check_private_key)                                                                   \
     X(SSL_CTX_load_verify_locations)                                                               \
     X(SSL_CTX_set_verify)                                                                          \
+    X(SSL_CTX_set_security_level)                                                                  \
+    X(SSL_CTX_set_cipher_list)                                                                     \
     X(SSL_CTX_set_session_id_context)                                                              \
     X(SSL_CTX_set_client_CA_list)                                                                  \
     X(SSL_load_client_CA_file)                                                                     \

@@ -142,6 +142,37 @@ int hd_url_parse(const char *s, hd_url_t *u, char *err, size_t errlen)
         u->host = lit;
         u->host_is_ipv6 = 1;
     } else {
+        /* "icmp://::1", "tcp://::1:5432": an IPv6 address without the
+         * brackets that RFC 3986 asks for. Say so, not "invalid port". */
+        size_t colons = 0, hexish = 1;
+        for (size_t k = h; k < auth_end; k++) {
+            colons += s[k] == ':';
+            hexish &= isxdigit((unsigned char)s[k]) || s[k] == ':' || s[k] == '.';
+        }
+        if (colons >= 2 && hexish && !unsure) {
+            char lit[64];
+            struct in6_addr a6;
+            size_t len = auth_end - h;
+            if (len < sizeof(lit)) {
+                memcpy(lit, s + h, len);
+                lit[len] = '\0';
+                if (inet_pton(AF_INET6, lit, &a6) == 1) {
+                    /* "::1:80" is an address, and may be "::1" and a port. */
+                    char *last = strrchr(lit, ':');
+                    size_t nd = strspn(last + 1, "0123456789");
+                    if (nd > 0 && nd <= 5 && !last[1 + nd]) {
+                        *last = '\0';
+                        if (inet_pton(AF_INET6, lit, &a6) == 1)
+                            FAIL("IPv6 address needs brackets: [%s]:%s, or [%s:%s] if the "
+                                 "address is all of it",
+                                 lit, last + 1, lit, last + 1);
+                        *last = ':';
+                    }
+                    FAIL("IPv6 address '%s' needs brackets: [%s]", lit, lit);
+                }
+            }
+            FAIL("an IPv6 address needs brackets, with the port after them: [::1]:5432");
+        }
         host_end = h;
         while (host_end < auth_end && s[host_end] != ':')
             host_end++;

@@ -148,6 +148,22 @@ write("redis", "acl-wrongpass", bytes([ACL]) + b"-WRONGPASS invalid username-pas
 write("redis", "select-out-of-range", bytes([db(31)]) + b"-ERR DB index is out of range\r\n")
 write("redis", "http", bytes([PLAIN]) + b"HTTP/1.1 400 Bad Request\r\n")
 
+# --- http1: first byte picks the target (see fuzz_http1.c) ---------------
+CONTAINS, HEAD, CODES = 0x01, 0x02, 0x04
+write("http1", "ok-length", bytes([CONTAINS]) + b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+      b"Content-Length: 7\r\n\r\nall ok!")
+write("http1", "chunked", bytes([CONTAINS]) + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      b"3\r\nall\r\n3;ext=1\r\n ok\r\n0\r\n\r\n")
+write("http1", "close-delimited", bytes([CONTAINS]) + b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\n"
+      b"\r\nstatus: ok\n")
+write("http1", "continue-then-404", bytes([CODES]) + b"HTTP/1.1 100 Continue\r\n\r\n"
+      b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+write("http1", "redirect", bytes([0]) + b"HTTP/1.1 302 Found\r\nLocation: /login\r\n"
+      b"Content-Length: 0\r\n\r\n")
+write("http1", "head-503", bytes([CONTAINS | HEAD]) + b"HTTP/1.1 503 Service Unavailable\r\n"
+      b"Retry-After: 5\r\n\r\n")
+write("http1", "not-http", bytes([0]) + b"-ERR unknown command\r\n")
+
 # --- jsonw: probe output as it reaches the API (see fuzz_jsonw.c) --------
 write("jsonw", "http-status", "HTTP 200 OK")
 write("jsonw", "escapes", 'said "no" \\ / \b\f\n\r\t \x01\x1f\x7f end')

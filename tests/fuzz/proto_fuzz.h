@@ -30,7 +30,9 @@ static inline int fuzz_judge(const hd_proto_t *p, const hd_target_t *t, const ui
         v->status != HD_STATUS_CRITICAL)
         abort();
     if ((unsigned)v->reason >= HD_R__COUNT) abort();
-    if ((v->status == HD_STATUS_PASSING) != (v->reason == HD_R_OK)) abort();
+    if ((v->status == HD_STATUS_PASSING) !=
+        (v->reason == HD_R_OK || v->reason == HD_R_AUTH_FAILED || v->reason == HD_R_AUTH_REQUIRED))
+        abort();
     const char *nul = memchr(v->msg, 0, sizeof(v->msg));
     if (!nul) abort();
     for (const char *c = v->msg; c < nul; c++)
@@ -44,6 +46,12 @@ static inline void fuzz_check(const hd_proto_t *p, const hd_target_t *t, const u
 {
     hd_verdict_t full, cut;
     int rf = fuzz_judge(p, t, b, n, &full);
+    if (rf == HD_PARSE_MORE && p->answer) {
+        /* The answer to what came so far: built from any bytes safely. */
+        hd_buf_t out = {0};
+        p->answer(t, b, n, &out);
+        hd_buf_free(&out);
+    }
     if (n == 0) {
         if (rf != HD_PARSE_MORE) abort(); /* nothing received: nothing to judge */
         return;

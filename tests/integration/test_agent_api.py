@@ -122,9 +122,11 @@ class ChecksApi(HeedTestCase):
         r = a.call("PUT", "/v1/checks/p/resume")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["paused"], False)
-        self.assertNotEqual(r.json["status"], "maintenance")
-        c = a.wait_status("p", "passing")
-        self.assertGreater(c["last_checked"], paused["last_checked"])
+        # Resumed, it keeps the status it had when paused, and runs again.
+        self.assertEqual(r.json["status"], "passing")
+        c = a.wait_check("p", lambda c: c["last_checked"] > paused["last_checked"],
+                         what="a run of p after resume")
+        self.assertEqual(c["status"], "passing")
 
         # A config file's check may be paused and resumed through the API.
         self.assertEqual(a.call("PUT", "/v1/checks/from-file/pause").json["status"],

@@ -120,6 +120,13 @@ class Preflight(HeedTestCase):
         self.both_refuse(["-c", cfg], "tls.ca_file %s: cannot read: No such file or directory"
                          % missing)
 
+    def test_check_tls_files_must_be_readable(self):
+        missing = os.path.join(self.d, "missing.pem")
+        cfg = self.config("chk.yaml", checks=[{"name": "api", "target": "https://127.0.0.1:9/",
+                                               "tls": {"ca_file": missing}}])
+        self.both_refuse(["-c", cfg], "checks.api.tls.ca_file %s: cannot read: No such file or "
+                                      "directory" % missing)
+
     def test_data_dir_must_be_a_writable_directory_or_creatable(self):
         blocker = self.write("file", "")
         cfg = self.config("file.yaml", data_dir=blocker)

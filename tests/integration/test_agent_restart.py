@@ -79,11 +79,16 @@ class Restart(HeedTestCase):
 
         # The restarted agent runs its checks: the config's sees the target gone.
         a.wait_status("cfg", "warning")
-        # A paused check stays paused until resumed, then runs.
-        a.ok("PUT", "/v1/checks/held/resume")
+        # A paused check stays paused until resumed, then runs at once. It
+        # was passing when paused, and the restart kept that: resumed, it
+        # is passing until its run says otherwise (a failure after passes:
+        # warning first, as the thresholds say).
+        r = a.ok("PUT", "/v1/checks/held/resume")
+        self.assertEqual((r["status"], r["paused"]), ("passing", False))
         c = a.wait_check("held", lambda c: c["last_checked"] != before["held"]["last_checked"],
                          what="a run of held after resume")
-        self.assertEqual((c["status"], c["reason"]), ("critical", "connect_refused"))
+        self.assertEqual((c["status"], c["reason"]), ("warning", "connect_refused"))
+        a.wait_status("held", "critical")
         # And it stops cleanly again.
         self.assertEqual(a.stop(), 0, a.stderr())
 

@@ -9,12 +9,13 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agent_harness  # noqa: E402
 import harness  # noqa: E402
-from harness import HeedTestCase, Registry, free_port, run_heed  # noqa: E402
+from harness import HeedTestCase, Registry, free_port, run_heed, scaled  # noqa: E402
 
 LONG = "x" * 150
 
@@ -516,6 +517,31 @@ class StatusExitCodes(HeedTestCase):
         rc, out, err = heed(a, "status")
         self.assertEqual((rc, out), (3, ""))
         self.assertIn("cannot reach the agent at %s" % a.addr, err)
+
+    def test_resume_keeps_the_last_status_and_runs_at_once(self):
+        a = self.agent = start_agent(self.reg, status_config)
+        a.wait_status("up", "passing")
+        # Resuming a healthy check leaves it passing: heed status stays 0
+        # (it used to turn critical until the next run).
+        rc, _, err = heed(a, "checks", "pause", "up")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = heed(a, "checks", "resume", "up")
+        self.assertEqual((rc, out), (0, "resumed check up: passing\n"), err)
+        self.assertEqual(self.status_rc()[0], 0)
+        c = a.check("up")
+        self.assertEqual((c["status"], c["output"]), ("passing", "connected"))
+
+        # A check whose first run is an hour away runs as soon as resumed.
+        a.ok("POST", "/v1/checks", {"name": "later", "interval": "1h",
+                                    "target": "tcp://127.0.0.1:%d" % a.port}, status=201)
+        time.sleep(scaled(1.0))
+        c = a.check("later")
+        self.assertEqual((c["status"], c["output"]), ("critical", "not checked yet"))
+        for verb in ("pause", "resume"):
+            rc, _, err = heed(a, "checks", verb, "later")
+            self.assertEqual(rc, 0, err)
+        c = a.wait_status("later", "passing", timeout=scaled(5))
+        self.assertEqual(c["output"], "connected")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,27 @@ class Help(HeedTestCase):
         rc, out, _ = run_heed(["--help"])
         self.assertRegex(out, r"(?m)^  ping +ICMP liveness sweep")
 
+    def test_durations_with_a_unit(self):
+        # -t2s works as -t 2s and as -t 2000 (milliseconds, fping's unit).
+        for flags in (["-t2s"], ["-t", "2s"], ["-t", "2000"], ["-t500ms"]):
+            with self.subTest(flags=flags):
+                rc, out, err = run_heed(["ping", "-r", "0"] + flags + ["127.0.0.1"])
+                self.assertEqual((rc, out), (0, "127.0.0.1 is alive\n"), err)
+        rc, out, err = run_heed(["ping", "-t", "2x", "127.0.0.1"])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("invalid value '2x' for -t", err)
+
+    def test_version_as_fping(self):
+        # fping -v prints its version; heed ping -v, -V and --version print
+        # heed's, the same as heed --version, and send nothing (a target
+        # given with it is not pinged: no "is alive" line).
+        _, want, _ = run_heed(["--version"])
+        self.assertRegex(want, r"^heed \d+\.\d+\.\d+\n$")
+        for flags in (["-v"], ["-V"], ["--version"], ["-V", "127.0.0.1"]):
+            with self.subTest(flags=flags):
+                rc, out, err = run_heed(["ping"] + flags)
+                self.assertEqual((rc, out, err), (0, want, ""))
+
 
 class ArgErrors(HeedTestCase):
     def bad(self, args, needle):

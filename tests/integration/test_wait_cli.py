@@ -14,7 +14,8 @@ import harness  # noqa: E402
 from harness import (HeedTestCase, finish, free_port, listener, run_heed, scaled,  # noqa: E402
                      still_running)
 
-JSON_KEYS = {"target", "ready", "attempts", "elapsed_ms", "last_error", "reason"}
+JSON_KEYS = {"target", "ready", "attempts", "elapsed_ms", "last_error", "reason", "output",
+             "permanent"}
 
 
 class Help(HeedTestCase):
@@ -54,6 +55,8 @@ class UsageErrors(HeedTestCase):
         (["wait", "tcp://host"], "tcp://host: tcp URL needs a port"),
         (["wait", "tcp://[::1:5432"], "tcp://[::1:5432: unterminated '['"),
         (["wait", "tcp://[::g]:5432"], "invalid IPv6 address '::g'"),
+        (["wait", "icmp://::1"], "icmp://::1: IPv6 address '::1' needs brackets: [::1]"),
+        (["wait", "tcp://::1:5432"], "IPv6 address needs brackets: [::1]:5432, or [::1:5432]"),
         (["wait"], "no target given"),
         (["wait", "-t", "soon", "tcp://127.0.0.1:9"], "invalid duration 'soon'"),
         (["wait", "--status", "2xx", "http://127.0.0.1:9/"], "invalid --status '2xx'"),
@@ -188,12 +191,16 @@ class Output(HeedTestCase):
         self.assertEqual(ready["attempts"], 1)
         self.assertIsNone(ready["last_error"])
         self.assertEqual(ready["reason"], "ok")
+        self.assertEqual(ready["output"], "connected")
+        self.assertIs(ready["permanent"], False)
         self.assertLess(ready["elapsed_ms"], scaled(300))
         self.assertEqual(never["target"], "tcp://127.0.0.1:%d" % down)
         self.assertIs(never["ready"], False)
         self.assertGreaterEqual(never["attempts"], 2)
         self.assertEqual(never["last_error"], "connection refused")
         self.assertEqual(never["reason"], "connect_refused")
+        self.assertIsNone(never["output"])
+        self.assertIs(never["permanent"], False)  # a refused connection is retried
         self.assertGreaterEqual(never["elapsed_ms"], 500)
 
     def test_json_all_ready(self):
@@ -310,6 +317,86 @@ class FileAndExec(HeedTestCase):
         rc, out, err = run_heed(["wait", "-t", "%g" % scaled(1.0), url])
         self.assertEqual(rc, 124, err)
         self.assertTimeoutLine(err, url, "exit status 1: warming up")
+
+
+class AttachedValue(HeedTestCase):
+    def test_t2s_works_as_t_2s(self):
+        url = "tcp://127.0.0.1:%d" % free_port()
+        for flags in (["-t0.4s"], ["-t", "0.4s"], ["-t=0.4s"], ["-t0.4"]):
+            with self.subTest(flags=flags):
+                t0 = time.monotonic()
+                rc, out, err = run_heed(["wait"] + flags + [url], timeout=30)
+                self.assertEqual(rc, 124, err)
+                _, secs = self.assertTimeoutLine(err, url, "connection refused")
+                # The 0.4 s timeout, not the 60 s default.
+                self.assertGreaterEqual(secs, 0.3)
+                self.assertLess(time.monotonic() - t0, scaled(10))
+        rc, out, err = run_heed(["wait", "-tsoon", url])
+        self.assertEqual(rc, 2)
+        self.assertIn("-t: invalid duration 'soon'", err)
+
+
+class PermanentFailures(HeedTestCase):
+    """A failure that no retry can cure ends the wait at once with exit 2
+    and the reason; a refused connection is retried until the timeout."""
+
+    def test_missing_command_fails_at_once(self):
+        url = "exec:heed-no-such-command-4711 --flag"
+        t0 = time.monotonic()
+        rc, out, err = run_heed(["wait", "-t", "60", url], timeout=90)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(err, "heed: %s: cannot run 'heed-no-such-command-4711': No such file or "
+                              "directory (1 attempt, 0.0 s; not retried)\n" % url)
+        self.assertLess(took, scaled(20), "retried until the timeout")
+
+    def test_missing_command_json(self):
+        url = "exec:heed-no-such-command-4711"
+        rc, out, err = run_heed(["wait", "--json", "-t", "60", url], timeout=90)
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(err, "")
+        o = json.loads(out)
+        self.assertEqual(set(o), JSON_KEYS)
+        self.assertEqual((o["ready"], o["attempts"], o["reason"], o["permanent"]),
+                         (False, 1, "exec_not_found", True))
+        self.assertIn("No such file or directory", o["last_error"])
+
+    def test_not_executable_fails_at_once(self):
+        d = self.reg.tempdir()
+        rc, out, err = run_heed(["wait", "-t", "60", "exec:" + d], timeout=90)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("Permission denied (1 attempt", err)
+
+    def test_no_libcurl_fails_at_once(self):
+        # A libcurl.so.4 that cannot load, found first through
+        # LD_LIBRARY_PATH: heed's dlopen of libcurl fails.
+        d = self.reg.tempdir()
+        open(os.path.join(d, "libcurl.so.4"), "w").close()
+        env = dict(os.environ, LD_LIBRARY_PATH=d)
+        url = "http://127.0.0.1:%d/" % free_port()
+        rc, out, err = run_heed(["wait", "-t", "60", url], env=env, timeout=90)
+        self.assertEqual(rc, 2, err)
+        self.assertRegex(err, r"^heed: %s: cannot load libcurl\.so\.4 .*\(1 attempt, \d+\.\d s; "
+                              r"not retried\)\n$" % url)
+
+    def test_with_any_the_others_still_count(self):
+        up = free_port()
+        listener(self.reg, up)
+        rc, out, err = run_heed(["wait", "--any", "-t", "30", "exec:heed-no-such-command-4711",
+                                 "tcp://127.0.0.1:%d" % up], timeout=60)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("tcp://127.0.0.1:%d ready" % up, err)
+        rc, out, err = run_heed(["wait", "--any", "-t", "60", "exec:heed-no-such-command-4711",
+                                 "exec:heed-no-such-command-4712"], timeout=90)
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(err.count("not retried"), 2, err)
+
+    def test_refused_connection_is_retried(self):
+        url = "tcp://127.0.0.1:%d" % free_port()
+        rc, out, err = run_heed(["wait", "-t", "%g" % scaled(1.0), url])
+        self.assertEqual(rc, 124, err)
+        attempts, _ = self.assertTimeoutLine(err, url, "connection refused")
+        self.assertGreater(attempts, 1)
 
 
 if __name__ == "__main__":

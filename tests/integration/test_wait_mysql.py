@@ -5,6 +5,7 @@ or never sends (garbage)."""
 
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -41,16 +42,16 @@ class MariaDB:
              "--auth-root-authentication-method=normal", "--skip-test-db"],
             timeout=120, check=True)
 
-    def start(self):
+    def start(self, grants=False):
         self.proc = self.reg.popen([
             MARIADBD, "--no-defaults", "--datadir=" + self.data,
             "--socket=" + os.path.join(self.dir, "mysqld.sock"),
             "--pid-file=" + os.path.join(self.dir, "mysqld.pid"),
             "--port=%d" % self.port, "--bind-address=127.0.0.1", "--user=root",
-            "--skip-grant-tables", "--skip-name-resolve", "--skip-log-bin",
+            "--skip-name-resolve", "--skip-log-bin",
             "--innodb-buffer-pool-size=16M", "--innodb-fast-shutdown=2",
             "--innodb-buffer-pool-dump-at-shutdown=0", "--innodb-buffer-pool-load-at-startup=0",
-            "--log-error=" + self.log], grace=30)
+            "--log-error=" + self.log] + ([] if grants else ["--skip-grant-tables"]), grace=30)
 
     def client(self, sql):
         return run([CLIENT, "--no-defaults", "-h", "127.0.0.1", "-P", str(self.port), "-u", "root",
@@ -76,10 +77,35 @@ class RealServer(HeedTestCase):
         self.assertReadyLine(err, url)
         r = db.client("select 1")
         self.assertEqual((r.returncode, r.stdout), (0, "1\n"), r.stderr + db.logtail())
-        # heed hung up after the greeting: no connection is left open.
+        # heed logged in as root (no password needed with
+        # --skip-grant-tables) and quit: no connection is left open.
         r = db.client("select count(*) from information_schema.processlist "
                       "where command not in ('Daemon') and id <> connection_id()")
         self.assertEqual((r.returncode, r.stdout), (0, "0\n"), r.stderr)
+
+    def test_refused_login_is_ready_and_says_so(self):
+        db = MariaDB(self.reg)
+        db.start(grants=True)
+        url = "mysql://nobody:secret@127.0.0.1:%d/shop" % db.port
+        shown = "mysql://nobody:***@127.0.0.1:%d/shop" % db.port
+        rc, out, err = run_heed(["wait", "-t", "60", url], timeout=90)
+        self.assertEqual(rc, 0, err + db.logtail())
+        # The server checked the login that heed made without a password.
+        self.assertRegex(err, r"^heed: %s ready \(\d+ attempts?, \d+\.\d s\): accepting "
+                              r"connections \(authentication failed: ERROR 1045: Access denied "
+                              r"for user 'nobody'@'127\.0\.0\.1' \(using password: NO\)\)\n$"
+                         % re.escape(shown))
+        rc, out, err = run_heed(["wait", "--json", "-t", "10", url])
+        self.assertEqual(rc, 0, err)
+        o = json.loads(out)
+        self.assertEqual((o["target"], o["ready"], o["reason"]), (shown, True, "auth_failed"))
+        self.assertIn("ERROR 1045: Access denied for user 'nobody'", o["output"])
+        self.assertNotIn("secret", out + err)
+        # Without a user, heed only reads the greeting, as before.
+        bare = "mysql://127.0.0.1:%d" % db.port
+        rc, out, err = run_heed(["wait", "-t", "10", bare])
+        self.assertEqual(rc, 0, err)
+        self.assertReadyLine(err, bare)
 
 
 class FakeServers(HeedTestCase):

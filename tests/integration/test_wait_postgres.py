@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import shutil
 import sys
 import time
@@ -185,6 +186,7 @@ class Postgres(HeedTestCase):
 
     def test_server_that_asks_for_a_password_is_ready(self):
         hba = ("local all all trust\n"
+               "host all nobody 127.0.0.1/32 reject\n"
                "host all all 127.0.0.1/32 scram-sha-256\n")
         pg = Cluster(self.reg, hba=hba, conf=["password_encryption = 'scram-sha-256'"])
         pg.start()
@@ -194,13 +196,26 @@ class Postgres(HeedTestCase):
         url = pg.url()
         rc, out, err = run_heed(["wait", "-t", "60", url], timeout=90)
         self.assertEqual(rc, 0, err + pg.logtail())
-        self.assertReadyLine(err, url)
+        # Ready, and heed says why it did not get in.
+        self.assertRegex(err, r"^heed: %s ready \(1 attempt, \d+\.\d s\): accepting connections "
+                              r"\(authentication required: the server asks for a password\)\n$"
+                         % re.escape(url))
         r = pg.psql("select 1")
         self.assertNotEqual(r.returncode, 0, "psql got in without a password")
         self.assertIn("password", r.stderr)
-        # A user that does not exist is checked the same way: still ready.
-        rc, out, err = run_heed(["wait", "-t", "10", pg.url(user="nobody")])
+        # A login that pg_hba.conf rejects: ready, and the output says that
+        # authentication failed, in text and JSON.
+        nobody = pg.url(user="nobody")
+        rc, out, err = run_heed(["wait", "-t", "10", nobody])
         self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"^heed: %s ready \(1 attempt, \d+\.\d s\): accepting connections "
+                              r"\(authentication failed: pg_hba\.conf rejects connection for host "
+                              r"\"127\.0\.0\.1\", user \"nobody\"" % re.escape(nobody))
+        rc, out, err = run_heed(["wait", "--json", "-t", "10", nobody])
+        self.assertEqual(rc, 0, err)
+        o = json.loads(out)
+        self.assertEqual((o["ready"], o["reason"]), (True, "auth_failed"))
+        self.assertIn("authentication failed: pg_hba.conf rejects connection", o["output"])
         # heed never sends a password, and heed wait never logged in.
         self.assertNotIn('password authentication failed for user "postgres"', pg.logtail())
 

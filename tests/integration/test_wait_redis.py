@@ -100,11 +100,25 @@ class RedisTests(HeedTestCase):
         self.assertNotIn("secret", err)
         # Without the password, or with a wrong one, the server answers
         # NOAUTH / WRONGPASS: it is up and checking credentials (documented).
-        for url in (r.url(), r.url(auth=":wrong@")):
+        # heed says so, in text and JSON (issue: it used to print a bare
+        # "ready" and "reason":"ok").
+        cases = ((r.url(), r.url(), "required", "NOAUTH"),
+                 (r.url(auth=":wrong@"), r.url(auth=":***@"), "failed", "WRONGPASS"))
+        for url, display, how, word in cases:
             with self.subTest(url=url):
                 rc, out, err = run_heed(["wait", "-t", "10", url])
                 self.assertEqual(rc, 0, err)
+                self.assertRegex(err, r"^heed: %s ready \(1 attempt, \d+\.\d s\): accepting "
+                                      r"connections \(authentication %s: %s "
+                                      % (re.escape(display), how, word))
                 self.assertNotIn("wrong", err)
+                rc, out, err = run_heed(["wait", "--json", "-t", "10", url])
+                self.assertEqual(rc, 0, err)
+                o = json.loads(out)
+                self.assertEqual((o["ready"], o["reason"]), (True, "auth_" + how))
+                self.assertTrue(o["output"].startswith(
+                    "accepting connections (authentication %s: %s" % (how, word)), o)
+                self.assertNotIn("wrong", out)
         self.assertIn("NOAUTH", r.cli("ping").stdout)
         self.assertEqual(r.cli("ping", password="secret").stdout, "PONG\n")
 

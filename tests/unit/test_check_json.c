@@ -163,6 +163,31 @@ static void test_output_not_utf8(void **state)
     hd_check_def_free(&d);
 }
 
+/* A paused check's stored state keeps the status that resume gives back;
+ * one stored before that was kept reads back as critical. */
+static void test_paused_state_stored(void **state)
+{
+    (void)state;
+    hd_check_state_t st = {.status = HD_CHECK_MAINTENANCE,
+                           .paused = 1,
+                           .before_pause = HD_CHECK_WARNING,
+                           .output = strdup("slow")};
+    json_t *stored = hd_check_state_to_json(&st);
+    assert_non_null(stored);
+    hd_check_state_t back = {0};
+    assert_int_equal(hd_check_state_from_json(stored, &back), 0);
+    assert_int_equal(back.before_pause, HD_CHECK_WARNING);
+    assert_int_equal(back.paused, 1);
+    json_object_del(stored, "before_pause");
+    assert_int_equal(hd_check_state_from_json(stored, &back), 0);
+    assert_int_equal(back.before_pause, HD_CHECK_CRITICAL);
+    json_object_set_new(stored, "before_pause", json_integer(HD_CHECK_MAINTENANCE));
+    assert_int_equal(hd_check_state_from_json(stored, &back), -1);
+    json_decref(stored);
+    hd_state_free(&back);
+    hd_state_free(&st);
+}
+
 /* Credential headers are "***" in the API's view, whole in the stored
  * form, which reads back to an equal definition; the service is
  * service_id in the view and "service" in the stored form. */
@@ -239,9 +264,8 @@ static void test_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_text_as_jansson),
-        cmocka_unit_test(test_output_not_utf8),
-        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_same_text_as_jansson),      cmocka_unit_test(test_output_not_utf8),
+        cmocka_unit_test(test_paused_state_stored),       cmocka_unit_test(test_list),
         cmocka_unit_test(test_headers_masked_and_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,10 +9,13 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "agent/check_json.h"
 #include "agent/config.h"
 #include "util/time.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define SEC HD_USEC_PER_SEC
@@ -577,7 +580,7 @@ static void test_errors(void **state)
          "heed.yaml:4:5: checks[0].intervall: unknown key (expected one of: name, id, target, "
          "ttl, interval, timeout, expect, success_before_passing, failures_before_warning, "
          "failures_before_critical, tags, follow_redirects, insecure, service, notes, method, "
-         "headers, body, deregister_critical_service_after)"},
+         "headers, body, deregister_critical_service_after, tls)"},
         {"checks:\n"
          "  - {name: a, target: 'tcp://h:1'}\n"
          "  - {name: b, target: 'tcp://h:1'}\n"
@@ -639,7 +642,7 @@ static void test_errors(void **state)
          "heed.yaml:2:53: checks[0].expect.status: expected 1 to 32 status codes, got 0"},
         {"checks:\n  - {name: a, target: 'http://h/', expect: {body: OK}}\n",
          "heed.yaml:2:45: checks[0].expect.body: unknown key (expected one of: status, "
-         "body_contains, latency_ms, cert_days_left, dns)"},
+         "body_contains, latency_ms, cert_days_left, dns, tls_refuses)"},
         {"checks:\n  - {name: a, target: 'http://h/', expect: {cert_days_left: 14}}\n",
          "heed.yaml:2:61: checks[0].expect.cert_days_left: only for https and tls targets (this "
          "one is http)"},
@@ -854,6 +857,77 @@ static void test_def_equal(void **state)
 }
 
 /* One check alone (an API body, a stored definition): same rules, JSON too. */
+/* A check's tls: {ca_file, cert_file, key_file}: for https and tls
+ * targets, a key with its certificate; the stored form reads back equal. */
+static void test_check_tls_files(void **state)
+{
+    (void)state;
+    hd_config_t c;
+    load_ok("checks:\n"
+            "  - name: api\n"
+            "    target: https://127.0.0.1:8443/\n"
+            "    tls: {ca_file: /etc/ca.pem, cert_file: /etc/c.pem, key_file: /etc/c.key}\n"
+            "  - name: edge\n"
+            "    target: tls://127.0.0.1:443\n"
+            "    tls: {ca_file: /etc/ca.pem}\n",
+            &c);
+    assert_int_equal(c.nchecks, 2);
+    const hd_tls_files_t *a = &c.checks[0].target.tls_files, *e = &c.checks[1].target.tls_files;
+    assert_string_equal(a->ca_file, "/etc/ca.pem");
+    assert_string_equal(a->cert_file, "/etc/c.pem");
+    assert_string_equal(a->key_file, "/etc/c.key");
+    assert_string_equal(e->ca_file, "/etc/ca.pem");
+    assert_null(e->cert_file);
+    hd_check_def_t back;
+    char err[512];
+    json_t *stored = hd_check_def_to_json(&c.checks[0]);
+    char *text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    assert_int_equal(hd_config_parse_check(text, strlen(text), "stored", &back, err, sizeof(err)),
+                     0);
+    back.from_config = 1;
+    assert_true(hd_check_def_equal(&c.checks[0], &back));
+    hd_check_def_free(&back);
+    free(text);
+    hd_config_free(&c);
+
+    /* The protocol floor: tls targets only, known versions. */
+    load_ok("checks:\n  - name: edge\n    target: tls://127.0.0.1:443\n"
+            "    expect: {tls_refuses: [tls1.0, TLSv1.1]}\n",
+            &c);
+    assert_int_equal(c.checks[0].target.tls.refuse, 0x3);
+    stored = hd_check_def_to_json(&c.checks[0]);
+    text = json_dumps(stored, JSON_COMPACT);
+    json_decref(stored);
+    assert_non_null(strstr(text, "\"tls_refuses\":[\"tls1.0\",\"tls1.1\"]"));
+    assert_int_equal(hd_config_parse_check(text, strlen(text), "stored", &back, err, sizeof(err)),
+                     0);
+    back.from_config = 1;
+    assert_true(hd_check_def_equal(&c.checks[0], &back));
+    hd_check_def_free(&back);
+    free(text);
+    hd_config_free(&c);
+    load_bad("checks:\n  - name: edge\n    target: tls://127.0.0.1:443\n"
+             "    expect: {tls_refuses: [tls1.0, ssl3]}\n",
+             "heed.yaml:4:36: checks[0].expect.tls_refuses[1]: unknown TLS version 'ssl3' "
+             "(expected tls1.0, tls1.1, tls1.2 or tls1.3)");
+    load_bad("checks:\n  - name: web\n    target: https://127.0.0.1/\n"
+             "    expect: {tls_refuses: [tls1.0]}\n",
+             "heed.yaml:4:27: checks[0].expect.tls_refuses: only for tls targets (this one is "
+             "http)");
+
+    load_bad("checks:\n  - name: db\n    target: tcp://127.0.0.1:5432\n"
+             "    tls: {ca_file: /etc/ca.pem}\n",
+             "heed.yaml:4:10: checks[0].tls: only for https and tls targets (this one is tcp)");
+    load_bad("checks:\n  - name: api\n    target: https://127.0.0.1/\n"
+             "    tls: {key_file: /etc/c.key}\n",
+             "heed.yaml:4:21: checks[0].tls.key_file: needs cert_file: the client certificate");
+    load_bad("checks:\n  - name: api\n    target: https://127.0.0.1/\n"
+             "    tls: {ca: /etc/ca.pem}\n",
+             "heed.yaml:4:11: checks[0].tls.ca: unknown key (expected one of: ca_file, cert_file, "
+             "key_file)");
+}
+
 static void test_parse_check(void **state)
 {
     (void)state;
@@ -883,7 +957,7 @@ static void test_parse_check(void **state)
                         "interval, timeout, expect, success_before_passing, "
                         "failures_before_warning, failures_before_critical, tags, "
                         "follow_redirects, insecure, service, notes, method, headers, body, "
-                        "deregister_critical_service_after)");
+                        "deregister_critical_service_after, tls)");
     assert_null(d.id);
     assert_int_equal(hd_config_parse_check("[1]", 3, "body", &d, err, sizeof(err)), -1);
     assert_string_equal(err,
@@ -1205,6 +1279,7 @@ int main(void)
         cmocka_unit_test(test_node_fields),
         cmocka_unit_test(test_def_equal),
         cmocka_unit_test(test_parse_check),
+        cmocka_unit_test(test_check_tls_files),
         cmocka_unit_test(test_parse_bind),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_api_file_checks),

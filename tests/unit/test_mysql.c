@@ -1,6 +1,7 @@
 /* test_mysql — the mysql probe's protocol: its verdict on the server's first
  * packet (a protocol 10 greeting or an error packet), whole, cut short or
- * garbled. heed sends nothing to a MySQL server. */
+ * garbled; with a user in the URL, the login heed answers with (no
+ * password) and its verdict on the server's reply. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,8 +65,94 @@ static void test_sends_nothing(void **state)
     target_of("mysql://app:pw@db/shop", &t);
     hd_buf_t out = {0};
     P->hello(&t, &out);
+    assert_int_equal(out.len, 0); /* the server speaks first */
+    hd_target_free(&t);
+
+    /* Without a user: nothing in answer to the greeting, no goodbye. */
+    target_of("mysql://db", &t);
+    hd_buf_t b = {0};
+    greeting(&b, "8.0.36");
+    P->answer(&t, (const uint8_t *)b.data, b.len, &out);
     assert_int_equal(out.len, 0);
-    assert_null(P->bye); /* it just hangs up */
+    P->bye(&t, &out);
+    assert_int_equal(out.len, 0);
+    hd_buf_free(&b);
+    hd_buf_free(&out);
+    hd_target_free(&t);
+}
+
+static void test_login_without_password(void **state)
+{
+    (void)state;
+    hd_target_t t;
+    target_of("mysql://app:secret@db/shop", &t);
+    hd_buf_t b = {0}, out = {0};
+    greeting(&b, "8.0.36");
+    /* Nothing is answered to half a greeting. */
+    P->answer(&t, (const uint8_t *)b.data, b.len - 1, &out);
+    assert_int_equal(out.len, 0);
+    expect_more(P, &t, b.data, b.len);
+    P->answer(&t, (const uint8_t *)b.data, b.len, &out);
+    /* HandshakeResponse41: sequence 1, protocol 4.1 + secure connection +
+     * plugin auth, user "app", an empty auth response (never the password),
+     * and the server's plugin. */
+    const char user_part[] = "app\0\0caching_sha2_password\0";
+    size_t body = 4 + 4 + 1 + 23 + sizeof(user_part) - 1;
+    assert_int_equal(out.len, 4 + body);
+    assert_int_equal(out.data[0], (char)body);
+    assert_int_equal(out.data[3], 1);
+    unsigned char caps = (unsigned char)out.data[5];
+    assert_true(caps & 0x02);        /* CLIENT_PROTOCOL_41 (0x200) */
+    assert_true(caps & 0x80);        /* CLIENT_SECURE_CONNECTION (0x8000) */
+    assert_true(out.data[6] & 0x08); /* CLIENT_PLUGIN_AUTH (0x80000) */
+    assert_memory_equal(out.data + 4 + 32, user_part, sizeof(user_part) - 1);
+    assert_null(memmem(out.data, out.len, "secret", 6));
+
+    /* Access denied: up and checking logins. */
+    size_t g = b.len;
+    err_packet(&b, 1045, "28000", "Access denied for user 'app'@'10.0.0.5' (using password: NO)");
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+                   "accepting connections (authentication failed: ERROR 1045: Access denied for "
+                   "user 'app'@'10.0.0.5' (using password: NO))");
+    b.len = g;
+    /* An auth switch request: it wants a password. */
+    packet(&b, 2, "\xfemysql_native_password\0abcdefghijklmnopqrst\0", 44);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED,
+                   "accepting connections (authentication required: the server asks for a "
+                   "password)");
+    b.len = g;
+    /* An account without a password gets in. */
+    packet(&b, 2, "\x00\x00\x00\x02\x00\x00\x00", 7);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK,
+                   "accepting connections (login without a password)");
+    b.len = g;
+    /* Any other error is not ready. */
+    err_packet(&b, 1040, "08004", "Too many connections");
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_CRITICAL, HD_R_MYSQL_ERROR,
+                   "ERROR 1040: Too many connections");
+    b.len = g;
+    packet(&b, 2, "\x42", 1);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_CRITICAL, HD_R_BAD_REPLY,
+                   "not a MySQL reply to a login (0x42)");
+    hd_buf_reset(&out);
+    P->bye(&t, &out);
+    assert_int_equal(out.len, 5); /* COM_QUIT */
+    assert_memory_equal(out.data, "\x01\x00\x00\x00\x01", 5);
+
+    /* A greeting that names no plugin: no plugin in the answer either. */
+    hd_buf_reset(&b);
+    hd_buf_reset(&out);
+    packet(&b, 0,
+           "\x0a"
+           "5.0\0"
+           "\x01\x00\x00\x00"
+           "abcdefgh"
+           "\x00",
+           18);
+    P->answer(&t, (const uint8_t *)b.data, b.len, &out);
+    assert_int_equal(out.len, 4 + 4 + 4 + 1 + 23 + 4 + 1);
+    assert_false(out.data[6] & 0x08);
+    hd_buf_free(&b);
     hd_buf_free(&out);
     hd_target_free(&t);
 }
@@ -290,15 +377,11 @@ static void test_random_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sends_nothing),
-        cmocka_unit_test(test_greeting_passes),
-        cmocka_unit_test(test_greeting_minimum_length),
-        cmocka_unit_test(test_error_packets),
-        cmocka_unit_test(test_short_error_packet),
-        cmocka_unit_test(test_header),
-        cmocka_unit_test(test_bad_greetings),
-        cmocka_unit_test(test_not_mysql),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_sends_nothing),   cmocka_unit_test(test_login_without_password),
+        cmocka_unit_test(test_greeting_passes), cmocka_unit_test(test_greeting_minimum_length),
+        cmocka_unit_test(test_error_packets),   cmocka_unit_test(test_short_error_packet),
+        cmocka_unit_test(test_header),          cmocka_unit_test(test_bad_greetings),
+        cmocka_unit_test(test_not_mysql),       cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,25 +148,26 @@ static void test_auth_requests_pass(void **state)
     (void)state;
     hd_target_t t;
     target_of("postgres://alice@db/app", &t);
-    const char *asks = "accepting connections (server asks for authentication)";
+    const char *asks =
+        "accepting connections (authentication required: the server asks for a password)";
     hd_buf_t b = {0};
 
     auth(&b, 5, "\x9a\x1b\x2c\x3d", 4); /* AuthenticationMD5Password with salt */
-    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK, asks);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED, asks);
     hd_buf_reset(&b);
 
     auth(&b, 10, "SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0", 34); /* AuthenticationSASL */
-    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK, asks);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED, asks);
     hd_buf_reset(&b);
 
     auth(&b, 3, "", 0); /* AuthenticationCleartextPassword */
-    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK, asks);
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED, asks);
     hd_buf_reset(&b);
 
     /* What follows the decisive message does not matter. */
     auth(&b, 5, "salt", 4);
     hd_buf_append(&b, "\xff\xff\xff garbage", 11);
-    expect_now(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK, asks);
+    expect_now(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED, asks);
     hd_buf_free(&b);
     hd_target_free(&t);
 }
@@ -198,8 +199,9 @@ static void test_notices_and_negotiation_are_skipped(void **state)
     /* NegotiateProtocolVersion: newest minor 0, one option not recognised. */
     msg(&b, 'v', "\x00\x00\x00\x00\x00\x00\x00\x01_pq_.x\0", 15);
     auth(&b, 10, "SCRAM-SHA-256\0\0", 15);
-    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK,
-                   "accepting connections (server asks for authentication)");
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_REQUIRED,
+                   "accepting connections (authentication required: the server asks for a "
+                   "password)");
     hd_buf_free(&b);
     hd_target_free(&t);
 }
@@ -244,7 +246,7 @@ static void test_auth_failure_is_up(void **state)
     target_of("postgres://alice@db", &t);
     hd_buf_t b = {0};
     error(&b, 'E', "28P01", "password authentication failed for user \"alice\"");
-    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK,
+    expect_verdict(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_FAILED,
                    "accepting connections (authentication failed: password authentication "
                    "failed for user \"alice\")");
     hd_buf_reset(&b);
@@ -252,7 +254,7 @@ static void test_auth_failure_is_up(void **state)
     error(&b, 'E', "28000",
           "no pg_hba.conf entry for host \"10.0.0.5\", user \"alice\", database \"alice\", no "
           "encryption");
-    expect_now(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_OK,
+    expect_now(P, &t, b.data, b.len, HD_STATUS_PASSING, HD_R_AUTH_FAILED,
                "accepting connections (authentication failed: no pg_hba.conf entry");
     hd_buf_free(&b);
     hd_target_free(&t);
@@ -308,7 +310,7 @@ static void test_other_errors(void **state)
     error(&b, 'E', "28P01", longtext);
     hd_verdict_t v;
     assert_int_equal(parse_exact(P, &t, b.data, b.len, &v), HD_PARSE_DONE);
-    assert_int_equal(v.reason, HD_R_OK);
+    assert_int_equal(v.reason, HD_R_AUTH_FAILED);
     assert_true(strlen(v.msg) < sizeof(v.msg));
     assert_contains(v.msg, "accepting connections (authentication failed: xxx");
     hd_buf_free(&b);

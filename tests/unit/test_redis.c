@@ -109,27 +109,30 @@ static void test_auth(void **state)
 {
     (void)state;
     /* No password given: the server is up and wants one. */
-    reply_is("redis://cache", "-NOAUTH Authentication required.\r\n", HD_STATUS_PASSING, HD_R_OK,
-             "server up (authentication required: NOAUTH Authentication required.)");
-    reply_is("redis://cache/4", "-NOAUTH Authentication required.\r\n", HD_STATUS_PASSING, HD_R_OK,
-             "server up (authentication required: NOAUTH Authentication required.)");
+    reply_is("redis://cache", "-NOAUTH Authentication required.\r\n", HD_STATUS_PASSING,
+             HD_R_AUTH_REQUIRED,
+             "accepting connections (authentication required: NOAUTH Authentication required.)");
+    reply_is("redis://cache/4", "-NOAUTH Authentication required.\r\n", HD_STATUS_PASSING,
+             HD_R_AUTH_REQUIRED,
+             "accepting connections (authentication required: NOAUTH Authentication required.)");
 
     /* A rejected password: up, and checking credentials. */
-    reply_is("redis://:bad@cache",
-             "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-             HD_STATUS_PASSING, HD_R_OK,
-             "server up (authentication failed: WRONGPASS invalid username-password pair or "
-             "user is disabled.)");
-    reply_is("redis://:bad@cache", "-ERR invalid password\r\n", HD_STATUS_PASSING, HD_R_OK,
-             "server up (authentication failed: ERR invalid password)");
+    reply_is(
+        "redis://:bad@cache", "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+        "accepting connections (authentication failed: WRONGPASS invalid username-password pair or "
+        "user is disabled.)");
+    reply_is("redis://:bad@cache", "-ERR invalid password\r\n", HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+             "accepting connections (authentication failed: ERR invalid password)");
 
     /* A password the server does not use (the message is cut at 150). */
     hd_target_t t;
     target_of("redis://:pw@cache/1", &t);
     const char *r = "-ERR AUTH <password> called without any password configured for the default "
                     "user. Are you sure your configuration is correct?\r\n";
-    expect_now(P, &t, r, strlen(r), HD_STATUS_PASSING, HD_R_OK,
-               "server up (authentication failed: ERR AUTH <password> called without any");
+    expect_now(
+        P, &t, r, strlen(r), HD_STATUS_PASSING, HD_R_AUTH_FAILED,
+        "accepting connections (authentication failed: ERR AUTH <password> called without any");
     hd_target_free(&t);
 }
 

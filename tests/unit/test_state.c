@@ -137,10 +137,32 @@ static void test_pause_and_resume(void **state)
     assert_int_equal(hd_state_pause(&st, 1, 3), 0);
     assert_int_equal(feed(&st, &d, HD_STATUS_CRITICAL, "x", 4), 0); /* ignored */
     assert_int_equal(st.status, HD_CHECK_MAINTENANCE);
+    /* Resumed: the status it had when paused, and its last output, stand
+     * until the next result (a healthy check does not turn critical). */
     assert_true(hd_state_pause(&st, 0, 5) & HD_STATE_STATUS_CHANGED);
-    assert_int_equal(st.status, HD_CHECK_CRITICAL);
-    feed(&st, &d, HD_STATUS_PASSING, "ok", 6);
     assert_int_equal(st.status, HD_CHECK_PASSING);
+    assert_string_equal(st.output, "ok");
+    assert_int_equal(st.last_change, 5);
+    feed(&st, &d, HD_STATUS_CRITICAL, "down", 6);
+    assert_int_equal(st.status, HD_CHECK_CRITICAL);
+
+    /* A critical check stays critical, and a warning one warning. */
+    hd_state_pause(&st, 1, 7);
+    hd_state_pause(&st, 0, 8);
+    assert_int_equal(st.status, HD_CHECK_CRITICAL);
+    feed(&st, &d, HD_STATUS_WARNING, "slow", 9);
+    assert_int_equal(st.status, HD_CHECK_WARNING);
+    hd_state_pause(&st, 1, 10);
+    hd_state_pause(&st, 0, 11);
+    assert_int_equal(st.status, HD_CHECK_WARNING);
+    hd_state_free(&st);
+
+    /* A check paused before its first result is critical when resumed. */
+    hd_state_init(&st, 0);
+    hd_state_pause(&st, 1, 1);
+    hd_state_pause(&st, 0, 2);
+    assert_int_equal(st.status, HD_CHECK_CRITICAL);
+    assert_string_equal(st.output, "not checked yet");
     hd_state_free(&st);
 }
 

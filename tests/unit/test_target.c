@@ -141,7 +141,7 @@ static void test_mysql(void **state)
     parse_ok("mysql://db", &t);
     assert_int_equal(t.kind, HD_KIND_MYSQL);
     assert_int_equal(t.port, 3306);
-    assert_string_equal(t.user, "root");
+    assert_null(t.user); /* no login without a user in the URL */
     assert_null(t.database);
     hd_target_free(&t);
 
@@ -496,6 +496,28 @@ static void test_kind_name(void **state)
     assert_string_equal(hd_kind_name(HD_KIND_EXEC), "exec");
 }
 
+/* The protocol floor's version names. */
+static void test_tls_versions(void **state)
+{
+    (void)state;
+    unsigned m;
+    char err[128], buf[64];
+    assert_int_equal(hd_tls_versions_parse("tls1.0,TLS1.1", &m, err, sizeof(err)), 0);
+    assert_int_equal(m, 0x3);
+    assert_int_equal(hd_tls_versions_parse("tlsv1,tlsv1.2,tls1.3", &m, err, sizeof(err)), 0);
+    assert_int_equal(m, 0xd);
+    hd_tls_versions_format(m, buf, sizeof(buf));
+    assert_string_equal(buf, "tls1.0, tls1.2, tls1.3");
+    assert_int_equal(hd_tls_versions_parse("tls1.0,ssl3", &m, err, sizeof(err)), -1);
+    assert_string_equal(err, "unknown TLS version 'ssl3' (expected tls1.0, tls1.1, tls1.2 or "
+                             "tls1.3)");
+    assert_int_equal(hd_tls_versions_parse("tls1.0,", &m, err, sizeof(err)), -1);
+    assert_string_equal(err, "unknown TLS version '' (expected tls1.0, tls1.1, tls1.2 or tls1.3)");
+    assert_int_equal(hd_tls_versions_parse("", &m, err, sizeof(err)), -1);
+    assert_int_equal(hd_tls_version_bit("tls1.4", 6), 0);
+    assert_int_equal(hd_tls_version_bit("tls1.1xxxxxxxxxxxxxxxxxxx", 25), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_argv_split),
         cmocka_unit_test(test_unknown_scheme),
         cmocka_unit_test(test_kind_name),
+        cmocka_unit_test(test_tls_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,6 +290,17 @@ static void test_bad_ipv6(void **state)
     parse_bad("tcp://[fe80::1%zz]:80", "bad percent-escape in IPv6 address");
     parse_bad("tcp://[::1]x:80", "unexpected 'x' after host");
     parse_bad("tcp://[::1]]:80", "unexpected ']' after host");
+    /* An IPv6 address without brackets: say that it needs them. */
+    parse_bad("icmp://::1", "IPv6 address '::1' needs brackets: [::1]");
+    parse_bad("http://fe80::1/x", "IPv6 address 'fe80::1' needs brackets: [fe80::1]");
+    parse_bad("tcp://::1:5432",
+              "IPv6 address needs brackets: [::1]:5432, or [::1:5432] if the address is all of it");
+    parse_bad("tcp://2001:db8::1:80", "IPv6 address needs brackets: [2001:db8::1]:80, or "
+                                      "[2001:db8::1:80] if the address is all of it");
+    parse_bad("tcp://fe80::1::2",
+              "an IPv6 address needs brackets, with the port after them: [::1]:5432");
+    /* One colon is still a host and a port. */
+    parse_bad("tcp://h:x", "invalid port 'x'");
 }
 
 static void test_bad_characters(void **state)
