@@ -29,8 +29,9 @@ class Readme(HeedTestCase):
         rc, out, err = run_heed(["wait", "--json", "-t", "5s", "tcp://127.0.0.1:%d" % port])
         self.assertEqual(rc, 124, err)
         real = json.loads(out)
-        self.assertEqual((real["reason"], real["elapsed_ms"]),
-                         (sample["reason"], sample["elapsed_ms"]))
+        self.assertEqual(real["reason"], sample["reason"])
+        self.assertEqual(sample["elapsed_ms"], 5000)
+        self.assertGreaterEqual(real["elapsed_ms"], 5000)  # a loaded machine is late
         # The schedule (README, "Timing"): every 10 ms for the first second,
         # then 10 + 20 (t - 1) ms: 100 + 50 ln(90 / 10) = 210 attempts in
         # 5 s. The sample must say about that; a real run makes about as
