@@ -107,7 +107,12 @@ class UiApi(HeedTestCase):
     def test_checks_filters_counts_paging_history(self):
         a = self.a
         total = 4 + MISC  # and the service's check
-        p = a.ok("GET", "/v1/ui/checks?history=1", token="r")
+
+        def page():  # once web's first results are in its history (written ~0.1 s late)
+            got = a.ok("GET", "/v1/ui/checks?history=1", token="r")
+            web = next(c for c in got["checks"] if c["id"] == "web")
+            return got if web["uptime"]["24h"] is not None and web["spark"] else None
+        p = wait_until(page, 5, interval=0.1, what="web's history in /v1/ui/checks")
         self.assertEqual(p["matched"], total)
         self.assertEqual(len(p["checks"]), 50)
         self.assertEqual(p["counts"], {"passing": 3, "warning": 0, "critical": 1 + MISC,
