@@ -21,6 +21,7 @@ pkgs=(
   chromium      # dashboard tests: headless, driven by playwright-core (tests/clients)
   zsh man-db    # install tests: the zsh completion, the man pages rendered with warnings on
   dpkg-dev debhelper lintian adduser  # the Debian package (debian/): built, linted, installed, purged
+  systemd       # systemd-analyze verify checks the unit (test_install); PID 1 stays as it is
 )
 
 # Third-party clients from npm that the tests drive (tests/clients/package.json,
