@@ -40,6 +40,12 @@ for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$st" = "install ok installed" ] || missing+=("$p")
 done
+# Node.js and npm run the npm test clients (the consul client, playwright-core
+# for the dashboard's tests). A machine that has them (from any source) keeps
+# them; Debian's are installed only where there are none, so a newer Node
+# already present is never replaced.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   npm_clients
   exit 0
