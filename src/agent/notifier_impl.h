@@ -7,6 +7,7 @@
 #include "agent/notifier_tmpl.h"
 #include "util/buf.h"
 #include "util/curl_dl.h"
+#include "util/proc.h"
 
 #include <event2/event.h>
 #include <sys/types.h>
@@ -49,15 +50,10 @@ struct delivery_s {
     hd_buf_t reply; /* at most HD_NOTIFIER_REPLY_MAX bytes */
     char errbuf[CURL_ERROR_SIZE];
     /* exec */
-    pid_t pid;  /* 0: none, or reaped */
-    int pidfd;  /* -1: none (a timer polls) */
-    int in_fd;  /* the child's stdin: the event JSON is written there; -1 when done */
-    int out_fd; /* the child's stdout and stderr; -1 at EOF */
+    hd_proc_t proc; /* the command; the event JSON (body) is written to its stdin */
     int timed_out;
-    int status; /* wait status */
-    struct event *child_ev, *in_ev, *out_ev, *deadline_ev;
-    char out[512];
-    size_t out_len;
+    struct event *deadline_ev;
+    char out[512]; /* the first bytes of its output (proc.out_len) */
 };
 
 /* One request of d done: the next event of a batch sent one by one, or

@@ -706,7 +706,7 @@ int hd_notifier_send_batch(hd_notifier_t *n, const json_t *const *events, size_t
     d->n = n;
     d->cb = cb;
     d->arg = arg;
-    d->pidfd = d->in_fd = d->out_fd = -1;
+    hd_proc_init(&d->proc);
     d->events = hd_xcalloc(count, sizeof(*d->events));
     for (size_t i = 0; i < count; i++) {
         d->events[i] = json_deep_copy(events[i]);
