@@ -64,6 +64,25 @@ static int loop_until(struct event_base *base, const int *flag, int64_t limit_ms
     return *flag;
 }
 
+/* Runs the loop for one turn of at most 20 ms. */
+static void turn(struct event_base *base)
+{
+    int never = 0;
+    (void)loop_until(base, &never, 20);
+}
+
+/* The group of a test whose command leaves a `sleep 30` behind, killed
+ * when the test ends, whether it passed or not. */
+static pid_t sleeper;
+
+static int kill_sleeper(void **state)
+{
+    (void)state;
+    if (sleeper > 0) (void)kill(-sleeper, SIGKILL); /* ESRCH: the group is gone already */
+    sleeper = 0;
+    return 0;
+}
+
 static void start(run_t *r, char *const *argv, const char *in, int close_fds)
 {
     memset(r, 0, sizeof(*r));
@@ -184,21 +203,18 @@ static void test_kill_reaches_group(void **state)
     run_t r;
     char *argv[] = {"/bin/sh", "-c", "sleep 30 & echo started; wait", NULL};
     start(&r, argv, NULL, 1);
+    sleeper = r.proc.pid;
     int64_t end = now_ms() + 10000;
-    while (r.proc.out_len < 8 && now_ms() < end) {
-        int never = 0;
-        loop_until(r.base, &never, 20);
-    }
+    while (r.proc.out_len < 8 && now_ms() < end)
+        turn(r.base);
     assert_int_equal(r.proc.out_len, 8);
     hd_proc_kill(&r.proc);
     finish(&r);
     assert_true(WIFSIGNALED(r.proc.status));
     assert_int_equal(WTERMSIG(r.proc.status), SIGKILL);
     end = now_ms() + 10000;
-    while (r.proc.out_fd >= 0 && now_ms() < end) {
-        int never = 0;
-        loop_until(r.base, &never, 20);
-    }
+    while (r.proc.out_fd >= 0 && now_ms() < end)
+        turn(r.base);
     assert_int_equal(r.proc.out_fd, -1); /* the sleep is dead too */
     done(&r);
 }
@@ -209,12 +225,11 @@ static void test_exit_not_held_by_grandchild(void **state)
     run_t r;
     char *argv[] = {"/bin/sh", "-c", "echo hi; sleep 30 &", NULL};
     start(&r, argv, NULL, 1);
-    pid_t group = r.proc.pid;
+    sleeper = r.proc.pid;
     int64_t t0 = now_ms();
     assert_string_equal(finish(&r), "hi\n");
     assert_true(now_ms() - t0 < 10000);
     assert_int_equal(WEXITSTATUS(r.proc.status), 0);
-    (void)kill(-group, SIGKILL); /* the sleep this test started */
     done(&r);
 }
 
@@ -293,8 +308,8 @@ int main(void)
         cmocka_unit_test(test_stdin_empty),
         cmocka_unit_test(test_stdin_not_read),
         cmocka_unit_test(test_output_capped),
-        cmocka_unit_test(test_kill_reaches_group),
-        cmocka_unit_test(test_exit_not_held_by_grandchild),
+        cmocka_unit_test_teardown(test_kill_reaches_group, kill_sleeper),
+        cmocka_unit_test_teardown(test_exit_not_held_by_grandchild, kill_sleeper),
         cmocka_unit_test(test_close_fds),
         cmocka_unit_test(test_cannot_run),
         cmocka_unit_test(test_release_hands_over),
