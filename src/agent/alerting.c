@@ -287,6 +287,25 @@ static json_t *notifier_stored(const hd_notifier_def_t *d)
     return o;
 }
 
+/* Stores val (owned, freed here) at key: created when !replace (a key
+ * there already fails the compare), else overwritten; ch answers once the
+ * write is durable. Returns 0, or 500 with the store's error in err (ch
+ * freed). Shared by notifiers and rules made through the API. */
+static int put_stored(hd_agent_t *a, const char *key, size_t klen, char *val, int replace,
+                      change_t *ch, char *err, size_t errlen)
+{
+    hd_store_cmp_t cmp = {key, klen, HD_STORE_CMP_ABSENT, 0};
+    hd_store_op_t op = {HD_STORE_OP_PUT, key, klen, val, strlen(val), 0};
+    int rc = hd_store_txn(a->store, &cmp, replace ? 0 : 1, &op, 1, on_changed, ch);
+    free(val);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", hd_store_strerror(rc));
+        change_free(ch);
+        return 500;
+    }
+    return 0;
+}
+
 int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *tenant, int replace,
                           hd_agent_alerting_cb cb, void *arg, char *err, size_t errlen)
 {
@@ -340,17 +359,7 @@ int hd_agent_notifier_add(hd_agent_t *a, hd_notifier_def_t *def, const char *ten
     }
     char key[HD_STORE_KEY_MAX];
     size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s", KEY_NOTIFIERS, def->name);
-    char *val = dump_json(notifier_stored(def));
-    hd_store_cmp_t cmp = {key, klen, HD_STORE_CMP_ABSENT, 0};
-    hd_store_op_t op = {HD_STORE_OP_PUT, key, klen, val, strlen(val), 0};
-    int rc = hd_store_txn(a->store, &cmp, replace ? 0 : 1, &op, 1, on_changed, ch);
-    free(val);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", hd_store_strerror(rc));
-        change_free(ch);
-        return 500;
-    }
-    return 0;
+    return put_stored(a, key, klen, dump_json(notifier_stored(def)), replace, ch, err, errlen);
 }
 
 int hd_agent_notifier_delete(hd_agent_t *a, const hd_scope_t *s, const char *name,
@@ -438,17 +447,7 @@ int hd_agent_rule_add(hd_agent_t *a, hd_alert_rule_t *r, const char *tenant, int
     }
     char key[HD_STORE_KEY_MAX];
     size_t klen = rule_key(key, tenant, r->id);
-    char *val = dump_json(hd_alert_rule_to_json(r));
-    hd_store_cmp_t cmp = {key, klen, HD_STORE_CMP_ABSENT, 0};
-    hd_store_op_t op = {HD_STORE_OP_PUT, key, klen, val, strlen(val), 0};
-    int rc = hd_store_txn(a->store, &cmp, replace ? 0 : 1, &op, 1, on_changed, ch);
-    free(val);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", hd_store_strerror(rc));
-        change_free(ch);
-        return 500;
-    }
-    return 0;
+    return put_stored(a, key, klen, dump_json(hd_alert_rule_to_json(r)), replace, ch, err, errlen);
 }
 
 int hd_agent_rule_delete(hd_agent_t *a, const hd_scope_t *s, const char *id,
